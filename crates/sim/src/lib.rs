@@ -1,0 +1,16 @@
+//! Local fakes of the vendor clouds lockbridge speaks to.
+//!
+//! Each fake answers the vendor's own paths with the vendor's envelopes, error codes and quirks,
+//! keeps state (accounts, locks, gateways, codes, logs) and exposes a control API under `/_sim/`
+//! to seed data, inspect the ground truth, take devices offline, inject faults and move the
+//! clock. Everything random is drawn from a seeded generator, so a run is reproducible.
+//!
+//! The fakes are written from the vendors' public wire documentation, independently of the
+//! lockbridge client crates: they share no types with them.
+
+pub mod faults;
+pub mod rng;
+mod server;
+pub mod ttlock;
+
+pub use server::Running;
