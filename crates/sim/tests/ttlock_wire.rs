@@ -1,5 +1,7 @@
 //! The TTLock fake at the wire level, from the request/response examples of vendors/ttlock.md.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lockbridge_sim::Running;
@@ -233,7 +235,7 @@ async fn get_and_merged_query_and_form_parameters_work() {
     let lock = f.lock(0);
     let merged: Value = f
         .http
-        .post(&url.replace("lock/list", "lock/detail"))
+        .post(url.replace("lock/list", "lock/detail"))
         .query(&[
             ("clientId", f.demo.client_id.as_str()),
             ("accessToken", &f.token),

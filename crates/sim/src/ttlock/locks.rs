@@ -130,7 +130,7 @@ pub fn gateways(w: &World, uid: i64, p: &Params) -> Result<Value, ApiErr> {
     match p.int("orderBy")?.unwrap_or(1) {
         0 => list.sort_by(|a, b| a.name.cmp(&b.name)),
         2 => list.sort_by(|a, b| b.name.cmp(&a.name)),
-        _ => list.sort_by(|a, b| b.id.cmp(&a.id)),
+        _ => list.sort_by_key(|g| std::cmp::Reverse(g.id)),
     }
     paged(&list, p, 200, |g| {
         let n = w

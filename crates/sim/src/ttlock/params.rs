@@ -35,10 +35,8 @@ impl Params {
                     map.insert(k, v);
                 }
             }
-        } else if !body.is_empty() {
-            if let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
-                map.extend(pairs);
-            }
+        } else if let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
+            map.extend(pairs);
         }
         Params(map)
     }
