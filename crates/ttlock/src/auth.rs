@@ -51,7 +51,7 @@ pub type TokenListener = Arc<dyn Fn(&Tokens) + Send + Sync>;
 
 #[derive(Default)]
 pub(crate) struct AuthState {
-    pub(crate) config: Option<Config>,
+    pub(crate) config: Option<Arc<Config>>,
     account: Option<(String, Md5Password)>,
     tokens: Option<Tokens>,
 }
@@ -81,7 +81,7 @@ impl TtlockClient {
     pub fn configure(&self, config: Config) {
         let mut state = self.write();
         *state = AuthState {
-            config: Some(config),
+            config: Some(Arc::new(config)),
             ..AuthState::default()
         };
     }

@@ -121,7 +121,7 @@ impl TtlockClient {
         self.inner.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn config(&self) -> Result<Config> {
+    pub(crate) fn config(&self) -> Result<Arc<Config>> {
         self.read().config.clone().ok_or(Error::NotConfigured)
     }
 
