@@ -30,7 +30,11 @@ struct Setup {
 }
 
 fn now_ms() -> String {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis().to_string()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string()
 }
 
 impl Setup {
@@ -76,17 +80,33 @@ enum Side {
 async fn one(s: &Setup, op: Op, side: Side) {
     match (op, side) {
         (Op::List, Side::Client) => {
-            s.client.passcodes(&PasscodeQuery::new(s.list_lock)).await.unwrap();
+            s.client
+                .passcodes(&PasscodeQuery::new(s.list_lock))
+                .await
+                .unwrap();
         }
         (Op::List, Side::Bare) => {
-            let p = [("lockId", s.list_lock.to_string()), ("pageNo", "1".into()), ("pageSize", "20".into()), ("orderBy", "1".into())];
+            let p = [
+                ("lockId", s.list_lock.to_string()),
+                ("pageNo", "1".into()),
+                ("pageSize", "20".into()),
+                ("orderBy", "1".into()),
+            ];
             s.bare_call("/v3/lock/listKeyboardPwd", &p).await;
         }
         (Op::Add, Side::Client) => {
-            s.client.add_permanent_passcode(s.add_locks.0, &s.code(), None).await.unwrap();
+            s.client
+                .add_permanent_passcode(s.add_locks.0, &s.code(), None)
+                .await
+                .unwrap();
         }
         (Op::Add, Side::Bare) => {
-            let p = [("lockId", s.add_locks.1.to_string()), ("keyboardPwd", s.code()), ("keyboardPwdType", "2".into()), ("addType", "2".into())];
+            let p = [
+                ("lockId", s.add_locks.1.to_string()),
+                ("keyboardPwd", s.code()),
+                ("keyboardPwdType", "2".into()),
+                ("addType", "2".into()),
+            ];
             s.bare_call("/v3/keyboardPwd/add", &p).await;
         }
     }
@@ -125,12 +145,18 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run());
 }
 
 async fn run() {
-    let calls: usize = std::env::var("BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(3200);
+    let calls: usize = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3200);
     let sim = TtlockSim::new(1);
     let demo = sim.seed_demo();
     let (list_lock, add_locks) = {
@@ -138,19 +164,41 @@ async fn run() {
         w.config.capacity = usize::MAX;
         let uid = w.uid_of(&demo.username).unwrap();
         let gw = demo.gateway_ids[0];
-        let a = w.add_lock(LockSpec { gateway_id: Some(gw), ..LockSpec::new(uid, "bench a") });
-        let b = w.add_lock(LockSpec { gateway_id: Some(gw), ..LockSpec::new(uid, "bench b") });
+        let a = w.add_lock(LockSpec {
+            gateway_id: Some(gw),
+            ..LockSpec::new(uid, "bench a")
+        });
+        let b = w.add_lock(LockSpec {
+            gateway_id: Some(gw),
+            ..LockSpec::new(uid, "bench b")
+        });
         let list = demo.lock_ids[1];
         for i in 0..20 {
-            w.put_passcode(list, PasscodeSpec { code: format!("{}", 500_000 + i), name: Some(format!("Guest {i}")), start_ms: None, end_ms: None });
+            w.put_passcode(
+                list,
+                PasscodeSpec {
+                    code: format!("{}", 500_000 + i),
+                    name: Some(format!("Guest {i}")),
+                    start_ms: None,
+                    end_ms: None,
+                },
+            );
         }
         (list, (a, b))
     };
     let server = sim.start_local().await.unwrap();
     let client = TtlockClient::new();
     let config = Config::new(&demo.client_id, &demo.client_secret).base_url(server.base_url());
-    client.start(config, &demo.username, &demo.password).await.unwrap();
-    let token = client.valid_token().await.unwrap().expose_secret().to_owned();
+    client
+        .start(config, &demo.username, &demo.password)
+        .await
+        .unwrap();
+    let token = client
+        .valid_token()
+        .await
+        .unwrap()
+        .expose_secret()
+        .to_owned();
     let setup = Arc::new(Setup {
         sim: sim.clone(),
         client,
@@ -164,8 +212,14 @@ async fn run() {
     });
 
     println!("calls per measurement: {calls}, rounds: {ROUNDS} (median reported)\n");
-    println!("{:<28} {:>11} {:>11} {:>11} {:>7}", "route", "callers", "client", "bare", "ratio");
-    for (op, route) in [(Op::List, "/v3/lock/listKeyboardPwd"), (Op::Add, "/v3/keyboardPwd/add")] {
+    println!(
+        "{:<28} {:>11} {:>11} {:>11} {:>7}",
+        "route", "callers", "client", "bare", "ratio"
+    );
+    for (op, route) in [
+        (Op::List, "/v3/lock/listKeyboardPwd"),
+        (Op::Add, "/v3/keyboardPwd/add"),
+    ] {
         for concurrency in [1, 32] {
             // Warm the pools on both sides.
             measure(&setup, op, Side::Client, 64, concurrency.min(8)).await;

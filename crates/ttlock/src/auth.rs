@@ -277,6 +277,8 @@ impl TtlockClient {
             }
             Err(other) => return Err(other),
         };
+        // Whether a refresh retires the previous pair is unconfirmed: the newest pair is always
+        // the one kept (and handed to the listener), which is right either way.
         tokens.uid = tokens.uid.or(old.uid);
         let access = tokens.access_token.clone();
         self.write().tokens = Some(tokens.clone());

@@ -48,7 +48,10 @@ impl From<EpochMillis> for SystemTime {
 pub struct Passcode(String);
 
 impl Passcode {
-    /// Checks TTLock's rule for custom codes; `param` names the argument in the error.
+    /// Checks TTLock's rule for custom codes; `param` names the argument in the error. The add
+    /// page documents 4–9 digits while -3006's text says 6–9 (unconfirmed for 4–5 digits):
+    /// the documented rule is applied, and a lock that disagrees answers -3006, typed as
+    /// [`crate::ApiErrorKind::InvalidPasscode`].
     pub fn parse(param: &'static str, code: &str) -> Result<Self> {
         if !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid(param, "must contain digits only"));
@@ -116,6 +119,8 @@ pub(crate) fn check_period(start: EpochMillis, end: EpochMillis) -> Result<()> {
     }
 }
 
+/// What TTLock does past a page-size cap (clamp or -3) is unconfirmed, so the client refuses
+/// such a page before sending it rather than rely on either.
 pub(crate) fn check_page(page_no: u32, page_size: u32, max: u32) -> Result<()> {
     if page_no < 1 {
         return Err(Error::invalid("page_no", "must be 1 or more"));
