@@ -730,3 +730,48 @@ async fn the_same_seed_gives_the_same_world() {
     assert_eq!(da.lock_ids, db.lock_ids);
     assert_ne!(TtlockSim::new(10).seed_demo().client_id, da.client_id);
 }
+
+#[tokio::test]
+async fn an_offline_lock_behind_an_online_gateway_is_unreachable() {
+    let f = Fixture::new().await;
+    let ctl = format!("{}/_sim/locks/{}/online", f.server.base_url(), f.lock(1));
+    f.http
+        .post(ctl)
+        .json(&json!({"online": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        errcode(&f.call("/v3/lock/unlock", &[("lockId", &f.lock(1))]).await),
+        -3036
+    );
+    // Cloud-only reads still work.
+    assert_eq!(
+        f.call("/v3/lock/detail", &[("lockId", &f.lock(1))]).await["lockAlias"],
+        "Back door"
+    );
+}
+
+#[tokio::test]
+async fn an_error_rate_is_drawn_from_the_seed() {
+    async fn outcomes(seed: u64) -> Vec<i64> {
+        let f = Fixture::new().await;
+        f.sim.world().rng = lockbridge_sim::rng::Rng::new(seed);
+        f.sim.world().faults.add(lockbridge_sim::faults::FaultRule {
+            route: Some("/v3/lock/detail".into()),
+            errcode: Some(90000),
+            rate: Some(0.5),
+            ..Default::default()
+        });
+        let mut seen = Vec::new();
+        for _ in 0..40 {
+            let v = f.call("/v3/lock/detail", &[("lockId", &f.lock(0))]).await;
+            seen.push(v.get("errcode").and_then(Value::as_i64).unwrap_or(0));
+        }
+        seen
+    }
+    let a = outcomes(5).await;
+    assert_eq!(a, outcomes(5).await, "same seed, same failures");
+    let failed = a.iter().filter(|&&c| c == 90000).count();
+    assert!((8..=32).contains(&failed), "about half fail: {failed}/40");
+}
