@@ -1,0 +1,188 @@
+//! A connection's credentials: named fields, some of them secret, all encrypted at rest.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use crate::model::Provider;
+
+/// One credential a provider takes.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    /// Shown masked in responses.
+    pub secret: bool,
+}
+
+const fn secret(name: &'static str) -> Field {
+    Field { name, secret: true }
+}
+const fn plain(name: &'static str) -> Field {
+    Field {
+        name,
+        secret: false,
+    }
+}
+
+/// The credentials a caller gives for each provider (the names of `lockbridge sim --json`).
+pub fn fields(provider: Provider) -> &'static [Field] {
+    const TTLOCK: [Field; 4] = [
+        plain("client_id"),
+        secret("client_secret"),
+        plain("username"),
+        secret("password"),
+    ];
+    const TUYA: [Field; 2] = [plain("access_id"), secret("access_secret")];
+    const TEDEE: [Field; 1] = [secret("personal_access_key")];
+    const KII: [Field; 4] = [
+        plain("app_id"),
+        secret("app_key"),
+        plain("client_id"),
+        secret("client_secret"),
+    ];
+    match provider {
+        Provider::Ttlock => &TTLOCK,
+        Provider::Tuya => &TUYA,
+        Provider::Tedee => &TEDEE,
+        Provider::Kii => &KII,
+    }
+}
+
+/// Stored fields that are not given by callers (tokens, hashed passwords).
+fn stored_secret(name: &str) -> bool {
+    matches!(name, "password_md5" | "access_token" | "refresh_token")
+}
+
+/// Credential values by name. `Debug` never shows a value.
+#[derive(Clone, Default)]
+pub struct Credentials(BTreeMap<String, SecretString>);
+
+impl Credentials {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(|s| s.expose_secret())
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.0
+            .insert(name.to_owned(), SecretString::from(value.into()));
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.0.remove(name);
+    }
+
+    /// Writes every non-empty field of `other` over this one (the credentials-update rule:
+    /// what is supplied replaces, what is left out stays).
+    pub fn merge(&mut self, other: &Credentials) {
+        for (k, v) in &other.0 {
+            if !v.expose_secret().is_empty() {
+                self.0.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
+    /// The plain JSON object, for encryption at rest only.
+    pub fn to_json(&self) -> String {
+        let map: Map<String, Value> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.expose_secret().to_owned())))
+            .collect();
+        Value::Object(map).to_string()
+    }
+
+    pub fn from_json(text: &str) -> Option<Self> {
+        let map: BTreeMap<String, String> = serde_json::from_str(text).ok()?;
+        Some(Credentials(
+            map.into_iter()
+                .map(|(k, v)| (k, SecretString::from(v)))
+                .collect(),
+        ))
+    }
+
+    /// What responses show: plain fields as they are, secrets as `••••` and at most their last
+    /// four characters (none for values shorter than 12), tokens not at all.
+    pub fn masked(&self, provider: Provider) -> Value {
+        let mut out = Map::new();
+        for field in fields(provider) {
+            let stored = match field.name {
+                "password" => self.get("password_md5"),
+                name => self.get(name),
+            };
+            if let Some(v) = stored {
+                let shown = if field.secret { mask(v) } else { v.to_owned() };
+                out.insert(field.name.to_owned(), Value::String(shown));
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+pub fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() < 12 {
+        "••••".to_owned()
+    } else {
+        format!(
+            "••••{}",
+            chars[chars.len() - 4..].iter().collect::<String>()
+        )
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        write!(f, "Credentials({names:?})")
+    }
+}
+
+/// Whether a stored field name holds a secret.
+pub fn is_secret(provider: Provider, name: &str) -> bool {
+    stored_secret(name) || fields(provider).iter().any(|f| f.name == name && f.secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_and_merge() {
+        let mut c = Credentials::new();
+        c.set("client_id", "0123456789abcdef");
+        c.set("client_secret", "s3cr3t-value-ending-WXYZ");
+        c.set("password_md5", "5f4dcc3b5aa765d61d8327deb882cf99");
+        c.set("access_token", "tok");
+        let m = c.masked(Provider::Ttlock);
+        assert_eq!(m["client_id"], "0123456789abcdef");
+        assert_eq!(m["client_secret"], "••••WXYZ");
+        assert_eq!(m["password"], "••••cf99");
+        assert!(m.get("access_token").is_none());
+        assert_eq!(mask("short"), "••••");
+
+        let mut update = Credentials::new();
+        update.set("client_secret", "");
+        update.set("username", "new@example.com");
+        c.merge(&update);
+        assert_eq!(
+            c.get("client_secret"),
+            Some("s3cr3t-value-ending-WXYZ"),
+            "empty keeps"
+        );
+        assert_eq!(c.get("username"), Some("new@example.com"));
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert!(
+            is_secret(Provider::Ttlock, "refresh_token")
+                && !is_secret(Provider::Ttlock, "username")
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! The contract between the service and each vendor adapter.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::credentials::Credentials;
+use crate::ids::ConnectionId;
+use crate::model::{Capabilities, Connection, Lock, LockState, Provider};
+use crate::rules::CodeRules;
+use crate::time::Millis;
+
+/// What went wrong at a vendor, classified for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The vendor refused a value (`field` names it).
+    InvalidInput,
+    /// The code (or object) exists on the lock already.
+    AlreadyExists,
+    /// The device is handling another request.
+    DeviceBusy,
+    /// The lock has no room for another code.
+    CapacityReached,
+    /// A credential set failed verification.
+    RejectedCredentials,
+    /// Stored credentials no longer work.
+    AuthFailed,
+    RateLimited,
+    /// The lock or its gateway is unreachable.
+    DeviceOffline,
+    Timeout,
+    NotFound,
+    /// The lock cannot do this.
+    Unsupported,
+    /// The vendor failed in a way that may pass (5xx, transport).
+    Unavailable,
+    /// The vendor refused for another reason.
+    Failed,
+}
+
+impl ErrorKind {
+    /// Worth retrying later with backoff.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::DeviceBusy
+                | ErrorKind::RateLimited
+                | ErrorKind::DeviceOffline
+                | ErrorKind::Timeout
+                | ErrorKind::Unavailable
+        )
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{provider}: {message}")]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    pub provider: Provider,
+    /// The vendor's own code (TTLock's errcode, Tedee's status…), as text.
+    pub code: Option<String>,
+    pub message: String,
+    pub field: Option<&'static str>,
+    /// Seconds, for rate limits.
+    pub retry_after: Option<u64>,
+}
+
+impl ProviderError {
+    pub fn new(provider: Provider, kind: ErrorKind, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
+            provider,
+            code: None,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_code(mut self, code: impl ToString) -> Self {
+        self.code = Some(code.to_string());
+        self
+    }
+
+    pub fn with_field(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
+    }
+}
+
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+/// A verified credential set, ready to store (tokens included).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub credentials: Credentials,
+    pub token_expires_at: Option<Millis>,
+}
+
+/// New tokens of a connection, to persist.
+#[derive(Debug, Clone)]
+pub struct TokenUpdate {
+    pub connection_id: ConnectionId,
+    /// The token fields only (`access_token`, `refresh_token`…), merged over the stored ones.
+    pub tokens: Credentials,
+    pub expires_at: Option<Millis>,
+}
+
+/// Called by adapters whenever a vendor session renewed its tokens on its own.
+pub type TokenSink = Arc<dyn Fn(TokenUpdate) + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct DeviceLock {
+    pub provider_id: String,
+    pub name: String,
+    pub online: bool,
+    pub state: LockState,
+    pub battery: Option<u8>,
+    /// The vendor id of the gateway or bridge it is reached through.
+    pub gateway: Option<String>,
+    pub time_zone: Option<String>,
+    pub capabilities: Capabilities,
+    pub code_rules: CodeRules,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceGateway {
+    pub provider_id: String,
+    pub name: String,
+    pub online: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Devices {
+    pub locks: Vec<DeviceLock>,
+    pub gateways: Vec<DeviceGateway>,
+}
+
+/// An unlock record or alarm, normalised.
+#[derive(Debug, Clone, Serialize)]
+pub struct LockEvent {
+    #[serde(with = "crate::time::rfc3339")]
+    pub time: Millis,
+    /// `unlock`, `lock` or `alarm`.
+    pub kind: &'static str,
+    /// `passcode`, `app`, `remote`, `card`, `fingerprint`, `key`, `auto`, `other`.
+    pub method: &'static str,
+    pub success: bool,
+    /// The person or code name the vendor reports.
+    pub actor: Option<String>,
+    /// The vendor's own record type.
+    pub provider_type: String,
+    /// The code typed, when the vendor reports it (matched to an access code by the service).
+    #[serde(skip)]
+    pub code: Option<String>,
+}
+
+/// A code as it is on (or for) a lock.
+#[derive(Debug, Clone)]
+pub struct CodeSpec {
+    pub code: String,
+    pub name: Option<String>,
+    pub starts_at: Option<Millis>,
+    pub ends_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderCode {
+    pub provider_id: String,
+    pub spec: CodeSpec,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CodeChange {
+    pub name: Option<String>,
+    pub code: Option<String>,
+    pub period: Option<(Millis, Millis)>,
+}
+
+/// Algorithmic codes a lock computes itself (no gateway needed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineKind {
+    OneTime,
+    Permanent,
+    TimeBound,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OfflineCode {
+    pub code: String,
+    pub provider_id: Option<String>,
+    #[serde(with = "crate::time::rfc3339_opt")]
+    pub starts_at: Option<Millis>,
+    #[serde(with = "crate::time::rfc3339_opt")]
+    pub ends_at: Option<Millis>,
+}
+
+/// One vendor cloud, as the service sees it.
+#[async_trait]
+pub trait ProviderApi: Send + Sync {
+    fn provider(&self) -> Provider;
+
+    /// Checks a credential set with the vendor; nothing of the service's state changes.
+    async fn verify(
+        &self,
+        base_url: Option<&str>,
+        credentials: &Credentials,
+    ) -> ProviderResult<Verified>;
+
+    /// Renews the connection's tokens now.
+    async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate>;
+
+    async fn devices(&self, conn: &Connection) -> ProviderResult<Devices>;
+
+    async fn unlock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()>;
+
+    async fn lock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()>;
+
+    /// The newest `limit` events, newest first.
+    async fn events(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        limit: u32,
+    ) -> ProviderResult<Vec<LockEvent>>;
+
+    async fn list_codes(&self, conn: &Connection, lock: &Lock)
+    -> ProviderResult<Vec<ProviderCode>>;
+
+    /// Writes a code to the lock; answers the vendor's id for it.
+    async fn create_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        spec: &CodeSpec,
+    ) -> ProviderResult<String>;
+
+    async fn update_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        provider_id: &str,
+        change: &CodeChange,
+    ) -> ProviderResult<()>;
+
+    async fn delete_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        provider_id: &str,
+    ) -> ProviderResult<()>;
+
+    async fn offline_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        kind: OfflineKind,
+        name: Option<&str>,
+        period: (Millis, Option<Millis>),
+    ) -> ProviderResult<OfflineCode>;
+}

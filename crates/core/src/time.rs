@@ -1,0 +1,177 @@
+//! Instants are milliseconds since the Unix epoch (UTC) inside lockbridge, RFC 3339 at the edges.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+pub fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `2026-11-21T09:30:00Z` (milliseconds shown only when not zero).
+pub fn to_rfc3339(ms: Millis) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let (y, mo, d) = civil(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let (h, mi, s) = (sod / 3600, sod % 3600 / 60, sod % 60);
+    if milli == 0 {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    } else {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+    }
+}
+
+/// Parses RFC 3339 (`Z` or a `±HH:MM` offset, optional fraction) to UTC milliseconds.
+pub fn parse_rfc3339(text: &str) -> Option<Millis> {
+    let b = text.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let days_in_month = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d == 0 || d > days_in_month || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut milli = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let padded = format!("{:0<3}", &frac[..digits.min(3)]);
+        milli = padded.parse::<i64>().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let oh: i64 = o[1..3].parse().ok()?;
+            let om: i64 = o[4..6].parse().ok()?;
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (oh * 60 + om)
+        }
+        _ => return None,
+    };
+    let secs =
+        days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s.min(59) - offset_min * 60;
+    Some(secs * 1000 + milli)
+}
+
+/// Serde for optional RFC 3339 instants held as milliseconds.
+pub mod rfc3339_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Millis;
+
+    pub fn serialize<S: Serializer>(v: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(ms) => s.serialize_str(&super::to_rfc3339(*ms)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => super::parse_rfc3339(&s).map(Some).ok_or_else(|| {
+                serde::de::Error::custom(
+                    "expected an RFC 3339 date-time such as 2026-11-21T09:30:00Z",
+                )
+            }),
+        }
+    }
+}
+
+/// Serde for RFC 3339 instants held as milliseconds.
+pub mod rfc3339 {
+    use serde::Serializer;
+
+    use super::Millis;
+
+    pub fn serialize<S: Serializer>(v: &Millis, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::to_rfc3339(*v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses() {
+        assert_eq!(to_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(to_rfc3339(1_528_878_944_000), "2018-06-13T08:35:44Z");
+        assert_eq!(to_rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(
+            parse_rfc3339("2018-06-13T08:35:44Z"),
+            Some(1_528_878_944_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2018-06-13T10:35:44+02:00"),
+            Some(1_528_878_944_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2000-02-29T00:00:00.123Z"),
+            Some(951_782_400_123)
+        );
+        for bad in [
+            "2018-06-13",
+            "2018-02-30T00:00:00Z",
+            "2018-06-13T25:00:00Z",
+            "2018-06-13T08:35:44",
+            "x",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        for ms in [0, 1, 86_399_999, 4_102_444_800_000, -86_400_000] {
+            assert_eq!(parse_rfc3339(&to_rfc3339(ms)), Some(ms));
+        }
+    }
+}
