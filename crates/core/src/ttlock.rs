@@ -167,10 +167,8 @@ impl TtlockProvider {
     /// The connection's client, rebuilt when its credentials changed.
     fn session(&self, conn: &Connection) -> ProviderResult<TtlockClient> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((version, client)) = sessions.get(&conn.id) {
-            if *version == conn.credentials_version {
-                return Ok(client.clone());
-            }
+        if let Some((_, client)) = sessions.get(&conn.id).filter(|(v, _)| *v == conn.credentials_version) {
+            return Ok(client.clone());
         }
         let c = &conn.credentials;
         let client = TtlockClient::new();
@@ -304,7 +302,9 @@ impl ProviderApi for TtlockProvider {
         let md5 = match (c.get("password_md5"), c.get("password")) {
             (_, Some(plain)) => Md5Password::hash(plain),
             (Some(hex), None) => Md5Password::parse(hex).map_err(|e| map_err(e, true))?,
-            (None, None) => return Err(need(c, "password").unwrap_err()),
+            (None, None) => {
+                return Err(ProviderError::new(P, ErrorKind::InvalidInput, "password is required").with_field("password"));
+            }
         };
         let tokens = self
             .verifier

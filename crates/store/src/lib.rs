@@ -1,1 +1,195 @@
+//! lockbridge's persistence: one interface returning domain types, over SQLite (the embedded
+//! default) and PostgreSQL.
+//!
+//! Both backends run through sqlx's runtime-generic driver with portable column types (text ids,
+//! 64-bit integers, millisecond instants); each has its own migrations, kept in lockstep
+//! (`migrations/sqlite`, `migrations/postgres`, same version for the same change). Secrets —
+//! credentials, tokens, PINs — are sealed with AES-256-GCM under the master key before they
+//! reach either database.
 
+mod cipher;
+mod codes;
+mod connections;
+mod devices;
+mod orgs;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+pub use cipher::MasterKey;
+pub use devices::{LockFilter, SyncCounts};
+
+use cipher::Cipher;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    Url(String),
+    #[error("invalid master key: {0}")]
+    MasterKey(String),
+    #[error("a stored secret could not be decrypted: wrong master key, or tampered data")]
+    Decrypt,
+    #[error("stored row {table}/{id} is malformed: {what}")]
+    Corrupt {
+        table: &'static str,
+        id: String,
+        what: String,
+    },
+    /// A uniqueness rule was broken (`what` names it).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// The store. Cheap to clone (a pool handle and the cipher).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+    cipher: Cipher,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects (creating a SQLite file when missing) without migrating.
+    pub async fn connect(url: &str, key: &MasterKey) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::Url(url.to_owned()));
+        };
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let url: Cow<'_, str> = match dialect {
+            Dialect::Sqlite => {
+                // One writer at a time in SQLite: a few connections serve reads under WAL.
+                options = options.max_connections(8).after_connect(|conn, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
+                            .await?;
+                        Ok(())
+                    })
+                });
+                if url.contains('?') {
+                    Cow::Borrowed(url)
+                } else {
+                    Cow::Owned(format!("{url}?mode=rwc"))
+                }
+            }
+            Dialect::Postgres => {
+                options = options.max_connections(16);
+                Cow::Borrowed(url)
+            }
+        };
+        let pool = options.connect(&url).await?;
+        if dialect == Dialect::Sqlite {
+            sqlx::raw_sql("PRAGMA journal_mode = WAL;")
+                .execute(&pool)
+                .await?;
+        }
+        Ok(Store {
+            pool,
+            dialect,
+            cipher: Cipher::new(key),
+        })
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str, key: &MasterKey) -> Result<Store> {
+        let store = Store::connect(url, key).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations (forward only).
+    pub async fn migrate(&self) -> Result<()> {
+        match self.dialect {
+            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// SQL written with `$1`-style parameters, in this backend's spelling (`?1` for SQLite).
+    fn sql<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.dialect {
+            Dialect::Postgres => Cow::Borrowed(text),
+            Dialect::Sqlite => Cow::Owned(text.replace('$', "?")),
+        }
+    }
+}
+
+/// Column helpers shared by the row mappers.
+pub(crate) fn text(row: &AnyRow, col: &str) -> Result<String> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+pub(crate) fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}
+
+pub(crate) fn int(row: &AnyRow, col: &str) -> Result<i64> {
+    Ok(row.try_get::<i64, _>(col)?)
+}
+
+pub(crate) fn opt_int(row: &AnyRow, col: &str) -> Result<Option<i64>> {
+    Ok(row.try_get::<Option<i64>, _>(col)?)
+}
+
+pub(crate) fn parse<T: FromStr>(
+    table: &'static str,
+    id: &str,
+    what: &str,
+    value: &str,
+) -> Result<T> {
+    value.parse().map_err(|_| StoreError::Corrupt {
+        table,
+        id: id.to_owned(),
+        what: format!("{what} {value:?}"),
+    })
+}
+
+/// Turns a unique-constraint violation into [`StoreError::Conflict`].
+pub(crate) fn conflict(err: sqlx::Error, what: &'static str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Database(err),
+    }
+}

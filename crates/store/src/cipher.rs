@@ -1,0 +1,131 @@
+//! Secrets at rest: AES-256-GCM under the master key, each value bound to its row.
+
+use std::fmt;
+
+use aes_gcm::aead::rand_core::RngCore;
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+
+use crate::StoreError;
+
+const NONCE: usize = 12;
+
+/// The master key. `Debug` never shows it.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl MasterKey {
+    /// 64 hexadecimal characters.
+    pub fn from_hex(hex: &str) -> Result<Self, StoreError> {
+        let hex = hex.trim();
+        let bad = || StoreError::MasterKey("must be 64 hexadecimal characters (32 bytes)".into());
+        if hex.len() != 64 {
+            return Err(bad());
+        }
+        let mut key = [0u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(MasterKey(key))
+    }
+
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        OsRng.fill_bytes(&mut key);
+        MasterKey(key)
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(****)")
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Cipher(Aes256Gcm);
+
+impl fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cipher")
+    }
+}
+
+impl Cipher {
+    pub(crate) fn new(key: &MasterKey) -> Self {
+        Cipher(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)))
+    }
+
+    /// `nonce || ciphertext`; `row` (e.g. the row id) is authenticated with it, so a value
+    /// moved to another row does not decrypt.
+    pub(crate) fn seal(&self, row: &str, plain: &[u8]) -> Vec<u8> {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let mut out = nonce.to_vec();
+        // Encryption only fails for inputs over 64 GiB.
+        let sealed = self
+            .0
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plain,
+                    aad: row.as_bytes(),
+                },
+            )
+            .unwrap_or_default();
+        out.extend(sealed);
+        out
+    }
+
+    pub(crate) fn open(&self, row: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+        if sealed.len() < NONCE {
+            return Err(StoreError::Decrypt);
+        }
+        let (nonce, data) = sealed.split_at(NONCE);
+        self.0
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: data,
+                    aad: row.as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Decrypt)
+    }
+
+    pub(crate) fn open_string(&self, row: &str, sealed: &[u8]) -> Result<String, StoreError> {
+        String::from_utf8(self.open(row, sealed)?).map_err(|_| StoreError::Decrypt)
+    }
+}
+
+/// Random bytes as lowercase hex (API keys).
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_and_row_binding() {
+        let key = MasterKey::generate();
+        let c = Cipher::new(&key);
+        let sealed = c.seal("con_1", b"secret");
+        assert_eq!(c.open("con_1", &sealed).unwrap(), b"secret");
+        assert!(c.open("con_2", &sealed).is_err(), "bound to its row");
+        let other = Cipher::new(&MasterKey::generate());
+        assert!(
+            other.open("con_1", &sealed).is_err(),
+            "another key cannot read it"
+        );
+        assert_eq!(MasterKey::from_hex(&key.to_hex()).unwrap().0, key.0);
+        assert!(MasterKey::from_hex("abc").is_err());
+        assert!(!format!("{key:?}").contains(&key.to_hex()[..8]));
+    }
+}

@@ -1,0 +1,229 @@
+//! Vendor connections: credentials and tokens sealed in one column.
+
+use lockbridge_core::credentials::Credentials;
+use lockbridge_core::ids::{ConnectionId, OrgId};
+use lockbridge_core::model::{Connection, ConnectionStatus, Provider};
+use lockbridge_core::time::{Millis, now_ms};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
+
+const COLUMNS: &str = "id, org_id, provider, name, base_url, status, credentials, credentials_version, \
+                       token_expires_at, last_sync_at, last_error, created_at, updated_at";
+
+impl Store {
+    fn seal_credentials(&self, id: ConnectionId, c: &Credentials) -> Vec<u8> {
+        self.cipher.seal(&id.to_string(), c.to_json().as_bytes())
+    }
+
+    fn connection(&self, row: &AnyRow) -> Result<Connection> {
+        let id = text(row, "id")?;
+        let corrupt = |what: String| StoreError::Corrupt {
+            table: "connections",
+            id: id.clone(),
+            what,
+        };
+        let sealed: Vec<u8> = row.try_get("credentials")?;
+        let credentials = Credentials::from_json(&self.cipher.open_string(&id, &sealed)?)
+            .ok_or_else(|| corrupt("credentials".into()))?;
+        let status = text(row, "status")?;
+        Ok(Connection {
+            id: parse("connections", &id, "id", &id)?,
+            org_id: parse("connections", &id, "org_id", &text(row, "org_id")?)?,
+            provider: parse("connections", &id, "provider", &text(row, "provider")?)?,
+            name: text(row, "name")?,
+            base_url: opt_text(row, "base_url")?,
+            status: ConnectionStatus::parse(&status)
+                .ok_or_else(|| corrupt(format!("status {status:?}")))?,
+            credentials,
+            credentials_version: int(row, "credentials_version")?,
+            token_expires_at: opt_int(row, "token_expires_at")?,
+            last_sync_at: opt_int(row, "last_sync_at")?,
+            last_error: opt_text(row, "last_error")?,
+            created_at: int(row, "created_at")?,
+            updated_at: int(row, "updated_at")?,
+        })
+    }
+
+    pub async fn insert_connection(&self, c: &Connection) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO connections ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        );
+        sqlx::query(&self.sql(&sql))
+            .bind(c.id.to_string())
+            .bind(c.org_id.to_string())
+            .bind(c.provider.as_str())
+            .bind(&c.name)
+            .bind(c.base_url.clone())
+            .bind(c.status.as_str())
+            .bind(self.seal_credentials(c.id, &c.credentials))
+            .bind(c.credentials_version)
+            .bind(c.token_expires_at)
+            .bind(c.last_sync_at)
+            .bind(c.last_error.clone())
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get_connection(&self, org: OrgId, id: ConnectionId) -> Result<Option<Connection>> {
+        let sql = format!("SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| self.connection(r)).transpose()
+    }
+
+    /// Any organisation's connection (workers).
+    pub async fn connection_by_id(&self, id: ConnectionId) -> Result<Option<Connection>> {
+        let sql = format!("SELECT {COLUMNS} FROM connections WHERE id = $1");
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| self.connection(r)).transpose()
+    }
+
+    /// The organisation's connection to `provider` made first (credentials-update).
+    pub async fn first_connection(
+        &self,
+        org: OrgId,
+        provider: Provider,
+    ) -> Result<Option<Connection>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND provider = $2 ORDER BY id LIMIT 1"
+        );
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(provider.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| self.connection(r)).transpose()
+    }
+
+    pub async fn list_connections(
+        &self,
+        org: OrgId,
+        limit: u32,
+        after: Option<ConnectionId>,
+    ) -> Result<Vec<Connection>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| self.connection(r)).collect()
+    }
+
+    /// Active connections whose token expires before `before` (the refresh worker).
+    pub async fn connections_expiring(
+        &self,
+        before: Millis,
+        limit: u32,
+    ) -> Result<Vec<Connection>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM connections WHERE status = 'active' AND token_expires_at IS NOT NULL \
+             AND token_expires_at < $1 ORDER BY token_expires_at LIMIT $2"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| self.connection(r)).collect()
+    }
+
+    /// Writes new credentials (already verified), their token expiry and status in one
+    /// statement, bumping the credentials version. Nothing else of the row changes.
+    pub async fn replace_credentials(
+        &self,
+        id: ConnectionId,
+        credentials: &Credentials,
+        token_expires_at: Option<Millis>,
+    ) -> Result<bool> {
+        let done = sqlx::query(&self.sql(
+            "UPDATE connections SET credentials = $1, token_expires_at = $2, status = 'active', last_error = NULL, \
+             credentials_version = credentials_version + 1, updated_at = $3 WHERE id = $4",
+        ))
+        .bind(self.seal_credentials(id, credentials))
+        .bind(token_expires_at)
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Merges renewed tokens over the stored credentials (read, merge, write in a transaction;
+    /// the credentials version stays, the vendor session already holds the tokens).
+    pub async fn store_tokens(
+        &self,
+        id: ConnectionId,
+        tokens: &Credentials,
+        expires_at: Option<Millis>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let lock = if self.dialect == crate::Dialect::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let sql = format!("SELECT {COLUMNS} FROM connections WHERE id = $1{lock}");
+        let Some(row) = sqlx::query(&self.sql(&sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(());
+        };
+        let mut conn = self.connection(&row)?;
+        conn.credentials.merge(tokens);
+        sqlx::query(&self.sql(
+            "UPDATE connections SET credentials = $1, token_expires_at = $2, updated_at = $3 WHERE id = $4",
+        ))
+        .bind(self.seal_credentials(id, &conn.credentials))
+        .bind(expires_at)
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_connection_status(
+        &self,
+        id: ConnectionId,
+        status: ConnectionStatus,
+        last_error: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(&self.sql(
+            "UPDATE connections SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4",
+        ))
+        .bind(status.as_str())
+        .bind(last_error.map(str::to_owned))
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_connection(&self, org: OrgId, id: ConnectionId) -> Result<bool> {
+        let done = sqlx::query(&self.sql("DELETE FROM connections WHERE org_id = $1 AND id = $2"))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

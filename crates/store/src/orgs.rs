@@ -1,0 +1,141 @@
+//! Organisations and their API keys (stored as SHA-256 hashes only).
+
+use lockbridge_core::ids::{ApiKeyId, OrgId};
+use lockbridge_core::model::{ApiKey, Organisation, Role};
+use lockbridge_core::time::now_ms;
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+
+use crate::cipher::random_hex;
+use crate::{Result, Store, StoreError, int, parse, text};
+
+/// The hash an API key is stored and looked up by.
+fn key_hash(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn api_key(row: &AnyRow) -> Result<ApiKey> {
+    let id = text(row, "id")?;
+    let role = text(row, "role")?;
+    Ok(ApiKey {
+        id: parse("api_keys", &id, "id", &id)?,
+        org_id: parse("api_keys", &id, "org_id", &text(row, "org_id")?)?,
+        name: text(row, "name")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt {
+            table: "api_keys",
+            id: id.clone(),
+            what: format!("role {role:?}"),
+        })?,
+        prefix: text(row, "prefix")?,
+        created_at: int(row, "created_at")?,
+    })
+}
+
+impl Store {
+    pub async fn create_org(&self, name: &str) -> Result<Organisation> {
+        let org = Organisation {
+            id: OrgId::new(),
+            name: name.to_owned(),
+            created_at: now_ms(),
+        };
+        sqlx::query(
+            &self.sql("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3)"),
+        )
+        .bind(org.id.to_string())
+        .bind(&org.name)
+        .bind(org.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(org)
+    }
+
+    pub async fn get_org(&self, id: OrgId) -> Result<Option<Organisation>> {
+        let row =
+            sqlx::query(&self.sql("SELECT id, name, created_at FROM organisations WHERE id = $1"))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(Organisation {
+                id,
+                name: text(&r, "name")?,
+                created_at: int(&r, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Creates a key; answers it with the secret key, which is not kept.
+    pub async fn create_api_key(
+        &self,
+        org: OrgId,
+        name: &str,
+        role: Role,
+    ) -> Result<(ApiKey, String)> {
+        let secret = format!("lb_{}", random_hex(32));
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            org_id: org,
+            name: name.to_owned(),
+            role,
+            prefix: secret[..11].to_owned(),
+            created_at: now_ms(),
+        };
+        sqlx::query(&self.sql(
+            "INSERT INTO api_keys (id, org_id, name, role, prefix, key_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        ))
+        .bind(key.id.to_string())
+        .bind(org.to_string())
+        .bind(&key.name)
+        .bind(role.as_str())
+        .bind(&key.prefix)
+        .bind(key_hash(&secret))
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok((key, secret))
+    }
+
+    /// The key a secret belongs to, if any.
+    pub async fn api_key_by_secret(&self, secret: &str) -> Result<Option<ApiKey>> {
+        let row = sqlx::query(&self.sql(
+            "SELECT id, org_id, name, role, prefix, created_at FROM api_keys WHERE key_hash = $1",
+        ))
+        .bind(key_hash(secret))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(api_key).transpose()
+    }
+
+    pub async fn list_api_keys(
+        &self,
+        org: OrgId,
+        limit: u32,
+        after: Option<ApiKeyId>,
+    ) -> Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT id, org_id, name, role, prefix, created_at FROM api_keys \
+             WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        ))
+        .bind(org.to_string())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(api_key).collect()
+    }
+
+    /// Deletes a key of the organisation; false when there is none.
+    pub async fn delete_api_key(&self, org: OrgId, id: ApiKeyId) -> Result<bool> {
+        let done = sqlx::query(&self.sql("DELETE FROM api_keys WHERE org_id = $1 AND id = $2"))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
