@@ -167,7 +167,10 @@ impl TtlockProvider {
     /// The connection's client, rebuilt when its credentials changed.
     fn session(&self, conn: &Connection) -> ProviderResult<TtlockClient> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, client)) = sessions.get(&conn.id).filter(|(v, _)| *v == conn.credentials_version) {
+        if let Some((_, client)) = sessions
+            .get(&conn.id)
+            .filter(|(v, _)| *v == conn.credentials_version)
+        {
             return Ok(client.clone());
         }
         let c = &conn.credentials;
@@ -303,7 +306,10 @@ impl ProviderApi for TtlockProvider {
             (_, Some(plain)) => Md5Password::hash(plain),
             (Some(hex), None) => Md5Password::parse(hex).map_err(|e| map_err(e, true))?,
             (None, None) => {
-                return Err(ProviderError::new(P, ErrorKind::InvalidInput, "password is required").with_field("password"));
+                return Err(
+                    ProviderError::new(P, ErrorKind::InvalidInput, "password is required")
+                        .with_field("password"),
+                );
             }
         };
         let tokens = self

@@ -1,4 +1,4 @@
-//! `lockbridge sim` and, until the service lands, `lockbridge demo`.
+//! `lockbridge sim`: the vendor fakes alone.
 
 use std::net::SocketAddr;
 
@@ -8,27 +8,20 @@ use lockbridge_sim::ttlock::TtlockSim;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SimArgs {
     /// Seed the demo data (accounts, locks, gateways, codes).
     #[arg(long)]
-    demo: bool,
+    pub demo: bool,
     /// Print one JSON object describing the simulators as the first line on stdout.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Seed of the simulators' generators: the same seed gives the same ids and secrets.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub seed: u64,
     /// Address of the TTLock simulator (a free loopback port by default).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
-    ttlock: SocketAddr,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct DemoArgs {
-    /// Print one JSON object as the first line on stdout.
-    #[arg(long)]
-    json: bool,
+    pub ttlock: SocketAddr,
 }
 
 /// The started simulators and what `--json` says of them.
@@ -82,51 +75,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    let sim_args = SimArgs {
-        demo: true,
-        json: args.json,
-        seed: 1,
-        ttlock: "127.0.0.1:0".parse()?,
-    };
-    let sims = start(&sim_args).await?;
-    if args.json {
-        println!("{}", json!({ "simulators": sims.description }));
-    } else {
-        print_quick_start(&sims.description["ttlock"]);
-    }
-    wait_for_shutdown().await;
-    for server in sims.servers {
-        server.stop().await;
-    }
-    Ok(())
-}
-
-fn print_quick_start(t: &Value) {
-    let s = |k: &str| t[k].as_str().unwrap_or_default().to_owned();
-    let (base, id, secret, user) = (
-        s("base_url"),
-        s("client_id"),
-        s("client_secret"),
-        s("username"),
-    );
-    let md5 = lockbridge_sim::ttlock::md5_hex(&s("password"));
-    println!("lockbridge demo: the TTLock cloud simulator is running at {base}\n");
-    println!("Get a token (TTLock wants the MD5 of the password):");
-    println!(
-        "  curl -s {base}/oauth2/token -d clientId={id} -d clientSecret={secret} \\\n    \
-         --data-urlencode username={user} -d password={md5}\n"
-    );
-    println!("List the locks (put the access_token from above in TOKEN):");
-    println!(
-        "  curl -s {base}/v3/lock/list -d clientId={id} -d accessToken=$TOKEN \\\n    \
-         -d date=$(date +%s000) -d pageNo=1 -d pageSize=20\n"
-    );
-    println!("Inspect the simulator's ground truth:\n  curl -s {base}/_sim/state\n");
-    println!("Ctrl-C stops.");
-}
-
-async fn wait_for_shutdown() {
+pub async fn wait_for_shutdown() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

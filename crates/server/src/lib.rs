@@ -1,1 +1,133 @@
+//! lockbridge's HTTP service: the API, authentication in extractors, errors mapped in one
+//! place, and the workers (token renewal, code engine).
+//!
+//! The app is built from a store and settings and served on a listener it is given, stopped by
+//! a cancellation token it is given: no global state, so a test can run several in one process.
 
+pub mod engine;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+pub mod service;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use lockbridge_core::metrics::VendorCalls;
+use lockbridge_core::provider::{TokenSink, TokenUpdate};
+use lockbridge_core::ttlock::TtlockProvider;
+use lockbridge_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use state::{AppState, Providers, Settings};
+
+/// The service, ready to serve.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub state: AppState,
+}
+
+impl App {
+    /// Builds the service with the built-in vendor adapters. Must be called inside a Tokio
+    /// runtime: renewed vendor tokens are persisted by a background task.
+    pub fn new(store: Store, settings: Settings) -> App {
+        let calls = Arc::new(VendorCalls::default());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TokenUpdate>();
+        let sink: TokenSink = Arc::new(move |update| {
+            let _ = tx.send(update);
+        });
+        let mut providers = Providers::default();
+        providers.insert(Arc::new(TtlockProvider::new(sink, calls.clone())));
+        let persist = store.clone();
+        tokio::spawn(async move {
+            while let Some(u) = rx.recv().await {
+                if let Err(e) = persist
+                    .store_tokens(u.connection_id, &u.tokens, u.expires_at)
+                    .await
+                {
+                    tracing::error!(connection = %u.connection_id, error = %e, "could not persist renewed tokens");
+                }
+            }
+        });
+        App::with_providers(store, settings, providers, calls)
+    }
+
+    /// Builds the service with the given adapters.
+    pub fn with_providers(
+        store: Store,
+        settings: Settings,
+        providers: Providers,
+        calls: Arc<VendorCalls>,
+    ) -> App {
+        let state = AppState {
+            store,
+            providers,
+            keys: Arc::new(state::KeyCache::new(settings.key_cache_ttl)),
+            calls,
+            settings: Arc::new(settings),
+            http: Arc::default(),
+        };
+        App { state }
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .merge(routes::system::router())
+            .merge(routes::api_keys::router())
+            .merge(routes::bff::router())
+            .merge(routes::connections::router())
+            .merge(routes::locks::router())
+            .merge(routes::access_codes::router())
+            .fallback(|| async { error::ApiError::NotFound("route") })
+            .layer(middleware::from_fn_with_state(self.state.clone(), observe))
+            .with_state(self.state.clone())
+    }
+
+    /// Serves on `listener` and runs the workers until `stop` is cancelled.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        stop: CancellationToken,
+    ) -> std::io::Result<()> {
+        let workers = tokio::spawn(engine::run(
+            self.state.clone(),
+            self.state.settings.worker_interval,
+            stop.clone(),
+        ));
+        let shutdown = stop.clone();
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await?;
+        stop.cancel();
+        let _ = workers.await;
+        Ok(())
+    }
+}
+
+/// Gives every request an id (the caller's `x-request-id`, or a new one), echoes it, and
+/// counts the request by route and status.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 100)
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let mut response = error::REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    state.http.record(&route, response.status().as_u16());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}

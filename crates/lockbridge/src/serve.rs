@@ -1,0 +1,72 @@
+//! `serve`, `migrate` and `org create`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use lockbridge_core::model::Role;
+use lockbridge_server::{App, Settings};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{DbArgs, open_store};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to serve the API on.
+    #[arg(long, env = "LOCKBRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// TTLock API host for connections created without a base_url.
+    #[arg(long, env = "LOCKBRIDGE_TTLOCK_BASE_URL")]
+    pub ttlock_base_url: Option<String>,
+}
+
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (in use? pick another with --listen)"))
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db).await?;
+    let mut settings = Settings::default();
+    if let Some(url) = args.ttlock_base_url {
+        settings
+            .base_urls
+            .insert(lockbridge_core::Provider::Ttlock, url);
+    }
+    let app = App::new(store, settings);
+    let listener = bind(args.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "lockbridge is serving");
+    let stop = CancellationToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            crate::sim::wait_for_shutdown().await;
+            stop.cancel();
+        }
+    });
+    app.serve(listener, stop).await?;
+    Ok(())
+}
+
+pub async fn migrate(db: DbArgs) -> anyhow::Result<()> {
+    open_store(&db).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+pub async fn create_org(db: DbArgs, name: &str) -> anyhow::Result<()> {
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty(), "the organisation needs a name");
+    let store = open_store(&db).await?;
+    let org = store.create_org(name).await?;
+    let (_, key) = store.create_api_key(org.id, "admin", Role::Admin).await?;
+    println!("{key}");
+    eprintln!(
+        "organisation {} ({}) created; the line above is its admin key, shown once",
+        org.name, org.id
+    );
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! The one error type of the API: every failure becomes HTTP here and nowhere else.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lockbridge_core::provider::{ErrorKind, ProviderError};
+use lockbridge_store::StoreError;
+use serde_json::json;
+
+tokio::task_local! {
+    /// The id of the request being served (set by the request-id middleware).
+    pub static REQUEST_ID: String;
+}
+
+pub fn request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{field} {message}")]
+    Validation { field: String, message: String },
+    #[error("a valid API key is required: Authorization: Bearer <key>")]
+    Unauthorized,
+    #[error("this route needs an admin key")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    AlreadyExists { message: String },
+    #[error("this lock cannot {0}")]
+    Unsupported(&'static str),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("the stored credentials of this connection no longer work; update them")]
+    NeedsReauth,
+    #[error("internal error")]
+    Store(#[from] StoreError),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// HTTP status and stable code.
+    pub fn status_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Validation { .. } => (StatusCode::BAD_REQUEST, "validation_failed"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::AlreadyExists { .. } => (StatusCode::CONFLICT, "already_exists"),
+            ApiError::Unsupported(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_supported"),
+            ApiError::NeedsReauth => (StatusCode::BAD_GATEWAY, "provider_auth_failed"),
+            ApiError::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, "already_exists"),
+            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Provider(e) => match e.kind {
+                ErrorKind::InvalidInput => (StatusCode::BAD_REQUEST, "validation_failed"),
+                ErrorKind::AlreadyExists => (StatusCode::CONFLICT, "already_exists"),
+                ErrorKind::DeviceBusy => (StatusCode::CONFLICT, "device_busy"),
+                ErrorKind::CapacityReached => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "capacity_reached")
+                }
+                ErrorKind::RejectedCredentials => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "provider_rejected_credentials",
+                ),
+                ErrorKind::AuthFailed => (StatusCode::BAD_GATEWAY, "provider_auth_failed"),
+                ErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+                ErrorKind::DeviceOffline => (StatusCode::SERVICE_UNAVAILABLE, "device_offline"),
+                ErrorKind::Timeout => (StatusCode::GATEWAY_TIMEOUT, "provider_timeout"),
+                ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+                ErrorKind::Unsupported => (StatusCode::UNPROCESSABLE_ENTITY, "not_supported"),
+                ErrorKind::Unavailable | ErrorKind::Failed => {
+                    (StatusCode::BAD_GATEWAY, "provider_error")
+                }
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_code();
+        let id = request_id();
+        let mut error = json!({ "code": code, "message": self.to_string(), "request_id": id });
+        match &self {
+            ApiError::Validation { field, message } => {
+                error["field"] = json!(field);
+                error["message"] = json!(format!("{field}: {message}"));
+            }
+            ApiError::Provider(e) => {
+                error["provider"] = json!(e.provider.as_str());
+                if let Some(code) = &e.code {
+                    error["provider_code"] = json!(code);
+                }
+                if let Some(field) = e.field {
+                    error["field"] = json!(field);
+                }
+            }
+            ApiError::Store(err) if status.is_server_error() => {
+                // The cause is logged, never sent.
+                let mut chain = err.to_string();
+                let mut source = std::error::Error::source(err);
+                while let Some(s) = source {
+                    chain.push_str(": ");
+                    chain.push_str(&s.to_string());
+                    source = s.source();
+                }
+                tracing::error!(request_id = %id, error = %chain, "internal error");
+            }
+            _ => {}
+        }
+        let mut response = (
+            status,
+            axum::Json(json!({ "success": false, "error": error })),
+        )
+            .into_response();
+        if let ApiError::Provider(ProviderError {
+            retry_after: Some(s),
+            ..
+        }) = &self
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}

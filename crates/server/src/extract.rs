@@ -1,0 +1,263 @@
+//! Extractors: JSON bodies and queries whose errors name the field, and the caller's key.
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use lockbridge_core::ids::{ApiKeyId, OrgId};
+use lockbridge_core::model::Role;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body. Malformed JSON, an unknown field, a missing field or a wrong type is a 400
+/// naming the field; nothing is written.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+/// The field a serde error is about: the path, or the name in "missing/unknown field `x`".
+fn field_of(path: &str, message: &str) -> String {
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("field `"));
+    match (path, quoted) {
+        (".", Some(name)) => name.to_owned(),
+        (p, Some(name)) if message.starts_with("missing field") => format!("{p}.{name}"),
+        (p, Some(name)) if message.starts_with("unknown field") => {
+            if p == "." {
+                name.to_owned()
+            } else {
+                format!("{p}.{name}")
+            }
+        }
+        (".", None) => "body".to_owned(),
+        (p, _) => p.to_owned(),
+    }
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let field = field_of(&path, &message);
+        let message = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("is not valid JSON ({message})")
+            }
+            _ => message
+                .split(" at line")
+                .next()
+                .unwrap_or(&message)
+                .to_owned(),
+        };
+        ApiError::validation(field, message)
+    })?;
+    de.end().map_err(|_| {
+        ApiError::validation("body", "has trailing characters after the JSON value")
+    })?;
+    Ok(value)
+}
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+        if !json_ok {
+            return Err(ApiError::validation(
+                "content-type",
+                "must be application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::validation("body", "could not be read"))?;
+        let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
+        decode(bytes).map(Body)
+    }
+}
+
+/// `?limit=&cursor=` of list routes: limit 1–200 (default 50), cursor an id from the last page.
+#[derive(Debug, Clone)]
+pub struct Page<C> {
+    pub limit: u32,
+    pub cursor: Option<C>,
+}
+
+impl<C: std::str::FromStr> Page<C> {
+    pub fn parse(query: Option<&str>) -> Result<(Self, Vec<(String, String)>), ApiError> {
+        let pairs: Vec<(String, String)> = query
+            .map(|q| {
+                q.split('&')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                        (unescape(k), unescape(v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut page = Page {
+            limit: 50,
+            cursor: None,
+        };
+        for (k, v) in &pairs {
+            match k.as_str() {
+                "limit" => {
+                    page.limit = v
+                        .parse()
+                        .ok()
+                        .filter(|l| (1..=200).contains(l))
+                        .ok_or_else(|| {
+                            ApiError::validation("limit", "must be a whole number from 1 to 200")
+                        })?;
+                }
+                "cursor" if !v.is_empty() => {
+                    page.cursor = Some(v.parse().map_err(|_| {
+                        ApiError::validation("cursor", "is not a cursor this list gave out")
+                    })?);
+                }
+                _ => {}
+            }
+        }
+        Ok((page, pairs))
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let s = s.replace('+', " ");
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        if let (b'%', Some(Ok(b))) = (bytes[i], hex.map(|h| u8::from_str_radix(h, 16))) {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The organisation and role behind the request's API key.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub org: OrgId,
+    pub role: Role,
+    pub key: ApiKeyId,
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let state = AppState::from_ref(state);
+        let secret = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or(ApiError::Unauthorized)?;
+        let key = state
+            .keys
+            .lookup(&state.store, secret)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(Caller {
+            org: key.org_id,
+            role: key.role,
+            key: key.id,
+        })
+    }
+}
+
+/// A caller holding an admin key; a member key is 403.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin(pub Caller);
+
+impl<S> FromRequestParts<S> for Admin
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        match caller.role {
+            Role::Admin => Ok(Admin(caller)),
+            Role::Member => Err(ApiError::Forbidden),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u8,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        inner: Option<Inner>,
+    }
+
+    fn field(json: &str) -> String {
+        match decode::<Outer>(json.as_bytes()) {
+            Err(ApiError::Validation { field, .. }) => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field(r#"{}"#), "name");
+        assert_eq!(field(r#"{"name": 5}"#), "name");
+        assert_eq!(field(r#"{"name": "x", "extra": 1}"#), "extra");
+        assert_eq!(field(r#"{"name": "x", "inner": {"n": 300}}"#), "inner.n");
+        assert_eq!(field(r#"{"name": "x", "inner": {}}"#), "inner.n");
+        assert_eq!(field(r#"{"name": "#), "body");
+        assert_eq!(field(r#"{"name": "x"} trailing"#), "body");
+    }
+
+    #[test]
+    fn pages() {
+        let (p, _) = Page::<u32>::parse(Some("limit=10&cursor=7")).unwrap();
+        assert_eq!((p.limit, p.cursor), (10, Some(7)));
+        assert!(Page::<u32>::parse(Some("limit=0")).is_err());
+        assert!(Page::<u32>::parse(Some("limit=201")).is_err());
+        assert!(Page::<u32>::parse(Some("cursor=x")).is_err());
+        assert_eq!(unescape("a%20b+c%2"), "a b c%2");
+    }
+}

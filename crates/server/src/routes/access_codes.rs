@@ -1,0 +1,394 @@
+//! Access codes: validated against the lock's rules before any vendor call, written by the
+//! code engine, with a status that says where they stand.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use lockbridge_core::ids::AccessCodeId;
+use lockbridge_core::model::{AccessCode, CodeStatus, Lock, Schedule};
+use lockbridge_core::time::{Millis, now_ms};
+use lockbridge_store::StoreError;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::engine::{self, LEASE_MS, Outcome};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Caller, Page};
+use crate::routes::{connections, locks};
+use crate::service;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/locks/{id}/access-codes", get(list).post(create))
+        .route(
+            "/v1/access-codes/{id}",
+            get(read).patch(update).delete(remove),
+        )
+        .route("/v1/access-codes/{id}/freeze", post(freeze))
+        .route("/v1/access-codes/{id}/unfreeze", post(unfreeze))
+}
+
+async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> {
+    let id: AccessCodeId = id.parse().map_err(|_| ApiError::NotFound("access code"))?;
+    s.store
+        .get_access_code(caller.org, id)
+        .await?
+        .ok_or(ApiError::NotFound("access code"))
+}
+
+/// Everything checked before the vendor is asked.
+fn check(
+    lock: &Lock,
+    code: &str,
+    period: (Option<Millis>, Option<Millis>),
+    schedule: Option<&Schedule>,
+) -> ApiResult<()> {
+    if let Err(v) = lock.code_rules.check(code) {
+        return Err(ApiError::validation(
+            "code",
+            format!("{} (rule {})", v.message, v.rule),
+        ));
+    }
+    match period {
+        (Some(_), None) => {
+            return Err(ApiError::validation(
+                "ends_at",
+                "is required with starts_at",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::validation(
+                "starts_at",
+                "is required with ends_at",
+            ));
+        }
+        (Some(s), Some(e)) if e <= s => {
+            return Err(ApiError::validation("ends_at", "must be after starts_at"));
+        }
+        (Some(_), Some(e)) if e <= now_ms() => {
+            return Err(ApiError::validation("ends_at", "is in the past"));
+        }
+        (Some(_), Some(_)) if !lock.capabilities.time_bound_codes => {
+            return Err(ApiError::validation(
+                "starts_at",
+                "this lock takes permanent codes only",
+            ));
+        }
+        _ => {}
+    }
+    if schedule.is_some() && !lock.capabilities.recurring_codes {
+        return Err(ApiError::validation(
+            "schedule",
+            "this lock does not take recurring codes",
+        ));
+    }
+    Ok(())
+}
+
+/// The lock's codes that hold (or will hold) a place on it.
+async fn active_codes(s: &AppState, lock: &Lock) -> ApiResult<Vec<AccessCode>> {
+    let all = s.store.list_access_codes(lock.id, 10_000, None).await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| matches!(c.status, CodeStatus::Setting | CodeStatus::Set))
+        .collect())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCode {
+    name: Option<String>,
+    code: Option<String>,
+    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    starts_at: Option<Millis>,
+    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    ends_at: Option<Millis>,
+    schedule: Option<Schedule>,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let key = v.to_str().map(str::trim).unwrap_or_default();
+            if key.is_empty() || key.len() > 200 {
+                return Err(ApiError::validation(
+                    "Idempotency-Key",
+                    "must be 1 to 200 visible characters",
+                ));
+            }
+            Ok(Some(key.to_owned()))
+        }
+    }
+}
+
+async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<NewCode>,
+) -> ApiResult<(StatusCode, Json<AccessCode>)> {
+    let lock = locks::load(&s, &caller, &id).await?;
+    let key = idempotency_key(&headers)?;
+    if let Some(k) = &key
+        && let Some(first) = s.store.access_code_by_key(caller.org, k).await?
+    {
+        return Ok((StatusCode::CREATED, Json(first)));
+    }
+    if !lock.capabilities.access_codes {
+        return Err(ApiError::Unsupported("hold access codes"));
+    }
+    let code = match body.code {
+        Some(c) => c,
+        None => lock.code_rules.generate(),
+    };
+    check(
+        &lock,
+        &code,
+        (body.starts_at, body.ends_at),
+        body.schedule.as_ref(),
+    )?;
+    let active = active_codes(&s, &lock).await?;
+    if active.iter().any(|c| c.code == code) {
+        return Err(ApiError::AlreadyExists {
+            message: "this code is already on the lock".into(),
+        });
+    }
+    if let Some(max) = lock.code_rules.max_codes
+        && active.len() >= max as usize
+    {
+        return Err(ApiError::Provider(lockbridge_core::ProviderError::new(
+            lock.provider,
+            lockbridge_core::ErrorKind::CapacityReached,
+            format!("the lock holds at most {max} codes"),
+        )));
+    }
+    let now = now_ms();
+    let mut row = AccessCode {
+        id: AccessCodeId::new(),
+        lock_id: lock.id,
+        org_id: caller.org,
+        name: body
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()),
+        code,
+        starts_at: body.starts_at,
+        ends_at: body.ends_at,
+        schedule: body.schedule,
+        status: CodeStatus::Setting,
+        frozen: false,
+        managed: true,
+        provider_id: None,
+        last_error: None,
+        attempts: 0,
+        next_attempt_at: Some(now + LEASE_MS),
+        idempotency_key: key.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    match s.store.insert_access_code(&row).await {
+        Err(StoreError::Conflict(_)) => {
+            // The same key raced in: answer the first one.
+            let first = s
+                .store
+                .access_code_by_key(caller.org, key.as_deref().unwrap_or_default())
+                .await?;
+            return first
+                .map(|f| (StatusCode::CREATED, Json(f)))
+                .ok_or(ApiError::NotFound("access code"));
+        }
+        other => other?,
+    }
+    match engine::attempt(&s, &mut row).await? {
+        Outcome::Done | Outcome::Retry(_) => Ok((StatusCode::CREATED, Json(row))),
+        Outcome::Failed(err) => {
+            // Nothing was created on the lock; the request fails and leaves no code behind.
+            row.status = CodeStatus::Removed;
+            s.store.update_access_code(&row).await?;
+            Err(err)
+        }
+    }
+}
+
+async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let lock = locks::load(&s, &caller, &id).await?;
+    let (page, _) = Page::<AccessCodeId>::parse(q.as_deref())?;
+    if page.cursor.is_none() && lock.capabilities.access_codes {
+        // Codes set on the lock outside lockbridge show up as `managed: false`.
+        let conn = connections::load(&s, &caller, &lock.connection_id.to_string()).await?;
+        let (l, c) = (&lock, &conn);
+        match service::call(&s, &conn, |api| async move { api.list_codes(c, l).await }).await {
+            Ok(found) => {
+                s.store.record_found_codes(&lock, &found).await?;
+            }
+            Err(e) => {
+                tracing::info!(lock = %lock.id, error = %e, "could not read the lock's codes; listing stored ones")
+            }
+        }
+    }
+    let rows = s
+        .store
+        .list_access_codes(lock.id, page.limit + 1, page.cursor)
+        .await?;
+    Ok(Json(super::list(rows, page.limit, |c| c.id.to_string())))
+}
+
+async fn read(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccessCode>> {
+    Ok(Json(load(&s, &caller, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Change {
+    name: Option<String>,
+    code: Option<String>,
+    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    starts_at: Option<Millis>,
+    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    ends_at: Option<Millis>,
+}
+
+async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<Change>,
+) -> ApiResult<Json<AccessCode>> {
+    let before = load(&s, &caller, &id).await?;
+    if matches!(
+        before.status,
+        CodeStatus::Removing | CodeStatus::Removed | CodeStatus::Failed
+    ) {
+        return Err(ApiError::validation(
+            "status",
+            format!("a {} code cannot be changed", before.status.as_str()),
+        ));
+    }
+    if body.name.is_none()
+        && body.code.is_none()
+        && body.starts_at.is_none()
+        && body.ends_at.is_none()
+    {
+        return Err(ApiError::validation(
+            "body",
+            "give at least one of name, code, starts_at, ends_at",
+        ));
+    }
+    let lock = s
+        .store
+        .get_lock(caller.org, before.lock_id)
+        .await?
+        .ok_or(ApiError::NotFound("lock"))?;
+    let mut row = before.clone();
+    if let Some(name) = body.name {
+        row.name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
+    }
+    if let Some(code) = body.code {
+        row.code = code;
+    }
+    if body.starts_at.is_some() || body.ends_at.is_some() {
+        if body.starts_at.is_none() || body.ends_at.is_none() {
+            let missing = if body.starts_at.is_none() {
+                "starts_at"
+            } else {
+                "ends_at"
+            };
+            return Err(ApiError::validation(
+                missing,
+                "is required when the period changes",
+            ));
+        }
+        (row.starts_at, row.ends_at) = (body.starts_at, body.ends_at);
+    }
+    check(
+        &lock,
+        &row.code,
+        (row.starts_at, row.ends_at),
+        row.schedule.as_ref(),
+    )?;
+    if row.code != before.code
+        && active_codes(&s, &lock)
+            .await?
+            .iter()
+            .any(|c| c.code == row.code && c.id != row.id)
+    {
+        return Err(ApiError::AlreadyExists {
+            message: "this code is already on the lock".into(),
+        });
+    }
+    row.status = CodeStatus::Setting;
+    row.next_attempt_at = Some(now_ms() + LEASE_MS);
+    s.store.update_access_code(&row).await?;
+    match engine::attempt(&s, &mut row).await? {
+        Outcome::Done | Outcome::Retry(_) => Ok(Json(row)),
+        Outcome::Failed(err) => {
+            // The lock refused the change: the code stays as it was.
+            s.store.update_access_code(&before).await?;
+            Err(err)
+        }
+    }
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<AccessCode>)> {
+    let mut row = load(&s, &caller, &id).await?;
+    if row.status == CodeStatus::Removed {
+        return Ok((StatusCode::OK, Json(row)));
+    }
+    row.status = CodeStatus::Removing;
+    row.attempts = 0;
+    row.next_attempt_at = Some(now_ms() + LEASE_MS);
+    s.store.update_access_code(&row).await?;
+    match engine::attempt(&s, &mut row).await? {
+        Outcome::Done => Ok((StatusCode::OK, Json(row))),
+        Outcome::Retry(_) => Ok((StatusCode::ACCEPTED, Json(row))),
+        Outcome::Failed(err) => Err(err),
+    }
+}
+
+async fn toggle(s: AppState, caller: Caller, id: String) -> ApiResult<Json<AccessCode>> {
+    let row = load(&s, &caller, &id).await?;
+    let lock = s
+        .store
+        .get_lock(caller.org, row.lock_id)
+        .await?
+        .ok_or(ApiError::NotFound("lock"))?;
+    if !lock.capabilities.freeze {
+        return Err(ApiError::Unsupported("freeze codes"));
+    }
+    Err(ApiError::Unsupported(
+        "freeze codes through this provider yet",
+    ))
+}
+
+async fn freeze(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccessCode>> {
+    toggle(s, caller, id).await
+}
+
+async fn unfreeze(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccessCode>> {
+    toggle(s, caller, id).await
+}

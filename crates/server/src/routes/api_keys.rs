@@ -1,0 +1,68 @@
+//! `/v1/api-keys`: admin keys create, list and delete keys of their organisation.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use lockbridge_core::ids::ApiKeyId;
+use lockbridge_core::model::Role;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Admin, Body, Page};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/api-keys", get(list).post(create))
+        .route("/v1/api-keys/{id}", delete(remove))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    role: Role,
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Body(body): Body<NewKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::validation("name", "must be 1 to 100 characters"));
+    }
+    let (key, secret) = s.store.create_api_key(caller.org, name, body.role).await?;
+    let mut out = serde_json::to_value(&key).unwrap_or_default();
+    out["key"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (page, _) = Page::<ApiKeyId>::parse(q.as_deref())?;
+    let rows = s
+        .store
+        .list_api_keys(caller.org, page.limit + 1, page.cursor)
+        .await?;
+    Ok(Json(super::list(rows, page.limit, |k| k.id.to_string())))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: ApiKeyId = id.parse().map_err(|_| ApiError::NotFound("api key"))?;
+    if !s.store.delete_api_key(caller.org, id).await? {
+        return Err(ApiError::NotFound("api key"));
+    }
+    s.keys.forget(id);
+    Ok(StatusCode::NO_CONTENT)
+}

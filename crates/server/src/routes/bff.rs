@@ -1,0 +1,81 @@
+//! `POST /bff/iot-lock/credentials-update` (S0): a new TTLock credential set, verified with
+//! TTLock, then persisted in one statement. Only `password` is required; the other fields fall
+//! back to what the organisation's TTLock connection holds.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use lockbridge_core::credentials::Credentials;
+use lockbridge_core::model::Provider;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Admin, Body};
+use crate::service;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/bff/iot-lock/credentials-update", post(credentials_update))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Update {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+async fn credentials_update(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Body(body): Body<Update>,
+) -> ApiResult<Json<Value>> {
+    let password = body
+        .password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::validation("password", "is required"))?;
+    let given = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let mut supplied = Credentials::new();
+    let fields = [
+        ("client_id", "clientId", given(body.client_id)),
+        ("client_secret", "clientSecret", given(body.client_secret)),
+        ("username", "username", given(body.username)),
+    ];
+    for (name, _, value) in &fields {
+        if let Some(v) = value {
+            supplied.set(name, v.clone());
+        }
+    }
+    supplied.set("password", password);
+
+    match s
+        .store
+        .first_connection(caller.org, Provider::Ttlock)
+        .await?
+    {
+        Some(conn) => {
+            for (name, wire, _) in &fields {
+                if supplied.get(name).is_none() && conn.credentials.get(name).is_none() {
+                    return Err(ApiError::validation(
+                        *wire,
+                        "is required: it is neither given nor stored",
+                    ));
+                }
+            }
+            service::update_credentials(&s, &conn, &supplied).await?;
+        }
+        None => {
+            if let Some((_, wire, _)) = fields.iter().find(|(_, _, v)| v.is_none()) {
+                return Err(ApiError::validation(
+                    *wire,
+                    "is required: the organisation has no TTLock connection yet",
+                ));
+            }
+            service::create(&s, caller.org, Provider::Ttlock, None, None, &supplied).await?;
+        }
+    }
+    Ok(Json(json!({ "success": true })))
+}

@@ -1,0 +1,128 @@
+//! `/v1/connections`: vendor accounts, verified before they are stored.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use lockbridge_core::ids::ConnectionId;
+use lockbridge_core::model::{Connection, Provider};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Admin, Body, Caller, Page};
+use crate::service::{self, connection_json};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/connections", get(list).post(create))
+        .route(
+            "/v1/connections/{id}",
+            get(read).patch(update).delete(remove),
+        )
+        .route("/v1/connections/{id}/sync", post(sync))
+}
+
+/// The caller's connection, or 404 (also for another organisation's).
+pub async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Connection> {
+    let id: ConnectionId = id.parse().map_err(|_| ApiError::NotFound("connection"))?;
+    s.store
+        .get_connection(caller.org, id)
+        .await?
+        .ok_or(ApiError::NotFound("connection"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewConnection {
+    provider: Provider,
+    name: Option<String>,
+    base_url: Option<String>,
+    credentials: Map<String, Value>,
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Body(body): Body<NewConnection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let base_url = service::check_base_url(body.base_url.as_deref())?;
+    let credentials = service::parse_credentials(body.provider, &body.credentials, "credentials.")?;
+    service::require_all(body.provider, &credentials, "credentials.")?;
+    let name = body
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    let conn = service::create(&s, caller.org, body.provider, name, base_url, &credentials).await?;
+    Ok((StatusCode::CREATED, Json(connection_json(&conn))))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (page, _) = Page::<ConnectionId>::parse(q.as_deref())?;
+    let rows = s
+        .store
+        .list_connections(caller.org, page.limit + 1, page.cursor)
+        .await?;
+    let mut out = super::list(
+        rows.iter().map(connection_json).collect::<Vec<_>>(),
+        page.limit,
+        |_| String::new(),
+    );
+    if rows.len() > page.limit as usize {
+        out["next_cursor"] = json!(rows[page.limit as usize - 1].id.to_string());
+    }
+    Ok(Json(out))
+}
+
+async fn read(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(connection_json(&load(&s, &caller, &id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Patch {
+    credentials: Map<String, Value>,
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+    Body(body): Body<Patch>,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&s, &caller, &id).await?;
+    let supplied = service::parse_credentials(conn.provider, &body.credentials, "credentials.")?;
+    let updated = service::update_credentials(&s, &conn, &supplied).await?;
+    Ok(Json(connection_json(&updated)))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let conn = load(&s, &caller, &id).await?;
+    s.store.delete_connection(caller.org, conn.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn sync(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&s, &caller, &id).await?;
+    let counts = service::sync(&s, &conn).await?;
+    Ok(Json(
+        json!({ "locks": counts.locks, "gateways": counts.gateways, "removed": counts.removed }),
+    ))
+}

@@ -1,0 +1,225 @@
+//! `/v1/locks` and `/v1/gateways`: what the last sync found, plus live operations.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use lockbridge_core::ids::{GatewayId, LockId};
+use lockbridge_core::model::{Lock, LockState};
+use lockbridge_core::provider::OfflineKind;
+use lockbridge_core::time::{Millis, now_ms};
+use lockbridge_store::LockFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Caller, Page};
+use crate::routes::connections;
+use crate::service;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/locks", get(list))
+        .route("/v1/locks/{id}", get(read))
+        .route("/v1/locks/{id}/unlock", post(unlock))
+        .route("/v1/locks/{id}/lock", post(lock))
+        .route("/v1/locks/{id}/events", get(events))
+        .route("/v1/locks/{id}/offline-codes", post(offline_code))
+        .route("/v1/gateways", get(gateways))
+}
+
+/// The caller's lock, or 404 (also for another organisation's).
+pub async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Lock> {
+    let id: LockId = id.parse().map_err(|_| ApiError::NotFound("lock"))?;
+    s.store
+        .get_lock(caller.org, id)
+        .await?
+        .ok_or(ApiError::NotFound("lock"))
+}
+
+fn filter(pairs: &[(String, String)]) -> ApiResult<LockFilter> {
+    let mut f = LockFilter::default();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "provider" => {
+                f.provider = Some(
+                    v.parse()
+                        .map_err(|e: String| ApiError::validation("provider", e))?,
+                )
+            }
+            "connection_id" => {
+                f.connection_id =
+                    Some(v.parse().map_err(|_| {
+                        ApiError::validation("connection_id", "is not a connection id")
+                    })?)
+            }
+            "q" => f.q = Some(v.clone()).filter(|q| !q.is_empty()),
+            "online" => {
+                f.online = Some(match v.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(ApiError::validation("online", "must be true or false")),
+                })
+            }
+            "limit" | "cursor" => {}
+            other => {
+                return Err(ApiError::validation(
+                    other.to_owned(),
+                    "is not a filter of this list",
+                ));
+            }
+        }
+    }
+    Ok(f)
+}
+
+async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (page, pairs) = Page::<LockId>::parse(q.as_deref())?;
+    let rows = s
+        .store
+        .list_locks(caller.org, &filter(&pairs)?, page.limit + 1, page.cursor)
+        .await?;
+    Ok(Json(super::list(rows, page.limit, |l| l.id.to_string())))
+}
+
+async fn read(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Lock>> {
+    Ok(Json(load(&s, &caller, &id).await?))
+}
+
+async fn operate(s: AppState, caller: Caller, id: String, unlock: bool) -> ApiResult<Json<Value>> {
+    let lock = load(&s, &caller, &id).await?;
+    if !lock.capabilities.remote_unlock {
+        return Err(ApiError::Unsupported(
+            "be operated remotely: it has no gateway or Wi-Fi",
+        ));
+    }
+    let conn = connections::load(&s, &caller, &lock.connection_id.to_string()).await?;
+    let (l, c) = (&lock, &conn);
+    service::call(&s, &conn, |api| async move {
+        if unlock {
+            api.unlock(c, l).await
+        } else {
+            api.lock(c, l).await
+        }
+    })
+    .await?;
+    let state = if unlock {
+        LockState::Unlocked
+    } else {
+        LockState::Locked
+    };
+    s.store.set_lock_state(lock.id, state).await?;
+    Ok(Json(json!({ "lock_id": lock.id, "state": state })))
+}
+
+async fn unlock(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    operate(s, caller, id, true).await
+}
+
+async fn lock(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    operate(s, caller, id, false).await
+}
+
+async fn events(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let lock = load(&s, &caller, &id).await?;
+    let (page, _) = Page::<String>::parse(q.as_deref())?;
+    let conn = connections::load(&s, &caller, &lock.connection_id.to_string()).await?;
+    let (l, c) = (&lock, &conn);
+    let events = service::call(&s, &conn, |api| async move {
+        api.events(c, l, page.limit).await
+    })
+    .await?;
+    // A typed code is matched to the access code that holds it.
+    let codes = s.store.list_access_codes(lock.id, 1000, None).await?;
+    let data: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            let matched = e
+                .code
+                .as_deref()
+                .and_then(|typed| codes.iter().find(|c| c.code == typed));
+            v["access_code_id"] = json!(matched.map(|c| c.id));
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "data": data, "next_cursor": null })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfflineRequest {
+    kind: OfflineKind,
+    name: Option<String>,
+    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    starts_at: Option<Millis>,
+    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    ends_at: Option<Millis>,
+}
+
+async fn offline_code(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<OfflineRequest>,
+) -> ApiResult<Json<Value>> {
+    let lock = load(&s, &caller, &id).await?;
+    if !lock.capabilities.offline_codes {
+        return Err(ApiError::Unsupported("compute offline codes"));
+    }
+    let start = body.starts_at.unwrap_or_else(now_ms);
+    match (body.kind, body.ends_at) {
+        (OfflineKind::TimeBound, None) => {
+            return Err(ApiError::validation(
+                "ends_at",
+                "is required for a time_bound code",
+            ));
+        }
+        (_, Some(end)) if end <= start => {
+            return Err(ApiError::validation("ends_at", "must be after starts_at"));
+        }
+        _ => {}
+    }
+    let conn = connections::load(&s, &caller, &lock.connection_id.to_string()).await?;
+    let (l, c, name) = (&lock, &conn, body.name.as_deref());
+    let code = service::call(&s, &conn, |api| async move {
+        api.offline_code(c, l, body.kind, name, (start, body.ends_at))
+            .await
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(code).unwrap_or_default()))
+}
+
+async fn gateways(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (page, _) = Page::<GatewayId>::parse(q.as_deref())?;
+    let rows = s
+        .store
+        .list_gateways(caller.org, page.limit + 1, page.cursor)
+        .await?;
+    Ok(Json(super::list(rows, page.limit, |g| g.id.to_string())))
+}

@@ -1,0 +1,177 @@
+//! Operations on connections shared by the routes and the workers.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use lockbridge_core::credentials::{self, Credentials};
+use lockbridge_core::ids::{ConnectionId, OrgId};
+use lockbridge_core::model::{Connection, ConnectionStatus, Provider};
+use lockbridge_core::provider::{ErrorKind, ProviderApi, ProviderResult};
+use lockbridge_core::time::now_ms;
+use lockbridge_store::SyncCounts;
+use serde_json::{Map, Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Calls the connection's vendor. A connection whose credentials are known to be broken is
+/// refused at once; one the vendor stops accepting turns `needs_reauth`.
+pub async fn call<T, F, Fut>(state: &AppState, conn: &Connection, f: F) -> ApiResult<T>
+where
+    F: FnOnce(Arc<dyn ProviderApi>) -> Fut,
+    Fut: Future<Output = ProviderResult<T>>,
+{
+    if conn.status == ConnectionStatus::NeedsReauth {
+        return Err(ApiError::NeedsReauth);
+    }
+    let api = state.providers.get(conn.provider)?;
+    match f(api).await {
+        Err(e) if e.kind == ErrorKind::AuthFailed => {
+            tracing::warn!(connection = %conn.id, error = %e, "credentials stopped working");
+            state
+                .store
+                .set_connection_status(conn.id, ConnectionStatus::NeedsReauth, Some(&e.message))
+                .await?;
+            Err(e.into())
+        }
+        other => other.map_err(ApiError::from),
+    }
+}
+
+/// Credential fields from a request body: only the provider's names, only strings.
+pub fn parse_credentials(
+    provider: Provider,
+    body: &Map<String, Value>,
+    prefix: &str,
+) -> ApiResult<Credentials> {
+    let allowed = credentials::fields(provider);
+    let mut out = Credentials::new();
+    for (name, value) in body {
+        if !allowed.iter().any(|f| f.name == name) {
+            let names: Vec<&str> = allowed.iter().map(|f| f.name).collect();
+            return Err(ApiError::validation(
+                format!("{prefix}{name}"),
+                format!(
+                    "is not a {provider} credential (expected {})",
+                    names.join(", ")
+                ),
+            ));
+        }
+        let Value::String(v) = value else {
+            return Err(ApiError::validation(
+                format!("{prefix}{name}"),
+                "must be a string",
+            ));
+        };
+        out.set(name, v.trim());
+    }
+    Ok(out)
+}
+
+/// Names the first credential neither given nor stored.
+pub fn require_all(provider: Provider, c: &Credentials, prefix: &str) -> ApiResult<()> {
+    for f in credentials::fields(provider) {
+        let present =
+            c.get(f.name).is_some() || (f.name == "password" && c.get("password_md5").is_some());
+        if !present {
+            return Err(ApiError::validation(
+                format!("{prefix}{}", f.name),
+                "is required",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn check_base_url(url: Option<&str>) -> ApiResult<Option<String>> {
+    match url.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Ok(None),
+        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+            Ok(Some(u.trim_end_matches('/').to_owned()))
+        }
+        Some(_) => Err(ApiError::validation(
+            "base_url",
+            "must start with http:// or https://",
+        )),
+    }
+}
+
+/// Verifies `credentials` with the vendor and stores a new connection.
+pub async fn create(
+    state: &AppState,
+    org: OrgId,
+    provider: Provider,
+    name: Option<String>,
+    base_url: Option<String>,
+    credentials: &Credentials,
+) -> ApiResult<Connection> {
+    let api = state.providers.get(provider)?;
+    let base_url = base_url.or_else(|| state.settings.base_urls.get(&provider).cloned());
+    let verified = api.verify(base_url.as_deref(), credentials).await?;
+    let now = now_ms();
+    let conn = Connection {
+        id: ConnectionId::new(),
+        org_id: org,
+        provider,
+        name: name.unwrap_or_else(|| format!("{provider} account")),
+        base_url,
+        status: ConnectionStatus::Active,
+        credentials: verified.credentials,
+        token_expires_at: verified.token_expires_at,
+        credentials_version: 1,
+        last_sync_at: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.insert_connection(&conn).await?;
+    Ok(conn)
+}
+
+/// The credentials-update rule for any vendor: supplied non-empty fields over the stored ones,
+/// verified with the vendor, then written in one statement. A refusal changes nothing.
+pub async fn update_credentials(
+    state: &AppState,
+    conn: &Connection,
+    supplied: &Credentials,
+) -> ApiResult<Connection> {
+    let mut merged = conn.credentials.clone();
+    merged.merge(supplied);
+    if supplied.get("password").is_some() {
+        // A new plain password replaces the stored hash; the adapter hashes it.
+        merged.remove("password_md5");
+    }
+    let api = state.providers.get(conn.provider)?;
+    let verified = api.verify(conn.base_url.as_deref(), &merged).await?;
+    state
+        .store
+        .replace_credentials(conn.id, &verified.credentials, verified.token_expires_at)
+        .await?;
+    state
+        .store
+        .connection_by_id(conn.id)
+        .await?
+        .ok_or(ApiError::NotFound("connection"))
+}
+
+/// Pulls the vendor's locks and gateways into the store.
+pub async fn sync(state: &AppState, conn: &Connection) -> ApiResult<SyncCounts> {
+    let devices = call(state, conn, |api| async move { api.devices(conn).await }).await?;
+    Ok(state.store.apply_sync(conn, &devices).await?)
+}
+
+pub fn connection_json(c: &Connection) -> Value {
+    use lockbridge_core::time::to_rfc3339;
+    json!({
+        "id": c.id,
+        "provider": c.provider,
+        "name": c.name,
+        "base_url": c.base_url,
+        "status": c.status,
+        "credentials": c.credentials.masked(c.provider),
+        "token_expires_at": c.token_expires_at.map(to_rfc3339),
+        "last_sync_at": c.last_sync_at.map(to_rfc3339),
+        "last_error": c.last_error,
+        "created_at": to_rfc3339(c.created_at),
+    })
+}

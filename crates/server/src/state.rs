@@ -1,0 +1,122 @@
+//! What every handler and worker shares. Built from settings; no global state.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lockbridge_core::metrics::VendorCalls;
+use lockbridge_core::model::{ApiKey, Provider};
+use lockbridge_core::provider::ProviderApi;
+use lockbridge_store::Store;
+
+use crate::error::ApiError;
+
+/// Tunables of the service.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Tokens are renewed this long before they expire.
+    pub refresh_margin: Duration,
+    /// How often the workers look for work.
+    pub worker_interval: Duration,
+    /// First retry delay of a code the vendor could not take yet; doubles per attempt.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// How long an API key lookup is cached (a deleted key stops working at once here, and
+    /// within this time on other instances).
+    pub key_cache_ttl: Duration,
+    /// Base URL per provider for connections created without one (the vendor's own host
+    /// when absent here).
+    pub base_urls: HashMap<Provider, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            refresh_margin: Duration::from_secs(24 * 3600),
+            worker_interval: Duration::from_secs(5),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(15 * 60),
+            key_cache_ttl: Duration::from_secs(30),
+            base_urls: HashMap::new(),
+        }
+    }
+}
+
+/// The vendor adapters by provider.
+#[derive(Clone, Default)]
+pub struct Providers(HashMap<Provider, Arc<dyn ProviderApi>>);
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl Providers {
+    pub fn insert(&mut self, api: Arc<dyn ProviderApi>) {
+        self.0.insert(api.provider(), api);
+    }
+
+    pub fn get(&self, provider: Provider) -> Result<Arc<dyn ProviderApi>, ApiError> {
+        self.0.get(&provider).cloned().ok_or(ApiError::Unsupported(
+            "be reached: this provider is not available in this build yet",
+        ))
+    }
+}
+
+/// API keys recently seen, so that most requests skip the key lookup.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (ApiKey, Instant)>>,
+}
+
+impl KeyCache {
+    pub fn new(ttl: Duration) -> Self {
+        KeyCache {
+            ttl,
+            entries: Mutex::default(),
+        }
+    }
+
+    pub async fn lookup(&self, store: &Store, secret: &str) -> Result<Option<ApiKey>, ApiError> {
+        {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((key, at)) = entries.get(secret)
+                && at.elapsed() < self.ttl
+            {
+                return Ok(Some(key.clone()));
+            }
+        }
+        let found = store.api_key_by_secret(secret).await?;
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match &found {
+            Some(key) => {
+                if entries.len() > 10_000 {
+                    entries.clear();
+                }
+                entries.insert(secret.to_owned(), (key.clone(), Instant::now()));
+            }
+            None => {
+                entries.remove(secret);
+            }
+        }
+        Ok(found)
+    }
+
+    pub fn forget(&self, key: lockbridge_core::ids::ApiKeyId) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (k, _)| k.id != key);
+    }
+}
+
+/// The service's shared state. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub providers: Providers,
+    pub keys: Arc<KeyCache>,
+    pub calls: Arc<VendorCalls>,
+    pub settings: Arc<Settings>,
+    pub http: Arc<crate::metrics::HttpMetrics>,
+}
