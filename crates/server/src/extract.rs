@@ -16,24 +16,17 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub struct Body<T>(pub T);
 
-/// The field a serde error is about: the path, or the name in "missing/unknown field `x`".
+/// The field a serde error is about: the path (which already ends in an unknown field's name),
+/// with a missing field's name appended.
 fn field_of(path: &str, message: &str) -> String {
-    let quoted = message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.contains("field `"));
-    match (path, quoted) {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (path, missing) {
         (".", Some(name)) => name.to_owned(),
-        (p, Some(name)) if message.starts_with("missing field") => format!("{p}.{name}"),
-        (p, Some(name)) if message.starts_with("unknown field") => {
-            if p == "." {
-                name.to_owned()
-            } else {
-                format!("{p}.{name}")
-            }
-        }
+        (p, Some(name)) => format!("{p}.{name}"),
         (".", None) => "body".to_owned(),
-        (p, _) => p.to_owned(),
+        (p, None) => p.to_owned(),
     }
 }
 
@@ -43,18 +36,15 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        let field = field_of(&path, &message);
-        let message = match inner.classify() {
+        match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                format!("is not valid JSON ({message})")
+                ApiError::validation("body", format!("is not valid JSON ({message})"))
             }
-            _ => message
-                .split(" at line")
-                .next()
-                .unwrap_or(&message)
-                .to_owned(),
-        };
-        ApiError::validation(field, message)
+            _ => {
+                let text = message.split(" at line").next().unwrap_or(&message);
+                ApiError::validation(field_of(&path, &message), text.to_owned())
+            }
+        }
     })?;
     de.end().map_err(|_| {
         ApiError::validation("body", "has trailing characters after the JSON value")
