@@ -1,0 +1,206 @@
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use lockbridge_core::model::Role;
+use lockbridge_server::{App, Settings};
+use lockbridge_sim::Running;
+use lockbridge_sim::ttlock::{DemoAccount, TtlockSim};
+use lockbridge_store::testing::TestDb;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub use lockbridge_store::both_backends;
+pub use lockbridge_store::testing::TestDb as Db;
+
+/// The service on a free port, the TTLock simulator beside it, an organisation with an admin
+/// and a member key.
+pub struct TestApp {
+    pub db: TestDb,
+    pub app: App,
+    pub url: String,
+    pub sim: TtlockSim,
+    pub sim_server: Running,
+    pub demo: DemoAccount,
+    pub admin: String,
+    pub member: String,
+    pub org: lockbridge_core::OrgId,
+    pub http: reqwest::Client,
+    stop: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub request_id: Option<String>,
+}
+
+impl TestApp {
+    pub async fn start(db: TestDb) -> TestApp {
+        let sim = TtlockSim::new(5);
+        let demo = sim.seed_demo();
+        let sim_server = sim.start_local().await.unwrap();
+        let mut settings = Settings {
+            // Workers are driven step by step by the tests.
+            worker_interval: Duration::from_secs(3600),
+            retry_base: Duration::ZERO,
+            ..Settings::default()
+        };
+        settings
+            .base_urls
+            .insert(lockbridge_core::Provider::Ttlock, sim_server.base_url());
+        let app = App::new(db.store.clone(), settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        tokio::spawn(app.clone().serve(listener, stop.clone()));
+        let org = db.store.create_org("Test org").await.unwrap().id;
+        let (_, admin) = db
+            .store
+            .create_api_key(org, "admin", Role::Admin)
+            .await
+            .unwrap();
+        let (_, member) = db
+            .store
+            .create_api_key(org, "member", Role::Member)
+            .await
+            .unwrap();
+        TestApp {
+            db,
+            app,
+            url,
+            sim,
+            sim_server,
+            demo,
+            admin,
+            member,
+            org,
+            http: reqwest::Client::new(),
+            stop,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let request_id = resp
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            body,
+            request_id,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(Method::GET, path, Some(&self.admin), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(&self.admin), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(&self.admin), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(&self.admin), None)
+            .await
+    }
+
+    pub fn ttlock_credentials(&self) -> Value {
+        json!({
+            "client_id": self.demo.client_id,
+            "client_secret": self.demo.client_secret,
+            "username": self.demo.username,
+            "password": self.demo.password,
+        })
+    }
+
+    /// Connects the demo TTLock account through the API and syncs it; answers the connection id.
+    pub async fn connect(&self) -> String {
+        let r = self
+            .post(
+                "/v1/connections",
+                json!({"provider": "ttlock", "credentials": self.ttlock_credentials()}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let s = self
+            .post(&format!("/v1/connections/{id}/sync"), json!({}))
+            .await;
+        assert_eq!(s.status, 200, "{}", s.body);
+        id
+    }
+
+    /// The lockbridge id of the demo lock with this name.
+    pub async fn lock_id(&self, name: &str) -> String {
+        let r = self.get("/v1/locks?limit=200").await;
+        let lock = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("no lock {name}"));
+        lock["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The simulator's id of the demo lock `i` (0 front, 1 back, 2 storage, 3 studio, 4 shed).
+    pub fn sim_lock(&self, i: usize) -> i64 {
+        self.demo.lock_ids[i]
+    }
+
+    /// The codes on the simulated lock: (code, name).
+    pub fn codes_on(&self, i: usize) -> Vec<(String, Option<String>)> {
+        let w = self.sim.world();
+        let mut v: Vec<_> = w.locks[&self.demo.lock_ids[i]]
+            .passcodes
+            .values()
+            .map(|p| (p.code.clone(), p.name.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn sim_calls(&self, route: &str) -> u64 {
+        self.sim.world().calls.get(route).copied().unwrap_or(0)
+    }
+}
+
+pub fn error_code(r: &Resp) -> &str {
+    r.body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {} {}", r.status, r.body))
+}
