@@ -1,0 +1,202 @@
+//! Locks, gateways, remote operations and events through the API.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+both_backends!(sync_lists_filters_and_pages, |db: Db| async move {
+    let t = TestApp::start(db).await;
+    let conn = t.connect().await;
+    let all = t.get("/v1/locks").await;
+    let locks = all.body["data"].as_array().unwrap();
+    assert_eq!(locks.len(), 5);
+    let front = locks.iter().find(|l| l["name"] == "Front door").unwrap();
+    assert_eq!(front["provider"], "ttlock");
+    assert_eq!(front["provider_id"], t.sim_lock(0).to_string());
+    assert_eq!(front["battery"], 87);
+    assert_eq!(front["online"], true);
+    assert!(front["gateway_id"].as_str().unwrap().starts_with("gw_"));
+    assert_eq!(front["capabilities"]["remote_unlock"], true);
+    assert_eq!(front["code_rules"]["min_length"], 4);
+    let storage = locks.iter().find(|l| l["name"] == "Storage room").unwrap();
+    assert_eq!(storage["online"], false, "its gateway is offline");
+
+    let p1 = t.get("/v1/locks?limit=2").await;
+    let cursor = p1.body["next_cursor"].as_str().unwrap();
+    let p2 = t.get(&format!("/v1/locks?limit=2&cursor={cursor}")).await;
+    let p3 = t
+        .get(&format!(
+            "/v1/locks?limit=2&cursor={}",
+            p2.body["next_cursor"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(p3.body["data"].as_array().unwrap().len(), 1);
+    assert!(p3.body["next_cursor"].is_null());
+
+    let count = |path: String| {
+        let t = &t;
+        async move { t.get(&path).await.body["data"].as_array().unwrap().len() }
+    };
+    assert_eq!(count("/v1/locks?q=door".into()).await, 2);
+    assert_eq!(count("/v1/locks?online=false".into()).await, 2);
+    assert_eq!(
+        count(format!("/v1/locks?provider=ttlock&connection_id={conn}")).await,
+        5
+    );
+    assert_eq!(count("/v1/locks?provider=tedee".into()).await, 0);
+    assert_eq!(count("/v1/gateways".into()).await, 2);
+
+    let id = front["id"].as_str().unwrap();
+    assert_eq!(
+        t.get(&format!("/v1/locks/{id}")).await.body["name"],
+        "Front door"
+    );
+    assert_eq!(
+        t.get("/v1/locks/lck_00000000000000000000000000000000")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(t.get("/v1/locks/not-an-id").await.status, 404);
+
+    // A resync keeps ids.
+    t.post(&format!("/v1/connections/{conn}/sync"), json!({}))
+        .await;
+    assert_eq!(t.lock_id("Front door").await, id);
+});
+
+both_backends!(unlock_and_lock_reach_the_lock, |db: Db| async move {
+    let t = TestApp::start(db).await;
+    t.connect().await;
+    let front = t.lock_id("Front door").await;
+    let r = t
+        .post(&format!("/v1/locks/{front}/unlock"), json!({}))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["state"]),
+        (200, &json!("unlocked"))
+    );
+    assert_eq!(t.sim.world().locks[&t.sim_lock(0)].state, 1);
+    assert_eq!(
+        t.get(&format!("/v1/locks/{front}")).await.body["state"],
+        "unlocked"
+    );
+    t.post(&format!("/v1/locks/{front}/lock"), json!({})).await;
+    assert_eq!(t.sim.world().locks[&t.sim_lock(0)].state, 0);
+
+    let shed = t.lock_id("Garden shed").await;
+    let r = t.post(&format!("/v1/locks/{shed}/unlock"), json!({})).await;
+    assert_eq!((r.status.as_u16(), error_code(&r)), (422, "not_supported"));
+
+    let storage = t.lock_id("Storage room").await;
+    let r = t
+        .post(&format!("/v1/locks/{storage}/unlock"), json!({}))
+        .await;
+    assert_eq!((r.status.as_u16(), error_code(&r)), (503, "device_offline"));
+    assert_eq!(r.body["error"]["provider_code"], "-3002");
+});
+
+both_backends!(
+    one_command_at_a_time_per_gateway_and_busy_is_retried,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect().await;
+        t.sim.world().config.gateway_latency_ms = 100;
+        let (front, back) = (t.lock_id("Front door").await, t.lock_id("Back door").await);
+        let (pa, pb) = (
+            format!("/v1/locks/{front}/unlock"),
+            format!("/v1/locks/{back}/unlock"),
+        );
+        let (a, b) = tokio::join!(t.post(&pa, json!({})), t.post(&pb, json!({})));
+        assert_eq!(
+            (a.status.as_u16(), b.status.as_u16()),
+            (200, 200),
+            "{} {}",
+            a.body,
+            b.body
+        );
+        // A busy answer from the cloud is waited out, not surfaced.
+        t.sim.world().faults.add(lockbridge_sim::faults::FaultRule {
+            route: Some("/v3/lock/unlock".into()),
+            errcode: Some(-3003),
+            count: Some(2),
+            ..Default::default()
+        });
+        let before = t.sim_calls("/v3/lock/unlock");
+        assert_eq!(
+            t.post(&format!("/v1/locks/{front}/unlock"), json!({}))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(t.sim_calls("/v3/lock/unlock") - before, 3);
+    }
+);
+
+both_backends!(
+    events_are_normalised_and_matched_to_codes,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect().await;
+        let front = t.lock_id("Front door").await;
+        // Listing the codes records the ones already on the lock.
+        t.get(&format!("/v1/locks/{front}/access-codes")).await;
+        t.post(&format!("/v1/locks/{front}/unlock"), json!({}))
+            .await;
+        let r = t.get(&format!("/v1/locks/{front}/events")).await;
+        let events = r.body["data"].as_array().unwrap();
+        assert_eq!(events[0]["method"], "remote");
+        assert_eq!(events[0]["kind"], "unlock");
+        let by_code = events.iter().find(|e| e["actor"] == "Cleaner").unwrap();
+        assert_eq!(
+            (by_code["method"].as_str(), by_code["success"].as_bool()),
+            (Some("passcode"), Some(true))
+        );
+        assert!(
+            by_code["access_code_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("ac_")
+        );
+        assert!(
+            events.iter().any(|e| e["success"] == false),
+            "the wrong code typed"
+        );
+        assert!(
+            events.iter().all(|e| e.get("code").is_none()),
+            "typed codes are not echoed"
+        );
+    }
+);
+
+both_backends!(offline_codes_need_no_gateway, |db: Db| async move {
+    let t = TestApp::start(db).await;
+    t.connect().await;
+    let shed = t.lock_id("Garden shed").await;
+    let r = t
+        .post(
+            &format!("/v1/locks/{shed}/offline-codes"),
+            json!({"kind": "one_time", "name": "Courier"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let code = r.body["code"].as_str().unwrap();
+    assert!((6..=9).contains(&code.len()));
+    let r = t
+        .post(
+            &format!("/v1/locks/{shed}/offline-codes"),
+            json!({"kind": "time_bound"}),
+        )
+        .await;
+    assert_eq!(r.body["error"]["field"], "ends_at");
+    let r = t
+        .post(
+            &format!("/v1/locks/{shed}/offline-codes"),
+            json!({"kind": "forever"}),
+        )
+        .await;
+    assert_eq!(r.body["error"]["field"], "kind");
+});
