@@ -32,14 +32,12 @@ both_backends!(
         assert_eq!(r.body["managed"], true);
         assert_eq!(r.body["starts_at"], "2030-01-01T10:00:00Z");
         assert_eq!(count(&t, 0, "0481516"), 1);
-        let w = t.sim.world();
-        let on_lock = w.locks[&t.sim_lock(0)]
+        let on_lock = t.sim.world().locks[&t.sim_lock(0)]
             .passcodes
             .values()
             .find(|p| p.code == "0481516")
             .unwrap()
             .clone();
-        drop(w);
         assert_eq!(
             (on_lock.kind, on_lock.on_lock),
             (3, true),
