@@ -7,6 +7,7 @@
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod lock_cache;
 pub mod metrics;
 pub mod routes;
 pub mod service;
@@ -66,6 +67,7 @@ impl App {
         providers: Providers,
         calls: Arc<VendorCalls>,
     ) -> App {
+        let lock_cache_ttl = settings.lock_cache_ttl;
         let state = AppState {
             store,
             providers,
@@ -73,6 +75,7 @@ impl App {
             calls,
             settings: Arc::new(settings),
             http: Arc::default(),
+            locks: Arc::new(lock_cache::LockCache::new(lock_cache_ttl)),
         };
         App { state }
     }

@@ -157,7 +157,9 @@ pub async fn update_credentials(
 /// Pulls the vendor's locks and gateways into the store.
 pub async fn sync(state: &AppState, conn: &Connection) -> ApiResult<SyncCounts> {
     let devices = call(state, conn, |api| async move { api.devices(conn).await }).await?;
-    Ok(state.store.apply_sync(conn, &devices).await?)
+    let counts = state.store.apply_sync(conn, &devices).await?;
+    state.locks.invalidate(conn.org_id);
+    Ok(counts)
 }
 
 pub fn connection_json(c: &Connection) -> Value {

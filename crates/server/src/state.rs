@@ -24,6 +24,8 @@ pub struct Settings {
     /// How long an API key lookup is cached (a deleted key stops working at once here, and
     /// within this time on other instances).
     pub key_cache_ttl: Duration,
+    /// How old the in-memory lock list may get when another instance changed the locks.
+    pub lock_cache_ttl: Duration,
     /// Base URL per provider for connections created without one (the vendor's own host
     /// when absent here).
     pub base_urls: HashMap<Provider, String>,
@@ -37,6 +39,7 @@ impl Default for Settings {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(15 * 60),
             key_cache_ttl: Duration::from_secs(30),
+            lock_cache_ttl: Duration::from_secs(2),
             base_urls: HashMap::new(),
         }
     }
@@ -119,4 +122,5 @@ pub struct AppState {
     pub calls: Arc<VendorCalls>,
     pub settings: Arc<Settings>,
     pub http: Arc<crate::metrics::HttpMetrics>,
+    pub locks: Arc<crate::lock_cache::LockCache>,
 }

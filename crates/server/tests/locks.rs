@@ -84,6 +84,9 @@ both_backends!(unlock_and_lock_reach_the_lock, |db: Db| async move {
         t.get(&format!("/v1/locks/{front}")).await.body["state"],
         "unlocked"
     );
+    // The list (served from memory) shows this instance's write at once.
+    let listed = t.get("/v1/locks?q=front").await;
+    assert_eq!(listed.body["data"][0]["state"], "unlocked");
     t.post(&format!("/v1/locks/{front}/lock"), json!({})).await;
     assert_eq!(t.sim.world().locks[&t.sim_lock(0)].state, 0);
 

@@ -112,6 +112,7 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     let conn = load(&s, &caller, &id).await?;
     s.store.delete_connection(caller.org, conn.id).await?;
+    s.locks.invalidate(caller.org);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,6 +1,8 @@
 //! `/v1/locks` and `/v1/gateways`: what the last sync found, plus live operations.
 
 use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lockbridge_core::ids::{GatewayId, LockId};
@@ -77,13 +79,42 @@ async fn list(
     State(s): State<AppState>,
     caller: Caller,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let (page, pairs) = Page::<LockId>::parse(q.as_deref())?;
-    let rows = s
-        .store
-        .list_locks(caller.org, &filter(&pairs)?, page.limit + 1, page.cursor)
-        .await?;
-    Ok(Json(super::list(rows, page.limit, |l| l.id.to_string())))
+    let f = filter(&pairs)?;
+    let locks = s.locks.get(&s.store, caller.org).await?;
+    let start = page
+        .cursor
+        .map_or(0, |c| locks.partition_point(|l| l.lock.id <= c));
+    let q = f.q.as_ref().map(|q| q.to_lowercase());
+    let keep = |l: &Lock| {
+        f.provider.is_none_or(|p| l.provider == p)
+            && f.connection_id.is_none_or(|c| l.connection_id == c)
+            && f.online.is_none_or(|o| l.online == o)
+            && q.as_ref()
+                .is_none_or(|q| l.name.to_lowercase().contains(q.as_str()))
+    };
+    let mut body = String::with_capacity(64 + page.limit as usize * 512);
+    body.push_str("{\"data\":[");
+    let (mut taken, mut last, mut more) = (0, None, false);
+    for cached in locks[start..].iter().filter(|c| keep(&c.lock)) {
+        if taken == page.limit {
+            more = true;
+            break;
+        }
+        if taken > 0 {
+            body.push(',');
+        }
+        body.push_str(&cached.json);
+        taken += 1;
+        last = Some(cached.lock.id);
+    }
+    body.push_str("],\"next_cursor\":");
+    match last.filter(|_| more) {
+        Some(id) => body.push_str(&format!("\"{id}\"}}")),
+        None => body.push_str("null}"),
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn read(
@@ -117,6 +148,7 @@ async fn operate(s: AppState, caller: Caller, id: String, unlock: bool) -> ApiRe
         LockState::Locked
     };
     s.store.set_lock_state(lock.id, state).await?;
+    s.locks.invalidate(caller.org);
     Ok(Json(json!({ "lock_id": lock.id, "state": state })))
 }
 
