@@ -4,22 +4,28 @@
 //! The app is built from a store and settings and served on a listener it is given, stopped by
 //! a cancellation token it is given: no global state, so a test can run several in one process.
 
+pub mod api;
 pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod lock_cache;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod service;
 pub mod state;
 
 use std::sync::Arc;
 
-use axum::Router;
+use std::sync::OnceLock;
+
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
+use axum::response::Html;
 use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::provider::{TokenSink, TokenUpdate};
 use lockbridge_core::ttlock::TtlockProvider;
@@ -80,14 +86,32 @@ impl App {
         App { state }
     }
 
-    pub fn router(&self) -> Router {
-        Router::new()
+    /// Every operation, registered once: the router and `/openapi.json` both come from it.
+    pub fn api() -> api::Api {
+        let docs = api::Api::new("documentation")
+            .get(
+                "/openapi.json",
+                get(|| async { Json(openapi_document().clone()) }),
+                api::Op::new(api::Access::Public, "This document"),
+            )
+            .get(
+                "/docs",
+                get(|| async { Html(openapi::DOCS_HTML) }),
+                api::Op::new(api::Access::Public, "The API, rendered"),
+            );
+        api::Api::new("")
             .merge(routes::system::router())
             .merge(routes::api_keys::router())
             .merge(routes::bff::router())
             .merge(routes::connections::router())
             .merge(routes::locks::router())
             .merge(routes::access_codes::router())
+            .merge(docs)
+    }
+
+    pub fn router(&self) -> Router {
+        App::api()
+            .router
             .fallback(|| async { error::ApiError::NotFound("route") })
             .layer(middleware::from_fn_with_state(self.state.clone(), observe))
             .with_state(self.state.clone())
@@ -133,4 +157,10 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         response.headers_mut().insert("x-request-id", v);
     }
     response
+}
+
+/// The OpenAPI document, built once from [`App::api`].
+pub fn openapi_document() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| openapi::document(&App::api().ops))
 }

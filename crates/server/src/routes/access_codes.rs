@@ -1,10 +1,10 @@
 //! Access codes: validated against the lock's rules before any vendor call, written by the
 //! code engine, with a status that says where they stand.
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::AccessCodeId;
 use lockbridge_core::model::{AccessCode, CodeStatus, Lock, Schedule};
 use lockbridge_core::time::{Millis, now_ms};
@@ -12,6 +12,7 @@ use lockbridge_store::StoreError;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::api::{Access, Api, Op};
 use crate::engine::{self, LEASE_MS, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller, Page};
@@ -19,15 +20,51 @@ use crate::routes::{connections, locks};
 use crate::service;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/locks/{id}/access-codes", get(list).post(create))
-        .route(
-            "/v1/access-codes/{id}",
-            get(read).patch(update).delete(remove),
+pub fn router() -> Api {
+    let m = Access::Member;
+    Api::new("access codes")
+        .get(
+            "/v1/locks/{id}/access-codes",
+            get(list),
+            Op::new(m, "A lock's codes, managed and found on the lock")
+                .query(&["limit", "cursor"])
+                .returns(200, "AccessCodeList"),
         )
-        .route("/v1/access-codes/{id}/freeze", post(freeze))
-        .route("/v1/access-codes/{id}/unfreeze", post(unfreeze))
+        .post(
+            "/v1/locks/{id}/access-codes",
+            post(create),
+            Op::new(m, "Issue a code (checked against the lock's rules first)")
+                .body("NewAccessCode")
+                .returns(201, "AccessCode"),
+        )
+        .get(
+            "/v1/access-codes/{id}",
+            get(read),
+            Op::new(m, "An access code").returns(200, "AccessCode"),
+        )
+        .patch(
+            "/v1/access-codes/{id}",
+            patch(update),
+            Op::new(m, "Change a code's name, value or period")
+                .body("AccessCodeChange")
+                .returns(200, "AccessCode"),
+        )
+        .delete(
+            "/v1/access-codes/{id}",
+            delete(remove),
+            Op::new(m, "Revoke a code (202 while the lock has not confirmed)")
+                .returns(200, "AccessCode"),
+        )
+        .post(
+            "/v1/access-codes/{id}/freeze",
+            post(freeze),
+            Op::new(m, "Freeze a code").returns(200, "AccessCode"),
+        )
+        .post(
+            "/v1/access-codes/{id}/unfreeze",
+            post(unfreeze),
+            Op::new(m, "Unfreeze a code").returns(200, "AccessCode"),
+        )
 }
 
 async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> {

@@ -1,22 +1,40 @@
 //! `/v1/api-keys`: admin keys create, list and delete keys of their organisation.
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::routing::{delete, get, post};
 use lockbridge_core::ids::ApiKeyId;
 use lockbridge_core::model::Role;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body, Page};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/api-keys", get(list).post(create))
-        .route("/v1/api-keys/{id}", delete(remove))
+pub fn router() -> Api {
+    Api::new("api keys")
+        .get(
+            "/v1/api-keys",
+            get(list),
+            Op::new(Access::Admin, "List the organisation's API keys")
+                .query(&["limit", "cursor"])
+                .returns(200, "ApiKeyList"),
+        )
+        .post(
+            "/v1/api-keys",
+            post(create),
+            Op::new(Access::Admin, "Create an API key (shown once)")
+                .body("NewApiKey")
+                .returns(201, "ApiKeyCreated"),
+        )
+        .delete(
+            "/v1/api-keys/{id}",
+            delete(remove),
+            Op::new(Access::Admin, "Delete an API key").empty(204),
+        )
 }
 
 #[derive(Deserialize)]

@@ -2,21 +2,32 @@
 //! TTLock, then persisted in one statement. Only `password` is required; the other fields fall
 //! back to what the organisation's TTLock connection holds.
 
+use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
-use axum::{Json, Router};
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::model::Provider;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body};
 use crate::service;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/bff/iot-lock/credentials-update", post(credentials_update))
+pub fn router() -> Api {
+    let op = Op::new(
+        Access::Admin,
+        "S0: verify a new TTLock credential set, then persist it",
+    )
+    .body("CredentialsUpdate")
+    .returns(200, "Success");
+    Api::new("credentials").post(
+        "/bff/iot-lock/credentials-update",
+        post(credentials_update),
+        op,
+    )
 }
 
 #[derive(Deserialize)]

@@ -1,27 +1,66 @@
 //! `/v1/connections`: vendor accounts, verified before they are stored.
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::ConnectionId;
 use lockbridge_core::model::{Connection, Provider};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body, Caller, Page};
 use crate::service::{self, connection_json};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/connections", get(list).post(create))
-        .route(
-            "/v1/connections/{id}",
-            get(read).patch(update).delete(remove),
+pub fn router() -> Api {
+    let page = &["limit", "cursor"];
+    Api::new("connections")
+        .get(
+            "/v1/connections",
+            get(list),
+            Op::new(Access::Member, "List vendor connections")
+                .query(page)
+                .returns(200, "ConnectionList"),
         )
-        .route("/v1/connections/{id}/sync", post(sync))
+        .post(
+            "/v1/connections",
+            post(create),
+            Op::new(
+                Access::Admin,
+                "Connect a vendor account (verified before it is stored)",
+            )
+            .body("NewConnection")
+            .returns(201, "Connection"),
+        )
+        .get(
+            "/v1/connections/{id}",
+            get(read),
+            Op::new(Access::Member, "A connection, secrets masked").returns(200, "Connection"),
+        )
+        .patch(
+            "/v1/connections/{id}",
+            patch(update),
+            Op::new(
+                Access::Admin,
+                "Replace some credentials (verified first; S0 rules)",
+            )
+            .body("ConnectionPatch")
+            .returns(200, "Connection"),
+        )
+        .delete(
+            "/v1/connections/{id}",
+            delete(remove),
+            Op::new(Access::Admin, "Delete a connection and its locks").empty(204),
+        )
+        .post(
+            "/v1/connections/{id}/sync",
+            post(sync),
+            Op::new(Access::Member, "Pull the vendor's locks and gateways")
+                .returns(200, "SyncResult"),
+        )
 }
 
 /// The caller's connection, or 404 (also for another organisation's).

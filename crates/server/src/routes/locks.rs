@@ -1,10 +1,10 @@
 //! `/v1/locks` and `/v1/gateways`: what the last sync found, plus live operations.
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use lockbridge_core::ids::{GatewayId, LockId};
 use lockbridge_core::model::{Lock, LockState};
 use lockbridge_core::provider::OfflineKind;
@@ -13,21 +13,70 @@ use lockbridge_store::LockFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller, Page};
 use crate::routes::connections;
 use crate::service;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/locks", get(list))
-        .route("/v1/locks/{id}", get(read))
-        .route("/v1/locks/{id}/unlock", post(unlock))
-        .route("/v1/locks/{id}/lock", post(lock))
-        .route("/v1/locks/{id}/events", get(events))
-        .route("/v1/locks/{id}/offline-codes", post(offline_code))
-        .route("/v1/gateways", get(gateways))
+pub fn router() -> Api {
+    let m = Access::Member;
+    Api::new("locks")
+        .get(
+            "/v1/locks",
+            get(list),
+            Op::new(m, "List locks")
+                .query(&[
+                    "provider",
+                    "connection_id",
+                    "q",
+                    "online",
+                    "limit",
+                    "cursor",
+                ])
+                .returns(200, "LockList"),
+        )
+        .get(
+            "/v1/locks/{id}",
+            get(read),
+            Op::new(
+                m,
+                "A lock: state, battery, online, capabilities, code rules",
+            )
+            .returns(200, "Lock"),
+        )
+        .post(
+            "/v1/locks/{id}/unlock",
+            post(unlock),
+            Op::new(m, "Unlock remotely").returns(200, "OperationResult"),
+        )
+        .post(
+            "/v1/locks/{id}/lock",
+            post(lock),
+            Op::new(m, "Lock remotely").returns(200, "OperationResult"),
+        )
+        .get(
+            "/v1/locks/{id}/events",
+            get(events),
+            Op::new(m, "Unlock records and alarms, normalised, newest first")
+                .query(&["limit"])
+                .returns(200, "LockEventList"),
+        )
+        .post(
+            "/v1/locks/{id}/offline-codes",
+            post(offline_code),
+            Op::new(m, "An algorithmic code the lock computes itself")
+                .body("OfflineCodeRequest")
+                .returns(200, "OfflineCode"),
+        )
+        .get(
+            "/v1/gateways",
+            get(gateways),
+            Op::new(m, "List gateways")
+                .query(&["limit", "cursor"])
+                .returns(200, "GatewayList"),
+        )
 }
 
 /// The caller's lock, or 404 (also for another organisation's).

@@ -1,22 +1,32 @@
 //! Health, readiness and metrics.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
 
+use crate::api::{Access, Api, Op};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn router() -> Api {
+    let healthz = get(|| async { axum::Json(json!({ "status": "ok" })) });
+    Api::new("system")
+        .get(
             "/healthz",
-            get(|| async { axum::Json(json!({ "status": "ok" })) }),
+            healthz,
+            Op::new(Access::Public, "Liveness").returns(200, "Status"),
         )
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .get(
+            "/readyz",
+            get(readyz),
+            Op::new(Access::Public, "Readiness: the database answers").returns(200, "Status"),
+        )
+        .get(
+            "/metrics",
+            get(metrics),
+            Op::new(Access::Public, "Prometheus metrics").returns(200, "Metrics"),
+        )
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
