@@ -66,6 +66,11 @@ pub fn router() -> Api {
 /// The caller's connection, or 404 (also for another organisation's).
 pub async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Connection> {
     let id: ConnectionId = id.parse().map_err(|_| ApiError::NotFound("connection"))?;
+    load_id(s, caller, id).await
+}
+
+/// The same, from a typed id (a lock's connection).
+pub async fn load_id(s: &AppState, caller: &Caller, id: ConnectionId) -> ApiResult<Connection> {
     s.store
         .get_connection(caller.org, id)
         .await?

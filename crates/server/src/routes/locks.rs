@@ -181,7 +181,7 @@ async fn operate(s: AppState, caller: Caller, id: String, unlock: bool) -> ApiRe
             "be operated remotely: it has no gateway or Wi-Fi",
         ));
     }
-    let conn = connections::load(&s, &caller, &lock.connection_id.to_string()).await?;
+    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let (l, c) = (&lock, &conn);
     service::call(&s, &conn, |api| async move {
         if unlock {
@@ -225,7 +225,7 @@ async fn events(
 ) -> ApiResult<Json<Value>> {
     let lock = load(&s, &caller, &id).await?;
     let (page, _) = Page::<String>::parse(q.as_deref())?;
-    let conn = connections::load(&s, &caller, &lock.connection_id.to_string()).await?;
+    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let (l, c) = (&lock, &conn);
     let events = service::call(&s, &conn, |api| async move {
         api.events(c, l, page.limit).await
@@ -282,7 +282,7 @@ async fn offline_code(
         }
         _ => {}
     }
-    let conn = connections::load(&s, &caller, &lock.connection_id.to_string()).await?;
+    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let (l, c, name) = (&lock, &conn, body.name.as_deref());
     let code = service::call(&s, &conn, |api| async move {
         api.offline_code(c, l, body.kind, name, (start, body.ends_at))
