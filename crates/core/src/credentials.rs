@@ -14,15 +14,29 @@ pub struct Field {
     pub name: &'static str,
     /// Shown masked in responses.
     pub secret: bool,
+    /// May be left out.
+    pub optional: bool,
 }
 
 const fn secret(name: &'static str) -> Field {
-    Field { name, secret: true }
+    Field {
+        name,
+        secret: true,
+        optional: false,
+    }
 }
 const fn plain(name: &'static str) -> Field {
     Field {
         name,
         secret: false,
+        optional: false,
+    }
+}
+const fn optional(name: &'static str) -> Field {
+    Field {
+        name,
+        secret: false,
+        optional: true,
     }
 }
 
@@ -34,7 +48,13 @@ pub fn fields(provider: Provider) -> &'static [Field] {
         plain("username"),
         secret("password"),
     ];
-    const TUYA: [Field; 2] = [plain("access_id"), secret("access_secret")];
+    // `region` (cn, us, us-east, eu, eu-west, in, sg) picks the data centre when the connection
+    // has no base URL.
+    const TUYA: [Field; 3] = [
+        plain("access_id"),
+        secret("access_secret"),
+        optional("region"),
+    ];
     const TEDEE: [Field; 1] = [secret("personal_access_key")];
     const KII: [Field; 4] = [
         plain("app_id"),

@@ -3,15 +3,20 @@
 
 pub mod credentials;
 pub mod ids;
+pub mod kii;
 pub mod metrics;
 pub mod model;
 pub mod provider;
 pub mod rules;
+pub mod sessions;
+pub mod tedee;
 pub mod time;
 pub mod ttlock;
+pub mod tuya;
 
 pub use credentials::Credentials;
 pub use ids::{AccessCodeId, ApiKeyId, ConnectionId, GatewayId, LockId, OrgId};
 pub use model::*;
 pub use provider::{ErrorKind, ProviderApi, ProviderError, ProviderResult};
 pub use rules::CodeRules;
+pub use secrecy;

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::credentials::Credentials;
 use crate::ids::ConnectionId;
-use crate::model::{Capabilities, Connection, Lock, LockState, Provider};
+use crate::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
 use crate::rules::CodeRules;
 use crate::time::Millis;
 
@@ -154,6 +155,9 @@ pub struct LockEvent {
     /// The code typed, when the vendor reports it (matched to an access code by the service).
     #[serde(skip)]
     pub code: Option<String>,
+    /// The vendor's id of the code used, when the vendor reports that instead (Tuya).
+    #[serde(skip)]
+    pub code_provider_id: Option<String>,
 }
 
 /// A code as it is on (or for) a lock.
@@ -163,6 +167,8 @@ pub struct CodeSpec {
     pub name: Option<String>,
     pub starts_at: Option<Millis>,
     pub ends_at: Option<Millis>,
+    /// A weekly window (recurring codes), when the lock takes them.
+    pub schedule: Option<Schedule>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +182,7 @@ pub struct CodeChange {
     pub name: Option<String>,
     pub code: Option<String>,
     pub period: Option<(Millis, Millis)>,
+    pub schedule: Option<Schedule>,
 }
 
 /// Algorithmic codes a lock computes itself (no gateway needed).
@@ -195,6 +202,41 @@ pub struct OfflineCode {
     pub starts_at: Option<Millis>,
     #[serde(with = "crate::time::rfc3339_opt")]
     pub ends_at: Option<Millis>,
+}
+
+/// A Kii thing (a device registered in a Kii application).
+#[derive(Debug, Clone, Serialize)]
+pub struct ThingInfo {
+    pub vendor_thing_id: String,
+    pub thing_id: String,
+    pub thing_type: Option<String>,
+    pub vendor: Option<String>,
+    pub product_name: Option<String>,
+    pub firmware_version: Option<String>,
+    pub disabled: bool,
+    pub online: Option<bool>,
+    #[serde(with = "crate::time::rfc3339_opt")]
+    pub created_at: Option<Millis>,
+}
+
+/// One page of things; `next` is the vendor's opaque key for the following page.
+#[derive(Debug, Clone)]
+pub struct ThingPage {
+    pub things: Vec<ThingInfo>,
+    pub next: Option<String>,
+}
+
+/// Where a code written to a lock stands, for vendors that confirm asynchronously.
+#[derive(Debug, Clone)]
+pub enum CodeState {
+    /// The vendor has it; the lock has not taken it yet.
+    Pending,
+    /// On the lock.
+    Active,
+    /// No longer on the lock (a delete completed).
+    Gone,
+    /// The lock refused it (duplicate, full…).
+    Failed(ProviderError),
 }
 
 /// One vendor cloud, as the service sees it.
@@ -260,4 +302,60 @@ pub trait ProviderApi: Send + Sync {
         name: Option<&str>,
         period: (Millis, Option<Millis>),
     ) -> ProviderResult<OfflineCode>;
+
+    /// Whether a code written (created, changed, deleted) is on the lock only once the vendor
+    /// says so later ([`ProviderApi::code_state`]); otherwise a successful call means it is.
+    fn confirms_asynchronously(&self) -> bool {
+        false
+    }
+
+    /// Where a written code stands (for vendors that confirm asynchronously).
+    async fn code_state(
+        &self,
+        _conn: &Connection,
+        _lock: &Lock,
+        _provider_id: &str,
+    ) -> ProviderResult<CodeState> {
+        Ok(CodeState::Active)
+    }
+
+    /// Freezes (or unfreezes) a code on the lock: it stays there but does not open.
+    async fn freeze_code(
+        &self,
+        _conn: &Connection,
+        _lock: &Lock,
+        _provider_id: &str,
+        _frozen: bool,
+    ) -> ProviderResult<()> {
+        Err(unsupported(self.provider(), "freeze codes"))
+    }
+
+    /// One page of the account's things (Kii); other vendors have none.
+    async fn things(
+        &self,
+        _conn: &Connection,
+        _limit: u32,
+        _cursor: Option<&str>,
+    ) -> ProviderResult<ThingPage> {
+        Err(unsupported(self.provider(), "list things"))
+    }
+
+    /// Sets a thing's password (Kii). The password is passed on and never kept.
+    async fn set_thing_password(
+        &self,
+        _conn: &Connection,
+        _vendor_thing_id: &str,
+        _new_password: &SecretString,
+    ) -> ProviderResult<()> {
+        Err(unsupported(self.provider(), "change thing passwords"))
+    }
+}
+
+/// The error of an operation a provider does not have.
+pub fn unsupported(provider: Provider, what: &str) -> ProviderError {
+    ProviderError::new(
+        provider,
+        ErrorKind::Unsupported,
+        format!("{provider} connections cannot {what}"),
+    )
 }

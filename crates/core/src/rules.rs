@@ -11,7 +11,9 @@ pub struct CodeRules {
     /// At least this many different digits (Tedee: 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_distinct_digits: Option<u8>,
-    /// No strictly ascending or descending run across the whole code (Tedee).
+    /// Not an ascending or descending sequence (Tedee): digits that strictly increase or
+    /// strictly decrease all the way (`12345`, `13579`, `97531`), or a run of consecutive
+    /// digits that wraps past 9 (`67890`, `21098`).
     #[serde(default)]
     pub no_sequences: bool,
     /// Codes the lock holds at most.
@@ -36,6 +38,32 @@ impl CodeRules {
             min_distinct_digits: None,
             no_sequences: false,
             max_codes: Some(250),
+        }
+    }
+
+    /// Tuya online temporary passwords: exactly `length` digits (7 on Wi-Fi locks, 6 on Zigbee
+    /// and Bluetooth locks). Tuya publishes no limit per lock.
+    pub fn tuya(length: u8) -> Self {
+        CodeRules {
+            min_length: length,
+            max_length: length,
+            digits_only: true,
+            min_distinct_digits: None,
+            no_sequences: false,
+            max_codes: None,
+        }
+    }
+
+    /// Tedee keypad PINs: 5 to 8 digits, at least 3 different, no sequence. Tedee publishes
+    /// no PIN limit per lock.
+    pub fn tedee() -> Self {
+        CodeRules {
+            min_length: 5,
+            max_length: 8,
+            digits_only: true,
+            min_distinct_digits: Some(3),
+            no_sequences: true,
+            max_codes: None,
         }
     }
 
@@ -95,30 +123,25 @@ impl CodeRules {
     }
 }
 
-/// Each digit one more (or one less) than the one before, across the whole code.
+/// Tedee's "strictly ascending or descending sequence", read defensively (what Tedee refuses
+/// beyond its examples 12345 and 54321 is not documented): every step up, every step down, or
+/// a run of consecutive digits that wraps past 9.
 fn is_run(code: &str) -> bool {
-    let d: Vec<i16> = code
-        .bytes()
-        .map(|b| i16::from(b) - i16::from(b'0'))
+    let steps: Vec<i16> = code
+        .as_bytes()
+        .windows(2)
+        .map(|w| i16::from(w[1]) - i16::from(w[0]))
         .collect();
-    d.len() > 1
-        && (d.windows(2).all(|w| w[1] - w[0] == 1) || d.windows(2).all(|w| w[0] - w[1] == 1))
+    !steps.is_empty()
+        && (steps.iter().all(|&s| s > 0)
+            || steps.iter().all(|&s| s < 0)
+            || steps.iter().all(|&s| s == 1 || s == -9)
+            || steps.iter().all(|&s| s == -1 || s == 9))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tedee_like() -> CodeRules {
-        CodeRules {
-            min_length: 5,
-            max_length: 8,
-            digits_only: true,
-            min_distinct_digits: Some(3),
-            no_sequences: true,
-            max_codes: None,
-        }
-    }
 
     #[test]
     fn ttlock_rules() {
@@ -136,16 +159,19 @@ mod tests {
 
     #[test]
     fn distinct_digits_and_runs() {
-        let r = tedee_like();
+        let r = CodeRules::tedee();
         assert_eq!(r.check("11222").unwrap_err().rule, "min_distinct_digits");
-        assert!(r.check("11223").is_ok(), "three different digits");
-        assert_eq!(r.check("12345").unwrap_err().rule, "no_sequences");
-        assert_eq!(r.check("98765").unwrap_err().rule, "no_sequences");
-        assert!(r.check("13579").is_ok());
         assert!(
-            r.check("67890").is_ok(),
-            "0 after 9 does not continue the run"
+            r.check("11223").is_ok(),
+            "three different digits; repeats break a run"
         );
+        for run in [
+            "12345", "98765", "13579", "97531", "67890", "21098", "2345678",
+        ] {
+            assert_eq!(r.check(run).unwrap_err().rule, "no_sequences", "{run}");
+        }
+        assert!(r.check("918273").is_ok() && r.check("48213").is_ok());
+        assert_eq!(r.check("123456789").unwrap_err().rule, "length");
         for _ in 0..50 {
             assert!(r.check(&r.generate()).is_ok());
         }

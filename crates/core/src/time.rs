@@ -104,6 +104,12 @@ pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     Some(secs * 1000 + milli)
 }
 
+/// Parses a vendor's ISO-8601 instant: RFC 3339, or the same without a zone, which is read as
+/// UTC (Tedee writes `2020-11-20T13:59:26.212`).
+pub fn parse_utc_lenient(text: &str) -> Option<Millis> {
+    parse_rfc3339(text).or_else(|| parse_rfc3339(&format!("{text}Z")))
+}
+
 /// Serde for optional RFC 3339 instants held as milliseconds.
 pub mod rfc3339_opt {
     use serde::{Deserialize, Deserializer, Serializer};

@@ -12,11 +12,11 @@ use lockbridge_ttlock::{
 };
 
 use crate::credentials::Credentials;
-use crate::ids::ConnectionId;
 use crate::metrics::VendorCalls;
 use crate::model::{Capabilities, Connection, Lock, LockState, Provider};
 use crate::provider::*;
 use crate::rules::CodeRules;
+use crate::sessions::Sessions;
 use crate::time::Millis;
 
 const P: Provider = Provider::Ttlock;
@@ -26,7 +26,7 @@ const BUSY_TRIES: u32 = 5;
 pub struct TtlockProvider {
     /// Checks credential sets; holds no state of its own.
     verifier: TtlockClient,
-    sessions: Mutex<HashMap<ConnectionId, (i64, TtlockClient)>>,
+    sessions: Sessions<TtlockClient>,
     /// One command at a time per gateway (or per Wi-Fi lock).
     gateways: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     sink: TokenSink,
@@ -150,7 +150,7 @@ impl TtlockProvider {
     pub fn new(sink: TokenSink, calls: Arc<VendorCalls>) -> Self {
         TtlockProvider {
             verifier: TtlockClient::new(),
-            sessions: Mutex::default(),
+            sessions: Sessions::default(),
             gateways: Mutex::default(),
             sink,
             calls,
@@ -166,36 +166,31 @@ impl TtlockProvider {
 
     /// The connection's client, rebuilt when its credentials changed.
     fn session(&self, conn: &Connection) -> ProviderResult<TtlockClient> {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, client)) = sessions
-            .get(&conn.id)
-            .filter(|(v, _)| *v == conn.credentials_version)
-        {
-            return Ok(client.clone());
-        }
-        let c = &conn.credentials;
-        let client = TtlockClient::new();
-        client.configure(config(conn.base_url.as_deref(), c)?);
-        let md5 = Md5Password::parse(need(c, "password_md5")?).map_err(|e| map_err(e, false))?;
-        let tokens = Tokens {
-            access_token: need(c, "access_token")?.to_owned().into(),
-            refresh_token: need(c, "refresh_token")?.to_owned().into(),
-            uid: c.get("uid").and_then(|u| u.parse().ok()),
-            expires_at: tt::EpochMillis(conn.token_expires_at.unwrap_or(0)).into(),
-        };
-        client
-            .restore(need(c, "username")?, md5, tokens)
-            .map_err(|e| map_err(e, false))?;
-        let (sink, id) = (self.sink.clone(), conn.id);
-        client.on_tokens(move |t| {
-            sink(TokenUpdate {
-                connection_id: id,
-                tokens: token_fields(t),
-                expires_at: Some(ms(t.expires_at)),
-            })
-        });
-        sessions.insert(conn.id, (conn.credentials_version, client.clone()));
-        Ok(client)
+        self.sessions.get(conn, || {
+            let c = &conn.credentials;
+            let client = TtlockClient::new();
+            client.configure(config(conn.base_url.as_deref(), c)?);
+            let md5 =
+                Md5Password::parse(need(c, "password_md5")?).map_err(|e| map_err(e, false))?;
+            let tokens = Tokens {
+                access_token: need(c, "access_token")?.to_owned().into(),
+                refresh_token: need(c, "refresh_token")?.to_owned().into(),
+                uid: c.get("uid").and_then(|u| u.parse().ok()),
+                expires_at: tt::EpochMillis(conn.token_expires_at.unwrap_or(0)).into(),
+            };
+            client
+                .restore(need(c, "username")?, md5, tokens)
+                .map_err(|e| map_err(e, false))?;
+            let (sink, id) = (self.sink.clone(), conn.id);
+            client.on_tokens(move |t| {
+                sink(TokenUpdate {
+                    connection_id: id,
+                    tokens: token_fields(t),
+                    expires_at: Some(ms(t.expires_at)),
+                })
+            });
+            Ok(client)
+        })
     }
 
     fn gateway_lock(&self, lock: &Lock) -> Arc<tokio::sync::Mutex<()>> {
@@ -247,8 +242,9 @@ impl TtlockProvider {
     where
         Fut: std::future::Future<Output = tt::Result<T>>,
     {
-        self.calls.count(conn.id, P, route);
-        fut.await.map_err(|e| map_err(e, false))
+        self.calls
+            .metered(conn.id, P, route, fut, |e| map_err(e, false))
+            .await
     }
 }
 
@@ -277,6 +273,7 @@ fn event_of(r: &tt::UnlockRecord) -> LockEvent {
         actor: r.username.clone(),
         provider_type: r.record_type.to_string(),
         code: r.keyboard_pwd.clone().filter(|c| !c.is_empty()),
+        code_provider_id: None,
     }
 }
 
@@ -289,6 +286,7 @@ fn spec_of(p: &tt::PasscodeInfo) -> ProviderCode {
             name: p.keyboard_pwd_name.clone(),
             starts_at: period(p.start_date).filter(|_| p.keyboard_pwd_type != Some(2)),
             ends_at: period(p.end_date).filter(|_| p.keyboard_pwd_type != Some(2)),
+            schedule: None,
         },
     }
 }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use lockbridge_core::credentials::Credentials;
+use lockbridge_core::credentials::{self, Credentials};
 use lockbridge_core::model::{Provider, Role};
 use lockbridge_server::{App, Settings, service};
 use serde_json::{Value, json};
@@ -33,44 +33,56 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let sims = sim::start(&SimArgs {
-        demo: true,
-        json: false,
-        seed: 1,
-        ttlock: "127.0.0.1:0".parse()?,
-    })
-    .await?;
+    let sims = sim::start(&SimArgs::demo(1)).await?;
     let store = open_store(&DbArgs {
         database_url: args.database_url.clone(),
     })
     .await?;
-    let t = &sims.description["ttlock"];
-    let s = |k: &str| t[k].as_str().unwrap_or_default().to_owned();
     let mut settings = Settings::default();
-    settings.base_urls.insert(Provider::Ttlock, s("base_url"));
+    let vendors = [
+        (Provider::Ttlock, "ttlock", "TTLock demo"),
+        (Provider::Tuya, "tuya", "Tuya demo"),
+        (Provider::Tedee, "tedee", "Tedee demo"),
+        (Provider::Kii, "kii", "Kii demo"),
+    ];
+    for (provider, key, _) in vendors {
+        let base = sims.description[key]["base_url"]
+            .as_str()
+            .unwrap_or_default();
+        settings.base_urls.insert(provider, base.to_owned());
+    }
     let app = App::new(store.clone(), settings);
 
     let org = store.create_org("Demo").await?;
     let (_, api_key) = store
         .create_api_key(org.id, "demo admin", Role::Admin)
         .await?;
-    let mut creds = Credentials::new();
-    for k in ["client_id", "client_secret", "username", "password"] {
-        creds.set(k, s(k));
-    }
-    let conn = service::create(
-        &app.state,
-        org.id,
-        Provider::Ttlock,
-        Some("TTLock demo".into()),
-        None,
-        &creds,
-    )
-    .await
-    .context("connecting the TTLock simulator")?;
-    service::sync(&app.state, &conn)
+    let mut kii_connection = String::new();
+    for (provider, key, name) in vendors {
+        let entry = &sims.description[key];
+        let mut creds = Credentials::new();
+        for field in credentials::fields(provider) {
+            if let Some(value) = entry[field.name].as_str() {
+                creds.set(field.name, value);
+            }
+        }
+        let conn = service::create(
+            &app.state,
+            org.id,
+            provider,
+            Some(name.into()),
+            None,
+            &creds,
+        )
         .await
-        .context("syncing the TTLock simulator")?;
+        .with_context(|| format!("connecting the {provider} simulator"))?;
+        service::sync(&app.state, &conn)
+            .await
+            .with_context(|| format!("syncing the {provider} simulator"))?;
+        if provider == Provider::Kii {
+            kii_connection = conn.id.to_string();
+        }
+    }
 
     let listener = bind(args.listen).await?;
     let api_url = format!("http://{}", listener.local_addr()?);
@@ -81,14 +93,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
     } else {
         let locks = store
-            .list_locks(org.id, &Default::default(), 10, None)
+            .list_locks(org.id, &Default::default(), 200, None)
             .await?;
-        let front = locks
-            .iter()
-            .find(|l| l.name == "Front door")
-            .map(|l| l.id.to_string())
-            .unwrap_or_default();
-        print_quick_start(&api_url, &api_key, &front, &sims.description);
+        let named = |name: &str| {
+            locks
+                .iter()
+                .find(|l| l.name == name)
+                .map(|l| l.id.to_string())
+                .unwrap_or_default()
+        };
+        let ids = QuickStart {
+            front: named("Front door"),
+            apartment: named("Apartment 1"),
+            entrance: named("Entrance"),
+            kii_connection,
+        };
+        print_quick_start(&api_url, &api_key, &ids, &sims.description);
     }
     let stop = CancellationToken::new();
     tokio::spawn({
@@ -105,7 +125,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_quick_start(api: &str, key: &str, front: &str, sims: &Value) {
+/// The ids the quick start's curl lines use.
+struct QuickStart {
+    front: String,
+    apartment: String,
+    entrance: String,
+    kii_connection: String,
+}
+
+fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
+    let front = &ids.front;
+    let kii = &ids.kii_connection;
+    let apartment = &ids.apartment;
+    let entrance = &ids.entrance;
+    let thing = sims["kii"]["thing_ids"][0].as_str().unwrap_or_default();
     let auth = format!("-H \"Authorization: Bearer {key}\"");
     println!("lockbridge demo is serving at {api}\n");
     println!("Simulators (control API under /_sim/ on each):");
@@ -128,10 +161,30 @@ fn print_quick_start(api: &str, key: &str, front: &str, sims: &Value) {
     println!("  # open it, then read its log");
     println!("  curl -s -X POST {api}/v1/locks/{front}/unlock {auth}");
     println!("  curl -s {api}/v1/locks/{front}/events {auth}\n");
+    println!("  # a Tedee keypad PIN for weekday office hours (a recurring weekly window)");
+    println!(
+        "  curl -s -X POST {api}/v1/locks/{apartment}/access-codes {auth} -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"name\": \"Office hours\", \"schedule\": {{\"weekdays\": [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"], \"start_time\": \"08:00\", \"end_time\": \"17:30\", \"time_zone\": \"Europe/Warsaw\"}}}}'\n"
+    );
+    println!(
+        "  # a 7-digit Tuya code: `setting` until the lock has it, then `set`; then freeze it"
+    );
+    println!(
+        "  ID=$(curl -s -X POST {api}/v1/locks/{entrance}/access-codes {auth} -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"name\": \"Guest\", \"code\": \"5820394\"}}' | sed -E 's/.*\"id\":\"([^\"]+)\".*/\\1/')"
+    );
+    println!("  sleep 8; curl -s {api}/v1/access-codes/$ID {auth}");
+    println!("  curl -s -X POST {api}/v1/access-codes/$ID/freeze {auth}\n");
     println!("  # the TTLock app password changed: one field is enough");
     println!(
         "  curl -s -X POST {api}/bff/iot-lock/credentials-update {auth} -H 'Content-Type: application/json' \\\n    \
          -d '{{\"password\": \"lockbridge-demo\"}}'\n"
+    );
+    println!("  # Kii things, and a new password for one (sent to Kii, never stored)");
+    println!("  curl -s {api}/v1/connections/{kii}/things {auth}");
+    println!(
+        "  curl -s -X PUT {api}/v1/connections/{kii}/things/{thing}/password {auth} -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"new_password\": \"Lobby new pass 1\"}}' -w '%{{http_code}}\\n'\n"
     );
     println!("  # connections, with secrets masked; metrics");
     println!("  curl -s {api}/v1/connections {auth}");

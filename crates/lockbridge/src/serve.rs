@@ -20,6 +20,15 @@ pub struct ServeArgs {
     /// TTLock API host for connections created without a base_url.
     #[arg(long, env = "LOCKBRIDGE_TTLOCK_BASE_URL")]
     pub ttlock_base_url: Option<String>,
+    /// Tuya API host for connections created without a base_url or region.
+    #[arg(long, env = "LOCKBRIDGE_TUYA_BASE_URL")]
+    pub tuya_base_url: Option<String>,
+    /// Tedee API host for connections created without a base_url.
+    #[arg(long, env = "LOCKBRIDGE_TEDEE_BASE_URL")]
+    pub tedee_base_url: Option<String>,
+    /// Kii site URL for connections created without a base_url.
+    #[arg(long, env = "LOCKBRIDGE_KII_BASE_URL")]
+    pub kii_base_url: Option<String>,
 }
 
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -31,10 +40,17 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db).await?;
     let mut settings = Settings::default();
-    if let Some(url) = args.ttlock_base_url {
-        settings
-            .base_urls
-            .insert(lockbridge_core::Provider::Ttlock, url);
+    use lockbridge_core::Provider;
+    let hosts = [
+        (Provider::Ttlock, args.ttlock_base_url),
+        (Provider::Tuya, args.tuya_base_url),
+        (Provider::Tedee, args.tedee_base_url),
+        (Provider::Kii, args.kii_base_url),
+    ];
+    for (provider, url) in hosts {
+        if let Some(url) = url {
+            settings.base_urls.insert(provider, url);
+        }
     }
     let app = App::new(store, settings);
     let listener = bind(args.listen).await?;

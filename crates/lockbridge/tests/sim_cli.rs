@@ -84,6 +84,109 @@ async fn sim_json_describes_a_working_ttlock_demo() {
         .sum();
     assert!(codes >= 3, "codes already on the locks");
     assert_eq!(state["seed"], 3);
+
+    let tuya = &desc["tuya"];
+    for key in ["base_url", "access_id", "access_secret"] {
+        assert!(
+            tuya[key].as_str().is_some_and(|v| !v.is_empty()),
+            "tuya.{key} in {desc}"
+        );
+    }
+    let tuya_state: Value =
+        reqwest::get(format!("{}/_sim/state", tuya["base_url"].as_str().unwrap()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let protocols: Vec<(String, bool)> = tuya["lock_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| {
+            let d = &tuya_state["devices"][id.as_str().unwrap()];
+            (
+                d["protocol"].as_str().unwrap().to_owned(),
+                d["online"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        protocols.iter().any(|(p, _)| p == "wifi") && protocols.iter().any(|(p, _)| p == "zigbee")
+    );
+    assert!(
+        protocols.iter().any(|(_, online)| !online),
+        "an offline Tuya lock"
+    );
+
+    let td = &desc["tedee"];
+    let key = td["personal_access_key"].as_str().unwrap();
+    let tedee_locks = td["lock_ids"].as_array().unwrap();
+    assert!(tedee_locks.len() >= 3);
+    let listed: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v37/my/lock",
+            td["base_url"].as_str().unwrap()
+        ))
+        .header("authorization", format!("PersonalKey {key}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["result"].as_array().unwrap().len(),
+        tedee_locks.len()
+    );
+    assert!(
+        listed["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["deviceState"].is_null()),
+        "a disconnected Tedee lock"
+    );
+
+    let k = &desc["kii"];
+    for key in [
+        "base_url",
+        "app_id",
+        "app_key",
+        "client_id",
+        "client_secret",
+    ] {
+        assert!(
+            k[key].as_str().is_some_and(|v| !v.is_empty()),
+            "kii.{key} in {desc}"
+        );
+    }
+    let things = k["thing_ids"].as_array().unwrap();
+    assert!(things.len() >= 2);
+    // The printed account works: the admin token, then the first thing read by its vendor id.
+    let base = k["base_url"].as_str().unwrap();
+    let app = k["app_id"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{base}/api/apps/{app}/oauth2/token"))
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"grant_type": "client_credentials", "client_id": k["client_id"], "client_secret": k["client_secret"]}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let thing = http
+        .get(format!(
+            "{base}/api/apps/{app}/things/VENDOR_THING_ID:{}",
+            things[0].as_str().unwrap()
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thing.status(), 200);
 }
 
 #[tokio::test]
@@ -92,6 +195,12 @@ async fn the_same_seed_prints_the_same_account() {
     let (_b, b) = first_line(&["sim", "--demo", "--json", "--seed", "11"]);
     assert_eq!(a["ttlock"]["client_id"], b["ttlock"]["client_id"]);
     assert_eq!(a["ttlock"]["lock_ids"], b["ttlock"]["lock_ids"]);
+    assert_eq!(a["kii"]["client_secret"], b["kii"]["client_secret"]);
+    assert_eq!(
+        a["tedee"]["personal_access_key"],
+        b["tedee"]["personal_access_key"]
+    );
+    assert_eq!(a["tuya"]["access_secret"], b["tuya"]["access_secret"]);
     assert_ne!(
         a["ttlock"]["base_url"], b["ttlock"]["base_url"],
         "free ports by default"

@@ -6,8 +6,9 @@
 //!
 //! Run: `cargo bench -p lockbridge-server --bench locks_list`
 //! (`BENCH_SECONDS=10` lengthens each phase, `BENCH_PACED_RATE` changes the paced rate,
-//! `BENCH_PATH=/healthz` measures one other path; PostgreSQL is skipped when it cannot be
-//! reached.)
+//! `BENCH_PATH=/healthz` measures one other path, `BENCH_LOCKS=100000` stores that many locks
+//! and reports the process's resident memory once the lock list is loaded; PostgreSQL is
+//! skipped when it cannot be reached.)
 
 #![allow(clippy::unwrap_used)]
 
@@ -48,7 +49,7 @@ async fn seed(db: &TestDb) -> String {
         updated_at: now,
     };
     s.insert_connection(&conn).await.unwrap();
-    let locks = (0..1000)
+    let locks = (0..lock_count())
         .map(|i| DeviceLock {
             provider_id: (3_000_000 + i).to_string(),
             name: format!("Room {i:04}"),
@@ -151,12 +152,29 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e3
 }
 
+fn lock_count() -> u32 {
+    std::env::var("BENCH_LOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+/// Resident memory of this process in MB (Linux), `None` elsewhere.
+fn rss_mb() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / 1_048_576.0)
+}
+
 async fn bench(backend: Backend, secs: u64, paced_rate: f64) {
     let Some(db) = TestDb::new(backend).await else {
         println!("{backend:?}: skipped (database not reachable)");
         return;
     };
+    let seeding = Instant::now();
+    let before = rss_mb();
     let key = seed(&db).await;
+    let seeded = seeding.elapsed();
     let app = App::new(db.store.clone(), Settings::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -181,6 +199,13 @@ async fn bench(backend: Backend, secs: u64, paced_rate: f64) {
             .json()
             .await
             .unwrap();
+        if let (Some(before), Some(after)) = (before, rss_mb()) {
+            println!(
+                "{backend:?}: {} locks stored in {:.1} s; process resident memory {before:.0} MB before, {after:.0} MB with the list loaded (service, database client and load generator together)",
+                lock_count(),
+                seeded.as_secs_f64()
+            );
+        }
         let want = if path.contains("limit=200") { 200 } else { 50 };
         assert_eq!(
             check["data"].as_array().map(Vec::len),

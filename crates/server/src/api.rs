@@ -112,6 +112,10 @@ impl Api {
         self.add("post", path, h, op)
     }
 
+    pub fn put(self, path: &'static str, h: MethodRouter<AppState>, op: Op) -> Self {
+        self.add("put", path, h, op)
+    }
+
     pub fn patch(self, path: &'static str, h: MethodRouter<AppState>, op: Op) -> Self {
         self.add("patch", path, h, op)
     }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use lockbridge_core::model::{AccessCode, CodeStatus, ConnectionStatus};
-use lockbridge_core::provider::{CodeChange, CodeSpec, ErrorKind, ProviderError};
+use lockbridge_core::provider::{CodeChange, CodeSpec, CodeState, ErrorKind, ProviderError};
 use lockbridge_core::time::{Millis, now_ms};
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +21,8 @@ pub const LEASE_MS: Millis = 30_000;
 pub enum Outcome {
     /// The lock has it as wanted.
     Done,
+    /// The vendor took it; the lock has not confirmed yet (the worker looks again).
+    Pending,
     /// A transient failure: the worker tries again later.
     Retry(ApiError),
     /// A definitive refusal.
@@ -47,6 +49,7 @@ fn spec(code: &AccessCode) -> CodeSpec {
         name: code.name.clone(),
         starts_at: code.starts_at,
         ends_at: code.ends_at,
+        schedule: code.schedule.clone(),
     }
 }
 
@@ -63,6 +66,15 @@ pub async fn attempt(state: &AppState, code: &mut AccessCode) -> ApiResult<Outco
         .await?
         .ok_or(ApiError::NotFound("connection"))?;
     let (l, c, wanted) = (&lock, &conn, spec(code));
+    if code.confirming
+        && let Some(pid) = code.provider_id.clone()
+    {
+        return confirm(state, code, &conn, &lock, &pid).await;
+    }
+    let asynchronous = state
+        .providers
+        .get(conn.provider)?
+        .confirms_asynchronously();
     let result: ApiResult<Option<String>> = match (code.status, code.provider_id.clone()) {
         (CodeStatus::Setting, None) => {
             service::call(state, &conn, |api| async move {
@@ -75,6 +87,7 @@ pub async fn attempt(state: &AppState, code: &mut AccessCode) -> ApiResult<Outco
                 name: wanted.name.clone(),
                 code: Some(wanted.code.clone()),
                 period: wanted.starts_at.zip(wanted.ends_at),
+                schedule: wanted.schedule.clone(),
             };
             let p = pid.clone();
             service::call(state, &conn, |api| async move {
@@ -102,6 +115,14 @@ pub async fn attempt(state: &AppState, code: &mut AccessCode) -> ApiResult<Outco
         _ => return Ok(Outcome::Done),
     };
     let outcome = match result {
+        Ok(Some(pid)) if asynchronous => {
+            code.provider_id = Some(pid);
+            code.confirming = true;
+            code.last_error = None;
+            code.attempts = 0;
+            code.next_attempt_at = Some(now_ms() + state.settings.confirm_poll.as_millis() as i64);
+            Outcome::Pending
+        }
         Ok(pid) => {
             code.provider_id = pid;
             code.status = match code.status {
@@ -130,9 +151,74 @@ pub async fn attempt(state: &AppState, code: &mut AccessCode) -> ApiResult<Outco
     Ok(outcome)
 }
 
+/// Looks at a code the vendor took but the lock had not confirmed: done, still pending, or
+/// refused by the lock.
+async fn confirm(
+    state: &AppState,
+    code: &mut AccessCode,
+    conn: &lockbridge_core::model::Connection,
+    lock: &lockbridge_core::model::Lock,
+    pid: &str,
+) -> ApiResult<Outcome> {
+    let seen = service::call(state, conn, |api| async move {
+        api.code_state(conn, lock, pid).await
+    })
+    .await;
+    let removing = code.status == CodeStatus::Removing;
+    let poll_later = |code: &mut AccessCode| {
+        code.next_attempt_at = Some(now_ms() + state.settings.confirm_poll.as_millis() as i64);
+        Outcome::Pending
+    };
+    let outcome = match seen {
+        Ok(CodeState::Pending) => poll_later(code),
+        Ok(CodeState::Active) if removing => poll_later(code),
+        Ok(CodeState::Active) | Ok(CodeState::Gone) => {
+            code.status = if removing {
+                CodeStatus::Removed
+            } else {
+                CodeStatus::Set
+            };
+            if !removing && matches!(seen, Ok(CodeState::Gone)) {
+                code.status = CodeStatus::Failed;
+                code.last_error = Some("the lock no longer has this code".into());
+            }
+            code.confirming = false;
+            code.next_attempt_at = None;
+            Outcome::Done
+        }
+        Ok(CodeState::Failed(e)) => {
+            let e = ApiError::from(e);
+            code.status = CodeStatus::Failed;
+            code.confirming = false;
+            code.last_error = Some(e.to_string());
+            code.next_attempt_at = None;
+            Outcome::Failed(e)
+        }
+        Err(e) if is_transient(&e) => {
+            code.last_error = Some(e.to_string());
+            code.attempts += 1;
+            code.next_attempt_at = Some(now_ms() + backoff(state, code.attempts));
+            Outcome::Retry(e)
+        }
+        Err(e) => {
+            code.status = CodeStatus::Failed;
+            code.confirming = false;
+            code.last_error = Some(e.to_string());
+            code.next_attempt_at = None;
+            Outcome::Failed(e)
+        }
+    };
+    state.store.update_access_code(code).await?;
+    Ok(outcome)
+}
+
 /// One pass of the code engine over the codes that are due; answers how many it tried.
 pub async fn run_due_codes(state: &AppState) -> ApiResult<usize> {
-    let due = state.store.due_access_codes(now_ms(), 50).await?;
+    let now = now_ms();
+    let due = state
+        .store
+        .claim_due_access_codes(now, 50, now + LEASE_MS)
+        .await?;
     let n = due.len();
     for mut code in due {
         if let Err(err) = attempt(state, &mut code).await {

@@ -16,6 +16,7 @@ pub mod service;
 pub mod state;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use std::sync::OnceLock;
 
@@ -26,9 +27,12 @@ use axum::response::Html;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use lockbridge_core::kii::KiiProvider;
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::provider::{TokenSink, TokenUpdate};
+use lockbridge_core::tedee::TedeeProvider;
 use lockbridge_core::ttlock::TtlockProvider;
+use lockbridge_core::tuya::TuyaProvider;
 use lockbridge_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +55,13 @@ impl App {
             let _ = tx.send(update);
         });
         let mut providers = Providers::default();
-        providers.insert(Arc::new(TtlockProvider::new(sink, calls.clone())));
+        providers.insert(Arc::new(TtlockProvider::new(sink.clone(), calls.clone())));
+        providers.insert(Arc::new(KiiProvider::new(sink.clone(), calls.clone())));
+        providers.insert(Arc::new(TuyaProvider::new(sink, calls.clone())));
+        providers.insert(Arc::new(
+            TedeeProvider::new(calls.clone())
+                .with_operation_polling(settings.operation_poll, Duration::from_secs(30)),
+        ));
         let persist = store.clone();
         tokio::spawn(async move {
             while let Some(u) = rx.recv().await {
@@ -104,6 +114,7 @@ impl App {
             .merge(routes::api_keys::router())
             .merge(routes::bff::router())
             .merge(routes::connections::router())
+            .merge(routes::things::router())
             .merge(routes::locks::router())
             .merge(routes::access_codes::router())
             .merge(docs)

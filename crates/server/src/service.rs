@@ -70,7 +70,7 @@ pub fn parse_credentials(
 
 /// Names the first credential neither given nor stored.
 pub fn require_all(provider: Provider, c: &Credentials, prefix: &str) -> ApiResult<()> {
-    for f in credentials::fields(provider) {
+    for f in credentials::fields(provider).iter().filter(|f| !f.optional) {
         let present =
             c.get(f.name).is_some() || (f.name == "password" && c.get("password_md5").is_some());
         if !present {
@@ -106,7 +106,14 @@ pub async fn create(
     credentials: &Credentials,
 ) -> ApiResult<Connection> {
     let api = state.providers.get(provider)?;
-    let base_url = base_url.or_else(|| state.settings.base_urls.get(&provider).cloned());
+    // A Tuya `region` names the data centre itself; the configured default host is for
+    // connections that name none.
+    let names_region = credentials.get("region").is_some();
+    let base_url = base_url.or_else(|| {
+        (!names_region)
+            .then(|| state.settings.base_urls.get(&provider).cloned())
+            .flatten()
+    });
     let verified = api.verify(base_url.as_deref(), credentials).await?;
     let now = now_ms();
     let conn = Connection {

@@ -26,6 +26,10 @@ pub struct Settings {
     pub key_cache_ttl: Duration,
     /// How old the in-memory lock list may get when another instance changed the locks.
     pub lock_cache_ttl: Duration,
+    /// How soon a code the vendor confirms asynchronously (Tuya) is looked at again.
+    pub confirm_poll: Duration,
+    /// How often a lock operation that completes asynchronously (Tedee) is polled.
+    pub operation_poll: Duration,
     /// Base URL per provider for connections created without one (the vendor's own host
     /// when absent here).
     pub base_urls: HashMap<Provider, String>,
@@ -40,6 +44,8 @@ impl Default for Settings {
             retry_max: Duration::from_secs(15 * 60),
             key_cache_ttl: Duration::from_secs(30),
             lock_cache_ttl: Duration::from_secs(2),
+            operation_poll: Duration::from_millis(500),
+            confirm_poll: Duration::from_secs(2),
             base_urls: HashMap::new(),
         }
     }

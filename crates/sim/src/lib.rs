@@ -8,9 +8,20 @@
 //! The fakes are written from the vendors' public wire documentation, independently of the
 //! lockbridge client crates: they share no types with them.
 
+mod control;
 pub mod faults;
+pub mod kii;
 pub mod rng;
 mod server;
+pub mod tedee;
 pub mod ttlock;
+pub mod tuya;
 
 pub use server::Running;
+
+/// The wall clock in epoch milliseconds (each fake adds its own offset to it).
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use crate::{Result, Store, StoreError, conflict, int, opt_int, opt_text, parse, text};
 
 const COLUMNS: &str = "id, org_id, lock_id, name, code, starts_at, ends_at, schedule, status, frozen, managed, \
-                       provider_id, last_error, attempts, next_attempt_at, idempotency_key, created_at, updated_at";
+                       provider_id, last_error, attempts, next_attempt_at, idempotency_key, created_at, updated_at, confirming";
 
 impl Store {
     fn access_code(&self, row: &AnyRow) -> Result<AccessCode> {
@@ -40,6 +40,7 @@ impl Store {
             provider_id: opt_text(row, "provider_id")?,
             last_error: opt_text(row, "last_error")?,
             attempts: int(row, "attempts")?,
+            confirming: int(row, "confirming")? != 0,
             next_attempt_at: opt_int(row, "next_attempt_at")?,
             idempotency_key: opt_text(row, "idempotency_key")?,
             created_at: int(row, "created_at")?,
@@ -51,7 +52,7 @@ impl Store {
     pub async fn insert_access_code(&self, c: &AccessCode) -> Result<()> {
         let sql = format!(
             "INSERT INTO access_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18)"
+             $15, $16, $17, $18, $19)"
         );
         let id = c.id.to_string();
         sqlx::query(&self.sql(&sql))
@@ -77,6 +78,7 @@ impl Store {
             .bind(c.idempotency_key.clone())
             .bind(c.created_at)
             .bind(c.updated_at)
+            .bind(i64::from(c.confirming))
             .execute(&self.pool)
             .await
             .map_err(|e| conflict(e, "idempotency_key"))?;
@@ -88,8 +90,8 @@ impl Store {
         let id = c.id.to_string();
         sqlx::query(&self.sql(
             "UPDATE access_codes SET name = $1, code = $2, starts_at = $3, ends_at = $4, schedule = $5, status = $6, \
-             frozen = $7, provider_id = $8, last_error = $9, attempts = $10, next_attempt_at = $11, updated_at = $12 \
-             WHERE id = $13",
+             frozen = $7, provider_id = $8, last_error = $9, attempts = $10, next_attempt_at = $11, updated_at = $12, \
+             confirming = $13 WHERE id = $14",
         ))
         .bind(c.name.clone())
         .bind(self.cipher.seal(&id, c.code.as_bytes()))
@@ -103,6 +105,7 @@ impl Store {
         .bind(c.attempts)
         .bind(c.next_attempt_at)
         .bind(now_ms())
+        .bind(i64::from(c.confirming))
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -155,12 +158,28 @@ impl Store {
     }
 
     /// Codes waiting for the engine (`setting` or `removing`) whose next attempt is due.
-    pub async fn due_access_codes(&self, now: Millis, limit: u32) -> Result<Vec<AccessCode>> {
+    /// Claims up to `limit` codes whose next attempt is due: each is leased until `lease_until`
+    /// (its `next_attempt_at` moves there) in the same statement, so that several instances
+    /// working the same database never attempt the same code at once. PostgreSQL skips rows
+    /// another claim holds (`FOR UPDATE SKIP LOCKED`); SQLite has one writer at a time.
+    pub async fn claim_due_access_codes(
+        &self,
+        now: Millis,
+        limit: u32,
+        lease_until: Millis,
+    ) -> Result<Vec<AccessCode>> {
+        let skip_locked = match self.dialect {
+            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
         let sql = format!(
-            "SELECT {COLUMNS} FROM access_codes WHERE status IN ('setting', 'removing') \
-             AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2"
+            "UPDATE access_codes SET next_attempt_at = $1 WHERE id IN (\
+             SELECT id FROM access_codes WHERE status IN ('setting', 'removing') \
+             AND next_attempt_at IS NOT NULL AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3{skip_locked}) \
+             RETURNING {COLUMNS}"
         );
         let rows = sqlx::query(&self.sql(&sql))
+            .bind(lease_until)
             .bind(now)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -191,13 +210,14 @@ impl Store {
                 code: f.spec.code.clone(),
                 starts_at: f.spec.starts_at,
                 ends_at: f.spec.ends_at,
-                schedule: None,
+                schedule: f.spec.schedule.clone(),
                 status: CodeStatus::Set,
                 frozen: false,
                 managed: false,
                 provider_id: Some(f.provider_id.clone()),
                 last_error: None,
                 attempts: 0,
+                confirming: false,
                 next_attempt_at: None,
                 idempotency_key: None,
                 created_at: now,

@@ -171,7 +171,7 @@ impl Store {
         tokens: &Credentials,
         expires_at: Option<Millis>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let lock = if self.dialect == crate::Dialect::Postgres {
             " FOR UPDATE"
         } else {

@@ -99,7 +99,7 @@ impl Store {
     /// vendor ids (keeping lockbridge's ids), the ones the vendor no longer lists removed.
     pub async fn apply_sync(&self, conn: &Connection, devices: &Devices) -> Result<SyncCounts> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut gateway_ids: HashMap<&str, String> = HashMap::new();
         for g in &devices.gateways {
             let row = sqlx::query(&self.sql(

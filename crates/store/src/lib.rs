@@ -148,6 +148,17 @@ impl Store {
     }
 
     /// SQL written with `$1`-style parameters, in this backend's spelling (`?1` for SQLite).
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+    /// "database is locked" when another writer committed in between, whatever the busy
+    /// timeout. PostgreSQL takes row locks (`FOR UPDATE`) where it reads before writing.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+
     fn sql<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match self.dialect {
             Dialect::Postgres => Cow::Borrowed(text),

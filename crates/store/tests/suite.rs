@@ -106,6 +106,7 @@ fn code(lock: &Lock, pin: &str, key: Option<&str>) -> AccessCode {
         provider_id: None,
         last_error: None,
         attempts: 0,
+        confirming: false,
         next_attempt_at: Some(now),
         idempotency_key: key.map(Into::into),
         created_at: now,
@@ -397,8 +398,23 @@ both_backends!(
         got.provider_id = Some("80700001".into());
         got.next_attempt_at = None;
         s.update_access_code(&got).await.unwrap();
-        let due = s.due_access_codes(now_ms() + 1, 10).await.unwrap();
+        let now = now_ms() + 1;
+        let due = s
+            .claim_due_access_codes(now, 10, now + 30_000)
+            .await
+            .unwrap();
         assert_eq!(due.len(), 2, "the set one is no longer due");
+        assert!(
+            due.iter().all(|c| c.next_attempt_at == Some(now + 30_000)),
+            "leased"
+        );
+        assert!(
+            s.claim_due_access_codes(now, 10, now + 30_000)
+                .await
+                .unwrap()
+                .is_empty(),
+            "held by the lease"
+        );
 
         let listed = s.list_access_codes(lock.id, 10, None).await.unwrap();
         assert_eq!(listed.len(), 3);
@@ -417,6 +433,7 @@ both_backends!(
                     name: None,
                     starts_at: None,
                     ends_at: None,
+                    schedule: None,
                 },
             },
             ProviderCode {
@@ -426,6 +443,7 @@ both_backends!(
                     name: Some("Cleaner".into()),
                     starts_at: None,
                     ends_at: None,
+                    schedule: None,
                 },
             },
         ];
@@ -501,5 +519,65 @@ both_backends!(
         ));
         let right = Store::connect(&db.url, &db.key).await.unwrap();
         assert!(right.get_connection(org, conn.id).await.unwrap().is_some());
+    }
+);
+
+both_backends!(
+    concurrent_token_writes_to_one_connection_all_land,
+    |db: TestDb| async move {
+        let s = db.store.clone();
+        let org = s.create_org("Acme").await.unwrap().id;
+        let conn = connection(org);
+        s.insert_connection(&conn).await.unwrap();
+        // A renewal persisted by the vendor client and by the token worker at the same moment.
+        let writers: Vec<_> = (0..24)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let mut tokens = Credentials::new();
+                    tokens.set("access_token", format!("token-{i}"));
+                    s.store_tokens(conn.id, &tokens, Some(i)).await
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap().unwrap();
+        }
+        let back = s.connection_by_id(conn.id).await.unwrap().unwrap();
+        assert!(
+            back.credentials
+                .get("access_token")
+                .unwrap()
+                .starts_with("token-")
+        );
+        assert_eq!(back.credentials.get("client_secret"), Some(SECRET));
+    }
+);
+
+both_backends!(
+    concurrent_claims_never_share_a_code,
+    |db: TestDb| async move {
+        let s = db.store.clone();
+        let (_, _, locks) = org_with_locks(&s).await;
+        for i in 0..40 {
+            s.insert_access_code(&code(&locks[0], &format!("{:06}", 100_000 + i), None))
+                .await
+                .unwrap();
+        }
+        // Four instances' workers claim at the same moment.
+        let now = now_ms() + 1;
+        let claims: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move { s.claim_due_access_codes(now, 15, now + 30_000).await })
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for c in claims {
+            for code in c.await.unwrap().unwrap() {
+                assert!(seen.insert(code.id), "claimed twice: {}", code.id);
+            }
+        }
+        assert_eq!(seen.len(), 40, "every due code claimed once");
     }
 );

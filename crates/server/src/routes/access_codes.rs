@@ -115,11 +115,16 @@ fn check(
         }
         _ => {}
     }
-    if schedule.is_some() && !lock.capabilities.recurring_codes {
-        return Err(ApiError::validation(
-            "schedule",
-            "this lock does not take recurring codes",
-        ));
+    if let Some(schedule) = schedule {
+        if !lock.capabilities.recurring_codes {
+            return Err(ApiError::validation(
+                "schedule",
+                "this lock does not take recurring codes",
+            ));
+        }
+        schedule
+            .check(lock.time_zone.as_deref())
+            .map_err(|(field, rule)| ApiError::validation(field, rule))?;
     }
     Ok(())
 }
@@ -222,6 +227,7 @@ async fn create(
         provider_id: None,
         last_error: None,
         attempts: 0,
+        confirming: false,
         next_attempt_at: Some(now + LEASE_MS),
         idempotency_key: key.clone(),
         created_at: now,
@@ -241,7 +247,9 @@ async fn create(
         other => other?,
     }
     match engine::attempt(&s, &mut row).await? {
-        Outcome::Done | Outcome::Retry(_) => Ok((StatusCode::CREATED, Json(row))),
+        Outcome::Done | Outcome::Pending | Outcome::Retry(_) => {
+            Ok((StatusCode::CREATED, Json(row)))
+        }
         Outcome::Failed(err) => {
             // Nothing was created on the lock; the request fails and leaves no code behind.
             row.status = CodeStatus::Removed;
@@ -367,10 +375,11 @@ async fn update(
         });
     }
     row.status = CodeStatus::Setting;
+    row.confirming = false;
     row.next_attempt_at = Some(now_ms() + LEASE_MS);
     s.store.update_access_code(&row).await?;
     match engine::attempt(&s, &mut row).await? {
-        Outcome::Done | Outcome::Retry(_) => Ok(Json(row)),
+        Outcome::Done | Outcome::Pending | Outcome::Retry(_) => Ok(Json(row)),
         Outcome::Failed(err) => {
             // The lock refused the change: the code stays as it was.
             s.store.update_access_code(&before).await?;
@@ -389,21 +398,53 @@ async fn remove(
         return Ok((StatusCode::OK, Json(row)));
     }
     row.status = CodeStatus::Removing;
+    row.confirming = false;
     row.attempts = 0;
     row.next_attempt_at = Some(now_ms() + LEASE_MS);
     s.store.update_access_code(&row).await?;
     match engine::attempt(&s, &mut row).await? {
         Outcome::Done => Ok((StatusCode::OK, Json(row))),
-        Outcome::Retry(_) => Ok((StatusCode::ACCEPTED, Json(row))),
+        Outcome::Pending | Outcome::Retry(_) => Ok((StatusCode::ACCEPTED, Json(row))),
         Outcome::Failed(err) => Err(err),
     }
 }
 
-/// No adapter freezes codes yet (TTLock's passcodes cannot be frozen); the routes answer for the
-/// code (404 when it is not the caller's) and say so.
-async fn toggle(s: AppState, caller: Caller, id: String) -> ApiResult<Json<AccessCode>> {
-    load(&s, &caller, &id).await?;
-    Err(ApiError::Unsupported("freeze codes"))
+/// Freezes or unfreezes a code on locks that can (Tuya): it stays on the lock but does not
+/// open it. Locks that cannot answer 422 `not_supported`.
+async fn toggle(
+    s: AppState,
+    caller: Caller,
+    id: String,
+    frozen: bool,
+) -> ApiResult<Json<AccessCode>> {
+    let mut row = load(&s, &caller, &id).await?;
+    let lock = s
+        .store
+        .get_lock(caller.org, row.lock_id)
+        .await?
+        .ok_or(ApiError::NotFound("lock"))?;
+    if !lock.capabilities.freeze {
+        return Err(ApiError::Unsupported("freeze codes"));
+    }
+    if row.frozen == frozen {
+        return Ok(Json(row));
+    }
+    let (Some(pid), CodeStatus::Set | CodeStatus::Setting) = (row.provider_id.clone(), row.status)
+    else {
+        return Err(ApiError::validation(
+            "id",
+            "only a code that is on the lock (set, or setting) can be frozen or unfrozen",
+        ));
+    };
+    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
+    let (c, l, p) = (&conn, &lock, pid.as_str());
+    service::call(&s, &conn, |api| async move {
+        api.freeze_code(c, l, p, frozen).await
+    })
+    .await?;
+    row.frozen = frozen;
+    s.store.update_access_code(&row).await?;
+    Ok(Json(row))
 }
 
 async fn freeze(
@@ -411,7 +452,7 @@ async fn freeze(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccessCode>> {
-    toggle(s, caller, id).await
+    toggle(s, caller, id, true).await
 }
 
 async fn unfreeze(
@@ -419,5 +460,5 @@ async fn unfreeze(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccessCode>> {
-    toggle(s, caller, id).await
+    toggle(s, caller, id, false).await
 }

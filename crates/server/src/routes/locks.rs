@@ -231,7 +231,7 @@ async fn events(
         api.events(c, l, page.limit).await
     })
     .await?;
-    // A typed code is matched to the access code that holds it.
+    // A typed code (or the vendor's id of the code used) is matched to its access code.
     let codes = s.store.list_access_codes(lock.id, 1000, None).await?;
     let data: Vec<Value> = events
         .iter()
@@ -240,7 +240,11 @@ async fn events(
             let matched = e
                 .code
                 .as_deref()
-                .and_then(|typed| codes.iter().find(|c| c.code == typed));
+                .and_then(|typed| codes.iter().find(|c| c.code == typed))
+                .or_else(|| {
+                    let pid = e.code_provider_id.as_deref()?;
+                    codes.iter().find(|c| c.provider_id.as_deref() == Some(pid))
+                });
             v["access_code_id"] = json!(matched.map(|c| c.id));
             v
         })

@@ -4,6 +4,7 @@ pub mod bff;
 pub mod connections;
 pub mod locks;
 pub mod system;
+pub mod things;
 
 use serde::Serialize;
 use serde_json::{Value, json};

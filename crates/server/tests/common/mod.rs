@@ -5,7 +5,10 @@ use std::time::Duration;
 use lockbridge_core::model::Role;
 use lockbridge_server::{App, Settings};
 use lockbridge_sim::Running;
+use lockbridge_sim::kii::{KiiDemo, KiiSim};
+use lockbridge_sim::tedee::{TedeeDemo, TedeeSim};
 use lockbridge_sim::ttlock::{DemoAccount, TtlockSim};
+use lockbridge_sim::tuya::{TuyaDemo, TuyaSim};
 use lockbridge_store::testing::TestDb;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -23,6 +26,15 @@ pub struct TestApp {
     pub sim: TtlockSim,
     pub sim_server: Running,
     pub demo: DemoAccount,
+    pub kii: KiiSim,
+    pub kii_server: Running,
+    pub kii_demo: KiiDemo,
+    pub tedee: TedeeSim,
+    pub tedee_server: Running,
+    pub tedee_demo: TedeeDemo,
+    pub tuya: TuyaSim,
+    pub tuya_server: Running,
+    pub tuya_demo: TuyaDemo,
     pub admin: String,
     pub member: String,
     pub org: lockbridge_core::OrgId,
@@ -40,6 +52,8 @@ pub struct Resp {
     pub status: StatusCode,
     pub body: Value,
     pub request_id: Option<String>,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<u64>,
 }
 
 impl TestApp {
@@ -47,15 +61,37 @@ impl TestApp {
         let sim = TtlockSim::new(5);
         let demo = sim.seed_demo();
         let sim_server = sim.start_local().await.unwrap();
+        let kii = KiiSim::new(5);
+        let kii_demo = kii.seed_demo();
+        let kii_server = kii.start_local().await.unwrap();
+        let tedee = TedeeSim::new(5);
+        let tedee_demo = tedee.seed_demo();
+        tedee.world().config.operation_ms = 50;
+        let tedee_server = tedee.start_local().await.unwrap();
+        let tuya = TuyaSim::new(5);
+        let tuya_demo = tuya.seed_demo();
+        tuya.world().config.delivery_ms = 0;
+        let tuya_server = tuya.start_local().await.unwrap();
         let mut settings = Settings {
             // Workers are driven step by step by the tests.
             worker_interval: Duration::from_secs(3600),
             retry_base: Duration::ZERO,
+            operation_poll: Duration::from_millis(20),
+            confirm_poll: Duration::ZERO,
             ..Settings::default()
         };
         settings
             .base_urls
             .insert(lockbridge_core::Provider::Ttlock, sim_server.base_url());
+        settings
+            .base_urls
+            .insert(lockbridge_core::Provider::Kii, kii_server.base_url());
+        settings
+            .base_urls
+            .insert(lockbridge_core::Provider::Tedee, tedee_server.base_url());
+        settings
+            .base_urls
+            .insert(lockbridge_core::Provider::Tuya, tuya_server.base_url());
         let app = App::new(db.store.clone(), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -79,6 +115,15 @@ impl TestApp {
             sim,
             sim_server,
             demo,
+            kii,
+            kii_server,
+            kii_demo,
+            tedee,
+            tedee_server,
+            tedee_demo,
+            tuya,
+            tuya_server,
+            tuya_demo,
             admin,
             member,
             org,
@@ -107,6 +152,10 @@ impl TestApp {
             .headers()
             .get("x-request-id")
             .map(|v| v.to_str().unwrap().to_owned());
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
         let text = resp.text().await.unwrap();
         let body = if text.is_empty() {
             Value::Null
@@ -117,6 +166,7 @@ impl TestApp {
             status,
             body,
             request_id,
+            retry_after,
         }
     }
 

@@ -10,13 +10,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::TtlockSim;
-use super::world::{LockSpec, PasscodeSpec, World};
-use crate::faults::FaultRule;
+use super::world::{LockSpec, PasscodeSpec};
 
 pub fn router() -> Router<TtlockSim> {
-    Router::new()
+    crate::control::shared::<TtlockSim>()
         .route("/state", get(state))
-        .route("/reset", post(reset))
         .route("/seed", post(seed))
         .route("/apps", post(add_app))
         .route("/users", post(add_user))
@@ -27,8 +25,6 @@ pub fn router() -> Router<TtlockSim> {
         .route("/locks/{id}/online", post(lock_online))
         .route("/locks/{id}/passcodes", post(put_passcode))
         .route("/locks/{id}/keypad", post(keypad))
-        .route("/faults", get(faults).post(add_fault).delete(clear_faults))
-        .route("/clock", get(clock).post(advance_clock))
         .route("/config", get(config).post(set_config))
         .route("/calls", get(calls))
 }
@@ -43,19 +39,6 @@ fn not_found(what: &str) -> Response {
 
 async fn state(State(sim): State<TtlockSim>) -> Json<Value> {
     Json(serde_json::to_value(&*sim.world()).unwrap_or_default())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ResetBody {
-    seed: Option<u64>,
-}
-
-async fn reset(State(sim): State<TtlockSim>, body: Option<Json<ResetBody>>) -> Json<Value> {
-    let mut w = sim.world();
-    let seed = body.and_then(|b| b.0.seed).unwrap_or(w.seed);
-    *w = World::new(seed);
-    Json(json!({ "seed": seed }))
 }
 
 async fn seed(State(sim): State<TtlockSim>) -> Json<Value> {
@@ -208,41 +191,6 @@ async fn keypad(
         Some(opened) => Json(json!({ "opened": opened })).into_response(),
         None => not_found("lock"),
     }
-}
-
-async fn faults(State(sim): State<TtlockSim>) -> Json<Value> {
-    Json(json!({ "rules": sim.world().faults.rules() }))
-}
-
-async fn add_fault(State(sim): State<TtlockSim>, Json(rule): Json<FaultRule>) -> Json<Value> {
-    let mut w = sim.world();
-    w.faults.add(rule);
-    Json(json!({ "rules": w.faults.rules() }))
-}
-
-async fn clear_faults(State(sim): State<TtlockSim>) -> StatusCode {
-    sim.world().faults.clear();
-    StatusCode::NO_CONTENT
-}
-
-fn clock_body(w: &World) -> Json<Value> {
-    Json(json!({ "now_ms": w.now_ms(), "offset_ms": w.clock_offset_ms }))
-}
-
-async fn clock(State(sim): State<TtlockSim>) -> Json<Value> {
-    clock_body(&sim.world())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClockBody {
-    advance_seconds: i64,
-}
-
-async fn advance_clock(State(sim): State<TtlockSim>, Json(b): Json<ClockBody>) -> Json<Value> {
-    let mut w = sim.world();
-    w.clock_offset_ms += b.advance_seconds * 1000;
-    clock_body(&w)
 }
 
 async fn config(State(sim): State<TtlockSim>) -> Json<Value> {

@@ -220,3 +220,5 @@ fn dispatch(w: &mut World, path: &str, p: &Params) -> Result<Reply, ApiErr> {
         _ => Err(ApiErr::code(1)),
     }
 }
+
+crate::control::shared_control!(TtlockSim, World);

@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use super::errors::ApiErr;
 use super::params::Params;
-use super::world::{AccessToken, RefreshToken, World, wall_ms};
+use super::world::{AccessToken, RefreshToken, World};
+use crate::wall_ms;
 
 /// The window the `date` parameter must fall in, in milliseconds (errcode 80000 outside).
 const DATE_WINDOW_MS: i64 = 300_000;

@@ -2,7 +2,6 @@
 //! and the rules the cloud applies to them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
 use serde::Serialize;
@@ -10,17 +9,12 @@ use serde::Serialize;
 use super::errors::ApiErr;
 use crate::faults::Faults;
 use crate::rng::Rng;
+use crate::wall_ms;
 
 /// Default access-token lifetime: 90 days, in seconds (vendors/ttlock.md §3.3).
 pub const TOKEN_TTL_S: i64 = 7_776_000;
 /// The cloud's default passcode capacity per lock (§8).
 pub const DEFAULT_CAPACITY: usize = 250;
-
-pub fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 pub fn md5_hex(text: &str) -> String {
     Md5::digest(text.as_bytes())

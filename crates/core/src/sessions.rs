@@ -1,0 +1,45 @@
+//! One vendor client per connection, kept between calls and rebuilt when the connection's
+//! credentials change (its `credentials_version` moves).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::ids::ConnectionId;
+use crate::model::Connection;
+use crate::provider::ProviderResult;
+
+pub struct Sessions<C>(Mutex<HashMap<ConnectionId, (i64, C)>>);
+
+impl<C> Default for Sessions<C> {
+    fn default() -> Self {
+        Sessions(Mutex::default())
+    }
+}
+
+impl<C> std::fmt::Debug for Sessions<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "Sessions({n})")
+    }
+}
+
+impl<C: Clone> Sessions<C> {
+    /// The connection's client, built by `build` when there is none for its current
+    /// credentials. Built under the lock, so that concurrent first calls build one client.
+    pub fn get(
+        &self,
+        conn: &Connection,
+        build: impl FnOnce() -> ProviderResult<C>,
+    ) -> ProviderResult<C> {
+        let mut sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, client)) = sessions
+            .get(&conn.id)
+            .filter(|(v, _)| *v == conn.credentials_version)
+        {
+            return Ok(client.clone());
+        }
+        let client = build()?;
+        sessions.insert(conn.id, (conn.credentials_version, client.clone()));
+        Ok(client)
+    }
+}

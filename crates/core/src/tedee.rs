@@ -1,0 +1,556 @@
+//! Tedee behind the provider trait: locks through their bridge, operations followed to their
+//! result, activity as events, keypad PINs as access codes (permanent, time-bound and weekly
+//! windows, all native).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lockbridge_tedee::{
+    self as td, Config, ErrorKind as TdKind, NewPin, TedeeClient, UnlockMode, WeekDays,
+};
+
+use crate::credentials::Credentials;
+use crate::ids::ConnectionId;
+use crate::metrics::VendorCalls;
+use crate::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
+use crate::provider::*;
+use crate::rules::CodeRules;
+use crate::sessions::Sessions;
+use crate::time::{Millis, parse_utc_lenient, to_rfc3339};
+
+const P: Provider = Provider::Tedee;
+
+/// PINs of one lock as last read, with the list version they belong to.
+type PinCache = HashMap<(ConnectionId, i64), (i64, Vec<ProviderCode>)>;
+
+pub struct TedeeProvider {
+    sessions: Sessions<TedeeClient>,
+    pins: Mutex<PinCache>,
+    http: reqwest::Client,
+    calls: Arc<VendorCalls>,
+    poll: (Duration, Duration),
+}
+
+impl std::fmt::Debug for TedeeProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TedeeProvider").finish_non_exhaustive()
+    }
+}
+
+/// Maps the client's error; `verifying` turns credential refusals into
+/// `RejectedCredentials` instead of `AuthFailed`.
+fn map_err(err: td::Error, verifying: bool) -> ProviderError {
+    use ErrorKind::*;
+    let credentials = if verifying {
+        RejectedCredentials
+    } else {
+        AuthFailed
+    };
+    let (kind, field) = match &err {
+        td::Error::InvalidPin(rule) => {
+            return ProviderError::new(P, InvalidInput, format!("code {rule}")).with_field("code");
+        }
+        td::Error::InvalidInput { .. } => (InvalidInput, None),
+        td::Error::Api(e) => match e.kind() {
+            TdKind::BadRequest => (InvalidInput, Some("code")),
+            TdKind::Unauthorized => (credentials, None),
+            TdKind::Forbidden if verifying => (RejectedCredentials, None),
+            TdKind::Forbidden => (Failed, None),
+            TdKind::NotFound => (NotFound, None),
+            TdKind::PinExists => (AlreadyExists, Some("code")),
+            TdKind::DeviceTimeout => (Timeout, None),
+            TdKind::DeviceBusy => (DeviceBusy, None),
+            TdKind::PinSlotsFull => (CapacityReached, None),
+            TdKind::Disconnected => (DeviceOffline, None),
+            TdKind::RateLimited => (RateLimited, None),
+            TdKind::Server => (Unavailable, None),
+            TdKind::Other => (Failed, None),
+        },
+        td::Error::RateLimited { .. } => (RateLimited, None),
+        td::Error::OperationFailed { .. } => (Failed, None),
+        td::Error::OperationTimeout(_) => (Timeout, None),
+        td::Error::Transport(t) if t.is_timeout() => (Timeout, None),
+        td::Error::Transport(_) => (Unavailable, None),
+        td::Error::Decode { .. } => (Failed, None),
+        td::Error::Refresh(_) => (credentials, None),
+    };
+    let mut out = ProviderError::new(P, kind, err.to_string());
+    if let Some(api) = err.api() {
+        out = out.with_code(api.status);
+        out.retry_after = api.retry_after_s;
+    }
+    if let td::Error::RateLimited { retry_after_s } = err {
+        out = out.with_code(429);
+        out.retry_after = Some(retry_after_s);
+    }
+    match field {
+        Some(f) => out.with_field(f),
+        None => out,
+    }
+}
+
+fn lock_id(lock: &Lock) -> ProviderResult<i64> {
+    lock.provider_id
+        .parse()
+        .map_err(|_| ProviderError::new(P, ErrorKind::NotFound, "not a Tedee lock id"))
+}
+
+fn state_of(s: Option<&td::DeviceState>) -> LockState {
+    match s.map(td::DeviceState::lock_state) {
+        Some(td::LockState::Locked) => LockState::Locked,
+        Some(td::LockState::Unlocked | td::LockState::SemiLocked | td::LockState::Pulled) => {
+            LockState::Unlocked
+        }
+        _ => LockState::Unknown,
+    }
+}
+
+/// `HH:MM` of a Tedee day-time value (only its time of day counts).
+fn hhmm(text: &str) -> Option<String> {
+    text.get(11..16)
+        .filter(|t| t.as_bytes().get(2) == Some(&b':'))
+        .map(str::to_owned)
+}
+
+/// A PIN as an access code. Tedee evaluates the day window in the lock's local time (the
+/// reading lockbridge takes: Tedee does not document it), so the window is in the lock's zone.
+fn code_of(pin: td::Pin, time_zone: Option<&str>) -> ProviderCode {
+    let window = match (&pin.day_start_time, &pin.day_end_time, pin.week_days) {
+        (None, None, None) => None,
+        (start, end, days) => Some(Schedule {
+            weekdays: Schedule::weekdays_of(days.map_or(127, |d| d.0)),
+            start_time: start
+                .as_deref()
+                .and_then(hhmm)
+                .unwrap_or_else(|| "00:00".into()),
+            end_time: end
+                .as_deref()
+                .and_then(hhmm)
+                .unwrap_or_else(|| "23:59".into()),
+            time_zone: time_zone.unwrap_or("UTC").to_owned(),
+        }),
+    };
+    ProviderCode {
+        provider_id: pin.id.to_string(),
+        spec: CodeSpec {
+            code: pin.pin,
+            name: Some(pin.alias).filter(|a| !a.is_empty()),
+            starts_at: pin.start_date.as_deref().and_then(parse_utc_lenient),
+            ends_at: pin.end_date.as_deref().and_then(parse_utc_lenient),
+            schedule: window,
+        },
+    }
+}
+
+/// The PIN body for a code. The day window's times are written as the time of day of a UTC
+/// datetime on the period's first day, holding the lock-local `HH:MM` (see [`code_of`]).
+fn pin_of(
+    name: Option<&str>,
+    code: &str,
+    period: Option<(Millis, Millis)>,
+    schedule: Option<&Schedule>,
+) -> NewPin {
+    let day = period.map_or_else(
+        || "2000-01-01".to_owned(),
+        |(s, _)| to_rfc3339(s)[..10].to_owned(),
+    );
+    let at = |hhmm: &str| format!("{day}T{hhmm}:00.000Z");
+    NewPin {
+        alias: name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or("lockbridge")
+            .to_owned(),
+        pin: code.to_owned(),
+        start_date: period.map(|(s, _)| to_rfc3339(s)),
+        end_date: period.map(|(_, e)| to_rfc3339(e)),
+        day_start_time: schedule.map(|s| at(&s.start_time)),
+        day_end_time: schedule.map(|s| at(&s.end_time)),
+        week_days: schedule.map(|s| WeekDays(s.weekday_bits())),
+    }
+}
+
+fn event_of(a: &td::Activity) -> Option<LockEvent> {
+    let (kind, method, success) = match a.event {
+        32 => ("lock", "remote", true),
+        33 | 51 | 54 | 55 => ("unlock", "remote", true),
+        34 => ("lock", "button", true),
+        35 => ("unlock", "button", true),
+        36 | 56 => ("lock", "auto", true),
+        37 | 52 | 87 => ("unlock", "auto", true),
+        38 => ("lock", "key", true),
+        39 | 53 => ("unlock", "key", true),
+        61 | 63 | 64 | 68 | 76 => ("unlock", "passcode", true),
+        62 | 75 => ("unlock", "passcode", false),
+        65 | 66 => ("lock", "passcode", true),
+        77..=81 => ("unlock", "fingerprint", a.event != 78),
+        67 => ("unlock", "other", true),
+        40 | 41 | 86 => ("alarm", "other", false),
+        _ => return None,
+    };
+    Some(LockEvent {
+        time: parse_utc_lenient(&a.date)?,
+        kind,
+        method,
+        success,
+        actor: a.username.clone(),
+        provider_type: a.event.to_string(),
+        code: None,
+        code_provider_id: None,
+    })
+}
+
+impl TedeeProvider {
+    pub fn new(calls: Arc<VendorCalls>) -> Self {
+        TedeeProvider {
+            sessions: Sessions::default(),
+            pins: Mutex::default(),
+            http: reqwest::Client::new(),
+            calls,
+            poll: (Duration::from_millis(500), Duration::from_secs(30)),
+        }
+    }
+
+    /// How often and how long an operation is polled (tests shorten it).
+    pub fn with_operation_polling(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.poll = (interval, timeout);
+        self
+    }
+
+    fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<TedeeClient> {
+        let key = c.get("personal_access_key").ok_or_else(|| {
+            ProviderError::new(
+                P,
+                ErrorKind::InvalidInput,
+                "personal_access_key is required",
+            )
+            .with_field("personal_access_key")
+        })?;
+        let mut config = Config::personal_key(key).operation_polling(self.poll.0, self.poll.1);
+        if let Some(url) = base_url {
+            config = config.base_url(url);
+        }
+        Ok(TedeeClient::with_http(config, self.http.clone()))
+    }
+
+    /// The connection's client: one per connection, so that its requests share one pacer
+    /// (Tedee's limit is per user account).
+    fn session(&self, conn: &Connection) -> ProviderResult<TedeeClient> {
+        self.sessions.get(conn, || {
+            self.client(conn.base_url.as_deref(), &conn.credentials)
+        })
+    }
+
+    async fn cloud<T, Fut>(
+        &self,
+        conn: &Connection,
+        route: &'static str,
+        fut: Fut,
+    ) -> ProviderResult<T>
+    where
+        Fut: std::future::Future<Output = td::Result<T>>,
+    {
+        self.calls
+            .metered(conn.id, P, route, fut, |e| map_err(e, false))
+            .await
+    }
+
+    /// Starts an operation and follows it until the lock reports its result.
+    async fn operate(&self, conn: &Connection, lock: &Lock, unlock: bool) -> ProviderResult<()> {
+        let client = self.session(conn)?;
+        let id = lock_id(lock)?;
+        let started = if unlock {
+            self.cloud(
+                conn,
+                "operation/unlock",
+                client.unlock(id, UnlockMode::WithoutPull),
+            )
+            .await?
+        } else {
+            self.cloud(conn, "operation/lock", client.lock(id)).await?
+        };
+        self.cloud(
+            conn,
+            "device/operation",
+            client.wait_operation(&started.operation_id),
+        )
+        .await
+        .map(drop)
+    }
+
+    fn forget_pins(&self, conn: &Connection, lock: i64) {
+        self.pins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(conn.id, lock));
+    }
+}
+
+#[async_trait]
+impl ProviderApi for TedeeProvider {
+    fn provider(&self) -> Provider {
+        P
+    }
+
+    /// Lists the locks with the key: a refused key is refused here, before anything is stored.
+    async fn verify(
+        &self,
+        base_url: Option<&str>,
+        credentials: &Credentials,
+    ) -> ProviderResult<Verified> {
+        let client = self.client(base_url, credentials)?;
+        client.locks().await.map_err(|e| map_err(e, true))?;
+        Ok(Verified {
+            credentials: credentials.clone(),
+            token_expires_at: None,
+        })
+    }
+
+    /// A Personal Access Key has no token to renew.
+    async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate> {
+        Ok(TokenUpdate {
+            connection_id: conn.id,
+            tokens: Credentials::new(),
+            expires_at: None,
+        })
+    }
+
+    async fn devices(&self, conn: &Connection) -> ProviderResult<Devices> {
+        let client = self.session(conn)?;
+        let locks = self.cloud(conn, "my/lock", client.locks()).await?;
+        let bridges = self.cloud(conn, "my/bridge", client.bridges()).await?;
+        let locks = locks
+            .into_iter()
+            .map(|l| {
+                let state = l.state();
+                let bridged = l.connected_to_id.is_some();
+                DeviceLock {
+                    provider_id: l.id.to_string(),
+                    name: l.name.clone(),
+                    online: l.is_connected == Some(true) && state.is_some(),
+                    state: state_of(state),
+                    battery: state
+                        .and_then(|s| s.battery_level)
+                        .map(|b| b.clamp(0, 100) as u8),
+                    gateway: l.connected_to_id.map(|b| b.to_string()),
+                    time_zone: l.time_zone.clone(),
+                    capabilities: Capabilities {
+                        remote_unlock: bridged,
+                        access_codes: bridged,
+                        time_bound_codes: bridged,
+                        recurring_codes: bridged,
+                        offline_codes: false,
+                        freeze: false,
+                    },
+                    code_rules: CodeRules::tedee(),
+                }
+            })
+            .collect();
+        let gateways = bridges
+            .into_iter()
+            .map(|b| DeviceGateway {
+                provider_id: b.id.to_string(),
+                name: b.name,
+                online: b.is_connected.unwrap_or(true),
+            })
+            .collect();
+        Ok(Devices { locks, gateways })
+    }
+
+    async fn unlock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
+        self.operate(conn, lock, true).await
+    }
+
+    async fn lock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
+        self.operate(conn, lock, false).await
+    }
+
+    async fn events(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        limit: u32,
+    ) -> ProviderResult<Vec<LockEvent>> {
+        let client = self.session(conn)?;
+        let items = self
+            .cloud(
+                conn,
+                "my/deviceactivity",
+                client.activity(lock_id(lock)?, limit.clamp(1, 200), None),
+            )
+            .await?;
+        Ok(items.iter().filter_map(event_of).collect())
+    }
+
+    /// The lock's PINs. The list carries ids and aliases only, so each PIN is read once per
+    /// change of the lock's list version; an unchanged list (304) costs one request.
+    async fn list_codes(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+    ) -> ProviderResult<Vec<ProviderCode>> {
+        let client = self.session(conn)?;
+        let id = lock_id(lock)?;
+        let cached = self
+            .pins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(conn.id, id))
+            .cloned();
+        let list = self
+            .cloud(
+                conn,
+                "my/lock/pin",
+                client.pins(id, cached.as_ref().map(|c| c.0)),
+            )
+            .await?;
+        let Some(list) = list else {
+            return Ok(cached.map(|c| c.1).unwrap_or_default());
+        };
+        let mut codes = Vec::with_capacity(list.pins.len());
+        for summary in &list.pins {
+            let pin = self
+                .cloud(conn, "my/lock/pin/{id}", client.pin(id, summary.id))
+                .await?;
+            codes.push(code_of(pin, lock.time_zone.as_deref()));
+        }
+        self.pins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((conn.id, id), (list.list_version, codes.clone()));
+        Ok(codes)
+    }
+
+    async fn create_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        spec: &CodeSpec,
+    ) -> ProviderResult<String> {
+        let client = self.session(conn)?;
+        let id = lock_id(lock)?;
+        let period = spec.starts_at.zip(spec.ends_at);
+        let pin = pin_of(
+            spec.name.as_deref(),
+            &spec.code,
+            period,
+            spec.schedule.as_ref(),
+        );
+        let created = self
+            .cloud(conn, "my/lock/pin (create)", client.create_pin(id, &pin))
+            .await;
+        self.forget_pins(conn, id);
+        Ok(created?.to_string())
+    }
+
+    /// Tedee replaces a PIN whole: what the change leaves out is read from the lock first.
+    async fn update_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        provider_id: &str,
+        change: &CodeChange,
+    ) -> ProviderResult<()> {
+        let client = self.session(conn)?;
+        let id = lock_id(lock)?;
+        let pin_id: i64 = provider_id
+            .parse()
+            .map_err(|_| ProviderError::new(P, ErrorKind::NotFound, "not a Tedee PIN id"))?;
+        let current = self
+            .cloud(conn, "my/lock/pin/{id}", client.pin(id, pin_id))
+            .await?;
+        let name = change.name.clone().or(Some(current.alias.clone()));
+        let code = change.code.clone().unwrap_or(current.pin);
+        let pin = pin_of(
+            name.as_deref(),
+            &code,
+            change.period,
+            change.schedule.as_ref(),
+        );
+        let updated = self
+            .cloud(
+                conn,
+                "my/lock/pin (update)",
+                client.update_pin(id, pin_id, &pin),
+            )
+            .await;
+        self.forget_pins(conn, id);
+        updated
+    }
+
+    async fn delete_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        provider_id: &str,
+    ) -> ProviderResult<()> {
+        let client = self.session(conn)?;
+        let id = lock_id(lock)?;
+        let pin_id: i64 = provider_id
+            .parse()
+            .map_err(|_| ProviderError::new(P, ErrorKind::NotFound, "not a Tedee PIN id"))?;
+        let deleted = self
+            .cloud(conn, "my/lock/pin (delete)", client.delete_pin(id, pin_id))
+            .await;
+        self.forget_pins(conn, id);
+        deleted
+    }
+
+    async fn offline_code(
+        &self,
+        _conn: &Connection,
+        _lock: &Lock,
+        _kind: OfflineKind,
+        _name: Option<&str>,
+        _period: (Millis, Option<Millis>),
+    ) -> ProviderResult<OfflineCode> {
+        Err(unsupported(P, "generate offline codes"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weekly_windows_round_trip_through_a_pin() {
+        let window = Schedule {
+            weekdays: vec!["fri".into(), "sat".into()],
+            start_time: "10:00".into(),
+            end_time: "18:30".into(),
+            time_zone: "Europe/Warsaw".into(),
+        };
+        let pin = pin_of(
+            Some("weekend"),
+            "480213",
+            Some((1_767_225_600_000, 1_798_761_600_000)),
+            Some(&window),
+        );
+        assert_eq!(pin.week_days, Some(WeekDays(48)));
+        assert_eq!(
+            pin.day_start_time.as_deref(),
+            Some("2026-01-01T10:00:00.000Z")
+        );
+        let back = code_of(
+            td::Pin {
+                id: 7,
+                alias: pin.alias.clone(),
+                pin: pin.pin.clone(),
+                start_date: pin.start_date.clone(),
+                end_date: pin.end_date.clone(),
+                day_start_time: pin.day_start_time.clone(),
+                day_end_time: pin.day_end_time.clone(),
+                week_days: pin.week_days,
+            },
+            Some("Europe/Warsaw"),
+        );
+        assert_eq!(back.spec.schedule, Some(window));
+        assert_eq!(back.spec.starts_at, Some(1_767_225_600_000));
+        let permanent = pin_of(None, "918273", None, None);
+        assert_eq!(
+            (permanent.alias.as_str(), permanent.week_days),
+            ("lockbridge", None)
+        );
+    }
+}

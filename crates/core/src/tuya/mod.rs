@@ -1,0 +1,574 @@
+//! Tuya door locks behind the provider trait: device discovery, password-free remote unlock,
+//! open and alarm logs as events, online temporary passwords as access codes (permanent,
+//! time-bound, weekly via `schedule_list`) confirmed by their `phase`, freeze and unfreeze,
+//! offline codes.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lockbridge_tuya::{self as ty, Config, ErrorKind as TyKind, Region, Tokens, TuyaClient};
+use secrecy::ExposeSecret;
+
+use crate::credentials::Credentials;
+use crate::metrics::VendorCalls;
+use crate::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
+use crate::provider::*;
+use crate::rules::CodeRules;
+use crate::sessions::Sessions;
+use crate::time::{Millis, now_ms};
+
+mod convert;
+
+use convert::{event_of, hhmm, pin_length, temp_password, weekdays_of};
+
+const P: Provider = Provider::Tuya;
+/// Tuya needs an end for every temporary password: "permanent" ones end on 2038-01-01 (the last
+/// year that fits the 32-bit seconds some locks keep), and any code ending from 2037 on reads
+/// back as permanent.
+const PERMANENT_END_S: i64 = 2_145_916_800;
+const PERMANENT_FROM_S: i64 = 2_114_380_800;
+
+pub struct TuyaProvider {
+    sessions: Sessions<TuyaClient>,
+    http: reqwest::Client,
+    sink: TokenSink,
+    calls: Arc<VendorCalls>,
+}
+
+impl std::fmt::Debug for TuyaProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TuyaProvider").finish_non_exhaustive()
+    }
+}
+
+fn field_of(tuya_field: &str) -> &'static str {
+    match tuya_field {
+        "password" => "code",
+        "name" => "name",
+        "invalid_time" | "effective_time" => "ends_at",
+        "schedule_list" | "time_zone" => "schedule",
+        "region" => "credentials.region",
+        _ => "code",
+    }
+}
+
+/// Maps the client's error; `verifying` turns credential refusals into `RejectedCredentials`.
+fn map_err(err: ty::Error, verifying: bool) -> ProviderError {
+    use ErrorKind::*;
+    let credentials = if verifying {
+        RejectedCredentials
+    } else {
+        AuthFailed
+    };
+    let (kind, field) = match &err {
+        ty::Error::InvalidInput { field, .. } => (InvalidInput, Some(field_of(field))),
+        ty::Error::Api(e) => match e.kind() {
+            TyKind::SignInvalid
+            | TyKind::ClientInvalid
+            | TyKind::TokenMissing
+            | TyKind::TokenInvalid
+            | TyKind::TokenExpired => (credentials, None),
+            TyKind::NotSubscribed if verifying => (RejectedCredentials, None),
+            TyKind::InvalidParam => (InvalidInput, Some("code")),
+            TyKind::NotFound => (NotFound, None),
+            TyKind::TooFrequent => (RateLimited, None),
+            TyKind::DeviceOffline => (DeviceOffline, None),
+            TyKind::NotSupported => (Unsupported, None),
+            TyKind::PasswordExists => (AlreadyExists, Some("code")),
+            TyKind::PasswordStoreFull => (CapacityReached, None),
+            // A ticket that lapsed between the two calls: a new one next time.
+            TyKind::TicketInvalid | TyKind::Server => (Unavailable, None),
+            TyKind::PermissionDenied
+            | TyKind::NotSubscribed
+            | TyKind::TimeInvalid
+            | TyKind::Other => (Failed, None),
+        },
+        ty::Error::Ticket => (credentials, None),
+        ty::Error::Status { .. } => (Unavailable, None),
+        ty::Error::Transport(t) if t.is_timeout() => (Timeout, None),
+        ty::Error::Transport(_) => (Unavailable, None),
+        ty::Error::Decode(_) => (Failed, None),
+    };
+    let mut out = ProviderError::new(P, kind, err.to_string());
+    if let Some(api) = err.api() {
+        out = out.with_code(api.code);
+    }
+    match field {
+        Some(f) => out.with_field(f),
+        None => out,
+    }
+}
+
+fn token_fields(t: &Tokens) -> Credentials {
+    let mut c = Credentials::new();
+    c.set("access_token", t.access_token.expose_secret());
+    c.set("refresh_token", t.refresh_token.expose_secret());
+    if let Some(uid) = &t.uid {
+        c.set("uid", uid);
+    }
+    c
+}
+
+impl TuyaProvider {
+    pub fn new(sink: TokenSink, calls: Arc<VendorCalls>) -> Self {
+        TuyaProvider {
+            sessions: Sessions::default(),
+            http: reqwest::Client::new(),
+            sink,
+            calls,
+        }
+    }
+
+    fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<TuyaClient> {
+        let need = |name: &'static str| {
+            c.get(name).ok_or_else(|| {
+                ProviderError::new(P, ErrorKind::InvalidInput, format!("{name} is required"))
+                    .with_field(name)
+            })
+        };
+        let region = match c.get("region") {
+            Some(r) => Region::parse(r).ok_or_else(|| {
+                ProviderError::new(
+                    P,
+                    ErrorKind::InvalidInput,
+                    "region must be one of cn, us, us-east, eu, eu-west, in, sg",
+                )
+                .with_field("credentials.region")
+            })?,
+            None => Region::CentralEurope,
+        };
+        let mut config = Config::new(region, need("access_id")?, need("access_secret")?);
+        if let Some(url) = base_url {
+            config = config.base_url(url);
+        }
+        Ok(TuyaClient::with_http(config, self.http.clone()))
+    }
+
+    /// The connection's client with its stored tokens; renewed tokens are handed to the sink.
+    fn session(&self, conn: &Connection) -> ProviderResult<TuyaClient> {
+        self.sessions.get(conn, || {
+            let c = &conn.credentials;
+            let client = self.client(conn.base_url.as_deref(), c)?;
+            if let (Some(access), Some(refresh)) = (c.get("access_token"), c.get("refresh_token")) {
+                client.restore(Tokens {
+                    access_token: access.to_owned().into(),
+                    refresh_token: refresh.to_owned().into(),
+                    expires_at_ms: conn.token_expires_at.unwrap_or(0),
+                    uid: c.get("uid").map(str::to_owned),
+                });
+            }
+            let (sink, id) = (self.sink.clone(), conn.id);
+            client.on_tokens(Arc::new(move |t: &Tokens| {
+                sink(TokenUpdate {
+                    connection_id: id,
+                    tokens: token_fields(t),
+                    expires_at: Some(t.expires_at_ms),
+                })
+            }));
+            Ok(client)
+        })
+    }
+
+    async fn cloud<T, Fut>(
+        &self,
+        conn: &Connection,
+        route: &'static str,
+        fut: Fut,
+    ) -> ProviderResult<T>
+    where
+        Fut: std::future::Future<Output = ty::Result<T>>,
+    {
+        self.calls
+            .metered(conn.id, P, route, fut, |e| map_err(e, false))
+            .await
+    }
+}
+
+#[async_trait]
+impl ProviderApi for TuyaProvider {
+    fn provider(&self) -> Provider {
+        P
+    }
+
+    /// Gets a token: the access id and secret (and the data centre) had to be right.
+    async fn verify(
+        &self,
+        base_url: Option<&str>,
+        credentials: &Credentials,
+    ) -> ProviderResult<Verified> {
+        let client = self.client(base_url, credentials)?;
+        let tokens = client.connect().await.map_err(|e| map_err(e, true))?;
+        let mut stored = credentials.clone();
+        stored.merge(&token_fields(&tokens));
+        Ok(Verified {
+            credentials: stored,
+            token_expires_at: Some(tokens.expires_at_ms),
+        })
+    }
+
+    async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate> {
+        let tokens = self
+            .cloud(conn, "token/refresh", self.session(conn)?.refresh())
+            .await?;
+        Ok(TokenUpdate {
+            connection_id: conn.id,
+            tokens: token_fields(&tokens),
+            expires_at: Some(tokens.expires_at_ms),
+        })
+    }
+
+    async fn devices(&self, conn: &Connection) -> ProviderResult<Devices> {
+        let client = self.session(conn)?;
+        let devices = self.cloud(conn, "devices", client.devices()).await?;
+        let locks = devices
+            .into_iter()
+            .filter(ty::Device::is_lock)
+            .map(|d| {
+                let open = d
+                    .status
+                    .iter()
+                    .find(|s| s.code == "lock_motor_state")
+                    .and_then(|s| s.value.as_bool());
+                DeviceLock {
+                    provider_id: d.id.clone(),
+                    name: d.name.clone(),
+                    online: d.online,
+                    state: match open {
+                        Some(true) => LockState::Unlocked,
+                        Some(false) => LockState::Locked,
+                        None => LockState::Unknown,
+                    },
+                    battery: d.battery(),
+                    gateway: None,
+                    time_zone: d.time_zone.clone().filter(|t| !t.is_empty()),
+                    capabilities: Capabilities {
+                        remote_unlock: true,
+                        access_codes: true,
+                        time_bound_codes: true,
+                        recurring_codes: true,
+                        offline_codes: true,
+                        freeze: true,
+                    },
+                    code_rules: CodeRules::tuya(d.pin_length() as u8),
+                }
+            })
+            .collect();
+        Ok(Devices {
+            locks,
+            gateways: Vec::new(),
+        })
+    }
+
+    async fn unlock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
+        self.cloud(
+            conn,
+            "password-free/open-door",
+            self.session(conn)?.unlock_password_free(&lock.provider_id),
+        )
+        .await
+    }
+
+    async fn lock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
+        self.cloud(
+            conn,
+            "password-free/door-operate",
+            self.session(conn)?.door_operate(&lock.provider_id, false),
+        )
+        .await
+    }
+
+    /// Open logs and alarm logs of the last 30 days, merged, newest first.
+    async fn events(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        limit: u32,
+    ) -> ProviderResult<Vec<LockEvent>> {
+        let client = self.session(conn)?;
+        // A minute ahead: the end is in seconds and must not cut off this second's records.
+        let end = now_ms() / 1000 + 60;
+        let size = limit.clamp(1, 100);
+        let opens = self
+            .cloud(
+                conn,
+                "open-logs",
+                client.open_logs(&lock.provider_id, 1, size, end - 30 * 86_400, end),
+            )
+            .await?;
+        let alarms = self
+            .cloud(
+                conn,
+                "alarm-logs",
+                client.alarm_logs(&lock.provider_id, 1, size, None),
+            )
+            .await?;
+        let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        let mut events: Vec<LockEvent> = opens
+            .logs
+            .iter()
+            .map(|l| {
+                event_of(
+                    &l.status.code,
+                    &text(&l.status.value),
+                    l.update_time,
+                    l.nick_name.clone(),
+                    false,
+                )
+            })
+            .chain(alarms.logs.iter().map(|a| {
+                event_of(
+                    &a.status.code,
+                    &text(&a.status.value),
+                    a.update_time * 1000,
+                    a.nick_name.clone(),
+                    true,
+                )
+            }))
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.time));
+        events.truncate(limit as usize);
+        Ok(events)
+    }
+
+    /// The valid temporary passwords. Tuya never returns a PIN, so found codes carry none.
+    async fn list_codes(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+    ) -> ProviderResult<Vec<ProviderCode>> {
+        let list = self
+            .cloud(
+                conn,
+                "temp-passwords",
+                self.session(conn)?
+                    .temp_passwords(&lock.provider_id, Some(true)),
+            )
+            .await?;
+        Ok(list
+            .into_iter()
+            .map(|p| {
+                let permanent = p.invalid_time >= PERMANENT_FROM_S;
+                let schedule = p.schedule_list.first().map(|s| Schedule {
+                    weekdays: weekdays_of(s.working_day),
+                    start_time: hhmm(s.effective_time),
+                    end_time: hhmm(s.invalid_time),
+                    time_zone: p
+                        .time_zone
+                        .clone()
+                        .filter(|t| !t.is_empty())
+                        .or_else(|| lock.time_zone.clone())
+                        .unwrap_or_default(),
+                });
+                ProviderCode {
+                    provider_id: p.id.to_string(),
+                    spec: CodeSpec {
+                        code: String::new(),
+                        name: Some(p.name).filter(|n| !n.is_empty()),
+                        starts_at: (!permanent).then_some(p.effective_time * 1000),
+                        ends_at: (!permanent).then_some(p.invalid_time * 1000),
+                        schedule,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    async fn create_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        spec: &CodeSpec,
+    ) -> ProviderResult<String> {
+        let pw = temp_password(
+            lock,
+            spec.name.as_deref(),
+            &spec.code,
+            spec.starts_at.zip(spec.ends_at),
+            spec.schedule.as_ref(),
+        );
+        let client = self.session(conn)?;
+        self.cloud(
+            conn,
+            "temp-password",
+            client.create_temp_password(&lock.provider_id, pin_length(lock), &pw),
+        )
+        .await
+    }
+
+    /// Tuya replaces the password whole (name, PIN, window), with a fresh ticket.
+    async fn update_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        provider_id: &str,
+        change: &CodeChange,
+    ) -> ProviderResult<()> {
+        let Some(code) = change.code.as_deref() else {
+            return Err(ProviderError::new(
+                P,
+                ErrorKind::InvalidInput,
+                "Tuya needs the PIN to change a password",
+            )
+            .with_field("code"));
+        };
+        let pw = temp_password(
+            lock,
+            change.name.as_deref(),
+            code,
+            change.period,
+            change.schedule.as_ref(),
+        );
+        let client = self.session(conn)?;
+        self.cloud(
+            conn,
+            "modify-password",
+            client.modify_temp_password(&lock.provider_id, provider_id, pin_length(lock), &pw),
+        )
+        .await
+    }
+
+    async fn delete_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        provider_id: &str,
+    ) -> ProviderResult<()> {
+        self.cloud(
+            conn,
+            "delete temp-password",
+            self.session(conn)?
+                .delete_temp_password(&lock.provider_id, provider_id),
+        )
+        .await
+    }
+
+    fn confirms_asynchronously(&self) -> bool {
+        true
+    }
+
+    /// A password's `phase`, read by protocol (7-digit locks are Wi-Fi, 6-digit ones Zigbee or
+    /// Bluetooth): Wi-Fi 1 to be sent, 2 sent, 3 to be deleted, 0 deleted; Zigbee 1 to be
+    /// created, 2 normal, 3 frozen, 4 deleted, 5 failed (with `delivery_status` 4 duplicate,
+    /// 5 store full); Bluetooth 7 failed to send.
+    async fn code_state(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        provider_id: &str,
+    ) -> ProviderResult<CodeState> {
+        let client = self.session(conn)?;
+        let info = match self
+            .cloud(
+                conn,
+                "temp-password",
+                client.temp_password(&lock.provider_id, provider_id),
+            )
+            .await
+        {
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(CodeState::Gone),
+            other => other?,
+        };
+        let wifi = pin_length(lock) == 7;
+        Ok(match (wifi, info.phase) {
+            (_, 1) => CodeState::Pending,
+            (_, 2) => CodeState::Active,
+            (true, 3) => CodeState::Pending,
+            (false, 3) => CodeState::Active,
+            (true, 0) | (false, 4) => CodeState::Gone,
+            (false, 0) => CodeState::Gone,
+            (false, 5 | 7) => CodeState::Failed(match info.delivery_status {
+                Some(4) => ProviderError::new(
+                    P,
+                    ErrorKind::AlreadyExists,
+                    "the lock already has this code",
+                )
+                .with_field("code")
+                .with_code("delivery_status 4"),
+                Some(5) => ProviderError::new(
+                    P,
+                    ErrorKind::CapacityReached,
+                    "the lock's password store is full",
+                )
+                .with_code("delivery_status 5"),
+                other => ProviderError::new(
+                    P,
+                    ErrorKind::Failed,
+                    format!("the lock did not take the code (delivery_status {other:?})"),
+                ),
+            }),
+            (_, phase) => CodeState::Failed(ProviderError::new(
+                P,
+                ErrorKind::Failed,
+                format!("unexpected password phase {phase}"),
+            )),
+        })
+    }
+
+    async fn freeze_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        provider_id: &str,
+        frozen: bool,
+    ) -> ProviderResult<()> {
+        let client = self.session(conn)?;
+        if frozen {
+            self.cloud(
+                conn,
+                "freeze-password",
+                client.freeze_temp_password(&lock.provider_id, provider_id),
+            )
+            .await
+        } else {
+            self.cloud(
+                conn,
+                "unfreeze-password",
+                client.unfreeze_temp_password(&lock.provider_id, provider_id),
+            )
+            .await
+        }
+    }
+
+    async fn offline_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        kind: OfflineKind,
+        name: Option<&str>,
+        period: (Millis, Option<Millis>),
+    ) -> ProviderResult<OfflineCode> {
+        let (kind, window) = match kind {
+            OfflineKind::OneTime => (ty::OfflineKind::Once, None),
+            OfflineKind::TimeBound => {
+                let end = period.1.ok_or_else(|| {
+                    ProviderError::new(P, ErrorKind::InvalidInput, "ends_at is required")
+                        .with_field("ends_at")
+                })?;
+                (
+                    ty::OfflineKind::Multiple,
+                    Some((period.0 / 1000, end / 1000)),
+                )
+            }
+            OfflineKind::Permanent => {
+                return Err(unsupported(
+                    P,
+                    "generate permanent offline codes (Tuya's end within a window)",
+                ));
+            }
+        };
+        let client = self.session(conn)?;
+        let made = self
+            .cloud(
+                conn,
+                "offline-temp-password",
+                client.offline_password(&lock.provider_id, kind, name, window, None),
+            )
+            .await?;
+        Ok(OfflineCode {
+            code: made.offline_temp_password,
+            provider_id: Some(made.offline_temp_password_id).filter(|i| !i.is_empty()),
+            starts_at: Some(made.effective_time * 1000),
+            ends_at: Some(made.invalid_time * 1000),
+        })
+    }
+}

@@ -1,0 +1,85 @@
+//! Kii things of a connection: listed, and their passwords changed (S2).
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use lockbridge_core::kii::check_thing_password;
+use lockbridge_core::secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::connections::load;
+use crate::api::{Access, Api, Op};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Admin, Body, Caller, Page};
+use crate::service;
+use crate::state::AppState;
+
+pub fn router() -> Api {
+    Api::new("things")
+        .get(
+            "/v1/connections/{id}/things",
+            get(list),
+            Op::new(Access::Member, "List the things of a Kii connection")
+                .query(&["limit", "cursor"])
+                .returns(200, "ThingList"),
+        )
+        .put(
+            "/v1/connections/{id}/things/{vendor_thing_id}/password",
+            put(set_password),
+            Op::new(
+                Access::Admin,
+                "Change a Kii thing's password (sent to Kii, never stored)",
+            )
+            .body("ThingPassword")
+            .empty(204),
+        )
+}
+
+async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&s, &caller, &id).await?;
+    let (page, _) = Page::<String>::parse(q.as_deref())?;
+    let (c, cursor) = (&conn, page.cursor.as_deref());
+    let found = service::call(&s, &conn, |api| async move {
+        api.things(c, page.limit, cursor).await
+    })
+    .await?;
+    Ok(Json(
+        json!({ "data": found.things, "next_cursor": found.next }),
+    ))
+}
+
+/// The body is read as a raw value so that nothing of a malformed password is ever echoed
+/// back in an error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThingPassword {
+    new_password: Value,
+}
+
+async fn set_password(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Path((id, vendor_thing_id)): Path<(String, String)>,
+    Body(body): Body<ThingPassword>,
+) -> ApiResult<StatusCode> {
+    let conn = load(&s, &caller, &id).await?;
+    let Value::String(plain) = body.new_password else {
+        return Err(ApiError::validation("new_password", "must be a string"));
+    };
+    check_thing_password(&plain).map_err(|rule| ApiError::validation("new_password", rule))?;
+    let password = SecretString::from(plain);
+    let (c, vid, pw) = (&conn, vendor_thing_id.as_str(), &password);
+    service::call(&s, &conn, |api| async move {
+        api.set_thing_password(c, vid, pw).await
+    })
+    .await?;
+    tracing::info!(connection = %conn.id, vendor_thing_id = %vendor_thing_id, "thing password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
