@@ -1,6 +1,7 @@
 //! The contract between the service and each vendor adapter.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -302,6 +303,13 @@ pub trait ProviderApi: Send + Sync {
         name: Option<&str>,
         period: (Millis, Option<Millis>),
     ) -> ProviderResult<OfflineCode>;
+
+    /// How long before its token expires the token worker renews a connection; `None` takes
+    /// the service's setting. Vendors whose tokens live shorter than that setting say so here,
+    /// or every pass of the worker would renew them.
+    fn refresh_margin(&self) -> Option<Duration> {
+        None
+    }
 
     /// Whether a code written (created, changed, deleted) is on the lock only once the vendor
     /// says so later ([`ProviderApi::code_state`]); otherwise a successful call means it is.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lockbridge_core::model::{AccessCode, CodeStatus, ConnectionStatus};
+use lockbridge_core::model::{AccessCode, CodeStatus, Connection, ConnectionStatus};
 use lockbridge_core::provider::{CodeChange, CodeSpec, CodeState, ErrorKind, ProviderError};
 use lockbridge_core::time::{Millis, now_ms};
 use tokio_util::sync::CancellationToken;
@@ -229,37 +229,52 @@ pub async fn run_due_codes(state: &AppState) -> ApiResult<usize> {
 }
 
 /// One pass of the token worker: renews every active connection whose token expires within
-/// the margin; answers how many it renewed.
+/// its vendor's margin (the service's `refresh_margin` unless the vendor has a shorter one);
+/// answers how many it renewed.
 pub async fn refresh_due_tokens(state: &AppState) -> ApiResult<usize> {
-    let before = now_ms() + state.settings.refresh_margin.as_millis() as i64;
-    let due = state.store.connections_expiring(before, 50).await?;
     let mut renewed = 0;
-    for conn in due {
-        let c = &conn;
-        match service::call(state, &conn, |api| async move { api.refresh(c).await }).await {
-            Ok(update) => {
-                state
-                    .store
-                    .store_tokens(conn.id, &update.tokens, update.expires_at)
-                    .await?;
-                renewed += 1;
-            }
-            Err(ApiError::Provider(e)) if e.kind == ErrorKind::AuthFailed => {} // marked needs_reauth
-            Err(e) => {
-                tracing::warn!(connection = %conn.id, error = %e, "token renewal failed; will retry");
-                state
-                    .store
-                    .set_connection_status(conn.id, ConnectionStatus::Active, Some(&e.to_string()))
-                    .await?;
-            }
+    for (provider, api) in state.providers.iter() {
+        let margin = api
+            .refresh_margin()
+            .unwrap_or(state.settings.refresh_margin);
+        let before = now_ms() + margin.as_millis() as i64;
+        let due = state
+            .store
+            .connections_expiring(provider, before, 50)
+            .await?;
+        for conn in due {
+            renewed += usize::from(refresh_one(state, &conn).await?);
         }
     }
     Ok(renewed)
 }
 
-/// Runs both workers every `interval` until `stop` is cancelled.
+/// Renews one connection's token; a vendor refusal is recorded on the connection, not raised.
+async fn refresh_one(state: &AppState, conn: &Connection) -> ApiResult<bool> {
+    match service::call(state, conn, |api| async move { api.refresh(conn).await }).await {
+        Ok(update) => {
+            state
+                .store
+                .store_tokens(conn.id, &update.tokens, update.expires_at)
+                .await?;
+            Ok(true)
+        }
+        Err(ApiError::Provider(e)) if e.kind == ErrorKind::AuthFailed => Ok(false), // marked needs_reauth
+        Err(e) => {
+            tracing::warn!(connection = %conn.id, error = %e, "token renewal failed; will retry");
+            state
+                .store
+                .set_connection_status(conn.id, ConnectionStatus::Active, Some(&e.to_string()))
+                .await?;
+            Ok(false)
+        }
+    }
+}
+
+/// Runs both workers every `interval`, the first pass one interval after start, until `stop`
+/// is cancelled.
 pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(interval);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

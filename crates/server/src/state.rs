@@ -66,6 +66,13 @@ impl Providers {
         self.0.insert(api.provider(), api);
     }
 
+    /// The registered vendors, in a stable order.
+    pub fn iter(&self) -> impl Iterator<Item = (Provider, &Arc<dyn ProviderApi>)> {
+        Provider::ALL
+            .into_iter()
+            .filter_map(|p| self.0.get(&p).map(|api| (p, api)))
+    }
+
     pub fn get(&self, provider: Provider) -> Result<Arc<dyn ProviderApi>, ApiError> {
         self.0.get(&provider).cloned().ok_or(ApiError::Unsupported(
             "be reached: this provider is not available in this build yet",

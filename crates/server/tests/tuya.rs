@@ -5,6 +5,9 @@
 mod common;
 
 use common::*;
+use lockbridge_core::ConnectionId;
+use lockbridge_core::credentials::Credentials;
+use lockbridge_core::time::now_ms;
 use lockbridge_server::engine;
 use serde_json::{Value, json};
 
@@ -52,6 +55,45 @@ impl TestApp {
         w.clock_offset_ms += seconds * 1000;
     }
 }
+
+both_backends!(
+    tokens_are_renewed_within_tuyas_own_margin,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let conn: ConnectionId = t.connect_tuya().await.parse().unwrap();
+        let refreshes = || {
+            t.tuya
+                .world()
+                .calls
+                .get("token refreshes")
+                .copied()
+                .unwrap_or(0)
+        };
+        // A Tuya token lives two hours: inside the service's 24-hour margin, but not due yet.
+        assert_eq!(engine::refresh_due_tokens(&t.app.state).await.unwrap(), 0);
+        assert_eq!(refreshes(), 0);
+        let before = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
+        t.db.store
+            .store_tokens(conn, &Credentials::new(), Some(now_ms() + 5 * 60_000))
+            .await
+            .unwrap();
+        assert_eq!(engine::refresh_due_tokens(&t.app.state).await.unwrap(), 1);
+        assert_eq!(refreshes(), 1);
+        let after = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
+        assert_ne!(
+            after.credentials.get("access_token"),
+            before.credentials.get("access_token")
+        );
+        assert!(after.token_expires_at.unwrap() > now_ms() + 3_600_000);
+        assert_eq!(engine::refresh_due_tokens(&t.app.state).await.unwrap(), 0);
+        // The renewed pair works (the old one is refused by the cloud now).
+        let s = t
+            .post(&format!("/v1/connections/{conn}/sync"), json!({}))
+            .await;
+        assert_eq!(s.status, 200, "{}", s.body);
+        assert_eq!(refreshes(), 1);
+    }
+);
 
 both_backends!(locks_rules_and_credentials, |db: Db| async move {
     let t = TestApp::start(db).await;

@@ -124,17 +124,20 @@ impl Store {
         rows.iter().map(|r| self.connection(r)).collect()
     }
 
-    /// Active connections whose token expires before `before` (the refresh worker).
+    /// Active connections to `provider` whose token expires before `before`, soonest first
+    /// (the token worker; each vendor has its own margin).
     pub async fn connections_expiring(
         &self,
+        provider: Provider,
         before: Millis,
         limit: u32,
     ) -> Result<Vec<Connection>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM connections WHERE status = 'active' AND token_expires_at IS NOT NULL \
-             AND token_expires_at < $1 ORDER BY token_expires_at LIMIT $2"
+            "SELECT {COLUMNS} FROM connections WHERE status = 'active' AND provider = $1 \
+             AND token_expires_at IS NOT NULL AND token_expires_at < $2 ORDER BY token_expires_at LIMIT $3"
         );
         let rows = sqlx::query(&self.sql(&sql))
+            .bind(provider.as_str())
             .bind(before)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)

@@ -210,17 +210,24 @@ both_backends!(
         );
         assert_eq!(back.credentials_version, 2);
         assert!(
-            s.connections_expiring(now_ms() + 1000, 10)
+            s.connections_expiring(Provider::Ttlock, now_ms() + 1000, 10)
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            s.connections_expiring(now_ms() + 100_000, 10)
+            s.connections_expiring(Provider::Ttlock, now_ms() + 100_000, 10)
                 .await
                 .unwrap()
                 .len(),
             1
+        );
+        assert!(
+            s.connections_expiring(Provider::Tuya, now_ms() + 100_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "only the provider asked for"
         );
 
         s.set_connection_status(
@@ -236,7 +243,7 @@ both_backends!(
             (ConnectionStatus::NeedsReauth, Some("invalid grant"))
         );
         assert!(
-            s.connections_expiring(i64::MAX, 10)
+            s.connections_expiring(Provider::Ttlock, i64::MAX, 10)
                 .await
                 .unwrap()
                 .is_empty(),

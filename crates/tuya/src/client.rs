@@ -370,8 +370,19 @@ impl TuyaClient {
     }
 
     /// Renews the token pair with the (single-use) refresh token; when Tuya refuses it, gets a
-    /// new pair instead.
+    /// new pair instead. Shares the single flight of automatic renewals: a caller that waited
+    /// while another renewal ran gets that renewal's pair rather than spending a second one.
     pub async fn refresh(&self) -> Result<Tokens> {
+        let before = self.access_token();
+        let _one = self.inner.renewing.lock().await;
+        match self.tokens() {
+            Some(t) if Some(t.access_token.expose_secret()) != before.as_deref() => Ok(t),
+            _ => self.renew().await,
+        }
+    }
+
+    /// One renewal; the caller holds `renewing`.
+    async fn renew(&self) -> Result<Tokens> {
         let Some(current) = self.tokens() else {
             return self.connect().await;
         };
@@ -397,9 +408,14 @@ impl TuyaClient {
         }
     }
 
+    fn access_token(&self) -> Option<String> {
+        self.tokens()
+            .map(|t| t.access_token.expose_secret().to_owned())
+    }
+
     /// The access token to use: renewed when it is about to expire or when it is `stale` (the
-    /// token Tuya just called expired). One renewal however many callers ask at once — the
-    /// refresh token works only once, so a second concurrent refresh would fail.
+    /// token Tuya just refused). One renewal however many callers ask at once — the refresh
+    /// token works only once, so a second concurrent refresh would fail.
     async fn token(&self, stale: Option<&str>) -> Result<String> {
         let margin = self.inner.config.refresh_margin.as_millis() as i64;
         let usable = |t: &Option<Tokens>| {
@@ -415,19 +431,24 @@ impl TuyaClient {
         if let Some(t) = usable(&self.tokens()) {
             return Ok(t);
         }
-        let tokens = match self.tokens() {
-            Some(_) => self.refresh().await?,
-            None => self.connect().await?,
-        };
-        Ok(tokens.access_token.expose_secret().to_owned())
+        Ok(self.renew().await?.access_token.expose_secret().to_owned())
     }
 
-    /// A business call: signed with the access token; on 1010 (expired) the token is renewed
-    /// once and the call repeated.
+    /// A business call: signed with the access token. When Tuya answers that the token expired
+    /// (1010) or is no longer valid (1011, 1012 — a refresh elsewhere superseded it while this
+    /// call was on its way), the token is renewed once and the call repeated. Renewing a
+    /// superseded pair falls back to a new grant, which hands over the project's live token.
+    /// Repeating is safe: the cloud checks the token before it acts on anything.
     pub(crate) async fn call(&self, call: Call<'_>) -> Result<Value> {
         let token = self.token(None).await?;
         match self.send(&call, Some(&token)).await {
-            Err(e) if e.kind() == Some(ErrorKind::TokenExpired) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    Some(ErrorKind::TokenExpired | ErrorKind::TokenInvalid)
+                ) =>
+            {
+                tracing::debug!(error = %e, "Tuya refused the access token; renewing once");
                 let token = self.token(Some(&token)).await?;
                 self.send(&call, Some(&token)).await
             }

@@ -11,6 +11,7 @@ use lockbridge_tuya::{
     Config, Error, ErrorKind, OfflineKind, Region, ScheduleItem, TempPassword, Tokens, TuyaClient,
     sign,
 };
+use secrecy::ExposeSecret;
 
 async fn setup() -> (TuyaSim, Running, TuyaDemo, TuyaClient) {
     let sim = TuyaSim::new(4);
@@ -317,6 +318,30 @@ async fn one_token_renewal_for_many_callers_and_1010_retried() {
     });
     tuya.device(&demo.lock_ids[0]).await.unwrap();
     assert_eq!(calls(&sim, "token grants"), 2);
+}
+
+#[tokio::test]
+async fn a_token_superseded_elsewhere_is_replaced_and_the_call_repeated() {
+    let (sim, _server, demo, tuya) = setup().await;
+    tuya.connect().await.unwrap();
+    // Another holder of the same pair (a second instance, the token worker) refreshes it:
+    // Tuya invalidates the old access and refresh tokens at once.
+    let other = TuyaClient::new(tuya.config().clone());
+    other.restore(tuya.tokens().unwrap());
+    let rotated = other.refresh().await.unwrap();
+    assert_eq!(calls(&sim, "token refreshes"), 1);
+    // The first client's token is now refused with 1012; its refresh token too; it takes the
+    // project's live token through a new grant and the call goes through.
+    let d = tuya.device(&demo.lock_ids[0]).await.unwrap();
+    assert_eq!(d.name, "Entrance");
+    assert_eq!(calls(&sim, "token grants"), 2, "{:?}", sim.world().calls);
+    assert_eq!(
+        tuya.tokens().unwrap().access_token.expose_secret(),
+        rotated.access_token.expose_secret()
+    );
+    // Both holders work with the one live pair.
+    other.device(&demo.lock_ids[0]).await.unwrap();
+    assert_eq!(calls(&sim, "token refreshes"), 1);
 }
 
 /// Sends one raw signed request (the client's signing, but `t` and nonce chosen here).

@@ -4,6 +4,7 @@
 //! offline codes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use lockbridge_tuya::{self as ty, Config, ErrorKind as TyKind, Region, Tokens, TuyaClient};
@@ -440,6 +441,12 @@ impl ProviderApi for TuyaProvider {
                 .delete_temp_password(&lock.provider_id, provider_id),
         )
         .await
+    }
+
+    /// Tuya tokens live two hours; renew ten minutes ahead (the client itself also renews a
+    /// minute ahead, and on 1010/1012).
+    fn refresh_margin(&self) -> Option<Duration> {
+        Some(Duration::from_secs(10 * 60))
     }
 
     fn confirms_asynchronously(&self) -> bool {
