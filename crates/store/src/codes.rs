@@ -1,5 +1,7 @@
 //! Access codes; the PIN itself is sealed.
 
+use std::collections::HashSet;
+
 use lockbridge_core::ids::{AccessCodeId, LockId, OrgId};
 use lockbridge_core::model::{AccessCode, CodeStatus, Lock};
 use lockbridge_core::provider::ProviderCode;
@@ -50,6 +52,23 @@ impl Store {
 
     /// Inserts a code; a repeated idempotency key is [`StoreError::Conflict`].
     pub async fn insert_access_code(&self, c: &AccessCode) -> Result<()> {
+        self.insert_code(&self.pool, c).await
+    }
+
+    /// Inserts codes in one transaction: all of them or, on any error, none.
+    pub async fn insert_access_codes(&self, codes: &[AccessCode]) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        for c in codes {
+            self.insert_code(&mut *tx, c).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_code<'e, E>(&self, ex: E, c: &AccessCode) -> Result<()>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
         let sql = format!(
             "INSERT INTO access_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
              $15, $16, $17, $18, $19)"
@@ -79,7 +98,7 @@ impl Store {
             .bind(c.created_at)
             .bind(c.updated_at)
             .bind(i64::from(c.confirming))
-            .execute(&self.pool)
+            .execute(ex)
             .await
             .map_err(|e| conflict(e, "idempotency_key"))?;
         Ok(())
@@ -187,14 +206,22 @@ impl Store {
         rows.iter().map(|r| self.access_code(r)).collect()
     }
 
-    /// Records codes found on the lock that lockbridge does not know (`managed: false`);
-    /// answers how many were new.
+    /// Records codes found on the lock that lockbridge does not know (`managed: false`), in
+    /// one transaction that holds the lock's row, so that two syncs of the same lock at once
+    /// cannot both record the same code; answers how many were new.
     pub async fn record_found_codes(&self, lock: &Lock, found: &[ProviderCode]) -> Result<usize> {
-        let known: Vec<String> = sqlx::query(&self.sql(
+        let mut tx = self.write_tx().await?;
+        if self.dialect == crate::Dialect::Postgres {
+            sqlx::query("SELECT id FROM locks WHERE id = $1 FOR UPDATE")
+                .bind(lock.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let known: HashSet<String> = sqlx::query(&self.sql(
             "SELECT provider_id FROM access_codes WHERE lock_id = $1 AND provider_id IS NOT NULL",
         ))
         .bind(lock.id.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|r| text(r, "provider_id"))
@@ -223,9 +250,10 @@ impl Store {
                 created_at: now,
                 updated_at: now,
             };
-            self.insert_access_code(&code).await?;
+            self.insert_code(&mut *tx, &code).await?;
             added += 1;
         }
+        tx.commit().await?;
         Ok(added)
     }
 }

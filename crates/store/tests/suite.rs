@@ -482,6 +482,69 @@ both_backends!(
 );
 
 both_backends!(
+    bulk_inserts_are_all_or_none_and_found_codes_recorded_once,
+    |db: TestDb| async move {
+        let s = &db.store;
+        let (_, _, locks) = org_with_locks(s).await;
+        let lock = &locks[1];
+        let batch: Vec<AccessCode> = (0..50)
+            .map(|i| code(lock, &format!("{:06}", 100_000 + i), None))
+            .collect();
+        s.insert_access_codes(&batch).await.unwrap();
+        assert_eq!(
+            s.list_access_codes(lock.id, 100, None).await.unwrap().len(),
+            50
+        );
+        // The last one repeats an idempotency key: nothing of this batch is kept.
+        let mut bad: Vec<AccessCode> = (0..5)
+            .map(|i| code(lock, &format!("{:06}", 200_000 + i), Some(&format!("k{i}"))))
+            .collect();
+        bad.push(code(lock, "299999", Some("k0")));
+        assert!(matches!(
+            s.insert_access_codes(&bad).await,
+            Err(StoreError::Conflict("idempotency_key"))
+        ));
+        assert_eq!(
+            s.list_access_codes(lock.id, 100, None).await.unwrap().len(),
+            50
+        );
+
+        // Eight syncs of the same lock find the same 20 codes at once: each recorded once.
+        let found: Vec<ProviderCode> = (0..20)
+            .map(|i| ProviderCode {
+                provider_id: format!("9{i:03}"),
+                spec: CodeSpec {
+                    code: format!("{:04}", 4000 + i),
+                    name: None,
+                    starts_at: None,
+                    ends_at: None,
+                    schedule: None,
+                },
+            })
+            .collect();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (s, lock, found) = (s.clone(), lock.clone(), found.clone());
+                tokio::spawn(async move { s.record_found_codes(&lock, &found).await })
+            })
+            .collect();
+        let mut added = 0;
+        for t in tasks {
+            added += t.await.unwrap().unwrap();
+        }
+        assert_eq!(added, 20);
+        let unmanaged = s
+            .list_access_codes(lock.id, 100, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| !c.managed)
+            .count();
+        assert_eq!(unmanaged, 20);
+    }
+);
+
+both_backends!(
     deleting_a_connection_takes_its_locks_and_codes,
     |db: TestDb| async move {
         let s = &db.store;
