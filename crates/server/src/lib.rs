@@ -88,6 +88,7 @@ impl App {
             store,
             providers,
             keys: Arc::new(state::KeyCache::new(settings.key_cache_ttl)),
+            code_reads: Arc::new(state::CodeReads::new(settings.found_codes_interval)),
             calls,
             settings: Arc::new(settings),
             http: Arc::default(),

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lockbridge_core::ids::LockId;
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::{ApiKey, Provider};
 use lockbridge_core::provider::ProviderApi;
@@ -26,6 +27,10 @@ pub struct Settings {
     pub key_cache_ttl: Duration,
     /// How old the in-memory lock list may get when another instance changed the locks.
     pub lock_cache_ttl: Duration,
+    /// How often listing a lock's codes also reads them from the vendor, to show codes set on
+    /// the lock outside lockbridge (`?refresh=true` reads at once). Other listings read only
+    /// lockbridge's store: fast, and no vendor rate limit spent on them.
+    pub found_codes_interval: Duration,
     /// How soon a code the vendor confirms asynchronously (Tuya) is looked at again.
     pub confirm_poll: Duration,
     /// How often a lock operation that completes asynchronously (Tedee) is polled.
@@ -44,6 +49,7 @@ impl Default for Settings {
             retry_max: Duration::from_secs(15 * 60),
             key_cache_ttl: Duration::from_secs(30),
             lock_cache_ttl: Duration::from_secs(2),
+            found_codes_interval: Duration::from_secs(60),
             operation_poll: Duration::from_millis(500),
             confirm_poll: Duration::from_secs(2),
             base_urls: HashMap::new(),
@@ -126,6 +132,44 @@ impl KeyCache {
     }
 }
 
+/// When this instance last read each lock's codes from its vendor, so that listing a lock's
+/// codes asks the vendor at most once per interval per lock.
+#[derive(Debug)]
+pub struct CodeReads {
+    interval: Duration,
+    /// Last read per lock, and when entries older than the interval were last dropped.
+    reads: Mutex<(HashMap<LockId, Instant>, Instant)>,
+}
+
+impl CodeReads {
+    pub fn new(interval: Duration) -> Self {
+        CodeReads {
+            interval,
+            reads: Mutex::new((HashMap::new(), Instant::now())),
+        }
+    }
+
+    /// Whether to read the lock's codes from the vendor now (always when `forced`); a `true`
+    /// answer counts as the read, so concurrent listings do not all ask the vendor.
+    pub fn claim(&self, lock: LockId, forced: bool) -> bool {
+        let now = Instant::now();
+        let mut guard = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        let (reads, pruned) = &mut *guard;
+        if now.duration_since(*pruned) >= self.interval {
+            reads.retain(|_, at| now.duration_since(*at) < self.interval);
+            *pruned = now;
+        }
+        let due = forced
+            || reads
+                .get(&lock)
+                .is_none_or(|at| now.duration_since(*at) >= self.interval);
+        if due {
+            reads.insert(lock, now);
+        }
+        due
+    }
+}
+
 /// The service's shared state. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -136,4 +180,5 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub http: Arc<crate::metrics::HttpMetrics>,
     pub locks: Arc<crate::lock_cache::LockCache>,
+    pub code_reads: Arc<CodeReads>,
 }

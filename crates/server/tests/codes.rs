@@ -343,14 +343,33 @@ both_backends!(
                 .iter()
                 .any(|c| c["code"] == "70315" && c["ends_at"].is_string())
         );
-        // Listing again adds nothing.
+        // Listing again reads the store only (the lock was read less than a minute ago)...
+        let reads = t.sim_calls("/v3/lock/listKeyboardPwd");
+        assert_eq!(reads, 1);
+        t.get(&format!("/v1/locks/{front}/access-codes")).await;
+        assert_eq!(t.sim_calls("/v3/lock/listKeyboardPwd"), reads);
+        let r = t
+            .get(&format!("/v1/locks/{front}/access-codes?refresh=yes"))
+            .await;
         assert_eq!(
-            t.get(&format!("/v1/locks/{front}/access-codes")).await.body["data"]
+            (
+                r.status.as_u16(),
+                error_code(&r),
+                r.body["error"]["field"].as_str()
+            ),
+            (400, "validation_failed", Some("refresh"))
+        );
+        // ...unless asked to read the lock; and what is found again is not added again.
+        assert_eq!(
+            t.get(&format!("/v1/locks/{front}/access-codes?refresh=true"))
+                .await
+                .body["data"]
                 .as_array()
                 .unwrap()
                 .len(),
             3
         );
+        assert_eq!(t.sim_calls("/v3/lock/listKeyboardPwd"), reads + 1);
         let first = t
             .get(&format!("/v1/locks/{front}/access-codes?limit=2"))
             .await;

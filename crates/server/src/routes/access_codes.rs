@@ -27,7 +27,7 @@ pub fn router() -> Api {
             "/v1/locks/{id}/access-codes",
             get(list),
             Op::new(m, "A lock's codes, managed and found on the lock")
-                .query(&["limit", "cursor"])
+                .query(&["limit", "cursor", "refresh"])
                 .returns(200, "AccessCodeList"),
         )
         .post(
@@ -266,9 +266,22 @@ async fn list(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let lock = locks::load(&s, &caller, &id).await?;
-    let (page, _) = Page::<AccessCodeId>::parse(q.as_deref())?;
-    if page.cursor.is_none() && lock.capabilities.access_codes {
-        // Codes set on the lock outside lockbridge show up as `managed: false`.
+    let (page, rest) = Page::<AccessCodeId>::parse(q.as_deref())?;
+    let refresh = match rest
+        .iter()
+        .find(|(k, _)| k == "refresh")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::validation("refresh", "must be true or false")),
+    };
+    if page.cursor.is_none()
+        && lock.capabilities.access_codes
+        && s.code_reads.claim(lock.id, refresh)
+    {
+        // Codes set on the lock outside lockbridge show up as `managed: false`; the vendor is
+        // asked at most once a `found_codes_interval` per lock, or when `refresh=true`.
         let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
         let (l, c) = (&lock, &conn);
         match service::call(&s, &conn, |api| async move { api.list_codes(c, l).await }).await {
