@@ -12,158 +12,22 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+mod common;
 
-use lockbridge_core::ConnectionId;
-use lockbridge_core::credentials::Credentials;
-use lockbridge_core::model::{
-    Capabilities, Connection, ConnectionStatus, LockState, Provider, Role,
-};
-use lockbridge_core::provider::{DeviceLock, Devices};
-use lockbridge_core::rules::CodeRules;
-use lockbridge_core::time::now_ms;
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::{CONCURRENCY, knob, paced, pct, rss_mb, saturate, seed_locks};
 use lockbridge_server::{App, Settings};
 use lockbridge_store::testing::{Backend, TestDb};
 use tokio_util::sync::CancellationToken;
 
-const CONCURRENCY: usize = 32;
+fn lock_count() -> u32 {
+    knob("BENCH_LOCKS", 1000)
+}
 
 async fn seed(db: &TestDb) -> String {
-    let s = &db.store;
-    let org = s.create_org("Bench").await.unwrap().id;
-    let (_, key) = s.create_api_key(org, "bench", Role::Member).await.unwrap();
-    let now = now_ms();
-    let conn = Connection {
-        id: ConnectionId::new(),
-        org_id: org,
-        provider: Provider::Ttlock,
-        name: "bench".into(),
-        base_url: None,
-        status: ConnectionStatus::Active,
-        credentials: Credentials::new(),
-        token_expires_at: None,
-        credentials_version: 1,
-        last_sync_at: None,
-        last_error: None,
-        created_at: now,
-        updated_at: now,
-    };
-    s.insert_connection(&conn).await.unwrap();
-    let locks = (0..lock_count())
-        .map(|i| DeviceLock {
-            provider_id: (3_000_000 + i).to_string(),
-            name: format!("Room {i:04}"),
-            online: i % 7 != 0,
-            state: LockState::Locked,
-            battery: Some((i % 100) as u8),
-            gateway: None,
-            time_zone: None,
-            capabilities: Capabilities {
-                remote_unlock: true,
-                access_codes: true,
-                time_bound_codes: true,
-                ..Default::default()
-            },
-            code_rules: CodeRules::ttlock(),
-        })
-        .collect();
-    s.apply_sync(
-        &conn,
-        &Devices {
-            locks,
-            gateways: vec![],
-        },
-    )
-    .await
-    .unwrap();
-    key
-}
-
-/// Closed loop: `CONCURRENCY` callers as fast as they can for `secs`.
-async fn saturate(url: &str, key: &str, secs: u64) -> (f64, Vec<Duration>) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let tasks: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let (client, url, key) = (client.clone(), url.to_owned(), key.to_owned());
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let r = client.get(&url).bearer_auth(&key).send().await.unwrap();
-                    assert_eq!(r.status(), 200);
-                    r.bytes().await.unwrap();
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    (all.len() as f64 / started.elapsed().as_secs_f64(), all)
-}
-
-/// Open loop: requests started at `rate` per second for `secs` by a few pacing tasks; latency
-/// counts from the planned start, so a slow answer cannot hide the ones queued behind it.
-async fn paced(url: &str, key: &str, rate: f64, secs: u64) -> Vec<Duration> {
-    const PACERS: usize = 4;
-    let client = reqwest::Client::new();
-    let per = rate / PACERS as f64;
-    let total = (per * secs as f64) as usize;
-    let interval = Duration::from_secs_f64(1.0 / per);
-    let start = Instant::now() + Duration::from_millis(10);
-    let pacers: Vec<_> = (0..PACERS)
-        .map(|p| {
-            let (client, url, key) = (client.clone(), url.to_owned(), key.to_owned());
-            tokio::spawn(async move {
-                let offset = interval.mul_f64(p as f64 / PACERS as f64);
-                let mut inflight = Vec::with_capacity(total);
-                for i in 0..total {
-                    let planned = start + offset + interval * i as u32;
-                    tokio::time::sleep_until(planned.into()).await;
-                    let (client, url, key) = (client.clone(), url.clone(), key.clone());
-                    inflight.push(tokio::spawn(async move {
-                        let r = client.get(&url).bearer_auth(&key).send().await.unwrap();
-                        r.bytes().await.unwrap();
-                        planned.elapsed()
-                    }));
-                }
-                let mut lat = Vec::with_capacity(total);
-                for t in inflight {
-                    lat.push(t.await.unwrap());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for p in pacers {
-        all.extend(p.await.unwrap());
-    }
-    all
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1e3
-}
-
-fn lock_count() -> u32 {
-    std::env::var("BENCH_LOCKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000)
-}
-
-/// Resident memory of this process in MB (Linux), `None` elsewhere.
-fn rss_mb() -> Option<f64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096.0 / 1_048_576.0)
+    seed_locks(db, lock_count()).await.1
 }
 
 async fn bench(backend: Backend, secs: u64, paced_rate: f64) {
@@ -212,10 +76,11 @@ async fn bench(backend: Backend, secs: u64, paced_rate: f64) {
             Some(want),
             "a full page"
         );
-        saturate(&url, &key, 1).await; // warm-up
-        let (rps, mut lat) = saturate(&url, &key, secs).await;
+        let urls = Arc::new(vec![url]);
+        saturate(urls.clone(), &key, CONCURRENCY, 1.0).await; // warm-up
+        let (rps, mut lat) = saturate(urls.clone(), &key, CONCURRENCY, secs as f64).await;
         lat.sort();
-        let mut half = paced(&url, &key, paced_rate, secs).await;
+        let mut half = paced(urls, &key, paced_rate, secs as f64).await;
         half.sort();
         println!(
             "{backend:?} {label:<18} {rps:>9.0} req/s at {CONCURRENCY} callers (p50 {:.2} ms, p99 {:.2} ms); paced at {paced_rate:.0} req/s: p50 {:.2} ms, p99 {:.2} ms",
@@ -229,15 +94,9 @@ async fn bench(backend: Backend, secs: u64, paced_rate: f64) {
 }
 
 fn main() {
-    let secs = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let secs: u64 = knob("BENCH_SECONDS", 5);
     // Half the 10,000 req/s target.
-    let rate: f64 = std::env::var("BENCH_PACED_RATE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5000.0);
+    let rate: f64 = knob("BENCH_PACED_RATE", 5000.0);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -149,6 +149,15 @@ impl CodeReads {
         }
     }
 
+    /// Whether the lock's codes are due to be read from the vendor (without claiming the read).
+    pub fn due(&self, lock: LockId) -> bool {
+        let reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        reads
+            .0
+            .get(&lock)
+            .is_none_or(|at| at.elapsed() >= self.interval)
+    }
+
     /// Whether to read the lock's codes from the vendor now (always when `forced`); a `true`
     /// answer counts as the read, so concurrent listings do not all ask the vendor.
     pub fn claim(&self, lock: LockId, forced: bool) -> bool {

@@ -55,27 +55,44 @@ impl Store {
         self.insert_code(&self.pool, c).await
     }
 
-    /// Inserts codes in one transaction: all of them or, on any error, none.
+    /// Inserts codes in one transaction: all of them or, on any error, none. Rows go in
+    /// hundreds per statement.
     pub async fn insert_access_codes(&self, codes: &[AccessCode]) -> Result<()> {
+        const ROWS: usize = 500; // 19 parameters a row, well under both backends' limits
         let mut tx = self.write_tx().await?;
-        for c in codes {
-            self.insert_code(&mut *tx, c).await?;
+        for chunk in codes.chunks(ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let params: Vec<String> =
+                        (1..=19).map(|c| format!("${}", r * 19 + c)).collect();
+                    format!("({})", params.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO access_codes ({COLUMNS}) VALUES {}",
+                rows.join(", ")
+            );
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = self.bind_code(q, c);
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(|e| conflict(e, "idempotency_key"))?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn insert_code<'e, E>(&self, ex: E, c: &AccessCode) -> Result<()>
-    where
-        E: sqlx::Executor<'e, Database = sqlx::Any>,
-    {
-        let sql = format!(
-            "INSERT INTO access_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18, $19)"
-        );
+    /// Binds a code's 19 columns in `COLUMNS` order, the PIN sealed.
+    fn bind_code<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        c: &AccessCode,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
         let id = c.id.to_string();
-        sqlx::query(&self.sql(&sql))
-            .bind(id.clone())
+        q.bind(id.clone())
             .bind(c.org_id.to_string())
             .bind(c.lock_id.to_string())
             .bind(c.name.clone())
@@ -98,6 +115,17 @@ impl Store {
             .bind(c.created_at)
             .bind(c.updated_at)
             .bind(i64::from(c.confirming))
+    }
+
+    async fn insert_code<'e, E>(&self, ex: E, c: &AccessCode) -> Result<()>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
+        let sql = format!(
+            "INSERT INTO access_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15, $16, $17, $18, $19)"
+        );
+        self.bind_code(sqlx::query(&self.sql(&sql)), c)
             .execute(ex)
             .await
             .map_err(|e| conflict(e, "idempotency_key"))?;
@@ -157,18 +185,21 @@ impl Store {
         row.as_ref().map(|r| self.access_code(r)).transpose()
     }
 
-    /// A page of a lock's codes in id order (removed ones left out).
+    /// A page of a lock's codes in id order (removed ones left out); only the organisation's.
     pub async fn list_access_codes(
         &self,
+        org: OrgId,
         lock: LockId,
         limit: u32,
         after: Option<AccessCodeId>,
     ) -> Result<Vec<AccessCode>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND id > $2 AND status <> 'removed' ORDER BY id LIMIT $3"
+            "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND org_id = $2 AND id > $3 \
+             AND status <> 'removed' ORDER BY id LIMIT $4"
         );
         let rows = sqlx::query(&self.sql(&sql))
             .bind(lock.to_string())
+            .bind(org.to_string())
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
             .bind(i64::from(limit))
             .fetch_all(&self.pool)

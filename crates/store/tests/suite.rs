@@ -423,12 +423,18 @@ both_backends!(
             "held by the lease"
         );
 
-        let listed = s.list_access_codes(lock.id, 10, None).await.unwrap();
+        let listed = s
+            .list_access_codes(lock.org_id, lock.id, 10, None)
+            .await
+            .unwrap();
         assert_eq!(listed.len(), 3);
         got.status = CodeStatus::Removed;
         s.update_access_code(&got).await.unwrap();
         assert_eq!(
-            s.list_access_codes(lock.id, 10, None).await.unwrap().len(),
+            s.list_access_codes(lock.org_id, lock.id, 10, None)
+                .await
+                .unwrap()
+                .len(),
             2
         );
 
@@ -461,7 +467,7 @@ both_backends!(
             "recorded once"
         );
         let unmanaged: Vec<AccessCode> = s
-            .list_access_codes(lock.id, 10, None)
+            .list_access_codes(lock.org_id, lock.id, 10, None)
             .await
             .unwrap()
             .into_iter()
@@ -478,6 +484,12 @@ both_backends!(
 
         let other = s.create_org("Other").await.unwrap().id;
         assert!(s.get_access_code(other, first.id).await.unwrap().is_none());
+        assert!(
+            s.list_access_codes(other, lock.id, 10, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 );
 
@@ -487,16 +499,30 @@ both_backends!(
         let s = &db.store;
         let (_, _, locks) = org_with_locks(s).await;
         let lock = &locks[1];
-        let batch: Vec<AccessCode> = (0..50)
+        // More rows than one statement takes: three statements, one transaction.
+        let batch: Vec<AccessCode> = (0..1_203)
             .map(|i| code(lock, &format!("{:06}", 100_000 + i), None))
             .collect();
         s.insert_access_codes(&batch).await.unwrap();
+        let stored = |s: Store| async move {
+            s.list_access_codes(lock.org_id, lock.id, 5_000, None)
+                .await
+                .unwrap()
+                .len()
+        };
+        assert_eq!(stored(s.clone()).await, 1_203);
+        let back = s
+            .get_access_code(lock.org_id, batch[777].id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            s.list_access_codes(lock.id, 100, None).await.unwrap().len(),
-            50
+            (back.code.as_str(), back.name.as_deref()),
+            ("100777", Some("Guest"))
         );
-        // The last one repeats an idempotency key: nothing of this batch is kept.
-        let mut bad: Vec<AccessCode> = (0..5)
+        // A repeated idempotency key in the second statement: nothing of the batch is kept,
+        // not even the first statement's rows.
+        let mut bad: Vec<AccessCode> = (0..700)
             .map(|i| code(lock, &format!("{:06}", 200_000 + i), Some(&format!("k{i}"))))
             .collect();
         bad.push(code(lock, "299999", Some("k0")));
@@ -504,10 +530,7 @@ both_backends!(
             s.insert_access_codes(&bad).await,
             Err(StoreError::Conflict("idempotency_key"))
         ));
-        assert_eq!(
-            s.list_access_codes(lock.id, 100, None).await.unwrap().len(),
-            50
-        );
+        assert_eq!(stored(s.clone()).await, 1_203);
 
         // Eight syncs of the same lock find the same 20 codes at once: each recorded once.
         let found: Vec<ProviderCode> = (0..20)
@@ -534,13 +557,14 @@ both_backends!(
         }
         assert_eq!(added, 20);
         let unmanaged = s
-            .list_access_codes(lock.id, 100, None)
+            .list_access_codes(lock.org_id, lock.id, 5_000, None)
             .await
             .unwrap()
             .into_iter()
             .filter(|c| !c.managed)
             .count();
         assert_eq!(unmanaged, 20);
+        assert_eq!(stored(s.clone()).await, 1_223);
     }
 );
 

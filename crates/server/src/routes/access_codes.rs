@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
-use lockbridge_core::ids::AccessCodeId;
+use lockbridge_core::ids::{AccessCodeId, LockId};
 use lockbridge_core::model::{AccessCode, CodeStatus, Lock, Schedule};
 use lockbridge_core::time::{Millis, now_ms};
 use lockbridge_store::StoreError;
@@ -131,7 +131,10 @@ fn check(
 
 /// The lock's codes that hold (or will hold) a place on it.
 async fn active_codes(s: &AppState, lock: &Lock) -> ApiResult<Vec<AccessCode>> {
-    let all = s.store.list_access_codes(lock.id, 10_000, None).await?;
+    let all = s
+        .store
+        .list_access_codes(lock.org_id, lock.id, 10_000, None)
+        .await?;
     Ok(all
         .into_iter()
         .filter(|c| matches!(c.status, CodeStatus::Setting | CodeStatus::Set))
@@ -265,7 +268,7 @@ async fn list(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let lock = locks::load(&s, &caller, &id).await?;
+    let lock_id: LockId = id.parse().map_err(|_| ApiError::NotFound("lock"))?;
     let (page, rest) = Page::<AccessCodeId>::parse(q.as_deref())?;
     let refresh = match rest
         .iter()
@@ -276,27 +279,34 @@ async fn list(
         Some("true") => true,
         Some(_) => return Err(ApiError::validation("refresh", "must be true or false")),
     };
-    if page.cursor.is_none()
-        && lock.capabilities.access_codes
-        && s.code_reads.claim(lock.id, refresh)
-    {
-        // Codes set on the lock outside lockbridge show up as `managed: false`; the vendor is
-        // asked at most once a `found_codes_interval` per lock, or when `refresh=true`.
-        let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
-        let (l, c) = (&lock, &conn);
-        match service::call(&s, &conn, |api| async move { api.list_codes(c, l).await }).await {
-            Ok(found) => {
-                s.store.record_found_codes(&lock, &found).await?;
-            }
-            Err(e) => {
-                tracing::info!(lock = %lock.id, error = %e, "could not read the lock's codes; listing stored ones")
+    // Codes set on the lock outside lockbridge show up as `managed: false`; the vendor is asked
+    // at most once a `found_codes_interval` per lock, or when `refresh=true`. Otherwise the
+    // listing is one query on the store.
+    let mut seen = false;
+    if page.cursor.is_none() && (refresh || s.code_reads.due(lock_id)) {
+        let lock = locks::load(&s, &caller, &id).await?;
+        seen = true;
+        if s.code_reads.claim(lock.id, refresh) && lock.capabilities.access_codes {
+            let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
+            let (l, c) = (&lock, &conn);
+            match service::call(&s, &conn, |api| async move { api.list_codes(c, l).await }).await {
+                Ok(found) => {
+                    s.store.record_found_codes(&lock, &found).await?;
+                }
+                Err(e) => {
+                    tracing::info!(lock = %lock.id, error = %e, "could not read the lock's codes; listing stored ones")
+                }
             }
         }
     }
     let rows = s
         .store
-        .list_access_codes(lock.id, page.limit + 1, page.cursor)
+        .list_access_codes(caller.org, lock_id, page.limit + 1, page.cursor)
         .await?;
+    if rows.is_empty() && !seen {
+        // No codes, or no such lock in this organisation: only the lock can tell.
+        locks::load(&s, &caller, &id).await?;
+    }
     Ok(Json(super::list(rows, page.limit, |c| c.id.to_string())))
 }
 

@@ -232,7 +232,10 @@ async fn events(
     })
     .await?;
     // A typed code (or the vendor's id of the code used) is matched to its access code.
-    let codes = s.store.list_access_codes(lock.id, 1000, None).await?;
+    let codes = s
+        .store
+        .list_access_codes(lock.org_id, lock.id, 1000, None)
+        .await?;
     let data: Vec<Value> = events
         .iter()
         .map(|e| {
