@@ -10,7 +10,8 @@
 //!
 //! Run: `cargo bench -p lockbridge-server --bench codes_list`
 //! (`BENCH_LOCKS` and `BENCH_CODES` change the sizes, `BENCH_SECONDS` each phase's length,
-//! `BENCH_PACED_RATE` the paced rate; PostgreSQL is skipped when it cannot be reached.)
+//! `BENCH_PACED_RATE` the paced rate, `BENCH_BACKEND=sqlite` or `postgres` runs one; PostgreSQL
+//! is skipped when it cannot be reached.)
 
 #![allow(clippy::unwrap_used)]
 
@@ -152,8 +153,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let only: String = knob("BENCH_BACKEND", String::new());
     rt.block_on(async {
-        bench(Backend::Sqlite, locks, codes, secs, rate).await;
-        bench(Backend::Postgres, locks, codes, secs, rate).await;
+        if only != "postgres" {
+            bench(Backend::Sqlite, locks, codes, secs, rate).await;
+        }
+        if only != "sqlite" {
+            bench(Backend::Postgres, locks, codes, secs, rate).await;
+        }
     });
 }

@@ -1,9 +1,12 @@
 //! The lock list served from memory: each organisation's locks, in id order, already
 //! serialised. Loaded one at a time, dropped by this instance's own writes (sync, lock state,
-//! connection delete), and reloaded in the background once older than `ttl`, so that changes
-//! made by another instance show within about `ttl`.
+//! connection delete), and checked in the background once older than `ttl`, so that changes
+//! made by another instance show within about `ttl`. The check reads the organisation's
+//! `locks_version` (moved in the same transaction as any change to its locks); the list is read
+//! again only when that moved.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,8 +27,10 @@ pub type OrgLocks = Arc<Vec<CachedLock>>;
 #[derive(Debug)]
 pub struct LockCache {
     ttl: Duration,
-    orgs: Mutex<HashMap<OrgId, (Instant, OrgLocks)>>,
+    /// When each list was last known current, the `locks_version` it reflects, and the list.
+    orgs: Mutex<HashMap<OrgId, (Instant, i64, OrgLocks)>>,
     loading: Arc<tokio::sync::Mutex<()>>,
+    loads: AtomicU64,
 }
 
 impl LockCache {
@@ -34,26 +39,33 @@ impl LockCache {
             ttl,
             orgs: Mutex::default(),
             loading: Arc::new(tokio::sync::Mutex::new(())),
+            loads: AtomicU64::new(0),
         }
     }
 
+    /// How many times a list was read from the store.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
     /// The cached list and whether it is still fresh.
-    fn cached(&self, org: OrgId) -> Option<(bool, OrgLocks)> {
+    fn cached(&self, org: OrgId) -> Option<(bool, i64, OrgLocks)> {
         let orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
         orgs.get(&org)
-            .map(|(at, locks)| (at.elapsed() < self.ttl, locks.clone()))
+            .map(|(at, version, locks)| (at.elapsed() < self.ttl, *version, locks.clone()))
     }
 
     /// The organisation's locks, in id order. An expired list is answered as it is while one
-    /// background task reloads it; only a missing one (first use, or after a write here) waits.
+    /// background task checks it (and reloads it if it changed); only a missing one (first use,
+    /// or after a write here) waits.
     pub async fn get(self: &Arc<Self>, store: &Store, org: OrgId) -> Result<OrgLocks, StoreError> {
         match self.cached(org) {
-            Some((true, locks)) => return Ok(locks),
-            Some((false, stale)) => {
+            Some((true, _, locks)) => return Ok(locks),
+            Some((false, version, stale)) => {
                 if let Ok(guard) = self.loading.clone().try_lock_owned() {
                     let (cache, store) = (self.clone(), store.clone());
                     tokio::spawn(async move {
-                        if let Err(e) = cache.load(&store, org).await {
+                        if let Err(e) = cache.refresh(&store, org, version).await {
                             tracing::warn!(error = %e, "reloading the lock list failed");
                         }
                         drop(guard);
@@ -64,14 +76,32 @@ impl LockCache {
             None => {}
         }
         let _one_load = self.loading.lock().await;
-        if let Some((_, locks)) = self.cached(org) {
+        if let Some((_, _, locks)) = self.cached(org) {
             return Ok(locks);
         }
         self.load(store, org).await
     }
 
+    /// Keeps the list if the organisation's locks have not changed since it was read.
+    async fn refresh(&self, store: &Store, org: OrgId, known: i64) -> Result<(), StoreError> {
+        let checked = Instant::now();
+        if store.locks_version(org).await? != known {
+            self.load(store, org).await?;
+            return Ok(());
+        }
+        let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = orgs.get_mut(&org).filter(|e| e.1 == known) {
+            entry.0 = checked;
+        }
+        Ok(())
+    }
+
     async fn load(&self, store: &Store, org: OrgId) -> Result<OrgLocks, StoreError> {
         let started = Instant::now();
+        // Read before the list: a change committed while the list is read moves the version
+        // past this one, and the next check reads the list again.
+        let version = store.locks_version(org).await?;
+        self.loads.fetch_add(1, Ordering::Relaxed);
         let mut all = Vec::new();
         let mut after = None;
         loop {
@@ -92,7 +122,7 @@ impl LockCache {
         }
         let locks = Arc::new(all);
         let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
-        orgs.insert(org, (started, locks.clone()));
+        orgs.insert(org, (started, version, locks.clone()));
         Ok(locks)
     }
 

@@ -203,3 +203,56 @@ both_backends!(offline_codes_need_no_gateway, |db: Db| async move {
         .await;
     assert_eq!(r.body["error"]["field"], "kind");
 });
+
+both_backends!(
+    another_instances_changes_show_and_unchanged_lists_are_not_read_again,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect().await;
+        let front = t.lock_id("Front door").await;
+        // A second instance on the same database, checking its list whenever it is asked.
+        let other = lockbridge_server::App::new(
+            t.db.store.clone(),
+            lockbridge_server::Settings {
+                lock_cache_ttl: std::time::Duration::ZERO,
+                ..Default::default()
+            },
+        );
+        let cache = &other.state.locks;
+        let state_of = |locks: &[lockbridge_server::lock_cache::CachedLock]| {
+            locks
+                .iter()
+                .find(|l| l.lock.id.to_string() == front)
+                .map(|l| l.lock.state)
+        };
+        let first = cache.get(&t.db.store, t.org).await.unwrap();
+        assert_eq!(
+            state_of(&first),
+            Some(lockbridge_core::model::LockState::Unknown),
+            "a sync does not tell a TTLock lock's state"
+        );
+        assert_eq!(cache.loads(), 1);
+        // Asked again and again with nothing changed: checked, never read again.
+        for _ in 0..10 {
+            cache.get(&t.db.store, t.org).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(cache.loads(), 1);
+        // The first instance unlocks the door: the second one's list shows it.
+        let r = t
+            .post(&format!("/v1/locks/{front}/unlock"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mut shown = None;
+        for _ in 0..200 {
+            let locks = cache.get(&t.db.store, t.org).await.unwrap();
+            shown = state_of(&locks);
+            if shown == Some(lockbridge_core::model::LockState::Unlocked) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(shown, Some(lockbridge_core::model::LockState::Unlocked));
+        assert_eq!(cache.loads(), 2);
+    }
+);

@@ -195,7 +195,7 @@ impl Store {
     ) -> Result<Vec<AccessCode>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND org_id = $2 AND id > $3 \
-             AND status <> 'removed' ORDER BY id LIMIT $4"
+             AND status <> 'removed' ORDER BY lock_id, id LIMIT $4"
         );
         let rows = sqlx::query(&self.sql(&sql))
             .bind(lock.to_string())

@@ -113,7 +113,7 @@ impl Store {
         after: Option<ConnectionId>,
     ) -> Result<Vec<Connection>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3"
         );
         let rows = sqlx::query(&self.sql(&sql))
             .bind(org.to_string())
@@ -221,12 +221,19 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes a connection with its gateways, locks and codes.
     pub async fn delete_connection(&self, org: OrgId, id: ConnectionId) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(&self.sql("DELETE FROM connections WHERE org_id = $1 AND id = $2"))
             .bind(org.to_string())
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query(&self.sql(crate::devices::BUMP_ORG))
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 }

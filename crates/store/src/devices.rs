@@ -94,6 +94,10 @@ fn like_escape(q: &str) -> String {
     out
 }
 
+/// Moves an organisation's `locks_version`; written in the transaction that changes its locks.
+pub(crate) const BUMP_ORG: &str =
+    "UPDATE organisations SET locks_version = locks_version + 1 WHERE id = $1";
+
 impl Store {
     /// Writes what a sync found, in one transaction: gateways and locks upserted by their
     /// vendor ids (keeping lockbridge's ids), the ones the vendor no longer lists removed.
@@ -167,6 +171,10 @@ impl Store {
             .bind(conn.id.to_string())
             .execute(&mut *tx)
             .await?;
+        sqlx::query(&self.sql(BUMP_ORG))
+            .bind(conn.org_id.to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(SyncCounts {
             locks: devices.locks.len(),
@@ -201,7 +209,7 @@ impl Store {
         if filter.online.is_some() {
             sql += &next("online = #");
         }
-        sql += &format!(" ORDER BY id LIMIT ${}", n + 1);
+        sql += &format!(" ORDER BY org_id, id LIMIT ${}", n + 1);
         let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql)
             .bind(org.to_string())
@@ -243,12 +251,30 @@ impl Store {
     }
 
     pub async fn set_lock_state(&self, id: LockId, state: LockState) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         sqlx::query(&self.sql("UPDATE locks SET state = $1 WHERE id = $2"))
             .bind(state.as_str())
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query(&self.sql(
+            "UPDATE organisations SET locks_version = locks_version + 1 \
+             WHERE id = (SELECT org_id FROM locks WHERE id = $1)",
+        ))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// A number that moves with every committed change to the organisation's locks.
+    pub async fn locks_version(&self, org: OrgId) -> Result<i64> {
+        let row = sqlx::query(&self.sql("SELECT locks_version FROM organisations WHERE id = $1"))
+            .bind(org.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map_or(Ok(0), |r| int(&r, "locks_version"))
     }
 
     pub async fn list_gateways(
@@ -259,7 +285,7 @@ impl Store {
     ) -> Result<Vec<Gateway>> {
         let rows = sqlx::query(&self.sql(
             "SELECT id, org_id, connection_id, provider, provider_id, name, online, updated_at FROM gateways \
-             WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+             WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3",
         ))
         .bind(org.to_string())
         .bind(after.map(|a| a.to_string()).unwrap_or_default())

@@ -119,7 +119,7 @@ impl Store {
     ) -> Result<Vec<ApiKey>> {
         let rows = sqlx::query(&self.sql(
             "SELECT id, org_id, name, role, prefix, created_at FROM api_keys \
-             WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+             WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3",
         ))
         .bind(org.to_string())
         .bind(after.map(|a| a.to_string()).unwrap_or_default())

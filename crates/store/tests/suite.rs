@@ -569,6 +569,38 @@ both_backends!(
 );
 
 both_backends!(
+    locks_version_moves_with_every_change_to_the_locks,
+    |db: TestDb| async move {
+        let s = &db.store;
+        let (org, conn, locks) = org_with_locks(s).await;
+        let other = s.create_org("Other").await.unwrap().id;
+        let v = s.locks_version(org).await.unwrap();
+        assert!(v >= 1, "the sync moved it");
+        s.insert_access_code(&code(&locks[0], "123456", None))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.locks_version(org).await.unwrap(),
+            v,
+            "codes are not locks"
+        );
+        s.set_lock_state(locks[0].id, LockState::Unlocked)
+            .await
+            .unwrap();
+        assert_eq!(s.locks_version(org).await.unwrap(), v + 1);
+        s.apply_sync(&conn, &devices()).await.unwrap();
+        assert_eq!(s.locks_version(org).await.unwrap(), v + 2);
+        assert!(s.delete_connection(org, conn.id).await.unwrap());
+        assert_eq!(s.locks_version(org).await.unwrap(), v + 3);
+        assert_eq!(
+            s.locks_version(other).await.unwrap(),
+            0,
+            "only that organisation's"
+        );
+    }
+);
+
+both_backends!(
     deleting_a_connection_takes_its_locks_and_codes,
     |db: TestDb| async move {
         let s = &db.store;
