@@ -186,6 +186,9 @@ impl Store {
     }
 
     /// A page of a lock's codes in id order (removed ones left out); only the organisation's.
+    /// The organisation is checked on the rows, not in SQL: with `org_id` in the condition
+    /// PostgreSQL may intersect the lock index with the `(org_id, idempotency_key)` one, which
+    /// spans every code of the organisation (40 ms at a million codes before statistics exist).
     pub async fn list_access_codes(
         &self,
         org: OrgId,
@@ -194,17 +197,23 @@ impl Store {
         after: Option<AccessCodeId>,
     ) -> Result<Vec<AccessCode>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND org_id = $2 AND id > $3 \
-             AND status <> 'removed' ORDER BY lock_id, id LIMIT $4"
+            "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND id > $2 \
+             AND status <> 'removed' ORDER BY lock_id, id LIMIT $3"
         );
         let rows = sqlx::query(&self.sql(&sql))
             .bind(lock.to_string())
-            .bind(org.to_string())
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| self.access_code(r)).collect()
+        let org = org.to_string();
+        let mut codes = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if text(row, "org_id")? == org {
+                codes.push(self.access_code(row)?);
+            }
+        }
+        Ok(codes)
     }
 
     /// Codes waiting for the engine (`setting` or `removing`) whose next attempt is due.
