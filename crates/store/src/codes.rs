@@ -56,11 +56,16 @@ impl Store {
     }
 
     /// Inserts codes in one transaction: all of them or, on any error, none. Rows go in
-    /// hundreds per statement.
+    /// batches per statement.
     pub async fn insert_access_codes(&self, codes: &[AccessCode]) -> Result<()> {
-        const ROWS: usize = 500; // 19 parameters a row, well under both backends' limits
+        // 19 parameters a row. The SQLite driver looks each parameter's name up by a linear
+        // scan, so a statement's cost grows with the square of its parameters there.
+        let rows = match self.dialect {
+            crate::Dialect::Sqlite => 25,
+            crate::Dialect::Postgres => 500,
+        };
         let mut tx = self.write_tx().await?;
-        for chunk in codes.chunks(ROWS) {
+        for chunk in codes.chunks(rows) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|r| {
                     let params: Vec<String> =

@@ -499,7 +499,7 @@ both_backends!(
         let s = &db.store;
         let (_, _, locks) = org_with_locks(s).await;
         let lock = &locks[1];
-        // More rows than one statement takes: three statements, one transaction.
+        // More rows than one statement takes: several statements, one transaction.
         let batch: Vec<AccessCode> = (0..1_203)
             .map(|i| code(lock, &format!("{:06}", 100_000 + i), None))
             .collect();
@@ -520,8 +520,8 @@ both_backends!(
             (back.code.as_str(), back.name.as_deref()),
             ("100777", Some("Guest"))
         );
-        // A repeated idempotency key in the second statement: nothing of the batch is kept,
-        // not even the first statement's rows.
+        // A repeated idempotency key in a later statement: nothing of the batch is kept, not
+        // even the first statement's rows.
         let mut bad: Vec<AccessCode> = (0..700)
             .map(|i| code(lock, &format!("{:06}", 200_000 + i), Some(&format!("k{i}"))))
             .collect();
