@@ -1,4 +1,4 @@
-//! S0: `POST /bff/iot-lock/credentials-update`, and connections verified before they are stored.
+//! `POST /bff/iot-lock/credentials-update`, and connections verified before they are stored.
 
 #![allow(clippy::unwrap_used)]
 

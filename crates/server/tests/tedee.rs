@@ -1,6 +1,6 @@
 //! Tedee through the unified API, against the Tedee simulator: connection, locks, operations,
 //! events, and access codes (permanent, time-bound, weekly windows) with every status of the
-//! create-PIN seed mapped.
+//! create-PIN statuses mapped.
 
 #![allow(clippy::unwrap_used)]
 

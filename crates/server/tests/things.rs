@@ -1,4 +1,4 @@
-//! S2: Kii connections, their things, and the thing-password route, end to end against the
+//! Kii connections, their things, and the thing-password route, end to end against the
 //! Kii simulator.
 
 #![allow(clippy::unwrap_used)]

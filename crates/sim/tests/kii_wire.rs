@@ -1,4 +1,4 @@
-//! The Kii fake on the wire: the thing-password seed's statuses, content types and bodies,
+//! The Kii fake on the wire: the thing-password change's statuses, content types and bodies,
 //! both path forms, tokens and registration.
 #![allow(clippy::unwrap_used)]
 

@@ -1,4 +1,4 @@
-//! The Tedee fake on the wire: the create-PIN seed's statuses, the envelope, auth and scopes,
+//! The Tedee fake on the wire: create-PIN's statuses, the envelope, auth and scopes,
 //! versions, path quirks, operations and the rate limit.
 #![allow(clippy::unwrap_used)]
 

@@ -1,4 +1,4 @@
-//! The TTLock fake at the wire level: locks, gateways, records, and the control API (vendors/ttlock.md §5.1–5.6, §5.12).
+//! The TTLock fake at the wire level: locks, gateways, records, and the control API.
 
 #![allow(clippy::unwrap_used)]
 

@@ -1,4 +1,4 @@
-//! The TTLock fake at the wire level: OAuth, parameters and the common checks (vendors/ttlock.md §1–4).
+//! The TTLock fake at the wire level: OAuth, parameters and the common checks.
 
 #![allow(clippy::unwrap_used)]
 

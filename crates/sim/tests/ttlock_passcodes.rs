@@ -1,4 +1,4 @@
-//! The TTLock fake at the wire level: custom and algorithmic passcodes (vendors/ttlock.md §5.7–5.11, §8).
+//! The TTLock fake at the wire level: custom and algorithmic passcodes.
 
 #![allow(clippy::unwrap_used)]
 

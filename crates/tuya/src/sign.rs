@@ -115,7 +115,7 @@ pub fn encrypt_pin(key: &[u8; 16], pin: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    //! Every vector of vendors/tuya_vectors.py and Tuya's own worked example.
+    //! The signing and encryption test vectors, and Tuya's own worked example.
     use super::*;
 
     const CID: &str = "1KAD46OrT9HafiKdsXeg";

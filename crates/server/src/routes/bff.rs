@@ -1,4 +1,4 @@
-//! `POST /bff/iot-lock/credentials-update` (S0): a new TTLock credential set, verified with
+//! `POST /bff/iot-lock/credentials-update`: a new TTLock credential set, verified with
 //! TTLock, then persisted in one statement. Only `password` is required; the other fields fall
 //! back to what the organisation's TTLock connection holds.
 
@@ -19,7 +19,7 @@ use crate::state::AppState;
 pub fn router() -> Api {
     let op = Op::new(
         Access::Admin,
-        "S0: verify a new TTLock credential set, then persist it",
+        "Verify a new TTLock credential set, then persist it",
     )
     .body("CredentialsUpdate")
     .returns(200, "Success");

@@ -45,7 +45,7 @@ pub fn router() -> Api {
             patch(update),
             Op::new(
                 Access::Admin,
-                "Replace some credentials (verified first; S0 rules)",
+                "Replace some credentials (verified first, missing ones kept)",
             )
             .body("ConnectionPatch")
             .returns(200, "Connection"),

@@ -1,4 +1,4 @@
-//! Kii things of a connection: listed, and their passwords changed (S2).
+//! Kii things of a connection: listed, and their passwords changed.
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};

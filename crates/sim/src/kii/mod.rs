@@ -1,5 +1,5 @@
 //! A fake of Kii Cloud's thing API (`/api/oauth2/token`, `/api/apps/{app}/things…`), from
-//! vendors/kii.md and the thing-password seed.
+//! Kii's REST API documentation (thing registration, login and password change).
 //!
 //! Wire behaviour: JSON bodies with Kii's vendor content types, error bodies
 //! `{errorCode, message, …context}` typed `application/vnd.kii.<Exception>+json`, the app-admin

@@ -1,5 +1,5 @@
-//! A fake of Tedee's cloud API (`/api/{version}/…`), from vendors/tedee.md and the create-PIN
-//! seed.
+//! A fake of Tedee's cloud API (`/api/{version}/…`), from Tedee's API documentation
+//! (its create-PIN endpoint in full detail).
 //!
 //! Wire behaviour: the `{result, success, errorMessages, statusCode}` envelope on every answer
 //! (204 and 304 carry no body, as HTTP requires); `Authorization: PersonalKey <key>` or
@@ -8,7 +8,7 @@
 //! paths and query names, trailing slashes accepted; a 700-requests-per-hour fixed window per
 //! user (429 with `Retry-After`); operations answered 202 and completed asynchronously; PIN
 //! commands relayed to the lock through its bridge (428 when disconnected or without keypad,
-//! 409 while another command is in flight, 408 when the device does not answer), the seed's
+//! 409 while another command is in flight, 408 when the device does not answer), Tedee's
 //! five PIN rules (400), duplicates (406) and a full lock (412, or 422 by configuration).
 //!
 //! Unconfirmed points, read leniently and written down: rule 5 refuses only unit-step runs

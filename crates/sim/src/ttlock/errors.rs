@@ -63,7 +63,7 @@ fn errmsg(code: i64) -> &'static str {
         -3002 => "The gateway is offline. Please check and try again.",
         -3003 => "The gateway is busy. Please try again later.",
         -3006 => "Invalid Passcode. Passcode should be between 6 - 9 Digits in length",
-        // Real responses carry a no-break space here (vendors/ttlock.md §2).
+        // Real responses carry a no-break space here (seen in TTLock's answers).
         -3007 => "The same passcode\u{a0}already exists. Please use another one.",
         -3008 => "A Passcode that has never been used on the Lock cannot be changed",
         -3009 => {

@@ -1,4 +1,4 @@
-//! A fake of TTLock's Open Platform cloud (`/oauth2/token`, `/v3/...`), from vendors/ttlock.md.
+//! A fake of TTLock's Open Platform cloud (`/oauth2/token`, `/v3/...`), from TTLock's Open Platform documentation.
 //!
 //! Wire behaviour: every API answer is HTTP 200 with JSON; refusals carry the three-key
 //! `{errcode, errmsg, description}` envelope, action endpoints the three-key ack, data endpoints

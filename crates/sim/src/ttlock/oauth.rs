@@ -11,7 +11,7 @@ use crate::wall_ms;
 const DATE_WINDOW_MS: i64 = 300_000;
 
 pub fn token(w: &mut World, p: &Params) -> Result<Value, ApiErr> {
-    // Both spellings work in production (vendors/ttlock.md §3.1).
+    // Both spellings work in production (TTLock's OAuth documentation).
     let client_id = p
         .either("clientId", "client_id")
         .ok_or(ApiErr::code(10000))?;

@@ -11,7 +11,7 @@ use crate::faults::Faults;
 use crate::rng::Rng;
 use crate::wall_ms;
 
-/// Default access-token lifetime: 90 days, in seconds (vendors/ttlock.md §3.3).
+/// Default access-token lifetime: 90 days, in seconds (TTLock's OAuth documentation).
 pub const TOKEN_TTL_S: i64 = 7_776_000;
 /// The cloud's default passcode capacity per lock (§8).
 pub const DEFAULT_CAPACITY: usize = 250;

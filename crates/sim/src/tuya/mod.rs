@@ -1,4 +1,4 @@
-//! A fake of Tuya's cloud OpenAPI for door locks, from vendors/tuya.md and the door-lock seed.
+//! A fake of Tuya's cloud OpenAPI for door locks, from Tuya's OpenAPI documentation (signing, tokens, door-lock passwords).
 //!
 //! Wire behaviour: every answer is HTTP 200 with `{success, result | code+msg, t, tid}`;
 //! requests are signed (HMAC-SHA256 over the string-to-sign with the raw body's hash, the
