@@ -182,6 +182,11 @@ both_backends!(create_set_freeze_unfreeze_delete, |db: Db| async move {
         r.body
     );
     assert!(t.tuya_password(0, "5820394").unwrap().frozen);
+    assert_eq!(
+        r.body["updated_at"],
+        t.get(&format!("/v1/access-codes/{code}")).await.body["updated_at"],
+        "the answer carries the stored update time"
+    );
     let r = t
         .post(&format!("/v1/access-codes/{code}/unfreeze"), json!({}))
         .await;

@@ -137,8 +137,10 @@ impl Store {
         Ok(())
     }
 
-    /// Writes every changeable field of a code (not its id, lock, organisation or key).
-    pub async fn update_access_code(&self, c: &AccessCode) -> Result<()> {
+    /// Writes every changeable field of a code (not its id, lock, organisation or key), and
+    /// sets its `updated_at` to now, on the row and on `c`.
+    pub async fn update_access_code(&self, c: &mut AccessCode) -> Result<()> {
+        c.updated_at = now_ms();
         let id = c.id.to_string();
         sqlx::query(&self.sql(
             "UPDATE access_codes SET name = $1, code = $2, starts_at = $3, ends_at = $4, schedule = $5, status = $6, \
@@ -156,7 +158,7 @@ impl Store {
         .bind(c.last_error.clone())
         .bind(c.attempts)
         .bind(c.next_attempt_at)
-        .bind(now_ms())
+        .bind(c.updated_at)
         .bind(i64::from(c.confirming))
         .bind(id)
         .execute(&self.pool)

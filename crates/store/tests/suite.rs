@@ -404,7 +404,7 @@ both_backends!(
         got.status = CodeStatus::Set;
         got.provider_id = Some("80700001".into());
         got.next_attempt_at = None;
-        s.update_access_code(&got).await.unwrap();
+        s.update_access_code(&mut got).await.unwrap();
         let now = now_ms() + 1;
         let due = s
             .claim_due_access_codes(now, 10, now + 30_000)
@@ -429,7 +429,7 @@ both_backends!(
             .unwrap();
         assert_eq!(listed.len(), 3);
         got.status = CodeStatus::Removed;
-        s.update_access_code(&got).await.unwrap();
+        s.update_access_code(&mut got).await.unwrap();
         assert_eq!(
             s.list_access_codes(lock.org_id, lock.id, 10, None)
                 .await

@@ -256,7 +256,7 @@ async fn create(
         Outcome::Failed(err) => {
             // Nothing was created on the lock; the request fails and leaves no code behind.
             row.status = CodeStatus::Removed;
-            s.store.update_access_code(&row).await?;
+            s.store.update_access_code(&mut row).await?;
             Err(err)
         }
     }
@@ -335,7 +335,7 @@ async fn update(
     Path(id): Path<String>,
     Body(body): Body<Change>,
 ) -> ApiResult<Json<AccessCode>> {
-    let before = load(&s, &caller, &id).await?;
+    let mut before = load(&s, &caller, &id).await?;
     if matches!(
         before.status,
         CodeStatus::Removing | CodeStatus::Removed | CodeStatus::Failed
@@ -400,12 +400,12 @@ async fn update(
     row.status = CodeStatus::Setting;
     row.confirming = false;
     row.next_attempt_at = Some(now_ms() + LEASE_MS);
-    s.store.update_access_code(&row).await?;
+    s.store.update_access_code(&mut row).await?;
     match engine::attempt(&s, &mut row).await? {
         Outcome::Done | Outcome::Pending | Outcome::Retry(_) => Ok(Json(row)),
         Outcome::Failed(err) => {
             // The lock refused the change: the code stays as it was.
-            s.store.update_access_code(&before).await?;
+            s.store.update_access_code(&mut before).await?;
             Err(err)
         }
     }
@@ -424,7 +424,7 @@ async fn remove(
     row.confirming = false;
     row.attempts = 0;
     row.next_attempt_at = Some(now_ms() + LEASE_MS);
-    s.store.update_access_code(&row).await?;
+    s.store.update_access_code(&mut row).await?;
     match engine::attempt(&s, &mut row).await? {
         Outcome::Done => Ok((StatusCode::OK, Json(row))),
         Outcome::Pending | Outcome::Retry(_) => Ok((StatusCode::ACCEPTED, Json(row))),
@@ -466,7 +466,7 @@ async fn toggle(
     })
     .await?;
     row.frozen = frozen;
-    s.store.update_access_code(&row).await?;
+    s.store.update_access_code(&mut row).await?;
     Ok(Json(row))
 }
 
