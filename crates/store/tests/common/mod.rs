@@ -1,0 +1,114 @@
+//! Fixtures the store suites share: an organisation with a TTLock connection, its locks, codes.
+
+#![allow(dead_code)]
+
+use lockbridge_core::credentials::Credentials;
+use lockbridge_core::ids::{AccessCodeId, ConnectionId, OrgId};
+use lockbridge_core::model::*;
+use lockbridge_core::provider::{DeviceGateway, DeviceLock, Devices};
+use lockbridge_core::rules::CodeRules;
+use lockbridge_core::time::now_ms;
+use lockbridge_store::{LockFilter, Store};
+
+pub const SECRET: &str = "client-secret-that-must-never-be-stored-plainly";
+pub const MD5: &str = "5f4dcc3b5aa765d61d8327deb882cf99";
+
+pub fn ttlock_credentials() -> Credentials {
+    let mut c = Credentials::new();
+    c.set("client_id", "0123456789abcdef0123456789abcdef");
+    c.set("client_secret", SECRET);
+    c.set("username", "owner@example.com");
+    c.set("password_md5", MD5);
+    c.set("access_token", "access-token-0000000000000000001");
+    c.set("refresh_token", "refresh-token-000000000000000001");
+    c
+}
+
+pub fn connection(org: OrgId) -> Connection {
+    let now = now_ms();
+    Connection {
+        id: ConnectionId::new(),
+        org_id: org,
+        provider: Provider::Ttlock,
+        name: "Main account".into(),
+        base_url: Some("http://127.0.0.1:1".into()),
+        status: ConnectionStatus::Active,
+        credentials: ttlock_credentials(),
+        token_expires_at: Some(now + 1000),
+        credentials_version: 1,
+        last_sync_at: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+pub fn device_lock(id: &str, name: &str, gateway: Option<&str>, online: bool) -> DeviceLock {
+    DeviceLock {
+        provider_id: id.into(),
+        name: name.into(),
+        online,
+        state: LockState::Unknown,
+        battery: Some(80),
+        gateway: gateway.map(Into::into),
+        time_zone: None,
+        capabilities: Capabilities {
+            remote_unlock: gateway.is_some(),
+            access_codes: true,
+            ..Default::default()
+        },
+        code_rules: CodeRules::ttlock(),
+    }
+}
+
+pub fn devices() -> Devices {
+    Devices {
+        gateways: vec![DeviceGateway {
+            provider_id: "78001".into(),
+            name: "Lobby".into(),
+            online: true,
+        }],
+        locks: vec![
+            device_lock("1001", "Front door", Some("78001"), true),
+            device_lock("1002", "Back door", Some("78001"), true),
+            device_lock("1003", "Garden shed", None, false),
+        ],
+    }
+}
+
+pub async fn org_with_locks(store: &Store) -> (OrgId, Connection, Vec<Lock>) {
+    let org = store.create_org("Acme").await.unwrap().id;
+    let conn = connection(org);
+    store.insert_connection(&conn).await.unwrap();
+    store.apply_sync(&conn, &devices()).await.unwrap();
+    let locks = store
+        .list_locks(org, &LockFilter::default(), 100, None)
+        .await
+        .unwrap();
+    (org, conn, locks)
+}
+
+pub fn code(lock: &Lock, pin: &str, key: Option<&str>) -> AccessCode {
+    let now = now_ms();
+    AccessCode {
+        id: AccessCodeId::new(),
+        lock_id: lock.id,
+        org_id: lock.org_id,
+        name: Some("Guest".into()),
+        code: pin.into(),
+        starts_at: Some(now),
+        ends_at: Some(now + 3_600_000),
+        schedule: None,
+        status: CodeStatus::Setting,
+        frozen: false,
+        managed: true,
+        provider_id: None,
+        last_error: None,
+        attempts: 0,
+        confirming: false,
+        next_attempt_at: Some(now),
+        idempotency_key: key.map(Into::into),
+        created_at: now,
+        updated_at: now,
+    }
+}
