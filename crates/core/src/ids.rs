@@ -89,6 +89,10 @@ typed_id!(
     /// An access code.
     AccessCodeId, "ac"
 );
+typed_id!(
+    /// An event (ids sort by creation).
+    EventId, "evt"
+);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! every vendor is reached through, and one adapter per vendor.
 
 pub mod credentials;
+pub mod events;
 pub mod ids;
 pub mod kii;
 pub mod metrics;
@@ -15,7 +16,7 @@ pub mod ttlock;
 pub mod tuya;
 
 pub use credentials::Credentials;
-pub use ids::{AccessCodeId, ApiKeyId, ConnectionId, GatewayId, LockId, OrgId};
+pub use ids::{AccessCodeId, ApiKeyId, ConnectionId, EventId, GatewayId, LockId, OrgId};
 pub use model::*;
 pub use provider::{ErrorKind, ProviderApi, ProviderError, ProviderResult};
 pub use rules::CodeRules;

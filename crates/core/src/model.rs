@@ -145,6 +145,8 @@ pub struct Connection {
     pub credentials_version: i64,
     pub last_sync_at: Option<Millis>,
     pub last_error: Option<String>,
+    /// What reconciliation does with codes changed on a lock outside lockbridge.
+    pub on_external_change: ExternalPolicy,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -202,6 +204,10 @@ pub struct Lock {
     pub time_zone: Option<String>,
     pub capabilities: Capabilities,
     pub code_rules: CodeRules,
+    /// `device_offline`, `gateway_offline`, `connection_needs_reauth`.
+    pub errors: Vec<Notice>,
+    /// `low_battery`, `code_capacity_near`, `time_zone_unknown`.
+    pub warnings: Vec<Notice>,
     #[serde(with = "crate::time::rfc3339")]
     pub updated_at: Millis,
 }
@@ -224,6 +230,8 @@ pub struct Gateway {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CodeStatus {
+    /// Waiting for its just-in-time moment to be written to the lock.
+    Scheduled,
     /// Being written to the lock (or waiting for a retry).
     Setting,
     /// On the lock.
@@ -238,6 +246,7 @@ pub enum CodeStatus {
 impl CodeStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            CodeStatus::Scheduled => "scheduled",
             CodeStatus::Setting => "setting",
             CodeStatus::Set => "set",
             CodeStatus::Removing => "removing",
@@ -248,6 +257,7 @@ impl CodeStatus {
 
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
+            "scheduled" => CodeStatus::Scheduled,
             "setting" => CodeStatus::Setting,
             "set" => CodeStatus::Set,
             "removing" => CodeStatus::Removing,
@@ -255,6 +265,119 @@ impl CodeStatus {
             "failed" => CodeStatus::Failed,
             _ => return None,
         })
+    }
+}
+
+impl CodeStatus {
+    /// On the lock or on its way there (or about to leave it): such a code holds its PIN and
+    /// a place on the lock.
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            CodeStatus::Scheduled | CodeStatus::Setting | CodeStatus::Set | CodeStatus::Removing
+        )
+    }
+}
+
+/// Why a code was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemovedReason {
+    /// Revoked through lockbridge.
+    Deleted,
+    /// Its `ends_at` passed.
+    Expired,
+    /// Removed from the lock outside lockbridge (and accepted).
+    External,
+}
+
+impl RemovedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemovedReason::Deleted => "deleted",
+            RemovedReason::Expired => "expired",
+            RemovedReason::External => "external",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "deleted" => RemovedReason::Deleted,
+            "expired" => RemovedReason::Expired,
+            "external" => RemovedReason::External,
+            _ => return None,
+        })
+    }
+}
+
+/// What reconciliation does when a managed code was changed on the lock outside lockbridge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExternalPolicy {
+    /// Put lockbridge's code back as it was.
+    #[default]
+    Restore,
+    /// Take the lock's version as the truth.
+    Accept,
+}
+
+impl ExternalPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExternalPolicy::Restore => "restore",
+            ExternalPolicy::Accept => "accept",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "restore" => Some(ExternalPolicy::Restore),
+            "accept" => Some(ExternalPolicy::Accept),
+            _ => None,
+        }
+    }
+}
+
+/// An error or warning on a code or lock: `code` is stable, `message` says it in words,
+/// `since` is when it was first seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub code: String,
+    pub message: String,
+    #[serde(with = "crate::time::rfc3339")]
+    pub since: Millis,
+}
+
+impl Notice {
+    pub fn new(code: &str, message: impl Into<String>, since: Millis) -> Notice {
+        Notice {
+            code: code.to_owned(),
+            message: message.into(),
+            since,
+        }
+    }
+}
+
+/// Sets the notice `code` in `list` (keeping its first `since`) when `on`, drops it otherwise;
+/// answers whether the list changed.
+pub fn toggle_notice(
+    list: &mut Vec<Notice>,
+    on: bool,
+    code: &str,
+    message: impl Into<String>,
+    now: Millis,
+) -> bool {
+    let at = list.iter().position(|n| n.code == code);
+    match (on, at) {
+        (true, None) => {
+            list.push(Notice::new(code, message, now));
+            true
+        }
+        (false, Some(i)) => {
+            list.remove(i);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -362,6 +485,21 @@ pub struct AccessCode {
     pub managed: bool,
     pub provider_id: Option<String>,
     pub last_error: Option<String>,
+    pub removed_reason: Option<RemovedReason>,
+    pub errors: Vec<Notice>,
+    pub warnings: Vec<Notice>,
+    /// This code's own answer to external changes; the connection's when absent.
+    pub on_external_change: Option<ExternalPolicy>,
+    /// Moves with every write of the row; writes are conditional on the version read.
+    #[serde(skip)]
+    pub version: i64,
+    /// The worker (or request) working the code on the lock now, and until when.
+    #[serde(skip)]
+    pub lease_owner: Option<String>,
+    #[serde(skip)]
+    pub lease_until: Option<Millis>,
+    /// Vendor writes started for the current wanted state (a create or change whose earlier
+    /// outcome may be unknown when above one).
     #[serde(skip)]
     pub attempts: i64,
     /// Written to the vendor, which has not confirmed yet that the lock has it (Tuya).

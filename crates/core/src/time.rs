@@ -11,6 +11,25 @@ pub fn now_ms() -> Millis {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The service's clock: the wall clock plus an offset that tests move forward (leases
+/// expire, codes reach their end) without sleeping.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset: std::sync::atomic::AtomicI64,
+}
+
+impl Clock {
+    pub fn now(&self) -> Millis {
+        now_ms() + self.offset.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Moves the clock forward by `ms`.
+    pub fn advance(&self, ms: Millis) {
+        self.offset
+            .fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
 fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -137,12 +156,19 @@ pub mod rfc3339_opt {
 
 /// Serde for RFC 3339 instants held as milliseconds.
 pub mod rfc3339 {
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     use super::Millis;
 
     pub fn serialize<S: Serializer>(v: &Millis, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::to_rfc3339(*v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_rfc3339(&s).ok_or_else(|| {
+            serde::de::Error::custom("expected an RFC 3339 date-time such as 2026-11-21T09:30:00Z")
+        })
     }
 }
 

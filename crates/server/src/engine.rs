@@ -1,20 +1,29 @@
-//! The workers: the code engine brings access codes to their wanted state on the lock, the
-//! token worker renews tokens before they expire. Each exposes one step (`run_due_codes`,
-//! `refresh_due_tokens`) so that tests drain them without timers.
+//! The code engine: brings each access code to its wanted state on the lock.
+//!
+//! A code is worked only by the holder of its lease (a request working its own change, or a
+//! worker that claimed it), and every write of its row is conditional on the version read and
+//! on still holding the lease. What a vendor call established — the vendor's id for the code,
+//! that it is on the lock or gone — is a fact; what is wanted of the code (set, changed,
+//! removed) belongs to requests. When a request changed what is wanted while an attempt ran,
+//! the attempt's facts are kept and the code is due again at once, so a create that succeeds
+//! after a DELETE is followed by a removal. A lease is extended while the work goes on and the
+//! vendor call is bounded by a timeout, so only an instance that stopped loses one; then the
+//! next holder checks the lock before it writes anything.
 
-use std::time::Duration;
+use std::collections::HashSet;
+use std::future::Future;
 
-use lockbridge_core::model::{AccessCode, CodeStatus, Connection, ConnectionStatus};
-use lockbridge_core::provider::{CodeChange, CodeSpec, CodeState, ErrorKind, ProviderError};
-use lockbridge_core::time::{Millis, now_ms};
-use tokio_util::sync::CancellationToken;
+use futures_util::StreamExt;
+use lockbridge_core::events::{Event, EventType};
+use lockbridge_core::model::{AccessCode, CodeStatus, Connection, Lock, Notice, RemovedReason};
+use lockbridge_core::provider::{CodeChange, CodeSpec, CodeState, ErrorKind, ProviderCode, ProviderError};
+use lockbridge_core::time::Millis;
+use lockbridge_store::Guard;
+use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::service;
 use crate::state::AppState;
-
-/// While a request works on a code inline, the worker leaves it alone this long.
-pub const LEASE_MS: Millis = 30_000;
 
 /// How one attempt ended.
 #[derive(Debug)]
@@ -27,6 +36,30 @@ pub enum Outcome {
     Retry(ApiError),
     /// A definitive refusal.
     Failed(ApiError),
+    /// What is wanted changed while the attempt ran, or another holder took the code over:
+    /// the facts were kept and the code is due again.
+    Yielded,
+}
+
+/// What a vendor call established.
+#[derive(Debug)]
+enum Reached {
+    /// On the lock as wanted, under this vendor id.
+    Set(String),
+    /// On the lock under this id, but as something else (an earlier attempt's, or adopted):
+    /// to be changed next.
+    Adopted(String),
+    /// Taken by the vendor under this id; the lock confirms later.
+    Pending(String),
+    /// Not on the lock.
+    Removed,
+    /// The vendor id the code had is not on the lock any more: set it again.
+    Lost,
+}
+
+/// A fresh lease owner name.
+pub fn lease_owner() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn backoff(state: &AppState, attempts: i64) -> Millis {
@@ -38,7 +71,7 @@ fn backoff(state: &AppState, attempts: i64) -> Millis {
 fn is_transient(e: &ApiError) -> bool {
     match e {
         ApiError::Provider(p) => p.kind.is_transient(),
-        ApiError::Store(_) => true,
+        ApiError::Store(_) | ApiError::NeedsReauth => true,
         _ => false,
     }
 }
@@ -53,240 +86,398 @@ fn spec(code: &AccessCode) -> CodeSpec {
     }
 }
 
-/// One attempt at bringing `code` where its status says, written back to the store.
-pub async fn attempt(state: &AppState, code: &mut AccessCode) -> ApiResult<Outcome> {
-    let lock = state
-        .store
-        .lock_by_id(code.lock_id)
-        .await?
-        .ok_or(ApiError::NotFound("lock"))?;
-    let conn = state
-        .store
-        .connection_by_id(lock.connection_id)
-        .await?
-        .ok_or(ApiError::NotFound("connection"))?;
-    let (l, c, wanted) = (&lock, &conn, spec(code));
-    if code.confirming
-        && let Some(pid) = code.provider_id.clone()
-    {
-        return confirm(state, code, &conn, &lock, &pid).await;
+/// What requests decide about a code (as opposed to what the engine learns).
+fn wanted(c: &AccessCode) -> impl PartialEq + use<> {
+    (
+        c.status,
+        c.code.clone(),
+        c.name.clone(),
+        c.starts_at,
+        c.ends_at,
+        c.schedule.clone(),
+        c.removed_reason,
+    )
+}
+
+/// Whether the lock's `found` code is `code` (the PIN where the vendor reports PINs, else the
+/// name and window).
+pub fn same_code(code: &AccessCode, found: &ProviderCode) -> bool {
+    if found.spec.code.is_empty() {
+        found.spec.name == code.name
+            && found.spec.starts_at.map(|t| t / 1000) == code.starts_at.map(|t| t / 1000)
+            && found.spec.ends_at.map(|t| t / 1000) == code.ends_at.map(|t| t / 1000)
+    } else {
+        found.spec.code == code.code
     }
-    let asynchronous = state
-        .providers
-        .get(conn.provider)?
-        .confirms_asynchronously();
-    let result: ApiResult<Option<String>> = match (code.status, code.provider_id.clone()) {
-        (CodeStatus::Setting, None) => {
-            service::call(state, &conn, |api| async move {
-                api.create_code(c, l, &wanted).await.map(Some)
-            })
-            .await
+}
+
+/// Runs `work` while extending `code`'s lease for `owner`, bounded by the vendor timeout.
+async fn leased<T>(
+    state: &AppState,
+    code: &AccessCode,
+    owner: &str,
+    provider: lockbridge_core::Provider,
+    work: impl Future<Output = ApiResult<T>>,
+) -> ApiResult<T> {
+    let lease = state.settings.code_lease;
+    let every = (lease / 3).max(std::time::Duration::from_millis(10));
+    let work = tokio::time::timeout(state.settings.vendor_timeout, work);
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            done = &mut work => {
+                return done.unwrap_or_else(|_| {
+                    Err(ApiError::Provider(ProviderError::new(
+                        provider,
+                        ErrorKind::Timeout,
+                        "the vendor did not answer in time",
+                    )))
+                });
+            }
+            _ = tick.tick() => {
+                let until = state.now() + lease.as_millis() as i64;
+                if let Err(e) = state.store.extend_lease(code.id, owner, until).await {
+                    tracing::warn!(code = %code.id, error = %e, "could not extend a code's lease");
+                }
+            }
         }
-        (CodeStatus::Setting, Some(pid)) => {
+    }
+}
+
+/// The lock's code that is `code`, among those lockbridge knows under no other row.
+async fn look_up(
+    state: &AppState,
+    conn: &Connection,
+    lock: &Lock,
+    code: &AccessCode,
+) -> ApiResult<Option<ProviderCode>> {
+    let found = service::call(state, conn, |api| async move { api.list_codes(conn, lock).await })
+        .await?;
+    let others: HashSet<String> = state
+        .store
+        .live_codes(lock.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.id != code.id)
+        .filter_map(|c| c.provider_id)
+        .collect();
+    Ok(found
+        .into_iter()
+        .find(|f| !others.contains(&f.provider_id) && same_code(code, f)))
+}
+
+/// One vendor step towards what `code` wants.
+async fn act(
+    state: &AppState,
+    conn: &Connection,
+    lock: &Lock,
+    code: &AccessCode,
+) -> ApiResult<Reached> {
+    let api = state.providers.get(conn.provider)?;
+    let asynchronous = api.confirms_asynchronously();
+    let (c, l, wanted) = (conn, lock, spec(code));
+    let removing = code.status == CodeStatus::Removing;
+    match code.provider_id.clone() {
+        Some(pid) if code.confirming => {
+            let p = pid.as_str();
+            let seen =
+                service::call(state, conn, |api| async move { api.code_state(c, l, p).await })
+                    .await?;
+            Ok(match seen {
+                CodeState::Pending => Reached::Pending(pid),
+                CodeState::Active if removing => Reached::Pending(pid),
+                CodeState::Active => Reached::Set(pid),
+                CodeState::Gone if removing => Reached::Removed,
+                CodeState::Gone => Reached::Lost,
+                CodeState::Failed(e) => return Err(e.into()),
+            })
+        }
+        None if removing => {
+            // Nothing known of it on the lock: ask the lock before calling it removed.
+            let Some(found) = look_up(state, conn, lock, code).await? else {
+                return Ok(Reached::Removed);
+            };
+            let p = found.provider_id.as_str();
+            match service::call(state, conn, |api| async move { api.delete_code(c, l, p).await })
+                .await
+            {
+                Ok(()) | Err(ApiError::Provider(ProviderError { kind: ErrorKind::NotFound, .. })) => {
+                    Ok(Reached::Removed)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Some(pid) if removing => {
+            let p = pid.as_str();
+            match service::call(state, conn, |api| async move { api.delete_code(c, l, p).await })
+                .await
+            {
+                Ok(()) if asynchronous => Ok(Reached::Pending(pid)),
+                Ok(()) | Err(ApiError::Provider(ProviderError { kind: ErrorKind::NotFound, .. })) => {
+                    Ok(Reached::Removed)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        None => {
+            // An earlier attempt may have written it (its answer lost to a timeout, a crash or
+            // a lost lease): look before writing it again.
+            if code.attempts > 1
+                && let Some(found) = look_up(state, conn, lock, code).await?
+            {
+                return Ok(adopt(code, found));
+            }
+            let w = &wanted;
+            match service::call(state, conn, |api| async move { api.create_code(c, l, w).await })
+                .await
+            {
+                Ok(pid) if asynchronous => Ok(Reached::Pending(pid)),
+                Ok(pid) => Ok(Reached::Set(pid)),
+                Err(ApiError::Provider(e)) if e.kind == ErrorKind::AlreadyExists && code.attempts > 1 => {
+                    match look_up(state, conn, lock, code).await? {
+                        Some(found) => Ok(adopt(code, found)),
+                        None => Err(e.into()),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Some(pid) => {
             let change = CodeChange {
                 name: wanted.name.clone(),
                 code: Some(wanted.code.clone()),
                 period: wanted.starts_at.zip(wanted.ends_at),
                 schedule: wanted.schedule.clone(),
             };
-            let p = pid.clone();
-            service::call(state, &conn, |api| async move {
-                api.update_code(c, l, &p, &change).await.map(|()| Some(pid))
-            })
-            .await
-        }
-        (CodeStatus::Removing, None) => Ok(None),
-        (CodeStatus::Removing, Some(pid)) => {
-            let p = pid.clone();
-            match service::call(state, &conn, |api| async move {
-                api.delete_code(c, l, &p).await
+            let (p, ch) = (pid.as_str(), &change);
+            match service::call(state, conn, |api| async move {
+                api.update_code(c, l, p, ch).await
             })
             .await
             {
-                // Already gone from the lock: that is what was wanted.
-                Err(ApiError::Provider(ProviderError {
-                    kind: ErrorKind::NotFound,
-                    ..
-                }))
-                | Ok(()) => Ok(Some(pid)),
+                Ok(()) if asynchronous => Ok(Reached::Pending(pid)),
+                Ok(()) => Ok(Reached::Set(pid)),
+                Err(ApiError::Provider(ProviderError { kind: ErrorKind::NotFound, .. })) => {
+                    Ok(Reached::Lost)
+                }
                 Err(e) => Err(e),
             }
         }
-        _ => return Ok(Outcome::Done),
-    };
-    let outcome = match result {
-        Ok(Some(pid)) if asynchronous => {
-            code.provider_id = Some(pid);
-            code.confirming = true;
-            code.last_error = None;
-            code.attempts = 0;
-            code.next_attempt_at = Some(now_ms() + state.settings.confirm_poll.as_millis() as i64);
-            Outcome::Pending
-        }
-        Ok(pid) => {
-            code.provider_id = pid;
-            code.status = match code.status {
-                CodeStatus::Removing => CodeStatus::Removed,
-                _ => CodeStatus::Set,
-            };
-            code.last_error = None;
-            code.attempts = 0;
-            code.next_attempt_at = None;
-            Outcome::Done
-        }
-        Err(e) if is_transient(&e) => {
-            code.attempts += 1;
-            code.last_error = Some(e.to_string());
-            code.next_attempt_at = Some(now_ms() + backoff(state, code.attempts));
-            Outcome::Retry(e)
-        }
-        Err(e) => {
-            code.last_error = Some(e.to_string());
-            code.next_attempt_at = None;
-            code.status = CodeStatus::Failed;
-            Outcome::Failed(e)
-        }
-    };
-    state.store.update_access_code(code).await?;
-    Ok(outcome)
+    }
 }
 
-/// Looks at a code the vendor took but the lock had not confirmed: done, still pending, or
-/// refused by the lock.
-async fn confirm(
+/// A code found on the lock taken as this one: set when it is as wanted, changed next otherwise.
+fn adopt(code: &AccessCode, found: ProviderCode) -> Reached {
+    let f = &found.spec;
+    let same = (f.code.is_empty() || f.code == code.code)
+        && (f.name.is_none() || f.name == code.name)
+        && f.starts_at.map(|t| t / 60_000) == code.starts_at.map(|t| t / 60_000)
+        && f.ends_at.map(|t| t / 60_000) == code.ends_at.map(|t| t / 60_000);
+    if same {
+        Reached::Set(found.provider_id)
+    } else {
+        Reached::Adopted(found.provider_id)
+    }
+}
+
+fn error_notice(e: &ApiError, now: Millis) -> Notice {
+    Notice::new(e.status_code().1, e.to_string(), now)
+}
+
+/// Applies an attempt's result to `next` (a copy of the code as claimed); answers the outcome
+/// and the events to record with the write.
+fn apply(
     state: &AppState,
-    code: &mut AccessCode,
-    conn: &lockbridge_core::model::Connection,
-    lock: &lockbridge_core::model::Lock,
-    pid: &str,
-) -> ApiResult<Outcome> {
-    let seen = service::call(state, conn, |api| async move {
-        api.code_state(conn, lock, pid).await
-    })
-    .await;
-    let removing = code.status == CodeStatus::Removing;
-    let poll_later = |code: &mut AccessCode| {
-        code.next_attempt_at = Some(now_ms() + state.settings.confirm_poll.as_millis() as i64);
-        Outcome::Pending
+    lock: &Lock,
+    next: &mut AccessCode,
+    result: ApiResult<Reached>,
+    now: Millis,
+) -> (Outcome, Vec<Event>) {
+    let (org, id, lock_id, conn_id) = (next.org_id, next.id, next.lock_id, lock.connection_id);
+    let event = move |kind: EventType| {
+        Event::new(org, kind, now)
+            .code(id, lock_id)
+            .connection(conn_id)
     };
-    let outcome = match seen {
-        Ok(CodeState::Pending) => poll_later(code),
-        Ok(CodeState::Active) if removing => poll_later(code),
-        Ok(CodeState::Active) | Ok(CodeState::Gone) => {
-            code.status = if removing {
-                CodeStatus::Removed
+    let settled = |next: &mut AccessCode| {
+        next.attempts = 0;
+        next.next_attempt_at = None;
+        next.confirming = false;
+        next.last_error = None;
+        next.errors.clear();
+    };
+    match result {
+        Ok(Reached::Set(pid)) => {
+            settled(next);
+            next.provider_id = Some(pid);
+            next.status = CodeStatus::Set;
+            let restored = next
+                .warnings
+                .iter()
+                .any(|w| w.code == "deleted_externally" || w.code == "modified_externally");
+            next.warnings
+                .retain(|w| w.code != "deleted_externally" && w.code != "modified_externally");
+            let kind = if restored {
+                EventType::CodeRestored
             } else {
-                CodeStatus::Set
+                EventType::CodeSet
             };
-            if !removing && matches!(seen, Ok(CodeState::Gone)) {
-                code.status = CodeStatus::Failed;
-                code.last_error = Some("the lock no longer has this code".into());
-            }
-            code.confirming = false;
-            code.next_attempt_at = None;
-            Outcome::Done
+            (Outcome::Done, vec![event(kind)])
         }
-        Ok(CodeState::Failed(e)) => {
-            let e = ApiError::from(e);
-            code.status = CodeStatus::Failed;
-            code.confirming = false;
-            code.last_error = Some(e.to_string());
-            code.next_attempt_at = None;
-            Outcome::Failed(e)
+        Ok(Reached::Removed) => {
+            settled(next);
+            next.status = CodeStatus::Removed;
+            let reason = *next.removed_reason.get_or_insert(RemovedReason::Deleted);
+            let kind = if reason == RemovedReason::Expired {
+                EventType::CodeExpired
+            } else {
+                EventType::CodeRemoved
+            };
+            (
+                Outcome::Done,
+                vec![event(kind).data(json!({"reason": reason.as_str()}))],
+            )
+        }
+        Ok(Reached::Pending(pid)) => {
+            next.provider_id = Some(pid);
+            next.confirming = true;
+            next.last_error = None;
+            next.attempts = 0;
+            next.next_attempt_at = Some(now + state.settings.confirm_poll.as_millis() as i64);
+            (Outcome::Pending, Vec::new())
+        }
+        Ok(Reached::Adopted(pid)) => {
+            next.provider_id = Some(pid);
+            next.confirming = false;
+            next.attempts = 0;
+            next.next_attempt_at = Some(now);
+            (Outcome::Pending, Vec::new())
+        }
+        Ok(Reached::Lost) => {
+            next.provider_id = None;
+            next.confirming = false;
+            next.attempts = 0;
+            next.next_attempt_at = Some(now);
+            (Outcome::Pending, Vec::new())
         }
         Err(e) if is_transient(&e) => {
-            code.last_error = Some(e.to_string());
-            code.attempts += 1;
-            code.next_attempt_at = Some(now_ms() + backoff(state, code.attempts));
-            Outcome::Retry(e)
+            next.last_error = Some(e.to_string());
+            next.errors = vec![error_notice(&e, now)];
+            next.next_attempt_at = Some(now + backoff(state, next.attempts));
+            (Outcome::Retry(e), Vec::new())
         }
         Err(e) => {
-            code.status = CodeStatus::Failed;
-            code.confirming = false;
-            code.last_error = Some(e.to_string());
-            code.next_attempt_at = None;
-            Outcome::Failed(e)
+            next.last_error = Some(e.to_string());
+            next.errors = vec![error_notice(&e, now)];
+            next.next_attempt_at = None;
+            next.confirming = false;
+            next.status = CodeStatus::Failed;
+            let data = json!({"error": {"code": e.status_code().1, "message": e.to_string()}});
+            (Outcome::Failed(e), vec![event(EventType::CodeFailed).data(data)])
         }
-    };
-    state.store.update_access_code(code).await?;
-    Ok(outcome)
+    }
 }
 
-/// One pass of the code engine over the codes that are due; answers how many it tried.
+/// Works one code that `code.lease_owner` holds: one vendor step, then the result written
+/// under the lease. Answers the outcome and the code as it now stands.
+pub async fn work(state: &AppState, code: AccessCode) -> ApiResult<(Outcome, AccessCode)> {
+    let Some(owner) = code.lease_owner.clone() else {
+        return Ok((Outcome::Yielded, code));
+    };
+    let Some(lock) = state.store.lock_by_id(code.lock_id).await? else {
+        return Ok((Outcome::Yielded, code));
+    };
+    let conn = state
+        .store
+        .connection_by_id(lock.connection_id)
+        .await?
+        .ok_or(ApiError::NotFound("connection"))?;
+    let result = leased(state, &code, &owner, conn.provider, act(state, &conn, &lock, &code)).await;
+    let learned: Option<Option<String>> = match &result {
+        Ok(Reached::Set(p) | Reached::Adopted(p) | Reached::Pending(p)) => Some(Some(p.clone())),
+        Ok(Reached::Removed | Reached::Lost) => Some(None),
+        Err(_) => None,
+    };
+    let now = state.now();
+    let mut next = code.clone();
+    let (mut outcome, mut events) = apply(state, &lock, &mut next, result, now);
+    let mut read = code;
+    loop {
+        if state
+            .store
+            .update_code_if(&mut next, read.version, Guard::Lease(&owner), now, &events)
+            .await?
+        {
+            return Ok((outcome, next));
+        }
+        let Some(current) = state.store.access_code_by_id(read.id).await? else {
+            return Ok((Outcome::Yielded, next));
+        };
+        if current.lease_owner.as_deref() != Some(owner.as_str()) {
+            // The lease was lost: the new holder checks the lock itself. A vendor id learned
+            // here is a fact worth keeping for it.
+            if let Some(Some(pid)) = &learned {
+                state.store.record_provider_id(current.id, pid).await?;
+            }
+            tracing::info!(code = %current.id, "lost a code's lease during an attempt");
+            return Ok((Outcome::Yielded, current));
+        }
+        if wanted(&current) == wanted(&read) {
+            // Only facts moved (a former holder recorded the vendor id): the result stands.
+            read = current;
+            continue;
+        }
+        // What is wanted changed under the attempt: keep what the vendor said, work again.
+        next = current.clone();
+        if let Some(pid) = learned.clone() {
+            next.provider_id = pid;
+        }
+        next.confirming = false;
+        next.attempts = 0;
+        next.next_attempt_at = Some(now);
+        (outcome, events) = (Outcome::Yielded, Vec::new());
+        read = current;
+    }
+}
+
+/// Claims `id` for this request if nobody holds it and works it once; `None` when another
+/// holder has it (it will see the change when its attempt ends).
+pub async fn work_now(
+    state: &AppState,
+    id: lockbridge_core::AccessCodeId,
+) -> ApiResult<Option<(Outcome, AccessCode)>> {
+    let now = state.now();
+    let lease = now + state.settings.code_lease.as_millis() as i64;
+    match state
+        .store
+        .claim_access_code(id, now, lease, &lease_owner())
+        .await?
+    {
+        Some(code) => work(state, code).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// One pass of the code engine: codes past their end are marked for removal, then up to 50
+/// due codes are claimed and worked (several at once; the TTLock adapter keeps one command at
+/// a time per gateway). Answers how many were worked.
 pub async fn run_due_codes(state: &AppState) -> ApiResult<usize> {
-    let now = now_ms();
+    let now = state.now();
+    state.store.expire_codes(now).await?;
+    let lease = now + state.settings.code_lease.as_millis() as i64;
     let due = state
         .store
-        .claim_due_access_codes(now, 50, now + LEASE_MS)
+        .claim_due_access_codes(now, 50, lease, &lease_owner())
         .await?;
     let n = due.len();
-    for mut code in due {
-        if let Err(err) = attempt(state, &mut code).await {
-            tracing::warn!(code = %code.id, error = %err, "code engine attempt failed");
-        }
-    }
-    Ok(n)
-}
-
-/// One pass of the token worker: renews every active connection whose token expires within
-/// its vendor's margin (the service's `refresh_margin` unless the vendor has a shorter one);
-/// answers how many it renewed.
-pub async fn refresh_due_tokens(state: &AppState) -> ApiResult<usize> {
-    let mut renewed = 0;
-    for (provider, api) in state.providers.iter() {
-        let margin = api
-            .refresh_margin()
-            .unwrap_or(state.settings.refresh_margin);
-        let before = now_ms() + margin.as_millis() as i64;
-        let due = state
-            .store
-            .connections_expiring(provider, before, 50)
-            .await?;
-        for conn in due {
-            renewed += usize::from(refresh_one(state, &conn).await?);
-        }
-    }
-    Ok(renewed)
-}
-
-/// Renews one connection's token; a vendor refusal is recorded on the connection, not raised.
-async fn refresh_one(state: &AppState, conn: &Connection) -> ApiResult<bool> {
-    match service::call(state, conn, |api| async move { api.refresh(conn).await }).await {
-        Ok(update) => {
-            state
-                .store
-                .store_tokens(conn.id, &update.tokens, update.expires_at)
-                .await?;
-            Ok(true)
-        }
-        Err(ApiError::Provider(e)) if e.kind == ErrorKind::AuthFailed => Ok(false), // marked needs_reauth
-        Err(e) => {
-            tracing::warn!(connection = %conn.id, error = %e, "token renewal failed; will retry");
-            state
-                .store
-                .set_connection_status(conn.id, ConnectionStatus::Active, Some(&e.to_string()))
-                .await?;
-            Ok(false)
-        }
-    }
-}
-
-/// Runs both workers every `interval`, the first pass one interval after start, until `stop`
-/// is cancelled.
-pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tick.tick() => {
-                if let Err(e) = refresh_due_tokens(&state).await {
-                    tracing::warn!(error = %e, "token worker pass failed");
-                }
-                if let Err(e) = run_due_codes(&state).await {
-                    tracing::warn!(error = %e, "code engine pass failed");
-                }
+    futures_util::stream::iter(due)
+        .for_each_concurrent(8, |code| async move {
+            let id = code.id;
+            if let Err(err) = work(state, code).await {
+                tracing::warn!(code = %id, error = %err, "code engine attempt failed");
             }
-        }
-    }
+        })
+        .await;
+    Ok(n)
 }

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! lockbridge's HTTP service: the API, authentication in extractors, errors mapped in one
 //! place, and the workers (token renewal, code engine).
 //!
@@ -11,9 +12,11 @@ pub mod extract;
 pub mod lock_cache;
 pub mod metrics;
 pub mod openapi;
+pub mod reconcile;
 pub mod routes;
 pub mod service;
 pub mod state;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,6 +96,7 @@ impl App {
             settings: Arc::new(settings),
             http: Arc::default(),
             locks: Arc::new(lock_cache::LockCache::new(lock_cache_ttl)),
+            clock: Arc::default(),
         };
         App { state }
     }
@@ -135,7 +139,7 @@ impl App {
         listener: TcpListener,
         stop: CancellationToken,
     ) -> std::io::Result<()> {
-        let workers = tokio::spawn(engine::run(
+        let workers = tokio::spawn(workers::run(
             self.state.clone(),
             self.state.settings.worker_interval,
             stop.clone(),

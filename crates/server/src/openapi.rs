@@ -13,6 +13,12 @@ fn opt(t: &str) -> Value {
 fn time() -> Value {
     json!({"type": ["string", "null"], "format": "date-time"})
 }
+/// `errors` / `warnings`: `[{code, message, since}]`, never null.
+fn notices() -> Value {
+    json!({"type": "array", "items": {"type": "object", "required": ["code", "message", "since"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+            "since": {"type": "string", "format": "date-time"}}}})
+}
 fn list_of(item: &str) -> Value {
     json!({"type": "object", "required": ["data", "next_cursor"], "properties": {
         "data": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}},
@@ -49,12 +55,14 @@ fn schemas() -> Value {
         "NewConnection": object(&["provider", "credentials"], json!({
             "provider": {"enum": ["ttlock", "tuya", "tedee", "kii"]}, "name": text(), "base_url": text(),
             "credentials": credentials})),
-        "ConnectionPatch": object(&["credentials"], json!({"credentials": credentials})),
+        "ConnectionPatch": object(&[], json!({"credentials": credentials,
+            "on_external_change": {"enum": ["restore", "accept"]}})),
         "Connection": object(&["id", "provider", "name", "status", "credentials"], json!({
             "id": text(), "provider": text(), "name": text(), "base_url": opt("string"),
             "status": {"enum": ["active", "needs_reauth", "error"]},
             "credentials": {"type": "object", "description": "secrets shown as •••• and at most their last 4 characters"},
-            "token_expires_at": time(), "last_sync_at": time(), "last_error": opt("string"), "created_at": time()})),
+            "token_expires_at": time(), "last_sync_at": time(), "last_error": opt("string"),
+            "on_external_change": {"enum": ["restore", "accept"]}, "created_at": time()})),
         "ConnectionList": list_of("Connection"),
         "SyncResult": object(&["locks", "gateways", "removed"], json!({
             "locks": {"type": "integer"}, "gateways": {"type": "integer"}, "removed": {"type": "integer"}})),
@@ -64,7 +72,7 @@ fn schemas() -> Value {
             "battery": {"type": ["integer", "null"], "minimum": 0, "maximum": 100}, "gateway_id": opt("string"),
             "time_zone": opt("string"),
             "capabilities": {"type": "object", "additionalProperties": {"type": "boolean"}},
-            "code_rules": {"type": "object"}, "updated_at": time()})),
+            "code_rules": {"type": "object"}, "errors": notices(), "warnings": notices(), "updated_at": time()})),
         "LockList": list_of("Lock"),
         "Gateway": object(&["id", "connection_id", "provider", "provider_id", "name", "online"], json!({
             "id": text(), "connection_id": text(), "provider": text(), "provider_id": text(), "name": text(),
@@ -80,13 +88,18 @@ fn schemas() -> Value {
             "start_time": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}, "end_time": text(), "time_zone": text()})),
         "NewAccessCode": object(&[], json!({
             "name": text(), "code": {"type": "string", "description": "generated to fit the lock's rules when absent"},
-            "starts_at": time(), "ends_at": time(), "schedule": {"$ref": "#/components/schemas/Schedule"}})),
-        "AccessCodeChange": object(&[], json!({"name": text(), "code": text(), "starts_at": time(), "ends_at": time()})),
+            "starts_at": time(), "ends_at": time(), "schedule": {"$ref": "#/components/schemas/Schedule"},
+            "on_external_change": {"enum": ["restore", "accept"]}})),
+        "AccessCodeChange": object(&[], json!({"name": text(), "code": text(), "starts_at": time(), "ends_at": time(),
+            "on_external_change": {"enum": ["restore", "accept"]}})),
         "AccessCode": object(&["id", "lock_id", "code", "status", "frozen", "managed"], json!({
             "id": text(), "lock_id": text(), "name": opt("string"), "code": text(), "starts_at": time(), "ends_at": time(),
             "schedule": {"oneOf": [{"$ref": "#/components/schemas/Schedule"}, {"type": "null"}]},
-            "status": {"enum": ["setting", "set", "removing", "removed", "failed"]}, "frozen": {"type": "boolean"},
+            "status": {"enum": ["scheduled", "setting", "set", "removing", "removed", "failed"]}, "frozen": {"type": "boolean"},
             "managed": {"type": "boolean"}, "provider_id": opt("string"), "last_error": opt("string"),
+            "removed_reason": {"enum": ["deleted", "expired", "external", null]},
+            "errors": notices(), "warnings": notices(),
+            "on_external_change": {"enum": ["restore", "accept", null]},
             "created_at": time(), "updated_at": time()})),
         "AccessCodeList": list_of("AccessCode"),
         "OfflineCodeRequest": object(&["kind"], json!({

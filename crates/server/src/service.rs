@@ -128,6 +128,7 @@ pub async fn create(
         credentials_version: 1,
         last_sync_at: None,
         last_error: None,
+        on_external_change: Default::default(),
         created_at: now,
         updated_at: now,
     };
@@ -181,6 +182,7 @@ pub fn connection_json(c: &Connection) -> Value {
         "token_expires_at": c.token_expires_at.map(to_rfc3339),
         "last_sync_at": c.last_sync_at.map(to_rfc3339),
         "last_error": c.last_error,
+        "on_external_change": c.on_external_change,
         "created_at": to_rfc3339(c.created_at),
     })
 }

@@ -35,6 +35,16 @@ pub struct Settings {
     pub confirm_poll: Duration,
     /// How often a lock operation that completes asynchronously (Tedee) is polled.
     pub operation_poll: Duration,
+    /// The longest one vendor call of the code engine may take; past it the attempt's outcome
+    /// is unknown and the code is checked against the lock on the next attempt.
+    pub vendor_timeout: Duration,
+    /// How long a worker holds a code it works; extended while the work goes on, so only an
+    /// instance that stopped loses it. Longer than `vendor_timeout`.
+    pub code_lease: Duration,
+    /// How often each lock's codes are compared with the vendor's (`LOCKBRIDGE_RECONCILE_INTERVAL`).
+    pub reconcile_interval: Duration,
+    /// How often each connection's devices are read again (`LOCKBRIDGE_DEVICE_SYNC_INTERVAL`).
+    pub device_sync_interval: Duration,
     /// Base URL per provider for connections created without one (the vendor's own host
     /// when absent here).
     pub base_urls: HashMap<Provider, String>,
@@ -52,6 +62,10 @@ impl Default for Settings {
             found_codes_interval: Duration::from_secs(60),
             operation_poll: Duration::from_millis(500),
             confirm_poll: Duration::from_secs(2),
+            vendor_timeout: Duration::from_secs(60),
+            code_lease: Duration::from_secs(90),
+            reconcile_interval: Duration::from_secs(15 * 60),
+            device_sync_interval: Duration::from_secs(5 * 60),
             base_urls: HashMap::new(),
         }
     }
@@ -190,4 +204,12 @@ pub struct AppState {
     pub http: Arc<crate::metrics::HttpMetrics>,
     pub locks: Arc<crate::lock_cache::LockCache>,
     pub code_reads: Arc<CodeReads>,
+    /// The service's clock (tests move it).
+    pub clock: Arc<lockbridge_core::time::Clock>,
+}
+
+impl AppState {
+    pub fn now(&self) -> lockbridge_core::time::Millis {
+        self.clock.now()
+    }
 }

@@ -8,7 +8,7 @@ use common::*;
 use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::time::now_ms;
-use lockbridge_server::engine;
+use lockbridge_server::{engine, workers};
 use serde_json::{Value, json};
 
 impl TestApp {
@@ -70,14 +70,14 @@ both_backends!(
                 .unwrap_or(0)
         };
         // A Tuya token lives two hours: inside the service's 24-hour margin, but not due yet.
-        assert_eq!(engine::refresh_due_tokens(&t.app.state).await.unwrap(), 0);
+        assert_eq!(workers::refresh_due_tokens(&t.app.state).await.unwrap(), 0);
         assert_eq!(refreshes(), 0);
         let before = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
         t.db.store
             .store_tokens(conn, &Credentials::new(), Some(now_ms() + 5 * 60_000))
             .await
             .unwrap();
-        assert_eq!(engine::refresh_due_tokens(&t.app.state).await.unwrap(), 1);
+        assert_eq!(workers::refresh_due_tokens(&t.app.state).await.unwrap(), 1);
         assert_eq!(refreshes(), 1);
         let after = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
         assert_ne!(
@@ -85,7 +85,7 @@ both_backends!(
             before.credentials.get("access_token")
         );
         assert!(after.token_expires_at.unwrap() > now_ms() + 3_600_000);
-        assert_eq!(engine::refresh_due_tokens(&t.app.state).await.unwrap(), 0);
+        assert_eq!(workers::refresh_due_tokens(&t.app.state).await.unwrap(), 0);
         // The renewed pair works (the old one is refused by the cloud now).
         let s = t
             .post(&format!("/v1/connections/{conn}/sync"), json!({}))

@@ -8,7 +8,7 @@ use common::*;
 use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::time::now_ms;
-use lockbridge_server::engine;
+use lockbridge_server::workers;
 use serde_json::json;
 
 both_backends!(
@@ -17,7 +17,7 @@ both_backends!(
         let t = TestApp::start(db).await;
         let conn: ConnectionId = t.connect().await.parse().unwrap();
         assert_eq!(
-            engine::refresh_due_tokens(&t.app.state).await.unwrap(),
+            workers::refresh_due_tokens(&t.app.state).await.unwrap(),
             0,
             "a 90-day token is not due"
         );
@@ -27,7 +27,7 @@ both_backends!(
             .store_tokens(conn, &Credentials::new(), Some(now_ms() + 60_000))
             .await
             .unwrap();
-        assert_eq!(engine::refresh_due_tokens(&t.app.state).await.unwrap(), 1);
+        assert_eq!(workers::refresh_due_tokens(&t.app.state).await.unwrap(), 1);
         assert_eq!(t.sim_calls("/oauth2/token#refresh_token"), 1);
         let after = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
         assert_ne!(
@@ -35,7 +35,7 @@ both_backends!(
             before.credentials.get("access_token")
         );
         assert!(after.token_expires_at.unwrap() > now_ms() + 80 * 86_400_000);
-        assert_eq!(engine::refresh_due_tokens(&t.app.state).await.unwrap(), 0);
+        assert_eq!(workers::refresh_due_tokens(&t.app.state).await.unwrap(), 0);
         assert_eq!(t.sim_calls("/oauth2/token#refresh_token"), 1, "once");
         // The renewed token works.
         let front = t.lock_id("Front door").await;

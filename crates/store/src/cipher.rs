@@ -5,6 +5,8 @@ use std::fmt;
 use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::StoreError;
 
@@ -19,7 +21,7 @@ impl MasterKey {
     pub fn from_hex(hex: &str) -> Result<Self, StoreError> {
         let hex = hex.trim();
         let bad = || StoreError::MasterKey("must be 64 hexadecimal characters (32 bytes)".into());
-        if hex.len() != 64 {
+        if hex.len() != 64 || !hex.is_ascii() {
             return Err(bad());
         }
         let mut key = [0u8; 32];
@@ -47,7 +49,7 @@ impl fmt::Debug for MasterKey {
 }
 
 #[derive(Clone)]
-pub(crate) struct Cipher(Aes256Gcm);
+pub(crate) struct Cipher(Aes256Gcm, [u8; 32]);
 
 impl fmt::Debug for Cipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -57,7 +59,33 @@ impl fmt::Debug for Cipher {
 
 impl Cipher {
     pub(crate) fn new(key: &MasterKey) -> Self {
-        Cipher(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)))
+        // A key of its own for PIN hashes, derived from the master key.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).unwrap_or_else(|_| {
+            unreachable!("HMAC takes keys of any length");
+        });
+        mac.update(b"lockbridge pin hash v1");
+        let pin_key = mac.finalize().into_bytes().into();
+        Cipher(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)), pin_key)
+    }
+
+    /// A keyed hash of `pin` on `lock`: equal for the same PIN on the same lock, and telling
+    /// nothing without the master key. `None` for an empty PIN (a vendor that does not report
+    /// PINs).
+    pub(crate) fn pin_hash(&self, lock: &str, pin: &str) -> Option<String> {
+        if pin.is_empty() {
+            return None;
+        }
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.1).ok()?;
+        mac.update(lock.as_bytes());
+        mac.update(&[0]);
+        mac.update(pin.as_bytes());
+        Some(
+            mac.finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
     }
 
     /// `nonce || ciphertext`; `row` (e.g. the row id) is authenticated with it, so a value
@@ -126,6 +154,11 @@ mod tests {
         );
         assert_eq!(MasterKey::from_hex(&key.to_hex()).unwrap().0, key.0);
         assert!(MasterKey::from_hex("abc").is_err());
+        assert!(MasterKey::from_hex(&"é".repeat(32)).is_err(), "non-ASCII, no panic");
+        assert_eq!(c.pin_hash("lck_1", "1234"), c.pin_hash("lck_1", "1234"));
+        assert_ne!(c.pin_hash("lck_1", "1234"), c.pin_hash("lck_2", "1234"));
+        assert_ne!(c.pin_hash("lck_1", "1234"), other.pin_hash("lck_1", "1234"));
+        assert_eq!(c.pin_hash("lck_1", ""), None);
         assert!(!format!("{key:?}").contains(&key.to_hex()[..8]));
     }
 }

@@ -2,7 +2,8 @@
 
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::ids::{ConnectionId, OrgId};
-use lockbridge_core::model::{Connection, ConnectionStatus, Provider};
+use lockbridge_core::events::{Event, EventType};
+use lockbridge_core::model::{Connection, ConnectionStatus, ExternalPolicy, Provider};
 use lockbridge_core::time::{Millis, now_ms};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -10,7 +11,7 @@ use sqlx::any::AnyRow;
 use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
 
 const COLUMNS: &str = "id, org_id, provider, name, base_url, status, credentials, credentials_version, \
-                       token_expires_at, last_sync_at, last_error, created_at, updated_at";
+                       token_expires_at, last_sync_at, last_error, created_at, updated_at, on_external_change";
 
 impl Store {
     fn seal_credentials(&self, id: ConnectionId, c: &Credentials) -> Vec<u8> {
@@ -41,6 +42,10 @@ impl Store {
             token_expires_at: opt_int(row, "token_expires_at")?,
             last_sync_at: opt_int(row, "last_sync_at")?,
             last_error: opt_text(row, "last_error")?,
+            on_external_change: {
+                let p = text(row, "on_external_change")?;
+                ExternalPolicy::parse(&p).ok_or_else(|| corrupt(format!("policy {p:?}")))?
+            },
             created_at: int(row, "created_at")?,
             updated_at: int(row, "updated_at")?,
         })
@@ -48,7 +53,7 @@ impl Store {
 
     pub async fn insert_connection(&self, c: &Connection) -> Result<()> {
         let sql = format!(
-            "INSERT INTO connections ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            "INSERT INTO connections ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         );
         sqlx::query(&self.sql(&sql))
             .bind(c.id.to_string())
@@ -64,6 +69,7 @@ impl Store {
             .bind(c.last_error.clone())
             .bind(c.created_at)
             .bind(c.updated_at)
+            .bind(c.on_external_change.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -203,21 +209,63 @@ impl Store {
         Ok(())
     }
 
+    /// Sets a connection's status and last error. A move into or out of `needs_reauth` is
+    /// recorded as `connection.needs_reauth` / `connection.reauthorized` in the same
+    /// transaction (the status read is in the `WHERE`, so the event is written once).
     pub async fn set_connection_status(
         &self,
         id: ConnectionId,
         status: ConnectionStatus,
         last_error: Option<&str>,
     ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+        // The transitions that are events, with the state read in the `WHERE`.
+        let transition = match status {
+            ConnectionStatus::NeedsReauth => {
+                Some(("status <> 'needs_reauth'", EventType::ConnectionNeedsReauth))
+            }
+            ConnectionStatus::Active => {
+                Some(("status = 'needs_reauth'", EventType::ConnectionReauthorized))
+            }
+            ConnectionStatus::Error => None,
+        };
+        if let Some((from, kind)) = transition {
+            let moved = sqlx::query(&self.sql(&format!(
+                "UPDATE connections SET status = $1 WHERE id = $2 AND {from} RETURNING org_id"
+            )))
+            .bind(status.as_str())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = moved {
+                let org: OrgId =
+                    parse("connections", &id.to_string(), "org_id", &text(&row, "org_id")?)?;
+                let e = Event::new(org, kind, now).connection(id);
+                self.insert_events(&mut tx, &[e]).await?;
+            }
+        }
         sqlx::query(&self.sql(
             "UPDATE connections SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4",
         ))
         .bind(status.as_str())
         .bind(last_error.map(str::to_owned))
-        .bind(now_ms())
+        .bind(now)
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets what reconciliation does with codes changed on the connection's locks outside
+    /// lockbridge.
+    pub async fn set_external_policy(&self, id: ConnectionId, policy: ExternalPolicy) -> Result<()> {
+        sqlx::query(&self.sql("UPDATE connections SET on_external_change = $1 WHERE id = $2"))
+            .bind(policy.as_str())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

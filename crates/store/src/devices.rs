@@ -5,13 +5,15 @@ use std::collections::HashMap;
 use lockbridge_core::ids::{ConnectionId, GatewayId, LockId, OrgId};
 use lockbridge_core::model::{Connection, Gateway, Lock, LockState, Provider};
 use lockbridge_core::provider::Devices;
-use lockbridge_core::time::now_ms;
+use lockbridge_core::events::{Event, EventType};
+use lockbridge_core::model::toggle_notice;
+use lockbridge_core::time::{Millis, now_ms};
 use sqlx::any::AnyRow;
 
 use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
 
 const LOCK_COLUMNS: &str = "id, org_id, connection_id, provider, provider_id, name, online, state, battery, \
-                            gateway_id, time_zone, capabilities, code_rules, updated_at";
+                            gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings";
 
 /// Filters of `GET /v1/locks`.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +59,8 @@ fn lock(row: &AnyRow) -> Result<Lock> {
             .map_err(|_| corrupt("capabilities"))?,
         code_rules: serde_json::from_str(&json("code_rules")?)
             .map_err(|_| corrupt("code_rules"))?,
+        errors: serde_json::from_str(&json("errors")?).map_err(|_| corrupt("errors"))?,
+        warnings: serde_json::from_str(&json("warnings")?).map_err(|_| corrupt("warnings"))?,
         updated_at: int(row, "updated_at")?,
     })
 }
@@ -94,17 +98,64 @@ fn like_escape(q: &str) -> String {
     out
 }
 
+/// Below this battery level (in %) a lock carries the `low_battery` warning.
+pub const LOW_BATTERY: u8 = 20;
+
 /// Moves an organisation's `locks_version`; written in the transaction that changes its locks.
 pub(crate) const BUMP_ORG: &str =
     "UPDATE organisations SET locks_version = locks_version + 1 WHERE id = $1";
 
 impl Store {
     /// Writes what a sync found, in one transaction: gateways and locks upserted by their
-    /// vendor ids (keeping lockbridge's ids), the ones the vendor no longer lists removed.
+    /// vendor ids (keeping lockbridge's ids), the ones the vendor no longer lists removed; each
+    /// lock's errors and warnings worked out anew, and every change of a known device's health
+    /// (`lock.online`/`offline`, `lock.battery_low`, `gateway.online`/`offline`) recorded as an
+    /// event in the same transaction.
     pub async fn apply_sync(&self, conn: &Connection, devices: &Devices) -> Result<SyncCounts> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
+        if self.dialect == crate::Dialect::Postgres {
+            // One sync of a connection at a time: the health read below is what gets replaced.
+            sqlx::query("SELECT id FROM connections WHERE id = $1 FOR UPDATE")
+                .bind(conn.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let before = |table: &str| {
+            format!("SELECT {LOCK_COLUMNS} FROM {table} WHERE connection_id = $1")
+        };
+        let old_gateways: HashMap<String, Gateway> = sqlx::query(&self.sql(
+            "SELECT id, org_id, connection_id, provider, provider_id, name, online, updated_at \
+             FROM gateways WHERE connection_id = $1",
+        ))
+        .bind(conn.id.to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| gateway(r).map(|g| (g.provider_id.clone(), g)))
+        .collect::<Result<_>>()?;
+        let old_locks: HashMap<String, Lock> = sqlx::query(&self.sql(&before("locks")))
+            .bind(conn.id.to_string())
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| lock(r).map(|l| (l.provider_id.clone(), l)))
+            .collect::<Result<_>>()?;
+        let live: HashMap<String, i64> = sqlx::query(&self.sql(
+            "SELECT c.lock_id AS lock_id, COUNT(*) AS n FROM access_codes c JOIN locks l ON l.id = c.lock_id \
+             WHERE l.connection_id = $1 AND c.status IN ('scheduled', 'setting', 'set', 'removing') \
+             GROUP BY c.lock_id",
+        ))
+        .bind(conn.id.to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((text(r, "lock_id")?, int(r, "n")?)))
+        .collect::<Result<_>>()?;
+        let mut events = Vec::new();
+        let event = |kind: EventType| Event::new(conn.org_id, kind, now).connection(conn.id);
         let mut gateway_ids: HashMap<&str, String> = HashMap::new();
+        let mut gateway_online: HashMap<&str, bool> = HashMap::new();
         for g in &devices.gateways {
             let row = sqlx::query(&self.sql(
                 "INSERT INTO gateways (id, org_id, connection_id, provider, provider_id, name, online, updated_at) \
@@ -122,7 +173,19 @@ impl Store {
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-            gateway_ids.insert(&g.provider_id, text(&row, "id")?);
+            let id = text(&row, "id")?;
+            if let Some(old) = old_gateways.get(&g.provider_id)
+                && old.online != g.online
+            {
+                let kind = if g.online {
+                    EventType::GatewayOnline
+                } else {
+                    EventType::GatewayOffline
+                };
+                events.push(event(kind).data(serde_json::json!({"gateway_id": id, "name": g.name})));
+            }
+            gateway_ids.insert(&g.provider_id, id);
+            gateway_online.insert(&g.provider_id, g.online);
         }
         for l in &devices.locks {
             let gateway_id = l
@@ -130,16 +193,58 @@ impl Store {
                 .as_deref()
                 .and_then(|g| gateway_ids.get(g))
                 .cloned();
+            let old = old_locks.get(&l.provider_id);
+            let id = old.map_or_else(LockId::new, |o| o.id);
+            let (mut errors, mut warnings) =
+                old.map_or_else(Default::default, |o| (o.errors.clone(), o.warnings.clone()));
+            let gateway_down = l
+                .gateway
+                .as_deref()
+                .and_then(|g| gateway_online.get(g))
+                .is_some_and(|on| !on);
+            toggle_notice(&mut errors, !l.online, "device_offline", "the lock does not answer", now);
+            toggle_notice(&mut errors, gateway_down, "gateway_offline", "the lock's gateway is offline", now);
+            let low = l.battery.is_some_and(|b| b < LOW_BATTERY);
+            toggle_notice(&mut warnings, low, "low_battery", format!("battery below {LOW_BATTERY} %"), now);
+            let codes = live.get(&id.to_string()).copied().unwrap_or(0);
+            let near = l
+                .code_rules
+                .max_codes
+                .is_some_and(|max| codes * 10 >= i64::from(max) * 9);
+            toggle_notice(&mut warnings, near, "code_capacity_near", "the lock is at 90 % of its code capacity", now);
+            let timed = l.capabilities.time_bound_codes || l.capabilities.recurring_codes;
+            toggle_notice(
+                &mut warnings,
+                timed && l.time_zone.is_none(),
+                "time_zone_unknown",
+                "the vendor does not say the lock's time zone",
+                now,
+            );
+            if let Some(old) = old {
+                let lock_event = |kind: EventType| event(kind).lock(old.id);
+                if old.online != l.online {
+                    events.push(lock_event(if l.online {
+                        EventType::LockOnline
+                    } else {
+                        EventType::LockOffline
+                    }));
+                }
+                let was_low = old.battery.is_some_and(|b| b < LOW_BATTERY);
+                if low && !was_low {
+                    events.push(lock_event(EventType::LockBatteryLow).data(serde_json::json!({"battery": l.battery})));
+                }
+            }
             sqlx::query(&self.sql(
                 "INSERT INTO locks (id, org_id, connection_id, provider, provider_id, name, online, state, battery, \
-                 gateway_id, time_zone, capabilities, code_rules, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (connection_id, provider_id) DO UPDATE SET name = excluded.name, \
-                 online = excluded.online, battery = excluded.battery, gateway_id = excluded.gateway_id, \
-                 time_zone = excluded.time_zone, capabilities = excluded.capabilities, \
-                 code_rules = excluded.code_rules, updated_at = excluded.updated_at",
+                 online = excluded.online, state = excluded.state, battery = excluded.battery, \
+                 gateway_id = excluded.gateway_id, time_zone = excluded.time_zone, \
+                 capabilities = excluded.capabilities, code_rules = excluded.code_rules, \
+                 updated_at = excluded.updated_at, errors = excluded.errors, warnings = excluded.warnings",
             ))
-            .bind(LockId::new().to_string())
+            .bind(id.to_string())
             .bind(conn.org_id.to_string())
             .bind(conn.id.to_string())
             .bind(conn.provider.as_str())
@@ -153,6 +258,8 @@ impl Store {
             .bind(serde_json::to_string(&l.capabilities).unwrap_or_default())
             .bind(serde_json::to_string(&l.code_rules).unwrap_or_default())
             .bind(now)
+            .bind(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into()))
+            .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
             .execute(&mut *tx)
             .await?;
         }
@@ -175,12 +282,89 @@ impl Store {
             .bind(conn.org_id.to_string())
             .execute(&mut *tx)
             .await?;
+        self.insert_events(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(SyncCounts {
             locks: devices.locks.len(),
             gateways: devices.gateways.len(),
             removed,
         })
+    }
+
+    /// Claims connections whose device sync is due: each moves `next_device_sync_at` to
+    /// `lease_until` in the same statement, so one instance syncs a connection at a time (a
+    /// finished sync sets the next time with [`Store::schedule_device_sync`]).
+    pub async fn claim_device_syncs(
+        &self,
+        now: Millis,
+        limit: u32,
+        lease_until: Millis,
+    ) -> Result<Vec<ConnectionId>> {
+        let skip_locked = match self.dialect {
+            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE connections SET next_device_sync_at = $1 WHERE id IN (\
+             SELECT id FROM connections WHERE status = 'active' AND next_device_sync_at <= $2 \
+             ORDER BY next_device_sync_at LIMIT $3{skip_locked}) AND next_device_sync_at <= $2 RETURNING id"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id = text(r, "id")?;
+                parse("connections", &id, "id", &id)
+            })
+            .collect()
+    }
+
+    pub async fn schedule_device_sync(&self, id: ConnectionId, at: Millis) -> Result<()> {
+        sqlx::query(&self.sql("UPDATE connections SET next_device_sync_at = $1 WHERE id = $2"))
+            .bind(at)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Claims locks whose reconciliation is due (the same lease scheme as device syncs).
+    pub async fn claim_reconciles(
+        &self,
+        now: Millis,
+        limit: u32,
+        lease_until: Millis,
+    ) -> Result<Vec<Lock>> {
+        let skip_locked = match self.dialect {
+            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE locks SET next_reconcile_at = $1 WHERE id IN (\
+             SELECT l.id FROM locks l JOIN connections c ON c.id = l.connection_id \
+             WHERE c.status = 'active' AND l.next_reconcile_at <= $2 \
+             ORDER BY l.next_reconcile_at LIMIT $3{skip_locked}) AND next_reconcile_at <= $2 RETURNING {LOCK_COLUMNS}"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(lock).collect()
+    }
+
+    pub async fn schedule_reconcile(&self, id: LockId, at: Millis) -> Result<()> {
+        sqlx::query(&self.sql("UPDATE locks SET next_reconcile_at = $1 WHERE id = $2"))
+            .bind(at)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// A page of the organisation's locks in id order, after `after`.

@@ -11,6 +11,7 @@ mod cipher;
 mod codes;
 mod connections;
 mod devices;
+mod events;
 mod orgs;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -23,7 +24,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use cipher::MasterKey;
+pub use codes::{Guard, InsertError};
 pub use devices::{LockFilter, SyncCounts};
+pub use events::EventFilter;
 
 use cipher::Cipher;
 
@@ -195,12 +198,4 @@ pub(crate) fn parse<T: FromStr>(
         id: id.to_owned(),
         what: format!("{what} {value:?}"),
     })
-}
-
-/// Turns a unique-constraint violation into [`StoreError::Conflict`].
-pub(crate) fn conflict(err: sqlx::Error, what: &'static str) -> StoreError {
-    match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
-        _ => StoreError::Database(err),
-    }
 }

@@ -275,7 +275,7 @@ both_backends!(
         let other = s.create_org("Other").await.unwrap().id;
         let v = s.locks_version(org).await.unwrap();
         assert!(v >= 1, "the sync moved it");
-        s.insert_access_code(&code(&locks[0], "123456", None))
+        s.insert_access_code(&code(&locks[0], "123456", None), None)
             .await
             .unwrap();
         assert_eq!(
@@ -305,7 +305,7 @@ both_backends!(
         let s = &db.store;
         let (org, conn, locks) = org_with_locks(s).await;
         let c = code(&locks[0], "123456", None);
-        s.insert_access_code(&c).await.unwrap();
+        s.insert_access_code(&c, None).await.unwrap();
         assert!(s.delete_connection(org, conn.id).await.unwrap());
         assert!(s.get_lock(org, locks[0].id).await.unwrap().is_none());
         assert!(s.get_access_code(org, c.id).await.unwrap().is_none());
@@ -318,7 +318,7 @@ both_backends!(
     |db: TestDb| async move {
         let s = &db.store;
         let (org, conn, locks) = org_with_locks(s).await;
-        s.insert_access_code(&code(&locks[0], "90817263", None))
+        s.insert_access_code(&code(&locks[0], "90817263", None), None)
             .await
             .unwrap();
         // Migrating again is a no-op.

@@ -45,6 +45,7 @@ pub async fn seed_locks(db: &TestDb, locks: u32) -> (OrgId, String) {
         credentials_version: 1,
         last_sync_at: None,
         last_error: None,
+        on_external_change: Default::default(),
         created_at: now,
         updated_at: now,
     };

@@ -6,19 +6,20 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::{AccessCodeId, LockId};
-use lockbridge_core::model::{AccessCode, CodeStatus, Lock, Schedule};
-use lockbridge_core::time::{Millis, now_ms};
-use lockbridge_store::StoreError;
+use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, Lock, RemovedReason, Schedule};
+use lockbridge_core::time::Millis;
+use lockbridge_store::{Guard, InsertError, StoreError};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::{Access, Api, Op};
-use crate::engine::{self, LEASE_MS, Outcome};
+use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller, Page};
 use crate::routes::{connections, locks};
 use crate::service;
 use crate::state::AppState;
+use crate::reconcile;
 
 pub fn router() -> Api {
     let m = Access::Member;
@@ -65,6 +66,12 @@ pub fn router() -> Api {
             post(unfreeze),
             Op::new(m, "Unfreeze a code").returns(200, "AccessCode"),
         )
+        .post(
+            "/v1/access-codes/{id}/manage",
+            post(manage),
+            Op::new(m, "Take a code found on the lock under lockbridge's management")
+                .returns(200, "AccessCode"),
+        )
 }
 
 async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> {
@@ -77,6 +84,7 @@ async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> 
 
 /// Everything checked before the vendor is asked.
 fn check(
+    now: Millis,
     lock: &Lock,
     code: &str,
     period: (Option<Millis>, Option<Millis>),
@@ -104,7 +112,7 @@ fn check(
         (Some(s), Some(e)) if e <= s => {
             return Err(ApiError::validation("ends_at", "must be after starts_at"));
         }
-        (Some(_), Some(e)) if e <= now_ms() => {
+        (Some(_), Some(e)) if e <= now => {
             return Err(ApiError::validation("ends_at", "is in the past"));
         }
         (Some(_), Some(_)) if !lock.capabilities.time_bound_codes => {
@@ -129,18 +137,6 @@ fn check(
     Ok(())
 }
 
-/// The lock's codes that hold (or will hold) a place on it.
-async fn active_codes(s: &AppState, lock: &Lock) -> ApiResult<Vec<AccessCode>> {
-    let all = s
-        .store
-        .list_access_codes(lock.org_id, lock.id, 10_000, None)
-        .await?;
-    Ok(all
-        .into_iter()
-        .filter(|c| matches!(c.status, CodeStatus::Setting | CodeStatus::Set))
-        .collect())
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewCode {
@@ -151,6 +147,7 @@ struct NewCode {
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
     ends_at: Option<Millis>,
     schedule: Option<Schedule>,
+    on_external_change: Option<ExternalPolicy>,
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -191,28 +188,15 @@ async fn create(
         None => lock.code_rules.generate(),
     };
     check(
+        s.now(),
         &lock,
         &code,
         (body.starts_at, body.ends_at),
         body.schedule.as_ref(),
     )?;
-    let active = active_codes(&s, &lock).await?;
-    if active.iter().any(|c| c.code == code) {
-        return Err(ApiError::AlreadyExists {
-            message: "this code is already on the lock".into(),
-        });
-    }
-    if let Some(max) = lock.code_rules.max_codes
-        && active.len() >= max as usize
-    {
-        return Err(ApiError::Provider(lockbridge_core::ProviderError::new(
-            lock.provider,
-            lockbridge_core::ErrorKind::CapacityReached,
-            format!("the lock holds at most {max} codes"),
-        )));
-    }
-    let now = now_ms();
-    let mut row = AccessCode {
+    let now = s.now();
+    let owner = engine::lease_owner();
+    let row = AccessCode {
         id: AccessCodeId::new(),
         lock_id: lock.id,
         org_id: caller.org,
@@ -229,15 +213,24 @@ async fn create(
         managed: true,
         provider_id: None,
         last_error: None,
-        attempts: 0,
+        removed_reason: None,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        on_external_change: body.on_external_change,
+        version: 0,
+        // This request works the code at once; should it stop, the engine takes over once
+        // the lease has run out.
+        lease_owner: Some(owner),
+        lease_until: Some(now + s.settings.code_lease.as_millis() as i64),
+        attempts: 1,
         confirming: false,
-        next_attempt_at: Some(now + LEASE_MS),
+        next_attempt_at: Some(now),
         idempotency_key: key.clone(),
         created_at: now,
         updated_at: now,
     };
-    match s.store.insert_access_code(&row).await {
-        Err(StoreError::Conflict(_)) => {
+    match s.store.insert_access_code(&row, lock.code_rules.max_codes).await {
+        Err(InsertError::Store(StoreError::Conflict("idempotency_key"))) => {
             // The same key raced in: answer the first one.
             let first = s
                 .store
@@ -247,18 +240,32 @@ async fn create(
                 .map(|f| (StatusCode::CREATED, Json(f)))
                 .ok_or(ApiError::NotFound("access code"));
         }
-        other => other?,
-    }
-    match engine::attempt(&s, &mut row).await? {
-        Outcome::Done | Outcome::Pending | Outcome::Retry(_) => {
-            Ok((StatusCode::CREATED, Json(row)))
+        Err(InsertError::Store(StoreError::Conflict(_))) => {
+            return Err(ApiError::AlreadyExists {
+                message: "this code is already on the lock".into(),
+            });
         }
-        Outcome::Failed(err) => {
-            // Nothing was created on the lock; the request fails and leaves no code behind.
+        Err(InsertError::Capacity(max)) => {
+            return Err(ApiError::Provider(lockbridge_core::ProviderError::new(
+                lock.provider,
+                lockbridge_core::ErrorKind::CapacityReached,
+                format!("the lock holds at most {max} codes"),
+            )));
+        }
+        Err(InsertError::Store(e)) => return Err(e.into()),
+        Ok(()) => {}
+    }
+    match engine::work(&s, row).await? {
+        (Outcome::Failed(err), mut row) => {
+            // Nothing was created on the lock; the request fails and leaves no live code.
+            let version = row.version;
             row.status = CodeStatus::Removed;
-            s.store.update_access_code(&mut row).await?;
+            s.store
+                .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
+                .await?;
             Err(err)
         }
+        (_, row) => Ok((StatusCode::CREATED, Json(row))),
     }
 }
 
@@ -287,12 +294,11 @@ async fn list(
         let lock = locks::load(&s, &caller, &id).await?;
         seen = true;
         if s.code_reads.claim(lock.id, refresh) && lock.capabilities.access_codes {
+            // A read of the vendor's list is a reconciliation of the lock: what it shows is
+            // recorded (codes gone, changed or found), and the listing tells the truth.
             let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
-            let (l, c) = (&lock, &conn);
-            match service::call(&s, &conn, |api| async move { api.list_codes(c, l).await }).await {
-                Ok(found) => {
-                    s.store.record_found_codes(&lock, &found).await?;
-                }
+            match reconcile::reconcile_lock(&s, &conn, &lock).await {
+                Ok(_) => {}
                 Err(e) => {
                     tracing::info!(lock = %lock.id, error = %e, "could not read the lock's codes; listing stored ones")
                 }
@@ -327,6 +333,25 @@ struct Change {
     starts_at: Option<Millis>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
     ends_at: Option<Millis>,
+    on_external_change: Option<ExternalPolicy>,
+}
+
+/// How often a request re-reads a code that another writer changed between its read and its
+/// write before it gives up with 409.
+const WRITE_TRIES: usize = 5;
+
+fn changed_meanwhile() -> ApiError {
+    ApiError::AlreadyExists {
+        message: "the code changed while this request ran; read it and try again".into(),
+    }
+}
+
+/// Works the code at once if nobody else holds it; answers it as it then stands.
+async fn work_if_free(s: &AppState, row: AccessCode) -> ApiResult<(Outcome, AccessCode)> {
+    match engine::work_now(s, row.id).await? {
+        Some(done) => Ok(done),
+        None => Ok((Outcome::Yielded, row)),
+    }
 }
 
 async fn update(
@@ -335,80 +360,109 @@ async fn update(
     Path(id): Path<String>,
     Body(body): Body<Change>,
 ) -> ApiResult<Json<AccessCode>> {
-    let mut before = load(&s, &caller, &id).await?;
-    if matches!(
-        before.status,
-        CodeStatus::Removing | CodeStatus::Removed | CodeStatus::Failed
-    ) {
-        return Err(ApiError::validation(
-            "status",
-            format!("a {} code cannot be changed", before.status.as_str()),
-        ));
-    }
     if body.name.is_none()
         && body.code.is_none()
         && body.starts_at.is_none()
         && body.ends_at.is_none()
+        && body.on_external_change.is_none()
     {
         return Err(ApiError::validation(
             "body",
-            "give at least one of name, code, starts_at, ends_at",
+            "give at least one of name, code, starts_at, ends_at, on_external_change",
         ));
     }
-    let lock = s
-        .store
-        .get_lock(caller.org, before.lock_id)
-        .await?
-        .ok_or(ApiError::NotFound("lock"))?;
-    let mut row = before.clone();
-    if let Some(name) = body.name {
-        row.name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
+    if body.starts_at.is_some() != body.ends_at.is_some() {
+        let missing = if body.starts_at.is_none() {
+            "starts_at"
+        } else {
+            "ends_at"
+        };
+        return Err(ApiError::validation(
+            missing,
+            "is required when the period changes",
+        ));
     }
-    if let Some(code) = body.code {
-        row.code = code;
-    }
-    if body.starts_at.is_some() || body.ends_at.is_some() {
-        if body.starts_at.is_none() || body.ends_at.is_none() {
-            let missing = if body.starts_at.is_none() {
-                "starts_at"
-            } else {
-                "ends_at"
-            };
+    let only_policy = body.name.is_none()
+        && body.code.is_none()
+        && body.starts_at.is_none()
+        && body.on_external_change.is_some();
+    for _ in 0..WRITE_TRIES {
+        let before = load(&s, &caller, &id).await?;
+        if !matches!(
+            before.status,
+            CodeStatus::Setting | CodeStatus::Set | CodeStatus::Scheduled
+        ) {
             return Err(ApiError::validation(
-                missing,
-                "is required when the period changes",
+                "status",
+                format!("a {} code cannot be changed", before.status.as_str()),
             ));
         }
-        (row.starts_at, row.ends_at) = (body.starts_at, body.ends_at);
-    }
-    check(
-        &lock,
-        &row.code,
-        (row.starts_at, row.ends_at),
-        row.schedule.as_ref(),
-    )?;
-    if row.code != before.code
-        && active_codes(&s, &lock)
+        let lock = s
+            .store
+            .get_lock(caller.org, before.lock_id)
             .await?
-            .iter()
-            .any(|c| c.code == row.code && c.id != row.id)
-    {
-        return Err(ApiError::AlreadyExists {
-            message: "this code is already on the lock".into(),
-        });
-    }
-    row.status = CodeStatus::Setting;
-    row.confirming = false;
-    row.next_attempt_at = Some(now_ms() + LEASE_MS);
-    s.store.update_access_code(&mut row).await?;
-    match engine::attempt(&s, &mut row).await? {
-        Outcome::Done | Outcome::Pending | Outcome::Retry(_) => Ok(Json(row)),
-        Outcome::Failed(err) => {
-            // The lock refused the change: the code stays as it was.
-            s.store.update_access_code(&mut before).await?;
-            Err(err)
+            .ok_or(ApiError::NotFound("lock"))?;
+        let mut row = before.clone();
+        if let Some(name) = &body.name {
+            row.name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
         }
+        if let Some(code) = &body.code {
+            row.code = code.clone();
+        }
+        if body.starts_at.is_some() {
+            (row.starts_at, row.ends_at) = (body.starts_at, body.ends_at);
+        }
+        if body.on_external_change.is_some() {
+            row.on_external_change = body.on_external_change;
+        }
+        check(
+            s.now(),
+            &lock,
+            &row.code,
+            (row.starts_at, row.ends_at),
+            row.schedule.as_ref(),
+        )?;
+        if !only_policy {
+            row.status = CodeStatus::Setting;
+            row.confirming = false;
+            row.attempts = 0;
+            row.next_attempt_at = Some(s.now());
+        }
+        match s
+            .store
+            .update_code_if(&mut row, before.version, Guard::Version, s.now(), &[])
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::AlreadyExists {
+                    message: "this code is already on the lock".into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if only_policy {
+            return Ok(Json(row));
+        }
+        return match work_if_free(&s, row).await? {
+            (Outcome::Failed(err), mut row) => {
+                // The lock refused the change: the code stays as it was on the lock.
+                let version = row.version;
+                row.code = before.code;
+                row.name = before.name;
+                (row.starts_at, row.ends_at) = (before.starts_at, before.ends_at);
+                row.status = before.status;
+                row.errors.clear();
+                s.store
+                    .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
+                    .await?;
+                Err(err)
+            }
+            (_, row) => Ok(Json(row)),
+        };
     }
+    Err(changed_meanwhile())
 }
 
 async fn remove(
@@ -416,20 +470,82 @@ async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<AccessCode>)> {
-    let mut row = load(&s, &caller, &id).await?;
-    if row.status == CodeStatus::Removed {
-        return Ok((StatusCode::OK, Json(row)));
+    for _ in 0..WRITE_TRIES {
+        let mut row = load(&s, &caller, &id).await?;
+        let version = row.version;
+        match row.status {
+            CodeStatus::Removed => return Ok((StatusCode::OK, Json(row))),
+            CodeStatus::Removing => {
+                return Ok((StatusCode::ACCEPTED, Json(row)));
+            }
+            // Refused by the vendor and never given an id: it is not on the lock.
+            CodeStatus::Failed if row.provider_id.is_none() => {
+                row.status = CodeStatus::Removed;
+                row.removed_reason = Some(RemovedReason::Deleted);
+                row.next_attempt_at = None;
+                if s
+                    .store
+                    .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
+                    .await?
+                {
+                    return Ok((StatusCode::OK, Json(row)));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        row.status = CodeStatus::Removing;
+        row.removed_reason = Some(RemovedReason::Deleted);
+        row.confirming = false;
+        row.attempts = 0;
+        row.next_attempt_at = Some(s.now());
+        if !s
+            .store
+            .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
+            .await?
+        {
+            continue;
+        }
+        return match work_if_free(&s, row).await? {
+            (Outcome::Done, row) if row.status == CodeStatus::Removed => {
+                Ok((StatusCode::OK, Json(row)))
+            }
+            (Outcome::Failed(err), _) => Err(err),
+            (_, row) => Ok((StatusCode::ACCEPTED, Json(row))),
+        };
     }
-    row.status = CodeStatus::Removing;
-    row.confirming = false;
-    row.attempts = 0;
-    row.next_attempt_at = Some(now_ms() + LEASE_MS);
-    s.store.update_access_code(&mut row).await?;
-    match engine::attempt(&s, &mut row).await? {
-        Outcome::Done => Ok((StatusCode::OK, Json(row))),
-        Outcome::Pending | Outcome::Retry(_) => Ok((StatusCode::ACCEPTED, Json(row))),
-        Outcome::Failed(err) => Err(err),
+    Err(changed_meanwhile())
+}
+
+/// Takes a code found on the lock (`managed: false`) under lockbridge's management: from now
+/// on reconciliation keeps it as it is.
+async fn manage(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccessCode>> {
+    for _ in 0..WRITE_TRIES {
+        let mut row = load(&s, &caller, &id).await?;
+        if row.managed {
+            return Ok(Json(row));
+        }
+        if !row.status.is_live() {
+            return Err(ApiError::validation(
+                "status",
+                format!("a {} code cannot be managed", row.status.as_str()),
+            ));
+        }
+        let version = row.version;
+        row.managed = true;
+        if s
+            .store
+            .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
+            .await?
+        {
+            return Ok(Json(row));
+        }
     }
+    Err(changed_meanwhile())
 }
 
 /// Freezes or unfreezes a code on locks that can (Tuya): it stays on the lock but does not
@@ -440,7 +556,7 @@ async fn toggle(
     id: String,
     frozen: bool,
 ) -> ApiResult<Json<AccessCode>> {
-    let mut row = load(&s, &caller, &id).await?;
+    let row = load(&s, &caller, &id).await?;
     let lock = s
         .store
         .get_lock(caller.org, row.lock_id)
@@ -465,9 +581,20 @@ async fn toggle(
         api.freeze_code(c, l, p, frozen).await
     })
     .await?;
-    row.frozen = frozen;
-    s.store.update_access_code(&mut row).await?;
-    Ok(Json(row))
+    // The lock holds the new state now: record it on the row as it stands.
+    for _ in 0..WRITE_TRIES {
+        let mut row = load(&s, &caller, &id).await?;
+        let version = row.version;
+        row.frozen = frozen;
+        if s
+            .store
+            .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
+            .await?
+        {
+            return Ok(Json(row));
+        }
+    }
+    Err(changed_meanwhile())
 }
 
 async fn freeze(

@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::ConnectionId;
-use lockbridge_core::model::{Connection, Provider};
+use lockbridge_core::model::{Connection, ExternalPolicy, Provider};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -134,7 +134,8 @@ async fn read(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Patch {
-    credentials: Map<String, Value>,
+    credentials: Option<Map<String, Value>>,
+    on_external_change: Option<ExternalPolicy>,
 }
 
 async fn update(
@@ -143,10 +144,22 @@ async fn update(
     Path(id): Path<String>,
     Body(body): Body<Patch>,
 ) -> ApiResult<Json<Value>> {
-    let conn = load(&s, &caller, &id).await?;
-    let supplied = service::parse_credentials(conn.provider, &body.credentials, "credentials.")?;
-    let updated = service::update_credentials(&s, &conn, &supplied).await?;
-    Ok(Json(connection_json(&updated)))
+    let mut conn = load(&s, &caller, &id).await?;
+    if body.credentials.is_none() && body.on_external_change.is_none() {
+        return Err(ApiError::validation(
+            "body",
+            "give credentials, on_external_change or both",
+        ));
+    }
+    if let Some(policy) = body.on_external_change {
+        s.store.set_external_policy(conn.id, policy).await?;
+        conn.on_external_change = policy;
+    }
+    if let Some(credentials) = &body.credentials {
+        let supplied = service::parse_credentials(conn.provider, credentials, "credentials.")?;
+        conn = service::update_credentials(&s, &conn, &supplied).await?;
+    }
+    Ok(Json(connection_json(&conn)))
 }
 
 async fn remove(

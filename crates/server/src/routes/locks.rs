@@ -56,6 +56,15 @@ pub fn router() -> Api {
             post(lock),
             Op::new(m, "Lock remotely").returns(200, "OperationResult"),
         )
+        .post(
+            "/v1/locks/{id}/reconcile",
+            post(reconcile),
+            Op::new(
+                m,
+                "Compare the lock's codes with the vendor's now; answers the codes after it",
+            )
+            .returns(200, "AccessCodeList"),
+        )
         .get(
             "/v1/locks/{id}/events",
             get(events),
@@ -310,4 +319,19 @@ async fn gateways(
         .list_gateways(caller.org, page.limit + 1, page.cursor)
         .await?;
     Ok(Json(super::list(rows, page.limit, |g| g.id.to_string())))
+}
+
+/// Reconciles one lock at once and answers its codes as they then stand.
+async fn reconcile(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let lock = load(&s, &caller, &id).await?;
+    crate::reconcile::reconcile_now(&s, &lock).await?;
+    let codes = s
+        .store
+        .list_access_codes(caller.org, lock.id, 10_000, None)
+        .await?;
+    Ok(Json(json!({"data": codes, "next_cursor": null})))
 }

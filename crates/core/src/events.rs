@@ -1,0 +1,151 @@
+//! Events: every change lockbridge makes or observes, written in the same transaction as the
+//! change itself.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ids::{AccessCodeId, ConnectionId, EventId, LockId, OrgId};
+use crate::time::Millis;
+
+/// The stable event type names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum EventType {
+    #[serde(rename = "access_code.set")]
+    CodeSet,
+    #[serde(rename = "access_code.failed")]
+    CodeFailed,
+    #[serde(rename = "access_code.removed")]
+    CodeRemoved,
+    #[serde(rename = "access_code.expired")]
+    CodeExpired,
+    #[serde(rename = "access_code.deleted_externally")]
+    CodeDeletedExternally,
+    #[serde(rename = "access_code.modified_externally")]
+    CodeModifiedExternally,
+    #[serde(rename = "access_code.restored")]
+    CodeRestored,
+    #[serde(rename = "access_code.unmanaged_found")]
+    CodeUnmanagedFound,
+    #[serde(rename = "lock.unlocked")]
+    LockUnlocked,
+    #[serde(rename = "lock.locked")]
+    LockLocked,
+    #[serde(rename = "lock.online")]
+    LockOnline,
+    #[serde(rename = "lock.offline")]
+    LockOffline,
+    #[serde(rename = "lock.battery_low")]
+    LockBatteryLow,
+    #[serde(rename = "gateway.online")]
+    GatewayOnline,
+    #[serde(rename = "gateway.offline")]
+    GatewayOffline,
+    #[serde(rename = "connection.needs_reauth")]
+    ConnectionNeedsReauth,
+    #[serde(rename = "connection.reauthorized")]
+    ConnectionReauthorized,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 17] = [
+        EventType::CodeSet,
+        EventType::CodeFailed,
+        EventType::CodeRemoved,
+        EventType::CodeExpired,
+        EventType::CodeDeletedExternally,
+        EventType::CodeModifiedExternally,
+        EventType::CodeRestored,
+        EventType::CodeUnmanagedFound,
+        EventType::LockUnlocked,
+        EventType::LockLocked,
+        EventType::LockOnline,
+        EventType::LockOffline,
+        EventType::LockBatteryLow,
+        EventType::GatewayOnline,
+        EventType::GatewayOffline,
+        EventType::ConnectionNeedsReauth,
+        EventType::ConnectionReauthorized,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::CodeSet => "access_code.set",
+            EventType::CodeFailed => "access_code.failed",
+            EventType::CodeRemoved => "access_code.removed",
+            EventType::CodeExpired => "access_code.expired",
+            EventType::CodeDeletedExternally => "access_code.deleted_externally",
+            EventType::CodeModifiedExternally => "access_code.modified_externally",
+            EventType::CodeRestored => "access_code.restored",
+            EventType::CodeUnmanagedFound => "access_code.unmanaged_found",
+            EventType::LockUnlocked => "lock.unlocked",
+            EventType::LockLocked => "lock.locked",
+            EventType::LockOnline => "lock.online",
+            EventType::LockOffline => "lock.offline",
+            EventType::LockBatteryLow => "lock.battery_low",
+            EventType::GatewayOnline => "gateway.online",
+            EventType::GatewayOffline => "gateway.offline",
+            EventType::ConnectionNeedsReauth => "connection.needs_reauth",
+            EventType::ConnectionReauthorized => "connection.reauthorized",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// An event, as stored and listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: EventId,
+    #[serde(skip)]
+    pub org_id: OrgId,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    #[serde(with = "crate::time::rfc3339")]
+    pub occurred_at: Millis,
+    #[serde(with = "crate::time::rfc3339")]
+    pub created_at: Millis,
+    pub connection_id: Option<ConnectionId>,
+    pub lock_id: Option<LockId>,
+    pub access_code_id: Option<AccessCodeId>,
+    pub data: Value,
+}
+
+impl Event {
+    /// A new event of `kind` at `at`; the ids it concerns are set with the builders below.
+    pub fn new(org_id: OrgId, kind: EventType, at: Millis) -> Event {
+        Event {
+            id: EventId::new(),
+            org_id,
+            kind,
+            occurred_at: at,
+            created_at: at,
+            connection_id: None,
+            lock_id: None,
+            access_code_id: None,
+            data: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn lock(mut self, lock: LockId) -> Event {
+        self.lock_id = Some(lock);
+        self
+    }
+
+    pub fn connection(mut self, conn: ConnectionId) -> Event {
+        self.connection_id = Some(conn);
+        self
+    }
+
+    pub fn code(mut self, code: AccessCodeId, lock: LockId) -> Event {
+        self.access_code_id = Some(code);
+        self.lock_id = Some(lock);
+        self
+    }
+
+    pub fn data(mut self, data: Value) -> Event {
+        self.data = data;
+        self
+    }
+}

@@ -1,0 +1,312 @@
+//! Reconciliation: what lockbridge wants on each lock compared with what the vendor reports
+//! (one code list per lock), and the differences acted on with the connection's (or the
+//! code's) `on_external_change` policy. Only codes at rest (`set`) are judged; codes the engine
+//! is working are its own. Every write is conditional on the version read, so a request that
+//! lands during a pass wins and the pass leaves that code for the next one.
+
+use std::collections::{HashMap, HashSet};
+
+use futures_util::StreamExt;
+use lockbridge_core::events::{Event, EventType};
+use lockbridge_core::model::{
+    AccessCode, CodeStatus, Connection, ExternalPolicy, Lock, RemovedReason, toggle_notice,
+};
+use lockbridge_core::provider::ProviderCode;
+use lockbridge_core::time::{Millis, to_rfc3339};
+use lockbridge_store::Guard;
+use serde_json::{Map, Value, json};
+
+use crate::engine::same_code;
+use crate::error::{ApiError, ApiResult};
+use crate::service;
+use crate::state::AppState;
+use crate::workers::PASS_LEASE_MS;
+
+/// What one pass over a lock found and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    pub deleted_externally: usize,
+    pub modified_externally: usize,
+    pub unmanaged_found: usize,
+    pub unmanaged_gone: usize,
+    pub expired: usize,
+}
+
+/// Whole minutes: vendors keep windows at minute or second precision.
+fn minute(t: Option<Millis>) -> Option<Millis> {
+    t.map(|t| t.div_euclid(60_000))
+}
+
+fn time_text(t: Option<Millis>) -> Value {
+    t.map_or(Value::Null, |t| json!(to_rfc3339(t)))
+}
+
+/// The fields of `code` that the lock holds otherwise, `{field: {from, to}}`, judged only on
+/// what the vendor reports (no PIN from Tuya; no name when the lock keeps none). PINs are
+/// never written out in full.
+pub fn differences(code: &AccessCode, found: &ProviderCode) -> Map<String, Value> {
+    let f = &found.spec;
+    let mut changes = Map::new();
+    if !f.code.is_empty() && f.code != code.code {
+        changes.insert("code".into(), json!({"from": "••••", "to": "••••"}));
+    }
+    if f.name.is_some() && f.name != code.name {
+        changes.insert("name".into(), json!({"from": code.name, "to": f.name}));
+    }
+    if minute(f.starts_at) != minute(code.starts_at) {
+        changes.insert(
+            "starts_at".into(),
+            json!({"from": time_text(code.starts_at), "to": time_text(f.starts_at)}),
+        );
+    }
+    if minute(f.ends_at) != minute(code.ends_at) {
+        changes.insert(
+            "ends_at".into(),
+            json!({"from": time_text(code.ends_at), "to": time_text(f.ends_at)}),
+        );
+    }
+    let window = |s: &Option<lockbridge_core::Schedule>| {
+        s.as_ref()
+            .map(|s| (s.weekday_bits(), s.start_time.clone(), s.end_time.clone()))
+    };
+    if window(&f.schedule) != window(&code.schedule) {
+        changes.insert(
+            "schedule".into(),
+            json!({"from": code.schedule, "to": f.schedule}),
+        );
+    }
+    changes
+}
+
+/// Compares one lock's codes with the vendor's list and acts on the differences. A vendor
+/// failure changes nothing (the error is answered; the next pass tries again).
+pub async fn reconcile_lock(state: &AppState, conn: &Connection, lock: &Lock) -> ApiResult<Report> {
+    let mut report = Report::default();
+    if !lock.capabilities.access_codes {
+        return Ok(report);
+    }
+    let found = service::call(state, conn, |api| async move { api.list_codes(conn, lock).await })
+        .await?;
+    let now = state.now();
+    let rows = state.store.live_codes(lock.id).await?;
+    let on_lock: HashMap<&str, &ProviderCode> =
+        found.iter().map(|f| (f.provider_id.as_str(), f)).collect();
+    for row in &rows {
+        let held = row.lease_until.is_some_and(|until| until > now);
+        if row.status != CodeStatus::Set || held {
+            continue;
+        }
+        let seen = row.provider_id.as_deref().and_then(|p| on_lock.get(p));
+        let acted = match seen {
+            None => gone(state, conn, row, now, &mut report).await?,
+            Some(f) if row.managed => modified(state, conn, row, f, now, &mut report).await?,
+            Some(_) => false,
+        };
+        if acted {
+            tracing::info!(code = %row.id, lock = %lock.id, "reconciled a code changed outside lockbridge");
+        }
+    }
+    // Codes on the lock that no row knows: found outside lockbridge, unless one of ours is on
+    // its way there (its vendor id not known yet).
+    let known: HashSet<&str> = rows.iter().filter_map(|r| r.provider_id.as_deref()).collect();
+    let in_flight: Vec<&AccessCode> = rows
+        .iter()
+        .filter(|r| r.managed && r.provider_id.is_none())
+        .collect();
+    let strangers: Vec<ProviderCode> = found
+        .iter()
+        .filter(|f| !known.contains(f.provider_id.as_str()))
+        .filter(|f| !in_flight.iter().any(|r| same_code(r, f)))
+        .cloned()
+        .collect();
+    if !strangers.is_empty() {
+        report.unmanaged_found = state
+            .store
+            .record_found_codes(lock, &strangers, now)
+            .await?
+            .len();
+    }
+    Ok(report)
+}
+
+/// A `set` code the lock no longer has.
+async fn gone(
+    state: &AppState,
+    conn: &Connection,
+    row: &AccessCode,
+    now: Millis,
+    report: &mut Report,
+) -> ApiResult<bool> {
+    let event = |kind: EventType| {
+        Event::new(row.org_id, kind, now)
+            .code(row.id, row.lock_id)
+            .connection(conn.id)
+    };
+    let mut next = row.clone();
+    let expired = row.ends_at.is_some_and(|end| end <= now);
+    let mut events = Vec::new();
+    if expired || !row.managed {
+        // The lock dropped it at its end, or an unmanaged code went: nothing to put back.
+        let reason = if expired {
+            RemovedReason::Expired
+        } else {
+            RemovedReason::External
+        };
+        next.status = CodeStatus::Removed;
+        next.removed_reason = Some(reason);
+        let kind = if expired {
+            report.expired += 1;
+            EventType::CodeExpired
+        } else {
+            report.unmanaged_gone += 1;
+            EventType::CodeRemoved
+        };
+        events.push(event(kind).data(json!({"reason": reason.as_str()})));
+    } else {
+        report.deleted_externally += 1;
+        events.push(event(EventType::CodeDeletedExternally));
+        match row.on_external_change.unwrap_or(conn.on_external_change) {
+            ExternalPolicy::Restore => {
+                next.status = CodeStatus::Setting;
+                next.provider_id = None;
+                next.attempts = 0;
+                next.next_attempt_at = Some(now);
+                toggle_notice(
+                    &mut next.warnings,
+                    true,
+                    "deleted_externally",
+                    "removed from the lock outside lockbridge; being set again",
+                    now,
+                );
+            }
+            ExternalPolicy::Accept => {
+                next.status = CodeStatus::Removed;
+                next.removed_reason = Some(RemovedReason::External);
+                events.push(event(EventType::CodeRemoved).data(json!({"reason": "external"})));
+            }
+        }
+    }
+    write(state, next, row.version, now, &events).await
+}
+
+/// A managed `set` code that the lock holds differently.
+async fn modified(
+    state: &AppState,
+    conn: &Connection,
+    row: &AccessCode,
+    found: &ProviderCode,
+    now: Millis,
+    report: &mut Report,
+) -> ApiResult<bool> {
+    let changes = differences(row, found);
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    report.modified_externally += 1;
+    let policy = row.on_external_change.unwrap_or(conn.on_external_change);
+    let event = Event::new(row.org_id, EventType::CodeModifiedExternally, now)
+        .code(row.id, row.lock_id)
+        .connection(conn.id)
+        .data(json!({"changes": changes, "policy": policy.as_str()}));
+    let mut next = row.clone();
+    match policy {
+        ExternalPolicy::Restore => {
+            next.status = CodeStatus::Setting;
+            next.attempts = 0;
+            next.next_attempt_at = Some(now);
+            toggle_notice(
+                &mut next.warnings,
+                true,
+                "modified_externally",
+                "changed on the lock outside lockbridge; being put back",
+                now,
+            );
+        }
+        ExternalPolicy::Accept => {
+            let f = &found.spec;
+            if !f.code.is_empty() {
+                next.code = f.code.clone();
+            }
+            if f.name.is_some() {
+                next.name = f.name.clone();
+            }
+            next.starts_at = f.starts_at;
+            next.ends_at = f.ends_at;
+            if f.schedule.is_some() || row.schedule.is_some() {
+                next.schedule = f.schedule.clone();
+            }
+        }
+    }
+    write(state, next, row.version, now, &[event]).await
+}
+
+/// A conditional write; a PIN the lock now holds twice is left for a person to sort out.
+async fn write(
+    state: &AppState,
+    mut next: AccessCode,
+    version: i64,
+    now: Millis,
+    events: &[Event],
+) -> ApiResult<bool> {
+    match state
+        .store
+        .update_code_if(&mut next, version, Guard::Version, now, events)
+        .await
+    {
+        Ok(written) => Ok(written),
+        Err(lockbridge_store::StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reconciles one lock now (`POST /v1/locks/{id}/reconcile`) and sets its next pass one
+/// interval later.
+pub async fn reconcile_now(state: &AppState, lock: &Lock) -> ApiResult<Report> {
+    let conn = state
+        .store
+        .connection_by_id(lock.connection_id)
+        .await?
+        .ok_or(ApiError::NotFound("connection"))?;
+    let report = reconcile_lock(state, &conn, lock).await?;
+    let next = state.now() + state.settings.reconcile_interval.as_millis() as i64;
+    state.store.schedule_reconcile(lock.id, next).await?;
+    Ok(report)
+}
+
+/// One pass of the reconciliation worker: claims up to 200 locks that are due and works them,
+/// one lock at a time per connection (so a vendor account's budget is spent evenly) and up to
+/// four connections at once. A lock whose vendor fails is logged and tried at its next
+/// interval; the others go on. Answers how many locks were reconciled.
+pub async fn run_due(state: &AppState) -> ApiResult<usize> {
+    let now = state.now();
+    let due = state
+        .store
+        .claim_reconciles(now, 200, now + PASS_LEASE_MS)
+        .await?;
+    let mut by_connection: HashMap<_, Vec<Lock>> = HashMap::new();
+    for lock in due {
+        by_connection.entry(lock.connection_id).or_default().push(lock);
+    }
+    let done = futures_util::stream::iter(by_connection)
+        .map(|(conn_id, locks)| async move {
+            let Ok(Some(conn)) = state.store.connection_by_id(conn_id).await else {
+                return 0;
+            };
+            let mut done = 0;
+            for lock in locks {
+                match reconcile_lock(state, &conn, &lock).await {
+                    Ok(_) => done += 1,
+                    Err(e) => tracing::warn!(lock = %lock.id, error = %e, "reconciliation failed"),
+                }
+                let next = state.now() + state.settings.reconcile_interval.as_millis() as i64;
+                if let Err(e) = state.store.schedule_reconcile(lock.id, next).await {
+                    tracing::warn!(lock = %lock.id, error = %e, "could not schedule reconciliation");
+                }
+            }
+            done
+        })
+        .buffer_unordered(4)
+        .fold(0, |sum, n| async move { sum + n })
+        .await;
+    Ok(done)
+}

@@ -1,0 +1,113 @@
+//! The background workers: token renewal, the code engine, device sync and reconciliation.
+//! Each exposes one step (`refresh_due_tokens`, `engine::run_due_codes`, `sync_due_devices`,
+//! `reconcile::run_due`) so that tests drain them without timers; `run` calls them on an
+//! interval. Work is claimed in the database with leases, so several instances share it and
+//! an instance that stops hands its work over when its leases run out.
+
+use std::time::Duration;
+
+use lockbridge_core::model::{Connection, ConnectionStatus};
+use lockbridge_core::provider::ErrorKind;
+use lockbridge_core::time::{Millis, now_ms};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::{engine, reconcile, service};
+
+/// How long a claimed device sync or reconciliation is held before another instance may take
+/// it over.
+pub const PASS_LEASE_MS: Millis = 5 * 60_000;
+
+/// One pass of the token worker: renews every active connection whose token expires within
+/// its vendor's margin (the service's `refresh_margin` unless the vendor has a shorter one);
+/// answers how many it renewed.
+pub async fn refresh_due_tokens(state: &AppState) -> ApiResult<usize> {
+    let mut renewed = 0;
+    for (provider, api) in state.providers.iter() {
+        let margin = api
+            .refresh_margin()
+            .unwrap_or(state.settings.refresh_margin);
+        let before = now_ms() + margin.as_millis() as i64;
+        let due = state
+            .store
+            .connections_expiring(provider, before, 50)
+            .await?;
+        for conn in due {
+            renewed += usize::from(refresh_one(state, &conn).await?);
+        }
+    }
+    Ok(renewed)
+}
+
+/// Renews one connection's token; a vendor refusal is recorded on the connection, not raised.
+async fn refresh_one(state: &AppState, conn: &Connection) -> ApiResult<bool> {
+    match service::call(state, conn, |api| async move { api.refresh(conn).await }).await {
+        Ok(update) => {
+            state
+                .store
+                .store_tokens(conn.id, &update.tokens, update.expires_at)
+                .await?;
+            Ok(true)
+        }
+        Err(ApiError::Provider(e)) if e.kind == ErrorKind::AuthFailed => Ok(false), // marked needs_reauth
+        Err(e) => {
+            tracing::warn!(connection = %conn.id, error = %e, "token renewal failed; will retry");
+            state
+                .store
+                .set_connection_status(conn.id, ConnectionStatus::Active, Some(&e.to_string()))
+                .await?;
+            Ok(false)
+        }
+    }
+}
+
+/// One pass of device sync: every connection whose sync is due has its locks and gateways read
+/// again (online, state, battery; errors, warnings and their events). A failing connection is
+/// logged and tried again at its next interval; the others go on. Answers how many synced.
+pub async fn sync_due_devices(state: &AppState) -> ApiResult<usize> {
+    let now = state.now();
+    let due = state
+        .store
+        .claim_device_syncs(now, 20, now + PASS_LEASE_MS)
+        .await?;
+    let mut synced = 0;
+    for id in due {
+        let next = state.now() + state.settings.device_sync_interval.as_millis() as i64;
+        match state.store.connection_by_id(id).await? {
+            Some(conn) => match service::sync(state, &conn).await {
+                Ok(_) => synced += 1,
+                Err(e) => tracing::warn!(connection = %id, error = %e, "device sync failed"),
+            },
+            None => continue,
+        }
+        state.store.schedule_device_sync(id, next).await?;
+    }
+    Ok(synced)
+}
+
+/// Runs every worker each `interval`, the first pass one interval after start, until `stop` is
+/// cancelled.
+pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {
+                if let Err(e) = refresh_due_tokens(&state).await {
+                    tracing::warn!(error = %e, "token worker pass failed");
+                }
+                if let Err(e) = engine::run_due_codes(&state).await {
+                    tracing::warn!(error = %e, "code engine pass failed");
+                }
+                if let Err(e) = sync_due_devices(&state).await {
+                    tracing::warn!(error = %e, "device sync pass failed");
+                }
+                if let Err(e) = reconcile::run_due(&state).await {
+                    tracing::warn!(error = %e, "reconciliation pass failed");
+                }
+            }
+        }
+    }
+}
