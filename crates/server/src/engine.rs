@@ -16,7 +16,9 @@ use std::future::Future;
 use futures_util::StreamExt;
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::model::{AccessCode, CodeStatus, Connection, Lock, Notice, RemovedReason};
-use lockbridge_core::provider::{CodeChange, CodeSpec, CodeState, ErrorKind, ProviderCode, ProviderError};
+use lockbridge_core::provider::{
+    CodeChange, CodeSpec, CodeState, ErrorKind, ProviderCode, ProviderError,
+};
 use lockbridge_core::time::Millis;
 use lockbridge_store::Guard;
 use serde_json::json;
@@ -152,8 +154,10 @@ async fn look_up(
     lock: &Lock,
     code: &AccessCode,
 ) -> ApiResult<Option<ProviderCode>> {
-    let found = service::call(state, conn, |api| async move { api.list_codes(conn, lock).await })
-        .await?;
+    let found = service::call(state, conn, |api| async move {
+        api.list_codes(conn, lock).await
+    })
+    .await?;
     let others: HashSet<String> = state
         .store
         .live_codes(lock.id)
@@ -181,9 +185,12 @@ async fn act(
     match code.provider_id.clone() {
         Some(pid) if code.confirming => {
             let p = pid.as_str();
-            let seen =
-                service::call(state, conn, |api| async move { api.code_state(c, l, p).await })
-                    .await?;
+            let seen = service::call(
+                state,
+                conn,
+                |api| async move { api.code_state(c, l, p).await },
+            )
+            .await?;
             Ok(match seen {
                 CodeState::Pending => Reached::Pending(pid),
                 CodeState::Active if removing => Reached::Pending(pid),
@@ -199,24 +206,36 @@ async fn act(
                 return Ok(Reached::Removed);
             };
             let p = found.provider_id.as_str();
-            match service::call(state, conn, |api| async move { api.delete_code(c, l, p).await })
-                .await
+            match service::call(
+                state,
+                conn,
+                |api| async move { api.delete_code(c, l, p).await },
+            )
+            .await
             {
-                Ok(()) | Err(ApiError::Provider(ProviderError { kind: ErrorKind::NotFound, .. })) => {
-                    Ok(Reached::Removed)
-                }
+                Ok(())
+                | Err(ApiError::Provider(ProviderError {
+                    kind: ErrorKind::NotFound,
+                    ..
+                })) => Ok(Reached::Removed),
                 Err(e) => Err(e),
             }
         }
         Some(pid) if removing => {
             let p = pid.as_str();
-            match service::call(state, conn, |api| async move { api.delete_code(c, l, p).await })
-                .await
+            match service::call(
+                state,
+                conn,
+                |api| async move { api.delete_code(c, l, p).await },
+            )
+            .await
             {
                 Ok(()) if asynchronous => Ok(Reached::Pending(pid)),
-                Ok(()) | Err(ApiError::Provider(ProviderError { kind: ErrorKind::NotFound, .. })) => {
-                    Ok(Reached::Removed)
-                }
+                Ok(())
+                | Err(ApiError::Provider(ProviderError {
+                    kind: ErrorKind::NotFound,
+                    ..
+                })) => Ok(Reached::Removed),
                 Err(e) => Err(e),
             }
         }
@@ -229,12 +248,18 @@ async fn act(
                 return Ok(adopt(code, found));
             }
             let w = &wanted;
-            match service::call(state, conn, |api| async move { api.create_code(c, l, w).await })
-                .await
+            match service::call(
+                state,
+                conn,
+                |api| async move { api.create_code(c, l, w).await },
+            )
+            .await
             {
                 Ok(pid) if asynchronous => Ok(Reached::Pending(pid)),
                 Ok(pid) => Ok(Reached::Set(pid)),
-                Err(ApiError::Provider(e)) if e.kind == ErrorKind::AlreadyExists && code.attempts > 1 => {
+                Err(ApiError::Provider(e))
+                    if e.kind == ErrorKind::AlreadyExists && code.attempts > 1 =>
+                {
                     match look_up(state, conn, lock, code).await? {
                         Some(found) => Ok(adopt(code, found)),
                         None => Err(e.into()),
@@ -258,9 +283,10 @@ async fn act(
             {
                 Ok(()) if asynchronous => Ok(Reached::Pending(pid)),
                 Ok(()) => Ok(Reached::Set(pid)),
-                Err(ApiError::Provider(ProviderError { kind: ErrorKind::NotFound, .. })) => {
-                    Ok(Reached::Lost)
-                }
+                Err(ApiError::Provider(ProviderError {
+                    kind: ErrorKind::NotFound,
+                    ..
+                })) => Ok(Reached::Lost),
                 Err(e) => Err(e),
             }
         }
@@ -374,7 +400,10 @@ fn apply(
             next.confirming = false;
             next.status = CodeStatus::Failed;
             let data = json!({"error": {"code": e.status_code().1, "message": e.to_string()}});
-            (Outcome::Failed(e), vec![event(EventType::CodeFailed).data(data)])
+            (
+                Outcome::Failed(e),
+                vec![event(EventType::CodeFailed).data(data)],
+            )
         }
     }
 }
@@ -393,7 +422,14 @@ pub async fn work(state: &AppState, code: AccessCode) -> ApiResult<(Outcome, Acc
         .connection_by_id(lock.connection_id)
         .await?
         .ok_or(ApiError::NotFound("connection"))?;
-    let result = leased(state, &code, &owner, conn.provider, act(state, &conn, &lock, &code)).await;
+    let result = leased(
+        state,
+        &code,
+        &owner,
+        conn.provider,
+        act(state, &conn, &lock, &code),
+    )
+    .await;
     let learned: Option<Option<String>> = match &result {
         Ok(Reached::Set(p) | Reached::Adopted(p) | Reached::Pending(p)) => Some(Some(p.clone())),
         Ok(Reached::Removed | Reached::Lost) => Some(None),

@@ -85,8 +85,10 @@ pub async fn reconcile_lock(state: &AppState, conn: &Connection, lock: &Lock) ->
     if !lock.capabilities.access_codes {
         return Ok(report);
     }
-    let found = service::call(state, conn, |api| async move { api.list_codes(conn, lock).await })
-        .await?;
+    let found = service::call(state, conn, |api| async move {
+        api.list_codes(conn, lock).await
+    })
+    .await?;
     let now = state.now();
     let rows = state.store.live_codes(lock.id).await?;
     let on_lock: HashMap<&str, &ProviderCode> =
@@ -108,7 +110,10 @@ pub async fn reconcile_lock(state: &AppState, conn: &Connection, lock: &Lock) ->
     }
     // Codes on the lock that no row knows: found outside lockbridge, unless one of ours is on
     // its way there (its vendor id not known yet).
-    let known: HashSet<&str> = rows.iter().filter_map(|r| r.provider_id.as_deref()).collect();
+    let known: HashSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.provider_id.as_deref())
+        .collect();
     let in_flight: Vec<&AccessCode> = rows
         .iter()
         .filter(|r| r.managed && r.provider_id.is_none())
@@ -285,7 +290,10 @@ pub async fn run_due(state: &AppState) -> ApiResult<usize> {
         .await?;
     let mut by_connection: HashMap<_, Vec<Lock>> = HashMap::new();
     for lock in due {
-        by_connection.entry(lock.connection_id).or_default().push(lock);
+        by_connection
+            .entry(lock.connection_id)
+            .or_default()
+            .push(lock);
     }
     let done = futures_util::stream::iter(by_connection)
         .map(|(conn_id, locks)| async move {

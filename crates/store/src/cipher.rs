@@ -65,7 +65,10 @@ impl Cipher {
         });
         mac.update(b"lockbridge pin hash v1");
         let pin_key = mac.finalize().into_bytes().into();
-        Cipher(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)), pin_key)
+        Cipher(
+            Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)),
+            pin_key,
+        )
     }
 
     /// A keyed hash of `pin` on `lock`: equal for the same PIN on the same lock, and telling
@@ -154,7 +157,10 @@ mod tests {
         );
         assert_eq!(MasterKey::from_hex(&key.to_hex()).unwrap().0, key.0);
         assert!(MasterKey::from_hex("abc").is_err());
-        assert!(MasterKey::from_hex(&"é".repeat(32)).is_err(), "non-ASCII, no panic");
+        assert!(
+            MasterKey::from_hex(&"é".repeat(32)).is_err(),
+            "non-ASCII, no panic"
+        );
         assert_eq!(c.pin_hash("lck_1", "1234"), c.pin_hash("lck_1", "1234"));
         assert_ne!(c.pin_hash("lck_1", "1234"), c.pin_hash("lck_2", "1234"));
         assert_ne!(c.pin_hash("lck_1", "1234"), other.pin_hash("lck_1", "1234"));

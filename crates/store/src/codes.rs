@@ -159,7 +159,8 @@ impl Store {
     fn insert_sql(&self, rows: usize, tail: &str) -> String {
         let rows: Vec<String> = (0..rows)
             .map(|r| {
-                let params: Vec<String> = (1..=NCOLS).map(|c| format!("${}", r * NCOLS + c)).collect();
+                let params: Vec<String> =
+                    (1..=NCOLS).map(|c| format!("${}", r * NCOLS + c)).collect();
                 format!("({})", params.join(", "))
             })
             .collect();
@@ -323,7 +324,10 @@ impl Store {
         org: OrgId,
         id: AccessCodeId,
     ) -> Result<Option<AccessCode>> {
-        Ok(self.access_code_by_id(id).await?.filter(|c| c.org_id == org))
+        Ok(self
+            .access_code_by_id(id)
+            .await?
+            .filter(|c| c.org_id == org))
     }
 
     pub async fn access_code_by_key(&self, org: OrgId, key: &str) -> Result<Option<AccessCode>> {
@@ -442,9 +446,10 @@ impl Store {
 
     /// Extends `owner`'s lease on a code; `false` when the lease is no longer theirs.
     pub async fn extend_lease(&self, id: AccessCodeId, owner: &str, until: Millis) -> Result<bool> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE access_codes SET lease_until = $1 WHERE id = $2 AND lease_owner = $3",
-        ))
+        let done = sqlx::query(
+            &self
+                .sql("UPDATE access_codes SET lease_until = $1 WHERE id = $2 AND lease_owner = $3"),
+        )
         .bind(until)
         .bind(id.to_string())
         .bind(owner.to_owned())

@@ -1,8 +1,8 @@
 //! Vendor connections: credentials and tokens sealed in one column.
 
 use lockbridge_core::credentials::Credentials;
-use lockbridge_core::ids::{ConnectionId, OrgId};
 use lockbridge_core::events::{Event, EventType};
+use lockbridge_core::ids::{ConnectionId, OrgId};
 use lockbridge_core::model::{Connection, ConnectionStatus, ExternalPolicy, Provider};
 use lockbridge_core::time::{Millis, now_ms};
 use sqlx::Row;
@@ -239,8 +239,12 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(row) = moved {
-                let org: OrgId =
-                    parse("connections", &id.to_string(), "org_id", &text(&row, "org_id")?)?;
+                let org: OrgId = parse(
+                    "connections",
+                    &id.to_string(),
+                    "org_id",
+                    &text(&row, "org_id")?,
+                )?;
                 let e = Event::new(org, kind, now).connection(id);
                 self.insert_events(&mut tx, &[e]).await?;
             }
@@ -260,7 +264,11 @@ impl Store {
 
     /// Sets what reconciliation does with codes changed on the connection's locks outside
     /// lockbridge.
-    pub async fn set_external_policy(&self, id: ConnectionId, policy: ExternalPolicy) -> Result<()> {
+    pub async fn set_external_policy(
+        &self,
+        id: ConnectionId,
+        policy: ExternalPolicy,
+    ) -> Result<()> {
         sqlx::query(&self.sql("UPDATE connections SET on_external_change = $1 WHERE id = $2"))
             .bind(policy.as_str())
             .bind(id.to_string())

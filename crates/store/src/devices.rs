@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
+use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{ConnectionId, GatewayId, LockId, OrgId};
+use lockbridge_core::model::toggle_notice;
 use lockbridge_core::model::{Connection, Gateway, Lock, LockState, Provider};
 use lockbridge_core::provider::Devices;
-use lockbridge_core::events::{Event, EventType};
-use lockbridge_core::model::toggle_notice;
 use lockbridge_core::time::{Millis, now_ms};
 use sqlx::any::AnyRow;
 
@@ -121,9 +121,8 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         }
-        let before = |table: &str| {
-            format!("SELECT {LOCK_COLUMNS} FROM {table} WHERE connection_id = $1")
-        };
+        let before =
+            |table: &str| format!("SELECT {LOCK_COLUMNS} FROM {table} WHERE connection_id = $1");
         let old_gateways: HashMap<String, Gateway> = sqlx::query(&self.sql(
             "SELECT id, org_id, connection_id, provider, provider_id, name, online, updated_at \
              FROM gateways WHERE connection_id = $1",
@@ -182,7 +181,8 @@ impl Store {
                 } else {
                     EventType::GatewayOffline
                 };
-                events.push(event(kind).data(serde_json::json!({"gateway_id": id, "name": g.name})));
+                events
+                    .push(event(kind).data(serde_json::json!({"gateway_id": id, "name": g.name})));
             }
             gateway_ids.insert(&g.provider_id, id);
             gateway_online.insert(&g.provider_id, g.online);
@@ -202,16 +202,40 @@ impl Store {
                 .as_deref()
                 .and_then(|g| gateway_online.get(g))
                 .is_some_and(|on| !on);
-            toggle_notice(&mut errors, !l.online, "device_offline", "the lock does not answer", now);
-            toggle_notice(&mut errors, gateway_down, "gateway_offline", "the lock's gateway is offline", now);
+            toggle_notice(
+                &mut errors,
+                !l.online,
+                "device_offline",
+                "the lock does not answer",
+                now,
+            );
+            toggle_notice(
+                &mut errors,
+                gateway_down,
+                "gateway_offline",
+                "the lock's gateway is offline",
+                now,
+            );
             let low = l.battery.is_some_and(|b| b < LOW_BATTERY);
-            toggle_notice(&mut warnings, low, "low_battery", format!("battery below {LOW_BATTERY} %"), now);
+            toggle_notice(
+                &mut warnings,
+                low,
+                "low_battery",
+                format!("battery below {LOW_BATTERY} %"),
+                now,
+            );
             let codes = live.get(&id.to_string()).copied().unwrap_or(0);
             let near = l
                 .code_rules
                 .max_codes
                 .is_some_and(|max| codes * 10 >= i64::from(max) * 9);
-            toggle_notice(&mut warnings, near, "code_capacity_near", "the lock is at 90 % of its code capacity", now);
+            toggle_notice(
+                &mut warnings,
+                near,
+                "code_capacity_near",
+                "the lock is at 90 % of its code capacity",
+                now,
+            );
             let timed = l.capabilities.time_bound_codes || l.capabilities.recurring_codes;
             toggle_notice(
                 &mut warnings,
@@ -231,7 +255,10 @@ impl Store {
                 }
                 let was_low = old.battery.is_some_and(|b| b < LOW_BATTERY);
                 if low && !was_low {
-                    events.push(lock_event(EventType::LockBatteryLow).data(serde_json::json!({"battery": l.battery})));
+                    events.push(
+                        lock_event(EventType::LockBatteryLow)
+                            .data(serde_json::json!({"battery": l.battery})),
+                    );
                 }
             }
             sqlx::query(&self.sql(

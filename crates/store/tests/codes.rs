@@ -6,11 +6,11 @@
 mod common;
 
 use common::*;
+use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::model::*;
 use lockbridge_core::provider::{CodeSpec, ProviderCode};
 use lockbridge_core::time::now_ms;
 use lockbridge_store::testing::TestDb;
-use lockbridge_core::events::{Event, EventType};
 use lockbridge_store::{EventFilter, Guard, InsertError, Store, StoreError, both_backends};
 
 fn found(pid: &str, pin: &str, name: Option<&str>) -> ProviderCode {
@@ -49,7 +49,8 @@ both_backends!(
         );
         // The same PIN on the same lock, live twice: refused by the store itself.
         assert!(matches!(
-            s.insert_access_code(&code(lock, "048213", None), None).await,
+            s.insert_access_code(&code(lock, "048213", None), None)
+                .await,
             Err(InsertError::Store(StoreError::Conflict("code")))
         ));
         // On another lock it is another code.
@@ -83,7 +84,11 @@ both_backends!(
                 .unwrap()
         );
         assert_eq!(
-            s.get_access_code(org, first.id).await.unwrap().unwrap().status,
+            s.get_access_code(org, first.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
             CodeStatus::Set
         );
 
@@ -152,7 +157,11 @@ both_backends!(
         assert_eq!(taken.len(), 1);
         assert_eq!(taken[0].attempts, 2);
         assert!(!s.extend_lease(c.id, "worker-a", later).await.unwrap());
-        assert!(s.extend_lease(c.id, "worker-b", later + 60_000).await.unwrap());
+        assert!(
+            s.extend_lease(c.id, "worker-b", later + 60_000)
+                .await
+                .unwrap()
+        );
         held.status = CodeStatus::Failed;
         let version = held.version;
         assert!(
@@ -174,7 +183,11 @@ both_backends!(
                 .await
                 .unwrap()
         );
-        assert_eq!((b.lease_owner.as_deref(), b.lease_until), (None, None), "released");
+        assert_eq!(
+            (b.lease_owner.as_deref(), b.lease_until),
+            (None, None),
+            "released"
+        );
         let events = s
             .list_events(
                 org,
@@ -267,7 +280,11 @@ both_backends!(
         for c in [&ended, &running, &leased] {
             s.insert_access_code(c, None).await.unwrap();
         }
-        assert_eq!(s.expire_codes(now).await.unwrap(), 1, "not the leased one yet");
+        assert_eq!(
+            s.expire_codes(now).await.unwrap(),
+            1,
+            "not the leased one yet"
+        );
         let got = s.access_code_by_id(ended.id).await.unwrap().unwrap();
         assert_eq!(
             (got.status, got.removed_reason),
@@ -323,9 +340,23 @@ both_backends!(
         s.insert_access_code(&code(other, "048213", None), None)
             .await
             .unwrap();
-        let twice = [found("80700001", "048213", None), found("555", "4711", Some("Cleaner"))];
-        assert_eq!(s.record_found_codes(other, &twice, now_ms()).await.unwrap().len(), 1);
-        assert!(s.record_found_codes(other, &twice, now_ms()).await.unwrap().is_empty());
+        let twice = [
+            found("80700001", "048213", None),
+            found("555", "4711", Some("Cleaner")),
+        ];
+        assert_eq!(
+            s.record_found_codes(other, &twice, now_ms())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            s.record_found_codes(other, &twice, now_ms())
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // Eight syncs of the same lock find the same 20 codes at once: each recorded once.
         let found: Vec<ProviderCode> = (0..20)
             .map(|i| ProviderCode {
@@ -377,7 +408,9 @@ both_backends!(
         let claims: Vec<_> = (0..4)
             .map(|_| {
                 let s = s.clone();
-                tokio::spawn(async move { s.claim_due_access_codes(now, 15, now + 30_000, "w").await })
+                tokio::spawn(
+                    async move { s.claim_due_access_codes(now, 15, now + 30_000, "w").await },
+                )
             })
             .collect();
         let mut seen = std::collections::HashSet::new();

@@ -6,7 +6,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::{AccessCodeId, LockId};
-use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, Lock, RemovedReason, Schedule};
+use lockbridge_core::model::{
+    AccessCode, CodeStatus, ExternalPolicy, Lock, RemovedReason, Schedule,
+};
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, InsertError, StoreError};
 use serde::Deserialize;
@@ -16,10 +18,10 @@ use crate::api::{Access, Api, Op};
 use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller, Page};
+use crate::reconcile;
 use crate::routes::{connections, locks};
 use crate::service;
 use crate::state::AppState;
-use crate::reconcile;
 
 pub fn router() -> Api {
     let m = Access::Member;
@@ -69,8 +71,11 @@ pub fn router() -> Api {
         .post(
             "/v1/access-codes/{id}/manage",
             post(manage),
-            Op::new(m, "Take a code found on the lock under lockbridge's management")
-                .returns(200, "AccessCode"),
+            Op::new(
+                m,
+                "Take a code found on the lock under lockbridge's management",
+            )
+            .returns(200, "AccessCode"),
         )
 }
 
@@ -229,7 +234,11 @@ async fn create(
         created_at: now,
         updated_at: now,
     };
-    match s.store.insert_access_code(&row, lock.code_rules.max_codes).await {
+    match s
+        .store
+        .insert_access_code(&row, lock.code_rules.max_codes)
+        .await
+    {
         Err(InsertError::Store(StoreError::Conflict("idempotency_key"))) => {
             // The same key raced in: answer the first one.
             let first = s
@@ -483,8 +492,7 @@ async fn remove(
                 row.status = CodeStatus::Removed;
                 row.removed_reason = Some(RemovedReason::Deleted);
                 row.next_attempt_at = None;
-                if s
-                    .store
+                if s.store
                     .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
                     .await?
                 {
@@ -537,8 +545,7 @@ async fn manage(
         }
         let version = row.version;
         row.managed = true;
-        if s
-            .store
+        if s.store
             .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
             .await?
         {
@@ -586,8 +593,7 @@ async fn toggle(
         let mut row = load(&s, &caller, &id).await?;
         let version = row.version;
         row.frozen = frozen;
-        if s
-            .store
+        if s.store
             .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
             .await?
         {

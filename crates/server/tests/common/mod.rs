@@ -254,3 +254,79 @@ pub fn error_code(r: &Resp) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {} {}", r.status, r.body))
 }
+
+impl TestApp {
+    /// Runs the code engine until nothing is due (bounded), as a worker would pass after pass.
+    pub async fn drain(&self) {
+        for _ in 0..50 {
+            if lockbridge_server::engine::run_due_codes(&self.app.state)
+                .await
+                .unwrap()
+                == 0
+            {
+                return;
+            }
+        }
+        panic!("the code engine never settled");
+    }
+
+    /// Moves the service's clock and every simulator's clock forward together.
+    pub fn advance(&self, ms: i64) {
+        self.app.state.clock.advance(ms);
+        self.sim.world().clock_offset_ms += ms;
+    }
+
+    /// The PINs on the simulated TTLock lock `i`, with their vendor ids.
+    pub fn pins_on(&self, i: usize) -> Vec<(String, String)> {
+        let w = self.sim.world();
+        let mut v: Vec<_> = w.locks[&self.demo.lock_ids[i]]
+            .passcodes
+            .values()
+            .map(|p| (p.code.clone(), p.id.to_string()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A code as lockbridge answers it.
+    pub async fn code(&self, id: &str) -> Value {
+        let r = self.get(&format!("/v1/access-codes/{id}")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+
+    /// The event types recorded for a code, oldest first.
+    pub async fn code_events(&self, id: &str) -> Vec<String> {
+        let id = id.parse().unwrap();
+        let mut events = self
+            .db
+            .store
+            .list_events(
+                self.org,
+                lockbridge_store::EventFilter {
+                    access_code_id: Some(id),
+                    ..Default::default()
+                },
+                100,
+            )
+            .await
+            .unwrap();
+        events.reverse();
+        events
+            .into_iter()
+            .map(|e| e.kind.as_str().to_owned())
+            .collect()
+    }
+}
+
+/// Waits (yielding to the other tasks, never sleeping) until `cond` holds; panics after 20 s.
+pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
