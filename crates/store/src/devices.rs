@@ -266,7 +266,8 @@ impl Store {
                  gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (connection_id, provider_id) DO UPDATE SET name = excluded.name, \
-                 online = excluded.online, state = excluded.state, battery = excluded.battery, \
+                 online = excluded.online, battery = excluded.battery, \
+                 state = CASE WHEN excluded.state = 'unknown' THEN locks.state ELSE excluded.state END, \
                  gateway_id = excluded.gateway_id, time_zone = excluded.time_zone, \
                  capabilities = excluded.capabilities, code_rules = excluded.code_rules, \
                  updated_at = excluded.updated_at, errors = excluded.errors, warnings = excluded.warnings",

@@ -257,7 +257,19 @@ both_backends!(
             }
         }
         assert_eq!(ok, 5, "never more than the lock holds");
-        assert_eq!(s.live_codes(lock.id).await.unwrap().len(), 6);
+        let mut live = s.live_codes(lock.id).await.unwrap();
+        assert_eq!(live.len(), 6);
+        // A removed code gives its place back.
+        let version = live[0].version;
+        live[0].status = CodeStatus::Removed;
+        assert!(
+            s.update_code_if(&mut live[0], version, Guard::Version, now_ms(), &[])
+                .await
+                .unwrap()
+        );
+        s.insert_access_code(&code(&lock, "699999", None), Some(6))
+            .await
+            .unwrap();
     }
 );
 
