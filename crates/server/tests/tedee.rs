@@ -507,3 +507,69 @@ both_backends!(every_create_pin_status_is_mapped, |db: Db| async move {
     assert_eq!(done.body["status"], "set");
     assert!(t.tedee_pins(2).iter().any(|p| p.pin == "615283"));
 });
+
+both_backends!(
+    reconciliation_restores_and_drops_pins,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect_tedee().await;
+        let lock = t.tedee_lock(1).await;
+        let id = lock["id"].as_str().unwrap();
+        let r = t
+            .post(
+                &format!("/v1/locks/{id}/access-codes"),
+                json!({"name": "Anna", "code": "480219"}),
+            )
+            .await;
+        assert_eq!(r.body["status"], "set", "{}", r.body);
+        let code = r.body["id"].as_str().unwrap().to_owned();
+        // Someone deletes the PIN in Tedee's app.
+        t.tedee
+            .world()
+            .locks
+            .get_mut(&t.tedee_demo.lock_ids[1])
+            .unwrap()
+            .pins
+            .retain(|_, p| p.pin != "480219");
+        let r = t
+            .post(&format!("/v1/locks/{id}/reconcile"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        t.drain().await;
+        assert!(
+            t.tedee_pins(1).iter().any(|p| p.pin == "480219"),
+            "restored"
+        );
+        assert_eq!(t.code(&code).await["status"], "set");
+        assert_eq!(
+            t.code_events(&code).await,
+            [
+                "access_code.set",
+                "access_code.deleted_externally",
+                "access_code.restored"
+            ]
+        );
+        // A PIN that Tedee drops at its end is removed as expired, not put back.
+        let r = t
+        .post(
+            &format!("/v1/locks/{id}/access-codes"),
+            json!({"code": "592617", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+        let ending = r.body["id"].as_str().unwrap().to_owned();
+        let far = lockbridge_core::time::parse_rfc3339("2099-01-01T00:00:01Z").unwrap()
+            - lockbridge_core::time::now_ms();
+        t.app.state.clock.advance(far);
+        t.tedee.world().clock_offset_ms += far;
+        t.post(&format!("/v1/locks/{id}/reconcile"), json!({}))
+            .await;
+        t.drain().await;
+        let c = t.code(&ending).await;
+        assert_eq!(
+            (c["status"].as_str(), c["removed_reason"].as_str()),
+            (Some("removed"), Some("expired")),
+            "{c}"
+        );
+        assert!(t.tedee_pins(1).iter().all(|p| p.pin != "592617"));
+    }
+);

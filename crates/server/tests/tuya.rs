@@ -415,3 +415,56 @@ both_backends!(
         assert_eq!(error_code(&r), "not_supported");
     }
 );
+
+both_backends!(
+    reconciliation_restores_a_deleted_password,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect_tuya().await;
+        let lock = t.tuya_lock(0).await;
+        let id = lock["id"].as_str().unwrap();
+        let r = t
+        .post(
+            &format!("/v1/locks/{id}/access-codes"),
+            json!({"name": "Guest 12", "code": "5820397", "starts_at": "2030-05-01T14:00:00Z", "ends_at": "2030-05-08T10:00:00Z"}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let code = r.body["id"].as_str().unwrap().to_owned();
+        t.drain().await;
+        assert_eq!(t.code(&code).await["status"], "set");
+        // Deleted in the Tuya app.
+        t.tuya
+            .world()
+            .devices
+            .get_mut(&t.tuya_demo.lock_ids[0])
+            .unwrap()
+            .passwords
+            .retain(|_, p| p.pin != "5820397");
+        let r = t
+            .post(&format!("/v1/locks/{id}/reconcile"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // Tuya reports no PINs: found codes of others are recorded, ours is not mistaken for one.
+        t.drain().await;
+        let back = t.tuya_password(0, "5820397").expect("restored on the lock");
+        let c = t.code(&code).await;
+        assert_eq!(
+            (c["status"].as_str(), c["provider_id"].as_str()),
+            (Some("set"), Some(back.id.to_string().as_str())),
+            "{c}"
+        );
+        assert_eq!(
+            t.code_events(&code).await,
+            [
+                "access_code.set",
+                "access_code.deleted_externally",
+                "access_code.restored"
+            ]
+        );
+        // A second pass finds everything as it should be.
+        t.post(&format!("/v1/locks/{id}/reconcile"), json!({}))
+            .await;
+        assert_eq!(t.code_events(&code).await.len(), 3);
+    }
+);
