@@ -30,6 +30,19 @@ pub struct DemoArgs {
         default_value = "sqlite://lockbridge-demo.db"
     )]
     database_url: String,
+    /// The workers' intervals; short here, so that changes made in the simulators show soon.
+    #[command(flatten)]
+    workers: DemoWorkerArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoWorkerArgs {
+    /// How often each lock's codes are compared with the simulators'.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    reconcile_interval: std::time::Duration,
+    /// How often each connection's locks and gateways are read again.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    device_sync_interval: std::time::Duration,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -38,7 +51,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         database_url: args.database_url.clone(),
     })
     .await?;
-    let mut settings = Settings::default();
+    let mut settings = Settings {
+        reconcile_interval: args.workers.reconcile_interval,
+        device_sync_interval: args.workers.device_sync_interval,
+        ..Settings::default()
+    };
     let vendors = [
         (Provider::Ttlock, "ttlock", "TTLock demo"),
         (Provider::Tuya, "tuya", "Tuya demo"),

@@ -1,6 +1,7 @@
 //! `serve`, `migrate` and `org create`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use lockbridge_core::model::Role;
@@ -29,6 +30,26 @@ pub struct ServeArgs {
     /// Kii site URL for connections created without a base_url.
     #[arg(long, env = "LOCKBRIDGE_KII_BASE_URL")]
     pub kii_base_url: Option<String>,
+    #[command(flatten)]
+    pub workers: WorkerArgs,
+}
+
+/// How often the background workers go over each lock and connection.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// How often each lock's codes are compared with the vendor's (`90s`, `15m`, `1h`).
+    #[arg(long, env = "LOCKBRIDGE_RECONCILE_INTERVAL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub reconcile_interval: Duration,
+    /// How often each connection's locks and gateways are read again (online, battery…).
+    #[arg(long, env = "LOCKBRIDGE_DEVICE_SYNC_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub device_sync_interval: Duration,
+}
+
+impl WorkerArgs {
+    pub fn apply(&self, settings: &mut Settings) {
+        settings.reconcile_interval = self.reconcile_interval;
+        settings.device_sync_interval = self.device_sync_interval;
+    }
 }
 
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -40,6 +61,7 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db).await?;
     let mut settings = Settings::default();
+    args.workers.apply(&mut settings);
     use lockbridge_core::Provider;
     let hosts = [
         (Provider::Ttlock, args.ttlock_base_url),

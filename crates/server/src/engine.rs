@@ -57,6 +57,8 @@ enum Reached {
     Removed,
     /// The vendor id the code had is not on the lock any more: set it again.
     Lost,
+    /// The vendor took the code but the lock refused it (it never held it).
+    Refused(ProviderError),
 }
 
 /// A fresh lease owner name.
@@ -197,7 +199,7 @@ async fn act(
                 CodeState::Active => Reached::Set(pid),
                 CodeState::Gone if removing => Reached::Removed,
                 CodeState::Gone => Reached::Lost,
-                CodeState::Failed(e) => return Err(e.into()),
+                CodeState::Failed(e) => Reached::Refused(e),
             })
         }
         None if removing => {
@@ -326,6 +328,18 @@ fn apply(
             .code(id, lock_id)
             .connection(conn_id)
     };
+    let fail = |next: &mut AccessCode, e: ApiError| {
+        next.last_error = Some(e.to_string());
+        next.errors = vec![error_notice(&e, now)];
+        next.next_attempt_at = None;
+        next.confirming = false;
+        next.status = CodeStatus::Failed;
+        let data = json!({"error": {"code": e.status_code().1, "message": e.to_string()}});
+        (
+            Outcome::Failed(e),
+            vec![event(EventType::CodeFailed).data(data)],
+        )
+    };
     let settled = |next: &mut AccessCode| {
         next.attempts = 0;
         next.next_attempt_at = None;
@@ -350,6 +364,16 @@ fn apply(
                 EventType::CodeSet
             };
             (Outcome::Done, vec![event(kind)])
+        }
+        Ok(Reached::Removed) if next.removed_reason.is_none() && next.last_error.is_some() => {
+            // The old version of a change the lock refused is off the lock now.
+            let data = json!({"error": next.errors.first()});
+            next.attempts = 0;
+            next.next_attempt_at = None;
+            next.confirming = false;
+            next.provider_id = None;
+            next.status = CodeStatus::Failed;
+            (Outcome::Done, vec![event(EventType::CodeFailed).data(data)])
         }
         Ok(Reached::Removed) => {
             settled(next);
@@ -393,18 +417,21 @@ fn apply(
             next.next_attempt_at = Some(now + backoff(state, next.attempts));
             (Outcome::Retry(e), Vec::new())
         }
-        Err(e) => {
+        Ok(Reached::Refused(e)) => fail(next, e.into()),
+        Err(e) if next.provider_id.is_some() && next.status == CodeStatus::Setting => {
+            // The lock refused a change: it still holds the old version, which is not what is
+            // wanted any more (a shorter stay, another PIN). It is taken off the lock, and the
+            // code then reads `failed`.
             next.last_error = Some(e.to_string());
             next.errors = vec![error_notice(&e, now)];
-            next.next_attempt_at = None;
+            next.status = CodeStatus::Removing;
+            next.removed_reason = None;
             next.confirming = false;
-            next.status = CodeStatus::Failed;
-            let data = json!({"error": {"code": e.status_code().1, "message": e.to_string()}});
-            (
-                Outcome::Failed(e),
-                vec![event(EventType::CodeFailed).data(data)],
-            )
+            next.attempts = 0;
+            next.next_attempt_at = Some(now);
+            (Outcome::Failed(e), Vec::new())
         }
+        Err(e) => fail(next, e),
     }
 }
 
@@ -433,6 +460,7 @@ pub async fn work(state: &AppState, code: AccessCode) -> ApiResult<(Outcome, Acc
     let learned: Option<Option<String>> = match &result {
         Ok(Reached::Set(p) | Reached::Adopted(p) | Reached::Pending(p)) => Some(Some(p.clone())),
         Ok(Reached::Removed | Reached::Lost) => Some(None),
+        Ok(Reached::Refused(_)) => None,
         Err(_) => None,
     };
     let now = state.now();

@@ -462,7 +462,10 @@ async fn update(
                 row.name = before.name;
                 (row.starts_at, row.ends_at) = (before.starts_at, before.ends_at);
                 row.status = before.status;
+                row.removed_reason = before.removed_reason;
+                row.last_error = None;
                 row.errors.clear();
+                row.next_attempt_at = (before.status != CodeStatus::Set).then(|| s.now());
                 s.store
                     .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
                     .await?;
