@@ -84,6 +84,11 @@ both_backends!(
             calls,
             "refused without a vendor call"
         );
+        let lock = t.get(&format!("/v1/locks/{front}")).await.body;
+        assert_eq!(
+            lock["errors"][0]["code"], "connection_needs_reauth",
+            "{lock}"
+        );
 
         let r = t
             .post(
@@ -101,6 +106,27 @@ both_backends!(
                 .await
                 .status,
             200
+        );
+        let lock = t.get(&format!("/v1/locks/{front}")).await.body;
+        assert_eq!(lock["errors"], json!([]), "{lock}");
+        let events: Vec<String> = t
+            .db
+            .store
+            .list_events(t.org, Default::default(), 10)
+            .await
+            .unwrap()
+            .iter()
+            .rev()
+            .map(|e| e.kind.as_str().to_owned())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "connection.needs_reauth",
+                "connection.reauthorized",
+                "lock.unlocked"
+            ],
+            "each transition once, in order"
         );
     }
 );

@@ -159,16 +159,21 @@ impl Store {
         credentials: &Credentials,
         token_expires_at: Option<Millis>,
     ) -> Result<bool> {
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+        self.record_transition(&mut tx, id, ConnectionStatus::Active, now)
+            .await?;
         let done = sqlx::query(&self.sql(
             "UPDATE connections SET credentials = $1, token_expires_at = $2, status = 'active', last_error = NULL, \
              credentials_version = credentials_version + 1, updated_at = $3 WHERE id = $4",
         ))
         .bind(self.seal_credentials(id, credentials))
         .bind(token_expires_at)
-        .bind(now_ms())
+        .bind(now)
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -220,35 +225,7 @@ impl Store {
     ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
-        // The transitions that are events, with the state read in the `WHERE`.
-        let transition = match status {
-            ConnectionStatus::NeedsReauth => {
-                Some(("status <> 'needs_reauth'", EventType::ConnectionNeedsReauth))
-            }
-            ConnectionStatus::Active => {
-                Some(("status = 'needs_reauth'", EventType::ConnectionReauthorized))
-            }
-            ConnectionStatus::Error => None,
-        };
-        if let Some((from, kind)) = transition {
-            let moved = sqlx::query(&self.sql(&format!(
-                "UPDATE connections SET status = $1 WHERE id = $2 AND {from} RETURNING org_id"
-            )))
-            .bind(status.as_str())
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = moved {
-                let org: OrgId = parse(
-                    "connections",
-                    &id.to_string(),
-                    "org_id",
-                    &text(&row, "org_id")?,
-                )?;
-                let e = Event::new(org, kind, now).connection(id);
-                self.insert_events(&mut tx, &[e]).await?;
-            }
-        }
+        self.record_transition(&mut tx, id, status, now).await?;
         sqlx::query(&self.sql(
             "UPDATE connections SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4",
         ))
@@ -260,6 +237,48 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records a move into or out of `needs_reauth` — with the status read in the `WHERE`, so
+    /// it is recorded once — as its event, and as the `connection_needs_reauth` error on the
+    /// connection's locks, in the caller's transaction.
+    async fn record_transition(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: ConnectionId,
+        status: ConnectionStatus,
+        now: Millis,
+    ) -> Result<()> {
+        let (from, kind) = match status {
+            ConnectionStatus::NeedsReauth => {
+                ("status <> 'needs_reauth'", EventType::ConnectionNeedsReauth)
+            }
+            ConnectionStatus::Active => ("status = 'needs_reauth'", EventType::ConnectionReauthorized),
+            ConnectionStatus::Error => return Ok(()),
+        };
+        let moved = sqlx::query(&self.sql(&format!(
+            "UPDATE connections SET status = $1 WHERE id = $2 AND {from} RETURNING org_id"
+        )))
+        .bind(status.as_str())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = moved else {
+            return Ok(());
+        };
+        let org: OrgId = parse("connections", &id.to_string(), "org_id", &text(&row, "org_id")?)?;
+        let e = Event::new(org, kind, now).connection(id);
+        self.insert_events(tx, &[e]).await?;
+        let broken = status == ConnectionStatus::NeedsReauth;
+        self.toggle_lock_error(
+            tx,
+            id,
+            broken,
+            "connection_needs_reauth",
+            "the vendor account's credentials no longer work",
+            now,
+        )
+        .await
     }
 
     /// Sets what reconciliation does with codes changed on the connection's locks outside

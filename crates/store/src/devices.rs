@@ -462,8 +462,53 @@ impl Store {
         row.as_ref().map(lock).transpose()
     }
 
-    pub async fn set_lock_state(&self, id: LockId, state: LockState) -> Result<()> {
+    /// Sets `code` in the errors of every lock of a connection (or drops it), in the caller's
+    /// transaction; the organisation's lock version moves with it.
+    pub(crate) async fn toggle_lock_error(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        conn: ConnectionId,
+        on: bool,
+        code: &str,
+        message: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let sql = format!("SELECT {LOCK_COLUMNS} FROM locks WHERE connection_id = $1");
+        let locks: Vec<Lock> = sqlx::query(&self.sql(&sql))
+            .bind(conn.to_string())
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(lock)
+            .collect::<Result<_>>()?;
+        for mut l in locks {
+            if toggle_notice(&mut l.errors, on, code, message, now) {
+                sqlx::query(&self.sql("UPDATE locks SET errors = $1 WHERE id = $2"))
+                    .bind(serde_json::to_string(&l.errors).unwrap_or_else(|_| "[]".into()))
+                    .bind(l.id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(&self.sql(BUMP_ORG))
+                    .bind(l.org_id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a lock's new state, and the event for it when `event` says what moved it (our
+    /// own remote operation), in one transaction.
+    pub async fn set_lock_state(
+        &self,
+        id: LockId,
+        state: LockState,
+        event: Option<Event>,
+    ) -> Result<()> {
         let mut tx = self.write_tx().await?;
+        if let Some(e) = event {
+            self.insert_events(&mut tx, &[e]).await?;
+        }
         sqlx::query(&self.sql("UPDATE locks SET state = $1 WHERE id = $2"))
             .bind(state.as_str())
             .bind(id.to_string())

@@ -257,7 +257,7 @@ both_backends!(
                 .unwrap()
                 .is_empty()
         );
-        s.set_lock_state(locks[0].id, LockState::Unlocked)
+        s.set_lock_state(locks[0].id, LockState::Unlocked, None)
             .await
             .unwrap();
         assert_eq!(
@@ -283,7 +283,7 @@ both_backends!(
             v,
             "codes are not locks"
         );
-        s.set_lock_state(locks[0].id, LockState::Unlocked)
+        s.set_lock_state(locks[0].id, LockState::Unlocked, None)
             .await
             .unwrap();
         assert_eq!(s.locks_version(org).await.unwrap(), v + 1);

@@ -5,6 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{GatewayId, LockId};
 use lockbridge_core::model::{Lock, LockState};
 use lockbridge_core::provider::OfflineKind;
@@ -205,7 +206,16 @@ async fn operate(s: AppState, caller: Caller, id: String, unlock: bool) -> ApiRe
     } else {
         LockState::Locked
     };
-    s.store.set_lock_state(lock.id, state).await?;
+    let kind = if unlock {
+        EventType::LockUnlocked
+    } else {
+        EventType::LockLocked
+    };
+    let event = Event::new(lock.org_id, kind, s.now())
+        .lock(lock.id)
+        .connection(lock.connection_id)
+        .data(json!({"method": "remote"}));
+    s.store.set_lock_state(lock.id, state, Some(event)).await?;
     s.locks.invalidate(caller.org);
     Ok(Json(json!({ "lock_id": lock.id, "state": state })))
 }
