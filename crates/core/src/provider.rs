@@ -178,6 +178,21 @@ pub struct ProviderCode {
     pub spec: CodeSpec,
 }
 
+impl ProviderCode {
+    /// Whether this code found on the lock is `code`: the same PIN where the vendor reports
+    /// PINs, else the same name and window (to the second).
+    pub fn is(&self, code: &crate::model::AccessCode) -> bool {
+        let f = &self.spec;
+        if f.code.is_empty() {
+            f.name == code.name
+                && f.starts_at.map(|t| t / 1000) == code.starts_at.map(|t| t / 1000)
+                && f.ends_at.map(|t| t / 1000) == code.ends_at.map(|t| t / 1000)
+        } else {
+            f.code == code.code
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CodeChange {
     pub name: Option<String>,

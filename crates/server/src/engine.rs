@@ -103,18 +103,6 @@ fn wanted(c: &AccessCode) -> impl PartialEq + use<> {
     )
 }
 
-/// Whether the lock's `found` code is `code` (the PIN where the vendor reports PINs, else the
-/// name and window).
-pub fn same_code(code: &AccessCode, found: &ProviderCode) -> bool {
-    if found.spec.code.is_empty() {
-        found.spec.name == code.name
-            && found.spec.starts_at.map(|t| t / 1000) == code.starts_at.map(|t| t / 1000)
-            && found.spec.ends_at.map(|t| t / 1000) == code.ends_at.map(|t| t / 1000)
-    } else {
-        found.spec.code == code.code
-    }
-}
-
 /// Runs `work` while extending `code`'s lease for `owner`, bounded by the vendor timeout.
 async fn leased<T>(
     state: &AppState,
@@ -170,7 +158,7 @@ async fn look_up(
         .collect();
     Ok(found
         .into_iter()
-        .find(|f| !others.contains(&f.provider_id) && same_code(code, f)))
+        .find(|f| !others.contains(&f.provider_id) && f.is(code)))
 }
 
 /// One vendor step towards what `code` wants.

@@ -16,11 +16,9 @@ use lockbridge_core::time::{Millis, to_rfc3339};
 use lockbridge_store::Guard;
 use serde_json::{Map, Value, json};
 
-use crate::engine::same_code;
 use crate::error::{ApiError, ApiResult};
 use crate::service;
 use crate::state::AppState;
-use crate::workers::PASS_LEASE_MS;
 
 /// What one pass over a lock found and did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,6 +79,20 @@ pub fn differences(code: &AccessCode, found: &ProviderCode) -> Map<String, Value
 /// Compares one lock's codes with the vendor's list and acts on the differences. A vendor
 /// failure changes nothing (the error is answered; the next pass tries again).
 pub async fn reconcile_lock(state: &AppState, conn: &Connection, lock: &Lock) -> ApiResult<Report> {
+    let rows = state.store.live_codes(lock.id).await?;
+    reconcile_rows(state, conn, lock, rows).await
+}
+
+/// [`reconcile_lock`] with the lock's live codes as read before the vendor is asked. That order
+/// matters: a code is judged gone only if it was at rest before the vendor's list was taken (a
+/// code set meanwhile is not in `rows` as `set`), and every write is conditional on the version
+/// read, so a code changed since is left for the next pass.
+async fn reconcile_rows(
+    state: &AppState,
+    conn: &Connection,
+    lock: &Lock,
+    rows: Vec<AccessCode>,
+) -> ApiResult<Report> {
     let mut report = Report::default();
     if !lock.capabilities.access_codes {
         return Ok(report);
@@ -90,7 +102,6 @@ pub async fn reconcile_lock(state: &AppState, conn: &Connection, lock: &Lock) ->
     })
     .await?;
     let now = state.now();
-    let rows = state.store.live_codes(lock.id).await?;
     let on_lock: HashMap<&str, &ProviderCode> =
         found.iter().map(|f| (f.provider_id.as_str(), f)).collect();
     for row in &rows {
@@ -121,7 +132,7 @@ pub async fn reconcile_lock(state: &AppState, conn: &Connection, lock: &Lock) ->
     let strangers: Vec<ProviderCode> = found
         .iter()
         .filter(|f| !known.contains(f.provider_id.as_str()))
-        .filter(|f| !in_flight.iter().any(|r| same_code(r, f)))
+        .filter(|f| !in_flight.iter().any(|r| f.is(r)))
         .cloned()
         .collect();
     if !strangers.is_empty() {
@@ -174,7 +185,9 @@ async fn gone(
             ExternalPolicy::Restore => {
                 next.status = CodeStatus::Setting;
                 next.provider_id = None;
-                next.attempts = 0;
+                // Counted as a second write, so the engine looks on the lock before writing
+                // (someone may have put the PIN back by hand).
+                next.attempts = 1;
                 next.next_attempt_at = Some(now);
                 toggle_notice(
                     &mut next.warnings,
@@ -280,20 +293,23 @@ pub async fn reconcile_now(state: &AppState, lock: &Lock) -> ApiResult<Report> {
 
 /// One pass of the reconciliation worker: claims up to 200 locks that are due and works them,
 /// one lock at a time per connection (so a vendor account's budget is spent evenly) and up to
-/// four connections at once. A lock whose vendor fails is logged and tried at its next
-/// interval; the others go on. Answers how many locks were reconciled.
+/// four connections at once. The claim itself moves each lock's next pass one interval on, so
+/// a pass writes nothing for a lock whose codes agree with the vendor's, and a lock whose
+/// instance died is taken up again at its next interval. A lock whose vendor fails is logged
+/// and tried then too; the others go on. Answers how many locks were reconciled.
 pub async fn run_due(state: &AppState) -> ApiResult<usize> {
     let now = state.now();
-    let due = state
-        .store
-        .claim_reconciles(now, 200, now + PASS_LEASE_MS)
-        .await?;
-    let mut by_connection: HashMap<_, Vec<Lock>> = HashMap::new();
+    let next = now + state.settings.reconcile_interval.as_millis() as i64;
+    let due = state.store.claim_reconciles(now, 200, next).await?;
+    let ids: Vec<_> = due.iter().map(|l| l.id).collect();
+    let mut codes = state.store.live_codes_of(&ids).await?;
+    let mut by_connection: HashMap<_, Vec<(Lock, Vec<AccessCode>)>> = HashMap::new();
     for lock in due {
+        let rows = codes.remove(&lock.id).unwrap_or_default();
         by_connection
             .entry(lock.connection_id)
             .or_default()
-            .push(lock);
+            .push((lock, rows));
     }
     let done = futures_util::stream::iter(by_connection)
         .map(|(conn_id, locks)| async move {
@@ -301,14 +317,10 @@ pub async fn run_due(state: &AppState) -> ApiResult<usize> {
                 return 0;
             };
             let mut done = 0;
-            for lock in locks {
-                match reconcile_lock(state, &conn, &lock).await {
+            for (lock, rows) in locks {
+                match reconcile_rows(state, &conn, &lock, rows).await {
                     Ok(_) => done += 1,
                     Err(e) => tracing::warn!(lock = %lock.id, error = %e, "reconciliation failed"),
-                }
-                let next = state.now() + state.settings.reconcile_interval.as_millis() as i64;
-                if let Err(e) = state.store.schedule_reconcile(lock.id, next).await {
-                    tracing::warn!(lock = %lock.id, error = %e, "could not schedule reconciliation");
                 }
             }
             done

@@ -574,48 +574,62 @@ both_backends!(
     }
 );
 
-both_backends!(a_thousand_locks_are_reconciled_within_tedees_budget, |db: Db| async move {
-    let t = TestApp::start(db).await;
-    let keys: Vec<String> = {
-        let mut w = t.tedee.world();
-        (0..2)
-            .map(|a| {
-                let user = w.add_user(&format!("Owner {a}"), &format!("owner{a}@example.com"));
-                let bridge = w.add_bridge(user, "Bridge", true);
-                for i in 0..500 {
-                    let mut spec = lockbridge_sim::tedee::LockSpec::new(user, &format!("Room {a}-{i:03}"));
-                    spec.bridge_id = Some(bridge);
-                    spec.connected = true;
-                    w.add_lock(spec);
-                }
-                w.add_key(user, &[], None)
-            })
-            .collect()
-    };
-    for key in keys {
-        let r = t
-            .post("/v1/connections", json!({"provider": "tedee", "credentials": {"personal_access_key": key}}))
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let id = r.body["id"].as_str().unwrap();
-        assert_eq!(t.post(&format!("/v1/connections/{id}/sync"), json!({})).await.status, 200);
-    }
-    let mut reconciled = 0;
-    for _ in 0..10 {
-        let n = lockbridge_server::reconcile::run_due(&t.app.state).await.unwrap();
-        if n == 0 {
-            break;
+both_backends!(
+    a_thousand_locks_are_reconciled_within_tedees_budget,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let keys: Vec<String> = {
+            let mut w = t.tedee.world();
+            (0..2)
+                .map(|a| {
+                    let user = w.add_user(&format!("Owner {a}"), &format!("owner{a}@example.com"));
+                    let bridge = w.add_bridge(user, "Bridge", true);
+                    for i in 0..500 {
+                        let mut spec =
+                            lockbridge_sim::tedee::LockSpec::new(user, &format!("Room {a}-{i:03}"));
+                        spec.bridge_id = Some(bridge);
+                        spec.connected = true;
+                        w.add_lock(spec);
+                    }
+                    w.add_key(user, &[], None)
+                })
+                .collect()
+        };
+        for key in keys {
+            let r = t
+                .post(
+                    "/v1/connections",
+                    json!({"provider": "tedee", "credentials": {"personal_access_key": key}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            let id = r.body["id"].as_str().unwrap();
+            assert_eq!(
+                t.post(&format!("/v1/connections/{id}/sync"), json!({}))
+                    .await
+                    .status,
+                200
+            );
         }
-        reconciled += n;
+        let mut reconciled = 0;
+        for _ in 0..10 {
+            let n = lockbridge_server::reconcile::run_due(&t.app.state)
+                .await
+                .unwrap();
+            if n == 0 {
+                break;
+            }
+            reconciled += n;
+        }
+        assert_eq!(reconciled, 1_000);
+        let w = t.tedee.world();
+        assert!(w.throttled.is_empty(), "429s: {:?}", w.throttled);
+        let lists: u64 = w
+            .calls
+            .iter()
+            .filter(|(route, _)| route.to_lowercase().contains("/pin") && route.starts_with("GET"))
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(lists, 1_000, "one code list per lock: {:?}", w.calls);
     }
-    assert_eq!(reconciled, 1_000);
-    let w = t.tedee.world();
-    assert!(w.throttled.is_empty(), "429s: {:?}", w.throttled);
-    let lists: u64 = w
-        .calls
-        .iter()
-        .filter(|(route, _)| route.to_lowercase().contains("/pin") && route.starts_with("GET"))
-        .map(|(_, n)| n)
-        .sum();
-    assert_eq!(lists, 1_000, "one code list per lock: {:?}", w.calls);
-});
+);

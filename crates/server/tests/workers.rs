@@ -109,16 +109,15 @@ both_backends!(
         );
         let lock = t.get(&format!("/v1/locks/{front}")).await.body;
         assert_eq!(lock["errors"], json!([]), "{lock}");
-        let events: Vec<String> = t
-            .db
-            .store
-            .list_events(t.org, Default::default(), 10)
-            .await
-            .unwrap()
-            .iter()
-            .rev()
-            .map(|e| e.kind.as_str().to_owned())
-            .collect();
+        let events: Vec<String> =
+            t.db.store
+                .list_events(t.org, Default::default(), 10)
+                .await
+                .unwrap()
+                .iter()
+                .rev()
+                .map(|e| e.kind.as_str().to_owned())
+                .collect();
         assert_eq!(
             events,
             [

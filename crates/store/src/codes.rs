@@ -385,6 +385,37 @@ impl Store {
         self.codes(&rows)
     }
 
+    /// The live codes of each of `locks`, a few queries for all of them.
+    pub async fn live_codes_of(
+        &self,
+        locks: &[LockId],
+    ) -> Result<std::collections::HashMap<LockId, Vec<AccessCode>>> {
+        let mut out: std::collections::HashMap<LockId, Vec<AccessCode>> =
+            locks.iter().map(|l| (*l, Vec::new())).collect();
+        // The SQLite driver looks each parameter's name up by a linear scan: fewer a statement.
+        let per = match self.dialect {
+            crate::Dialect::Sqlite => 40,
+            crate::Dialect::Postgres => 200,
+        };
+        for chunk in locks.chunks(per) {
+            let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {COLUMNS} FROM access_codes WHERE lock_id IN ({}) AND status IN {LIVE} \
+                 ORDER BY lock_id, id",
+                params.join(", ")
+            );
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql);
+            for l in chunk {
+                q = q.bind(l.to_string());
+            }
+            for code in self.codes(&q.fetch_all(&self.pool).await?)? {
+                out.entry(code.lock_id).or_default().push(code);
+            }
+        }
+        Ok(out)
+    }
+
     /// Claims up to `limit` codes whose next attempt is due and that nobody holds: each is
     /// leased to `owner` until `lease_until`, its version moved and its attempt counted, in the
     /// same statement, so that several instances never work the same code at once.
@@ -491,7 +522,8 @@ impl Store {
     /// `access_code.unmanaged_found` each), in one transaction that holds the lock's row, so
     /// that two passes over the same lock at once cannot both record the same code. A found
     /// code whose PIN a live code on the lock already holds is passed over (it is that code,
-    /// on its way). Answers the new rows.
+    /// on its way), as is one that matches a live code of ours whose vendor id is not known
+    /// yet. Answers the new rows.
     pub async fn record_found_codes(
         &self,
         lock: &Lock,
@@ -509,9 +541,24 @@ impl Store {
         .iter()
         .map(|r| text(r, "provider_id"))
         .collect::<Result<_>>()?;
+        // Ours on their way to the lock (no vendor id yet): not strangers.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND managed = 1 \
+             AND provider_id IS NULL AND status IN {LIVE}"
+        );
+        let in_flight = self.codes(
+            &sqlx::query(&self.sql(&sql))
+                .bind(lock.id.to_string())
+                .fetch_all(&mut *tx)
+                .await?,
+        )?;
         let insert = self.insert_sql(1, " ON CONFLICT DO NOTHING");
         let mut added = Vec::new();
-        for f in found.iter().filter(|f| !known.contains(&f.provider_id)) {
+        let strangers = found
+            .iter()
+            .filter(|f| !known.contains(&f.provider_id))
+            .filter(|f| !in_flight.iter().any(|c| f.is(c)));
+        for f in strangers {
             let code = AccessCode {
                 id: AccessCodeId::new(),
                 lock_id: lock.id,

@@ -253,7 +253,9 @@ impl Store {
             ConnectionStatus::NeedsReauth => {
                 ("status <> 'needs_reauth'", EventType::ConnectionNeedsReauth)
             }
-            ConnectionStatus::Active => ("status = 'needs_reauth'", EventType::ConnectionReauthorized),
+            ConnectionStatus::Active => {
+                ("status = 'needs_reauth'", EventType::ConnectionReauthorized)
+            }
             ConnectionStatus::Error => return Ok(()),
         };
         let moved = sqlx::query(&self.sql(&format!(
@@ -266,7 +268,12 @@ impl Store {
         let Some(row) = moved else {
             return Ok(());
         };
-        let org: OrgId = parse("connections", &id.to_string(), "org_id", &text(&row, "org_id")?)?;
+        let org: OrgId = parse(
+            "connections",
+            &id.to_string(),
+            "org_id",
+            &text(&row, "org_id")?,
+        )?;
         let e = Event::new(org, kind, now).connection(id);
         self.insert_events(tx, &[e]).await?;
         let broken = status == ConnectionStatus::NeedsReauth;
