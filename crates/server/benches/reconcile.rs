@@ -208,8 +208,9 @@ async fn pass_cost(backend: Backend, locks: u32) {
     let wall = wall.elapsed().as_secs_f64();
     let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     assert_eq!(done, locks as usize);
+    let round = |x: f64| (x * 100.0).round() / 100.0;
     let report = json!({"backend": format!("{backend:?}"), "locks": locks, "codes": locks * 10,
-        "wall_s": (wall * 100.0).round() / 100.0, "cpu_s": cpu, "rss_mb": rss_mb()});
+        "wall_s": round(wall), "cpu_s": cpu.map(round), "rss_mb": rss_mb().map(round)});
     println!("one pass: {report}");
 }
 
