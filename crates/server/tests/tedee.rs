@@ -549,6 +549,57 @@ both_backends!(
                 "access_code.restored"
             ]
         );
+        // Changed in Tedee's app: put back as lockbridge has it.
+        t.tedee
+            .world()
+            .locks
+            .get_mut(&t.tedee_demo.lock_ids[1])
+            .unwrap()
+            .pins
+            .values_mut()
+            .find(|p| p.pin == "480219")
+            .unwrap()
+            .alias = "Stranger".into();
+        t.post(&format!("/v1/locks/{id}/reconcile"), json!({}))
+            .await;
+        t.drain().await;
+        let pin = t
+            .tedee_pins(1)
+            .into_iter()
+            .find(|p| p.pin == "480219")
+            .unwrap();
+        assert_eq!(pin.alias, "Anna");
+        assert_eq!(
+            t.code_events(&code).await[3..],
+            ["access_code.modified_externally", "access_code.restored"]
+        );
+        // The lock drops off its bridge: device sync sees it, and sees it come back.
+        t.tedee
+            .world()
+            .locks
+            .get_mut(&t.tedee_demo.lock_ids[1])
+            .unwrap()
+            .connected = false;
+        lockbridge_server::workers::sync_due_devices(&t.app.state)
+            .await
+            .unwrap();
+        let l = t.tedee_lock(1).await;
+        assert_eq!(
+            (l["online"].as_bool(), l["errors"][0]["code"].as_str()),
+            (Some(false), Some("device_offline")),
+            "{l}"
+        );
+        t.tedee
+            .world()
+            .locks
+            .get_mut(&t.tedee_demo.lock_ids[1])
+            .unwrap()
+            .connected = true;
+        t.advance(t.app.state.settings.device_sync_interval.as_millis() as i64 + 1);
+        lockbridge_server::workers::sync_due_devices(&t.app.state)
+            .await
+            .unwrap();
+        assert_eq!(t.tedee_lock(1).await["online"], true);
         // A PIN that Tedee drops at its end is removed as expired, not put back.
         let r = t
         .post(

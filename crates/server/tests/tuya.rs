@@ -466,5 +466,53 @@ both_backends!(
         t.post(&format!("/v1/locks/{id}/reconcile"), json!({}))
             .await;
         assert_eq!(t.code_events(&code).await.len(), 3);
+        // Its end moved in the Tuya app: put back.
+        t.tuya
+            .world()
+            .devices
+            .get_mut(&t.tuya_demo.lock_ids[0])
+            .unwrap()
+            .passwords
+            .values_mut()
+            .find(|p| p.pin == "5820397" && !p.deleted)
+            .unwrap()
+            .invalid_time += 86_400;
+        t.post(&format!("/v1/locks/{id}/reconcile"), json!({}))
+            .await;
+        t.drain().await;
+        assert_eq!(
+            t.tuya_password(0, "5820397").unwrap().invalid_time,
+            1_904_464_800
+        );
+        assert_eq!(
+            t.code_events(&code).await[3..],
+            ["access_code.modified_externally", "access_code.restored"]
+        );
+        // The lock goes offline and comes back: device sync sees both.
+        t.tuya
+            .world()
+            .devices
+            .get_mut(&t.tuya_demo.lock_ids[0])
+            .unwrap()
+            .online = false;
+        workers::sync_due_devices(&t.app.state).await.unwrap();
+        let l = t.tuya_lock(0).await;
+        assert_eq!(
+            (l["online"].as_bool(), l["errors"][0]["code"].as_str()),
+            (Some(false), Some("device_offline")),
+            "{l}"
+        );
+        t.tuya
+            .world()
+            .devices
+            .get_mut(&t.tuya_demo.lock_ids[0])
+            .unwrap()
+            .online = true;
+        t.app
+            .state
+            .clock
+            .advance(t.app.state.settings.device_sync_interval.as_millis() as i64 + 1);
+        workers::sync_due_devices(&t.app.state).await.unwrap();
+        assert_eq!(t.tuya_lock(0).await["online"], true);
     }
 );
