@@ -515,6 +515,40 @@ pub struct AccessCode {
     pub updated_at: Millis,
 }
 
+impl AccessCode {
+    /// A new managed code for `lock`, `setting`, with nothing learnt from the vendor yet.
+    pub fn new(lock: &Lock, code: String, now: Millis) -> AccessCode {
+        AccessCode {
+            id: AccessCodeId::new(),
+            lock_id: lock.id,
+            org_id: lock.org_id,
+            name: None,
+            code,
+            starts_at: None,
+            ends_at: None,
+            schedule: None,
+            status: CodeStatus::Setting,
+            frozen: false,
+            managed: true,
+            provider_id: None,
+            last_error: None,
+            removed_reason: None,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            on_external_change: None,
+            version: 0,
+            lease_owner: None,
+            lease_until: None,
+            attempts: 0,
+            confirming: false,
+            next_attempt_at: None,
+            idempotency_key: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use common::{CONCURRENCY, knob, paced, rss_mb, saturate, seed_locks, summary};
-use lockbridge_core::ids::AccessCodeId;
 use lockbridge_core::model::{AccessCode, CodeStatus, Lock};
 use lockbridge_core::time::now_ms;
 use lockbridge_server::{App, Settings};
@@ -31,32 +30,12 @@ use tokio_util::sync::CancellationToken;
 
 fn code(lock: &Lock, n: u64, now: i64) -> AccessCode {
     AccessCode {
-        id: AccessCodeId::new(),
-        lock_id: lock.id,
-        org_id: lock.org_id,
         name: Some(format!("Guest {n}")),
-        code: format!("{:06}", (n * 7_919) % 1_000_000),
         starts_at: Some(now),
         ends_at: Some(now + 86_400_000),
-        schedule: None,
         status: CodeStatus::Set,
-        frozen: false,
-        managed: true,
         provider_id: Some((80_000_000 + n).to_string()),
-        last_error: None,
-        removed_reason: None,
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        on_external_change: None,
-        version: 0,
-        lease_owner: None,
-        lease_until: None,
-        attempts: 0,
-        confirming: false,
-        next_attempt_at: None,
-        idempotency_key: None,
-        created_at: now,
-        updated_at: now,
+        ..AccessCode::new(lock, format!("{:06}", (n * 7_919) % 1_000_000), now)
     }
 }
 

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use common::{knob, pct, rss_mb, seed_locks};
 use lockbridge_core::credentials::Credentials;
-use lockbridge_core::ids::AccessCodeId;
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::{AccessCode, CodeStatus, Connection, Lock, Provider};
 use lockbridge_core::provider::{
@@ -111,32 +110,12 @@ fn cpu_seconds() -> Option<f64> {
 
 fn code(lock: &Lock, n: u64, now: Millis) -> AccessCode {
     AccessCode {
-        id: AccessCodeId::new(),
-        lock_id: lock.id,
-        org_id: lock.org_id,
         name: Some(format!("Guest {n}")),
-        code: format!("{:06}", 100_000 + n % 10 * 7_919),
         starts_at: Some(now),
         ends_at: Some(now + 30 * 86_400_000),
-        schedule: None,
         status: CodeStatus::Set,
-        frozen: false,
-        managed: true,
         provider_id: Some((80_000_000 + n).to_string()),
-        last_error: None,
-        removed_reason: None,
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        on_external_change: None,
-        version: 0,
-        lease_owner: None,
-        lease_until: None,
-        attempts: 0,
-        confirming: false,
-        next_attempt_at: None,
-        idempotency_key: None,
-        created_at: now,
-        updated_at: now,
+        ..AccessCode::new(lock, format!("{:06}", 100_000 + n % 10 * 7_919), now)
     }
 }
 

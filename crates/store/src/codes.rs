@@ -428,10 +428,7 @@ impl Store {
         lease_until: Millis,
         owner: &str,
     ) -> Result<Vec<AccessCode>> {
-        let skip_locked = match self.dialect {
-            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::Dialect::Sqlite => "",
-        };
+        let skip_locked = self.skip_locked();
         let sql = format!(
             "UPDATE access_codes SET lease_owner = $1, lease_until = $2, version = version + 1, \
              attempts = attempts + 1 WHERE id IN (\
@@ -560,32 +557,14 @@ impl Store {
             .filter(|f| !in_flight.iter().any(|c| f.is(c)));
         for f in strangers {
             let code = AccessCode {
-                id: AccessCodeId::new(),
-                lock_id: lock.id,
-                org_id: lock.org_id,
                 name: f.spec.name.clone(),
-                code: f.spec.code.clone(),
                 starts_at: f.spec.starts_at,
                 ends_at: f.spec.ends_at,
                 schedule: f.spec.schedule.clone(),
                 status: CodeStatus::Set,
-                frozen: false,
                 managed: false,
                 provider_id: Some(f.provider_id.clone()),
-                last_error: None,
-                removed_reason: None,
-                errors: Vec::new(),
-                warnings: Vec::new(),
-                on_external_change: None,
-                version: 0,
-                lease_owner: None,
-                lease_until: None,
-                attempts: 0,
-                confirming: false,
-                next_attempt_at: None,
-                idempotency_key: None,
-                created_at: now,
-                updated_at: now,
+                ..AccessCode::new(lock, f.spec.code.clone(), now)
             };
             let done = self
                 .bind_code(sqlx::query(&insert), &code)

@@ -328,10 +328,7 @@ impl Store {
         limit: u32,
         lease_until: Millis,
     ) -> Result<Vec<ConnectionId>> {
-        let skip_locked = match self.dialect {
-            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::Dialect::Sqlite => "",
-        };
+        let skip_locked = self.skip_locked();
         let sql = format!(
             "UPDATE connections SET next_device_sync_at = $1 WHERE id IN (\
              SELECT id FROM connections WHERE status = 'active' AND next_device_sync_at <= $2 \
@@ -367,10 +364,7 @@ impl Store {
         limit: u32,
         lease_until: Millis,
     ) -> Result<Vec<Lock>> {
-        let skip_locked = match self.dialect {
-            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::Dialect::Sqlite => "",
-        };
+        let skip_locked = self.skip_locked();
         let sql = format!(
             "UPDATE locks SET next_reconcile_at = $1 WHERE id IN (\
              SELECT l.id FROM locks l JOIN connections c ON c.id = l.connection_id \

@@ -162,6 +162,15 @@ impl Store {
         })
     }
 
+    /// What a claim's inner `SELECT` ends with so that concurrent claims skip each other's
+    /// rows (PostgreSQL); SQLite has one writer at a time and needs nothing.
+    fn skip_locked(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        }
+    }
+
     fn sql<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match self.dialect {
             Dialect::Postgres => Cow::Borrowed(text),

@@ -202,37 +202,22 @@ async fn create(
     let now = s.now();
     let owner = engine::lease_owner();
     let row = AccessCode {
-        id: AccessCodeId::new(),
-        lock_id: lock.id,
-        org_id: caller.org,
         name: body
             .name
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty()),
-        code,
         starts_at: body.starts_at,
         ends_at: body.ends_at,
         schedule: body.schedule,
-        status: CodeStatus::Setting,
-        frozen: false,
-        managed: true,
-        provider_id: None,
-        last_error: None,
-        removed_reason: None,
-        errors: Vec::new(),
-        warnings: Vec::new(),
         on_external_change: body.on_external_change,
-        version: 0,
         // This request works the code at once; should it stop, the engine takes over once
         // the lease has run out.
         lease_owner: Some(owner),
         lease_until: Some(now + s.settings.code_lease.as_millis() as i64),
         attempts: 1,
-        confirming: false,
         next_attempt_at: Some(now),
         idempotency_key: key.clone(),
-        created_at: now,
-        updated_at: now,
+        ..AccessCode::new(&lock, code, now)
     };
     match s
         .store

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use lockbridge_core::credentials::Credentials;
-use lockbridge_core::ids::{AccessCodeId, ConnectionId, OrgId};
+use lockbridge_core::ids::{ConnectionId, OrgId};
 use lockbridge_core::model::*;
 use lockbridge_core::provider::{DeviceGateway, DeviceLock, Devices};
 use lockbridge_core::rules::CodeRules;
@@ -92,31 +92,11 @@ pub async fn org_with_locks(store: &Store) -> (OrgId, Connection, Vec<Lock>) {
 pub fn code(lock: &Lock, pin: &str, key: Option<&str>) -> AccessCode {
     let now = now_ms();
     AccessCode {
-        id: AccessCodeId::new(),
-        lock_id: lock.id,
-        org_id: lock.org_id,
         name: Some("Guest".into()),
-        code: pin.into(),
         starts_at: Some(now),
         ends_at: Some(now + 3_600_000),
-        schedule: None,
-        status: CodeStatus::Setting,
-        frozen: false,
-        managed: true,
-        provider_id: None,
-        last_error: None,
-        removed_reason: None,
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        on_external_change: None,
-        version: 0,
-        lease_owner: None,
-        lease_until: None,
-        attempts: 0,
-        confirming: false,
         next_attempt_at: Some(now),
         idempotency_key: key.map(Into::into),
-        created_at: now,
-        updated_at: now,
+        ..AccessCode::new(lock, pin.into(), now)
     }
 }
