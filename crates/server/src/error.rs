@@ -35,6 +35,25 @@ pub enum ApiError {
     NeedsReauth,
     #[error("internal error")]
     Store(#[from] StoreError),
+    /// A bug (a handler panicked); the cause is in the log.
+    #[error("internal error")]
+    Internal,
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
+    #[error("the request body is larger than 1 MiB")]
+    TooLarge,
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    #[error(
+        "the request could not be answered in time; it may have taken effect, read before retrying"
+    )]
+    RequestTimeout,
+    #[error(
+        "this Idempotency-Key was used for another request (route, lock or body); use a new key"
+    )]
+    IdempotencyKeyReused,
+    #[error("an organisation keeps at least one admin key; create another admin key first")]
+    LastAdminKey,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -58,7 +77,17 @@ impl ApiError {
             ApiError::Unsupported(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_supported"),
             ApiError::NeedsReauth => (StatusCode::BAD_GATEWAY, "provider_auth_failed"),
             ApiError::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, "already_exists"),
-            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Store(_) | ApiError::Internal => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            ApiError::RequestTimeout => (StatusCode::SERVICE_UNAVAILABLE, "request_timeout"),
+            ApiError::IdempotencyKeyReused => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+            }
+            ApiError::LastAdminKey => (StatusCode::CONFLICT, "last_admin_key"),
             ApiError::Provider(e) => match e.kind {
                 ErrorKind::InvalidInput => (StatusCode::BAD_REQUEST, "validation_failed"),
                 ErrorKind::AlreadyExists => (StatusCode::CONFLICT, "already_exists"),

@@ -71,9 +71,12 @@ where
                 "must be application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::validation("body", "could not be read"))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            match rejection.status() {
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+                _ => ApiError::BodyTimeout,
+            }
+        })?;
         let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
         decode(bytes).map(Body)
     }

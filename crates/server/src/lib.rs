@@ -6,6 +6,7 @@
 //! a cancellation token it is given: no global state, so a test can run several in one process.
 
 pub mod api;
+pub mod edge;
 pub mod engine;
 pub mod error;
 pub mod extract;
@@ -126,11 +127,17 @@ impl App {
     }
 
     pub fn router(&self) -> Router {
-        App::api()
-            .router
+        self.wrap(App::api().router)
+    }
+
+    /// `routes` behind the edge's layers, with request ids and metrics: what `serve` serves
+    /// (tests wrap routes of their own the same way).
+    pub fn wrap(&self, routes: Router<AppState>) -> Router {
+        let routes = routes
             .fallback(|| async { error::ApiError::NotFound("route") })
+            .with_state(self.state.clone());
+        edge::layers(routes, &self.state.settings.edge)
             .layer(middleware::from_fn_with_state(self.state.clone(), observe))
-            .with_state(self.state.clone())
     }
 
     /// Serves on `listener` and runs the workers until `stop` is cancelled.
@@ -144,12 +151,12 @@ impl App {
             self.state.settings.worker_interval,
             stop.clone(),
         ));
-        let shutdown = stop.clone();
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await?;
+        let limits = self.state.settings.edge.clone();
+        edge::serve(self.router(), listener, &limits, stop.clone()).await?;
         stop.cancel();
-        let _ = workers.await;
+        // A worker in the middle of a vendor call is not waited for past the grace period:
+        // its leases hand the work to whichever instance runs next.
+        let _ = tokio::time::timeout(limits.shutdown_grace, workers).await;
         Ok(())
     }
 }

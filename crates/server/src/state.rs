@@ -48,6 +48,8 @@ pub struct Settings {
     /// Base URL per provider for connections created without one (the vendor's own host
     /// when absent here).
     pub base_urls: HashMap<Provider, String>,
+    /// Timeouts and limits of the HTTP edge.
+    pub edge: crate::edge::EdgeLimits,
 }
 
 impl Default for Settings {
@@ -67,6 +69,7 @@ impl Default for Settings {
             reconcile_interval: Duration::from_secs(15 * 60),
             device_sync_interval: Duration::from_secs(5 * 60),
             base_urls: HashMap::new(),
+            edge: Default::default(),
         }
     }
 }

@@ -1,0 +1,156 @@
+//! The HTTP edge: what every connection and request is held to before a handler sees it.
+//!
+//! Connections are served by hyper's HTTP/1 server with a header-read timeout (which also
+//! closes a keep-alive connection left idle that long), at most `max_connections` at once, and
+//! a graceful shutdown that lets requests in flight finish within `shutdown_grace`. Requests
+//! pass tower-http's layers: a panic answers 500 with the error body, a body must arrive within
+//! `body_timeout` and be at most `max_body` bytes, and a request has `request_timeout` to be
+//! answered. Answers those layers (and the router's 405) give without a body get lockbridge's
+//! error body.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+
+use crate::error::ApiError;
+
+/// Limits of the HTTP edge.
+#[derive(Debug, Clone)]
+pub struct EdgeLimits {
+    /// A request's headers must arrive within this; an idle keep-alive connection is closed
+    /// after it too.
+    pub header_read_timeout: Duration,
+    /// A request's body must arrive within this.
+    pub body_timeout: Duration,
+    /// A request must be answered within this (503 `request_timeout` otherwise).
+    pub request_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long a shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+    /// The largest request body, in bytes (413 above it).
+    pub max_body: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        EdgeLimits {
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(10),
+            max_body: 1 << 20,
+        }
+    }
+}
+
+/// Wraps `router` in the request layers of the edge.
+pub fn layers(router: Router, limits: &EdgeLimits) -> Router {
+    router
+        .layer(middleware::from_fn(error_bodies))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
+        .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
+        .layer(DefaultBodyLimit::max(limits.max_body))
+        .layer(CatchPanicLayer::custom(panicked))
+}
+
+/// A panic is a bug: it is logged with its message and answered 500 with the error body.
+fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a handler panicked");
+    ApiError::Internal.into_response()
+}
+
+/// Gives the error body to answers that the layers or the router produce without one.
+async fn error_bodies(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
+    let error = match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::RequestTimeout,
+        _ => return response,
+    };
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut answer = error.into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
+}
+
+/// Serves `router` on `listener` until `stop` is cancelled, then lets requests in flight finish
+/// within the grace period.
+pub async fn serve(
+    router: Router,
+    listener: TcpListener,
+    limits: &EdgeLimits,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    loop {
+        let permit = tokio::select! {
+            _ = stop.cancelled() => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or the peer left before the accept: wait a
+                    // little and go on (idle connections are closed by their own timeouts).
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!("the shutdown grace period is over; connections still open are dropped");
+        }
+    }
+    Ok(())
+}
