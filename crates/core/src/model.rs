@@ -509,6 +509,9 @@ pub struct AccessCode {
     pub next_attempt_at: Option<Millis>,
     #[serde(skip)]
     pub idempotency_key: Option<String>,
+    /// A hash of the request that used the idempotency key (route, lock, body).
+    #[serde(skip)]
+    pub idempotency_fingerprint: Option<String>,
     #[serde(with = "crate::time::rfc3339")]
     pub created_at: Millis,
     #[serde(with = "crate::time::rfc3339")]
@@ -543,6 +546,7 @@ impl AccessCode {
             confirming: false,
             next_attempt_at: None,
             idempotency_key: None,
+            idempotency_fingerprint: None,
             created_at: now,
             updated_at: now,
         }

@@ -178,7 +178,45 @@ pub struct ProviderCode {
     pub spec: CodeSpec,
 }
 
+/// Vendor text without NUL characters: PostgreSQL cannot store them and no person typed them.
+pub fn clean(text: &mut String) {
+    if text.contains('\0') {
+        text.retain(|c| c != '\0');
+    }
+}
+
+fn clean_opt(text: &mut Option<String>) {
+    if let Some(t) = text {
+        clean(t);
+    }
+}
+
+impl Devices {
+    /// The same devices with every text cleaned ([`clean`]).
+    pub fn cleaned(mut self) -> Devices {
+        for l in &mut self.locks {
+            clean(&mut l.provider_id);
+            clean(&mut l.name);
+            clean_opt(&mut l.gateway);
+            clean_opt(&mut l.time_zone);
+        }
+        for g in &mut self.gateways {
+            clean(&mut g.provider_id);
+            clean(&mut g.name);
+        }
+        self
+    }
+}
+
 impl ProviderCode {
+    /// The same code with every text cleaned ([`clean`]).
+    pub fn cleaned(mut self) -> ProviderCode {
+        clean(&mut self.provider_id);
+        clean(&mut self.spec.code);
+        clean_opt(&mut self.spec.name);
+        self
+    }
+
     /// Whether this code found on the lock is `code`: the same PIN where the vendor reports
     /// PINs, else the same name and window (to the second).
     pub fn is(&self, code: &crate::model::AccessCode) -> bool {

@@ -41,6 +41,20 @@ enum OrgCommand {
         #[command(flatten)]
         db: config::DbArgs,
     },
+    /// Issue a new API key for an organisation (for instance when its admin keys are lost)
+    /// and print it, once.
+    Key {
+        /// The organisation's id (`org_…`).
+        org_id: String,
+        /// `admin` or `member`.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// The key's name, to recognise it in `GET /v1/api-keys`.
+        #[arg(long, default_value = "issued from the command line")]
+        name: String,
+        #[command(flatten)]
+        db: config::DbArgs,
+    },
 }
 
 #[tokio::main]
@@ -51,6 +65,8 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: logs sent to a file or a collector stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve::serve(args).await,
@@ -58,5 +74,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Sim(args) => sim::run(args).await,
         Command::Migrate(db) => serve::migrate(db).await,
         Command::Org(OrgCommand::Create { name, db }) => serve::create_org(db, &name).await,
+        Command::Org(OrgCommand::Key {
+            org_id,
+            role,
+            name,
+            db,
+        }) => serve::org_key(db, &org_id, &role, &name).await,
     }
 }

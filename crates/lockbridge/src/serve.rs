@@ -108,3 +108,30 @@ pub async fn create_org(db: DbArgs, name: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+pub async fn org_key(db: DbArgs, org_id: &str, role: &str, name: &str) -> anyhow::Result<()> {
+    let org: lockbridge_core::OrgId = org_id
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{org_id:?} is not an organisation id (org_…)"))?;
+    let role = Role::parse(role)
+        .ok_or_else(|| anyhow::anyhow!("--role must be admin or member, not {role:?}"))?;
+    let name = name.trim();
+    anyhow::ensure!(
+        !name.is_empty() && name.chars().count() <= 100,
+        "--name must be 1 to 100 characters"
+    );
+    let store = open_store(&db).await?;
+    let org = store
+        .get_org(org)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no organisation {org_id} in this database"))?;
+    let (_, key) = store.create_api_key(org.id, name, role).await?;
+    println!("{key}");
+    eprintln!(
+        "a new {} key for {} ({}); the line above is shown once",
+        role.as_str(),
+        org.name,
+        org.id
+    );
+    Ok(())
+}

@@ -144,10 +144,7 @@ async fn look_up(
     lock: &Lock,
     code: &AccessCode,
 ) -> ApiResult<Option<ProviderCode>> {
-    let found = service::call(state, conn, |api| async move {
-        api.list_codes(conn, lock).await
-    })
-    .await?;
+    let found = service::list_codes(state, conn, lock).await?;
     let others: HashSet<String> = state
         .store
         .live_codes(lock.id)

@@ -30,7 +30,70 @@ fn field_of(path: &str, message: &str) -> String {
     }
 }
 
+/// Longest `name` (and `description`) anywhere in a body, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The rules every text field of every body keeps: no NUL character (stored text must survive
+/// PostgreSQL and every vendor), and names of at most [`MAX_NAME_CHARS`] characters. Only a
+/// body that could break one is walked: JSON spells NUL `\u0000`, and a long name needs a long
+/// body.
+fn check_text(bytes: &[u8]) -> Result<(), ApiError> {
+    let nul = bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"));
+    if !nul && bytes.len() <= MAX_NAME_CHARS {
+        return Ok(());
+    }
+    // Malformed JSON is reported by the decoder with its own message.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    walk(&value, "", None)
+}
+
+fn walk(value: &serde_json::Value, path: &str, key: Option<&str>) -> Result<(), ApiError> {
+    let field = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match value {
+        serde_json::Value::String(text) => {
+            let here = if path.is_empty() { "body" } else { path };
+            if text.contains('\0') {
+                return Err(ApiError::validation(
+                    here,
+                    "must not contain NUL characters",
+                ));
+            }
+            if matches!(key, Some("name" | "description")) && text.chars().count() > MAX_NAME_CHARS
+            {
+                return Err(ApiError::validation(
+                    here,
+                    format!("must be at most {MAX_NAME_CHARS} characters"),
+                ));
+            }
+            Ok(())
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| walk(v, &format!("{path}[{i}]"), None)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            if k.contains('\0') {
+                return Err(ApiError::validation(
+                    field("body"),
+                    "a field name must not contain NUL characters",
+                ));
+            }
+            walk(v, &field(k), Some(k))
+        }),
+        _ => Ok(()),
+    }
+}
+
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    check_text(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -52,6 +115,33 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// A request's JSON body bytes (an empty body reads as `{}`), after its content type.
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let json_ok = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+    if !json_ok {
+        return Err(ApiError::validation(
+            "content-type",
+            "must be application/json",
+        ));
+    }
+    let bytes =
+        Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| match rejection.status() {
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+                _ => ApiError::BodyTimeout,
+            })?;
+    Ok(if bytes.is_empty() {
+        Bytes::from_static(b"{}")
+    } else {
+        bytes
+    })
+}
+
 impl<S, T> FromRequest<S> for Body<T>
 where
     S: Send + Sync,
@@ -60,25 +150,43 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let json_ok = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|ct| ct.starts_with("application/json") || ct.contains("+json"));
-        if !json_ok {
-            return Err(ApiError::validation(
-                "content-type",
-                "must be application/json",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            match rejection.status() {
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
-                _ => ApiError::BodyTimeout,
-            }
-        })?;
-        let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
-        decode(bytes).map(Body)
+        decode(&json_bytes(req, state).await?).map(Body)
+    }
+}
+
+/// A JSON body and a fingerprint of what it says (SHA-256 of its JSON value with keys sorted,
+/// so spacing and key order do not count), for `Idempotency-Key` checks.
+#[derive(Debug)]
+pub struct Fingerprinted<T> {
+    pub body: T,
+    pub fingerprint: String,
+}
+
+impl<T> Fingerprinted<T> {
+    /// The fingerprint of this body sent to `target` (the method, route and object it names).
+    pub fn of_request(&self, target: &str) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("{target}\n{}", self.fingerprint));
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl<S, T> FromRequest<S> for Fingerprinted<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = json_bytes(req, state).await?;
+        let body = decode(&bytes)?;
+        // It decoded, so it is JSON; `Value` keeps object keys sorted.
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        Ok(Fingerprinted {
+            body,
+            fingerprint: value.to_string(),
+        })
     }
 }
 
@@ -149,6 +257,20 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A header that may be given once: two of them are ambiguous (which one counts?) and refused
+/// with 400 naming it; one that is not visible ASCII reads as absent for the caller to judge.
+pub fn single_header<'h>(
+    headers: &'h axum::http::HeaderMap,
+    name: &str,
+) -> Result<Option<&'h str>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::validation(name, "must be given once"));
+    }
+    Ok(first.and_then(|v| v.to_str().ok()))
+}
+
 /// The organisation and role behind the request's API key.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller {
@@ -166,12 +288,13 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let state = AppState::from_ref(state);
-        let secret = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+        let header = single_header(&parts.headers, header::AUTHORIZATION.as_str())?
+            .ok_or(ApiError::Unauthorized)?;
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        let secret = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, secret)| secret.trim())
             .filter(|s| !s.is_empty())
             .ok_or(ApiError::Unauthorized)?;
         let key = state

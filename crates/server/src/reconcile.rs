@@ -97,10 +97,7 @@ async fn reconcile_rows(
     if !lock.capabilities.access_codes {
         return Ok(report);
     }
-    let found = service::call(state, conn, |api| async move {
-        api.list_codes(conn, lock).await
-    })
-    .await?;
+    let found = service::list_codes(state, conn, lock).await?;
     let now = state.now();
     let on_lock: HashMap<&str, &ProviderCode> =
         found.iter().map(|f| (f.provider_id.as_str(), f)).collect();

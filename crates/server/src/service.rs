@@ -162,9 +162,24 @@ pub async fn update_credentials(
         .ok_or(ApiError::NotFound("connection"))
 }
 
+/// A lock's codes as the vendor lists them, their text cleaned.
+pub async fn list_codes(
+    state: &AppState,
+    conn: &Connection,
+    lock: &lockbridge_core::Lock,
+) -> ApiResult<Vec<lockbridge_core::provider::ProviderCode>> {
+    let found = call(state, conn, |api| async move {
+        api.list_codes(conn, lock).await
+    })
+    .await?;
+    Ok(found.into_iter().map(|c| c.cleaned()).collect())
+}
+
 /// Pulls the vendor's locks and gateways into the store.
 pub async fn sync(state: &AppState, conn: &Connection) -> ApiResult<SyncCounts> {
-    let devices = call(state, conn, |api| async move { api.devices(conn).await }).await?;
+    let devices = call(state, conn, |api| async move { api.devices(conn).await })
+        .await?
+        .cleaned();
     let counts = state.store.apply_sync(conn, &devices).await?;
     state.locks.invalidate(conn.org_id);
     Ok(counts)

@@ -21,8 +21,8 @@ use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
 const COLUMNS: &str = "id, org_id, lock_id, name, code, starts_at, ends_at, schedule, status, frozen, managed, \
                        provider_id, last_error, attempts, next_attempt_at, idempotency_key, created_at, updated_at, \
                        confirming, version, lease_owner, lease_until, removed_reason, errors, warnings, \
-                       on_external_change, pin_hash";
-const NCOLS: usize = 27;
+                       on_external_change, pin_hash, idempotency_fingerprint";
+const NCOLS: usize = 28;
 
 /// The statuses that hold a PIN and a place on the lock (the unique index's condition).
 const LIVE: &str = "('scheduled', 'setting', 'set', 'removing')";
@@ -110,6 +110,7 @@ impl Store {
             confirming: int(row, "confirming")? != 0,
             next_attempt_at: opt_int(row, "next_attempt_at")?,
             idempotency_key: opt_text(row, "idempotency_key")?,
+            idempotency_fingerprint: opt_text(row, "idempotency_fingerprint")?,
             created_at: int(row, "created_at")?,
             updated_at: int(row, "updated_at")?,
         })
@@ -154,6 +155,7 @@ impl Store {
             .bind(serde_json::to_string(&c.warnings).unwrap_or_else(|_| "[]".into()))
             .bind(c.on_external_change.map(|p| p.as_str()))
             .bind(self.cipher.pin_hash(&lock, &c.code))
+            .bind(c.idempotency_fingerprint.clone())
     }
 
     fn insert_sql(&self, rows: usize, tail: &str) -> String {

@@ -129,13 +129,41 @@ impl Store {
         rows.iter().map(api_key).collect()
     }
 
-    /// Deletes a key of the organisation; false when there is none.
+    /// Deletes a key of the organisation; false when there is none. The organisation's last
+    /// admin key is kept ([`StoreError::Conflict`] `"last_admin_key"`): the count and the delete
+    /// are one statement, in a transaction that holds the organisation's row, so two admins
+    /// deleting each other at once cannot both succeed.
     pub async fn delete_api_key(&self, org: OrgId, id: ApiKeyId) -> Result<bool> {
-        let done = sqlx::query(&self.sql("DELETE FROM api_keys WHERE org_id = $1 AND id = $2"))
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let mut tx = self.write_tx().await?;
+        if self.dialect == crate::Dialect::Postgres {
+            sqlx::query("SELECT id FROM organisations WHERE id = $1 FOR UPDATE")
+                .bind(org.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query(&self.sql(
+            "DELETE FROM api_keys WHERE org_id = $1 AND id = $2 AND (role <> 'admin' OR \
+             (SELECT COUNT(*) FROM api_keys WHERE org_id = $1 AND role = 'admin') > 1)",
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let exists =
+                sqlx::query(&self.sql("SELECT id FROM api_keys WHERE org_id = $1 AND id = $2"))
+                    .bind(org.to_string())
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+            return if exists {
+                Err(StoreError::Conflict("last_admin_key"))
+            } else {
+                Ok(false)
+            };
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 }

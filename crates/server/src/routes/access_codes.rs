@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::api::{Access, Api, Op};
 use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, Caller, Page};
+use crate::extract::{Body, Caller, Fingerprinted, Page, single_header};
 use crate::reconcile;
 use crate::routes::{connections, locks};
 use crate::service;
@@ -156,10 +156,11 @@ struct NewCode {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(v) => {
-            let key = v.to_str().map(str::trim).unwrap_or_default();
+    let given = headers.contains_key("idempotency-key");
+    match single_header(headers, "Idempotency-Key")? {
+        None if !given => Ok(None),
+        v => {
+            let key = v.map(str::trim).unwrap_or_default();
             if key.is_empty() || key.len() > 200 {
                 return Err(ApiError::validation(
                     "Idempotency-Key",
@@ -176,12 +177,14 @@ async fn create(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Body(body): Body<NewCode>,
+    request: Fingerprinted<NewCode>,
 ) -> ApiResult<(StatusCode, Json<AccessCode>)> {
     let lock = locks::load(&s, &caller, &id).await?;
     let key = idempotency_key(&headers)?;
+    let fingerprint = request.of_request(&format!("POST /v1/locks/{}/access-codes", lock.id));
+    let body = request.body;
     if let Some(k) = &key
-        && let Some(first) = s.store.access_code_by_key(caller.org, k).await?
+        && let Some(first) = first_answer(&s, &caller, k, &fingerprint).await?
     {
         return Ok((StatusCode::CREATED, Json(first)));
     }
@@ -217,6 +220,7 @@ async fn create(
         attempts: 1,
         next_attempt_at: Some(now),
         idempotency_key: key.clone(),
+        idempotency_fingerprint: key.as_ref().map(|_| fingerprint.clone()),
         ..AccessCode::new(&lock, code, now)
     };
     match s
@@ -225,11 +229,14 @@ async fn create(
         .await
     {
         Err(InsertError::Store(StoreError::Conflict("idempotency_key"))) => {
-            // The same key raced in: answer the first one.
-            let first = s
-                .store
-                .access_code_by_key(caller.org, key.as_deref().unwrap_or_default())
-                .await?;
+            // The same key raced in: answer the first one (if it asked the same).
+            let first = first_answer(
+                &s,
+                &caller,
+                key.as_deref().unwrap_or_default(),
+                &fingerprint,
+            )
+            .await?;
             return first
                 .map(|f| (StatusCode::CREATED, Json(f)))
                 .ok_or(ApiError::NotFound("access code"));
@@ -260,6 +267,29 @@ async fn create(
             Err(err)
         }
         (_, row) => Ok((StatusCode::CREATED, Json(row))),
+    }
+}
+
+/// The code a used `Idempotency-Key` created, when the request is the same one again; 422
+/// `idempotency_key_reused` when the key comes with another route, lock or body; `None` for a
+/// new key. (Codes created before fingerprints were kept match any request.)
+async fn first_answer(
+    s: &AppState,
+    caller: &Caller,
+    key: &str,
+    fingerprint: &str,
+) -> ApiResult<Option<AccessCode>> {
+    match s.store.access_code_by_key(caller.org, key).await? {
+        None => Ok(None),
+        Some(first)
+            if first
+                .idempotency_fingerprint
+                .as_deref()
+                .is_none_or(|f| f == fingerprint) =>
+        {
+            Ok(Some(first))
+        }
+        Some(_) => Err(ApiError::IdempotencyKeyReused),
     }
 }
 

@@ -33,7 +33,11 @@ pub fn router() -> Api {
         .delete(
             "/v1/api-keys/{id}",
             delete(remove),
-            Op::new(Access::Admin, "Delete an API key").empty(204),
+            Op::new(
+                Access::Admin,
+                "Delete an API key (409 last_admin_key for the organisation's only admin key)",
+            )
+            .empty(204),
         )
 }
 
@@ -50,7 +54,7 @@ async fn create(
     Body(body): Body<NewKey>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let name = body.name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation("name", "must be 1 to 100 characters"));
     }
     let (key, secret) = s.store.create_api_key(caller.org, name, body.role).await?;
@@ -78,8 +82,13 @@ async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id: ApiKeyId = id.parse().map_err(|_| ApiError::NotFound("api key"))?;
-    if !s.store.delete_api_key(caller.org, id).await? {
-        return Err(ApiError::NotFound("api key"));
+    match s.store.delete_api_key(caller.org, id).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::NotFound("api key")),
+        Err(lockbridge_store::StoreError::Conflict("last_admin_key")) => {
+            return Err(ApiError::LastAdminKey);
+        }
+        Err(e) => return Err(e.into()),
     }
     s.keys.forget(id);
     Ok(StatusCode::NO_CONTENT)

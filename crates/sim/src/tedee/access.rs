@@ -23,16 +23,19 @@ pub(super) fn credential(w: &World, headers: &HeaderMap) -> Option<Credential> {
         .cloned()
 }
 
-/// Counts a request against the user's fixed window; 429 with `Retry-After` past the limit.
+/// Counts a request against the user's window; 429 with `Retry-After` past the limit. Tedee
+/// does not say where its hour starts: here a window opens with a user's first request after
+/// the previous one closed (not on the clock's hour), so what a caller sees does not depend on
+/// the time of day.
 pub(super) fn rate_limit(w: &mut World, user: i64) -> Result<(), Refusal> {
     let now = w.now_ms();
     let window = w.config.rate_window_s.max(1) * 1000;
-    let start = now - now.rem_euclid(window);
     let limit = w.config.rate_limit;
-    let entry = w.rate.entry(user).or_insert((start, 0));
-    if entry.0 != start {
-        *entry = (start, 0);
+    let entry = w.rate.entry(user).or_insert((now, 0));
+    if now >= entry.0 + window || now < entry.0 {
+        *entry = (now, 0);
     }
+    let start = entry.0;
     if entry.1 >= limit {
         *w.throttled.entry(user).or_default() += 1;
         let secs = (start + window - now + 999) / 1000;
