@@ -6,8 +6,8 @@
 //! `Bearer <token>` with per-credential scopes; API versions v1.13 to v1.36 and v37, with
 //! `lockProperties` before v1.34 (v1.35 for sync) and `deviceState` after; case-insensitive
 //! paths and query names, trailing slashes accepted; a 700-requests-per-hour window per
-//! user, opened by its first request (429 with `Retry-After`); operations answered 202 and completed asynchronously; PIN
-//! commands relayed to the lock through its bridge (428 when disconnected or without keypad,
+//! user, opened by its first request (429 with `Retry-After`); operations answered 202 and
+//! completed asynchronously; PIN commands relayed to the lock through its bridge (428 when disconnected or without keypad,
 //! 409 while another command is in flight, 408 when the device does not answer), Tedee's
 //! five PIN rules (400), duplicates (406) and a full lock (412, or 422 by configuration).
 //!
