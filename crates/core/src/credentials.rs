@@ -134,12 +134,17 @@ impl Credentials {
     pub fn masked(&self, provider: Provider) -> Value {
         let mut out = Map::new();
         for field in fields(provider) {
-            let stored = match field.name {
-                "password" => self.get("password_md5"),
-                name => self.get(name),
+            let (stored, hashed) = match field.name {
+                "password" => (self.get("password_md5"), true),
+                name => (self.get(name), false),
             };
             if let Some(v) = stored {
-                let shown = if field.secret { mask(v) } else { v.to_owned() };
+                // A hash's last characters would only help someone guess the password.
+                let shown = match (field.secret, hashed) {
+                    (true, true) => "••••".to_owned(),
+                    (true, false) => mask(v),
+                    (false, _) => v.to_owned(),
+                };
                 out.insert(field.name.to_owned(), Value::String(shown));
             }
         }
@@ -185,7 +190,7 @@ mod tests {
         let m = c.masked(Provider::Ttlock);
         assert_eq!(m["client_id"], "0123456789abcdef");
         assert_eq!(m["client_secret"], "••••WXYZ");
-        assert_eq!(m["password"], "••••cf99");
+        assert_eq!(m["password"], "••••", "nothing of the hash is shown");
         assert!(m.get("access_token").is_none());
         assert_eq!(mask("short"), "••••");
 

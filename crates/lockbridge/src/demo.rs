@@ -46,6 +46,8 @@ struct DemoWorkerArgs {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    // The port first: a demo that cannot serve writes nothing into its database.
+    let listener = bind(args.listen).await?;
     let sims = sim::start(&SimArgs::demo(1)).await?;
     let store = open_store(&DbArgs {
         database_url: args.database_url.clone(),
@@ -101,7 +103,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     }
 
-    let listener = bind(args.listen).await?;
     let api_url = format!("http://{}", listener.local_addr()?);
     if args.json {
         println!(
@@ -168,13 +169,23 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
     println!("\nPaste these:\n");
     println!("  # the locks of every connected vendor");
     println!("  curl -s {api}/v1/locks {auth}\n");
-    println!("  # a guest code for the front door, valid for a week");
+    println!("  # a guest code for the front door, valid for a week from now");
+    let now = lockbridge_core::time::now_ms();
+    let (start, end) = (
+        lockbridge_core::time::to_rfc3339(now / 60_000 * 60_000),
+        lockbridge_core::time::to_rfc3339(now / 60_000 * 60_000 + 7 * 86_400_000),
+    );
     println!(
         "  curl -s -X POST {api}/v1/locks/{front}/access-codes {auth} -H 'Content-Type: application/json' \\\n    \
-         -d \"{{\\\"name\\\": \\\"Guest\\\", \\\"starts_at\\\": \\\"$(date -u +%FT%TZ)\\\", \\\"ends_at\\\": \\\"$(date -u -d '+7 days' +%FT%TZ)\\\"}}\"\n"
+         -d '{{\"name\": \"Guest\", \"starts_at\": \"{start}\", \"ends_at\": \"{end}\"}}'\n"
     );
     println!("  # the front door's codes (including the ones already on the lock)");
     println!("  curl -s {api}/v1/locks/{front}/access-codes {auth}\n");
+    println!(
+        "  # a code deleted on the lock behind lockbridge's back is put back at the next\n  \
+         # reconciliation (every 20 s here), or at once with"
+    );
+    println!("  curl -s -X POST {api}/v1/locks/{front}/reconcile {auth}\n");
     println!("  # open it, then read its log");
     println!("  curl -s -X POST {api}/v1/locks/{front}/unlock {auth}");
     println!("  curl -s {api}/v1/locks/{front}/events {auth}\n");

@@ -32,6 +32,38 @@ pub struct ServeArgs {
     pub kii_base_url: Option<String>,
     #[command(flatten)]
     pub workers: WorkerArgs,
+    #[command(flatten)]
+    pub edge: EdgeArgs,
+}
+
+/// Timeouts and limits of the HTTP edge.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EdgeArgs {
+    /// A request's headers must arrive within this; idle keep-alive connections close after it.
+    #[arg(long, env = "LOCKBRIDGE_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this.
+    #[arg(long, env = "LOCKBRIDGE_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
+    /// A request must be answered within this.
+    #[arg(long, env = "LOCKBRIDGE_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Connections served at once (more wait in the listen backlog).
+    #[arg(long, env = "LOCKBRIDGE_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish.
+    #[arg(long, env = "LOCKBRIDGE_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl EdgeArgs {
+    pub fn apply(&self, settings: &mut Settings) {
+        settings.edge.header_read_timeout = self.header_timeout;
+        settings.edge.body_timeout = self.body_timeout;
+        settings.edge.request_timeout = self.request_timeout;
+        settings.edge.max_connections = self.max_connections.max(1);
+        settings.edge.shutdown_grace = self.shutdown_grace;
+    }
 }
 
 /// How often the background workers go over each lock and connection.
@@ -62,6 +94,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db).await?;
     let mut settings = Settings::default();
     args.workers.apply(&mut settings);
+    args.edge.apply(&mut settings);
     use lockbridge_core::Provider;
     let hosts = [
         (Provider::Ttlock, args.ttlock_base_url),
