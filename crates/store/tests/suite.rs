@@ -48,6 +48,15 @@ both_backends!(api_keys_are_found_by_secret_only, |db: TestDb| async move {
             .len(),
         1
     );
+    // The organisation's only admin key stays.
+    assert!(matches!(
+        s.delete_api_key(org.id, key.id).await,
+        Err(StoreError::Conflict("last_admin_key"))
+    ));
+    assert!(s.api_key_by_secret(&secret).await.unwrap().is_some());
+    s.create_api_key(org.id, "second", Role::Admin)
+        .await
+        .unwrap();
     assert!(s.delete_api_key(org.id, key.id).await.unwrap());
     assert!(s.api_key_by_secret(&secret).await.unwrap().is_none());
 });
