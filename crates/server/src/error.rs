@@ -113,6 +113,31 @@ impl ApiError {
     }
 }
 
+/// What a client is told about a vendor failure: a fixed sentence for its kind. Failures
+/// lockbridge itself words (no vendor code: a lock's capacity, what it cannot do) keep their
+/// message.
+fn client_message(e: &ProviderError) -> String {
+    let fixed = match e.kind {
+        ErrorKind::Unsupported | ErrorKind::CapacityReached if e.code.is_none() => {
+            return e.to_string();
+        }
+        ErrorKind::InvalidInput => "the vendor refused a value",
+        ErrorKind::AlreadyExists => "the code (or object) already exists on the lock",
+        ErrorKind::DeviceBusy => "the lock is busy with another request; try again shortly",
+        ErrorKind::CapacityReached => "the lock has no room for another code",
+        ErrorKind::RejectedCredentials => "the vendor refused these credentials",
+        ErrorKind::AuthFailed => "the stored credentials no longer work; update them",
+        ErrorKind::RateLimited => "the vendor's rate limit was reached; retry after Retry-After",
+        ErrorKind::DeviceOffline => "the lock or its gateway is unreachable",
+        ErrorKind::Timeout => "the vendor or the lock did not answer in time",
+        ErrorKind::NotFound => "the vendor does not know this object",
+        ErrorKind::Unsupported => "this lock cannot do that",
+        ErrorKind::Unavailable => "the vendor failed; try again later",
+        ErrorKind::Failed => "the vendor refused the request",
+    };
+    format!("{}: {fixed}", e.provider)
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_code();
@@ -124,6 +149,16 @@ impl IntoResponse for ApiError {
                 error["message"] = json!(format!("{field}: {message}"));
             }
             ApiError::Provider(e) => {
+                // The vendor's own words go to the log; the client gets a fixed message for
+                // the kind of failure and the vendor's code.
+                tracing::warn!(
+                    request_id = %id,
+                    provider = %e.provider,
+                    provider_code = e.code.as_deref().unwrap_or("-"),
+                    vendor_message = %e.message,
+                    "vendor call failed"
+                );
+                error["message"] = json!(client_message(e));
                 error["provider"] = json!(e.provider.as_str());
                 if let Some(code) = &e.code {
                     error["provider_code"] = json!(code);

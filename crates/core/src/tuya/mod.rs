@@ -286,8 +286,9 @@ impl ProviderApi for TuyaProvider {
         limit: u32,
     ) -> ProviderResult<Vec<LockEvent>> {
         let client = self.session(conn)?;
-        // A minute ahead: the end is in seconds and must not cut off this second's records.
-        let end = now_ms() / 1000 + 60;
+        // A day ahead: the newest records must never be cut off by a difference between this
+        // host's clock and Tuya's (the window only bounds what Tuya has, up to its present).
+        let end = now_ms() / 1000 + 86_400;
         let size = limit.clamp(1, 100);
         let opens = self
             .cloud(

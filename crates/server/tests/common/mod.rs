@@ -93,6 +93,22 @@ impl TestApp {
             .base_urls
             .insert(lockbridge_core::Provider::Tuya, tuya_server.base_url());
         let app = App::new(db.store.clone(), settings);
+        // `LOCKBRIDGE_TEST_CLOCK_AT=59:30` runs every test with the service's and the
+        // simulators' clocks at that minute and second of the hour: nothing may depend on it.
+        if let Ok(at) = std::env::var("LOCKBRIDGE_TEST_CLOCK_AT") {
+            let (m, sec) = at
+                .split_once(':')
+                .expect("LOCKBRIDGE_TEST_CLOCK_AT is MM:SS");
+            let target = (m.parse::<i64>().unwrap() * 60 + sec.parse::<i64>().unwrap()) * 1000;
+            let hour = 3_600_000;
+            let offset =
+                (target - lockbridge_core::time::now_ms().rem_euclid(hour)).rem_euclid(hour);
+            app.state.clock.advance(offset);
+            sim.world().clock_offset_ms += offset;
+            kii.world().clock_offset_ms += offset;
+            tedee.world().clock_offset_ms += offset;
+            tuya.world().clock_offset_ms += offset;
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
