@@ -18,7 +18,7 @@ pub enum Error {
     Api(Box<KiiError>),
     /// The request did not complete (connection, timeout, TLS).
     #[error("request to Kii failed: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(#[source] reqwest::Error),
     /// A success answer could not be read.
     #[error("unexpected answer from Kii (HTTP {status}): {source}")]
     Decode {
@@ -184,5 +184,13 @@ mod tests {
             KiiError::from_response(403, b"{}").kind(),
             ErrorKind::InvalidToken
         );
+    }
+}
+
+/// A transport error without its URL: URLs can carry tokens (Tuya's refresh token is in the
+/// path), and an error is shown and logged.
+impl From<reqwest::Error> for Error {
+    fn from(err: reqwest::Error) -> Self {
+        Error::Transport(err.without_url())
     }
 }

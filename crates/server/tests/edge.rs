@@ -359,6 +359,55 @@ both_backends!(
 );
 
 both_backends!(
+    nul_characters_from_tuya_and_tedee_are_cleaned,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        {
+            let mut w = t.tuya.world();
+            let d = w.devices.get_mut(&t.tuya_demo.lock_ids[0]).unwrap();
+            d.name = "Entr\u{0}ance".into();
+            if let Some(p) = d.passwords.values_mut().next() {
+                p.name = "Own\u{0}er".into();
+            }
+        }
+        {
+            let mut w = t.tedee.world();
+            let l = w.locks.get_mut(&t.tedee_demo.lock_ids[1]).unwrap();
+            l.name = "Off\u{0}ice".into();
+            if let Some(p) = l.pins.values_mut().next() {
+                p.alias = "Clea\u{0}ner".into();
+            }
+        }
+        for credentials in [
+            json!({"provider": "tuya", "credentials": {"access_id": t.tuya_demo.access_id, "access_secret": t.tuya_demo.access_secret}}),
+            json!({"provider": "tedee", "credentials": {"personal_access_key": t.tedee_demo.personal_access_key}}),
+        ] {
+            let r = t.post("/v1/connections", credentials).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            let id = r.body["id"].as_str().unwrap();
+            let r = t
+                .post(&format!("/v1/connections/{id}/sync"), json!({}))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let locks = t.get("/v1/locks?limit=200").await.body;
+        assert!(!locks.to_string().contains("\\u0000"), "{locks}");
+        assert!(
+            locks.to_string().contains("Entrance") && locks.to_string().contains("Office"),
+            "{locks}"
+        );
+        for lock in locks["data"].as_array().unwrap() {
+            let id = lock["id"].as_str().unwrap();
+            let r = t
+                .get(&format!("/v1/locks/{id}/access-codes?refresh=true"))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert!(!r.body.to_string().contains("\\u0000"), "{}", r.body);
+        }
+    }
+);
+
+both_backends!(
     idempotency_keys_answer_the_same_request_only,
     |db: Db| async move {
         let t = TestApp::start(db).await;

@@ -23,7 +23,7 @@ pub enum Error {
     #[error("the device operation {0} did not complete in time")]
     OperationTimeout(String),
     #[error("request to Tedee failed: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(#[source] reqwest::Error),
     #[error("unexpected answer from Tedee (HTTP {status}): {message}")]
     Decode { status: u16, message: String },
     /// OAuth tokens could not be renewed.
@@ -108,5 +108,13 @@ impl Error {
 
     pub fn kind(&self) -> Option<ErrorKind> {
         self.api().map(ApiError::kind)
+    }
+}
+
+/// A transport error without its URL: URLs can carry tokens (Tuya's refresh token is in the
+/// path), and an error is shown and logged.
+impl From<reqwest::Error> for Error {
+    fn from(err: reqwest::Error) -> Self {
+        Error::Transport(err.without_url())
     }
 }

@@ -11,7 +11,7 @@ pub enum Error {
     #[error("Tuya answered HTTP {status}")]
     Status { status: u16 },
     #[error("request to Tuya failed: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(#[source] reqwest::Error),
     #[error("unexpected answer from Tuya: {0}")]
     Decode(String),
     /// The ticket key could not be decrypted with the access secret.
@@ -133,5 +133,13 @@ impl Error {
 
     pub fn kind(&self) -> Option<ErrorKind> {
         self.api().map(ApiError::kind)
+    }
+}
+
+/// A transport error without its URL: URLs can carry tokens (Tuya's refresh token is in the
+/// path), and an error is shown and logged.
+impl From<reqwest::Error> for Error {
+    fn from(err: reqwest::Error) -> Self {
+        Error::Transport(err.without_url())
     }
 }

@@ -417,3 +417,42 @@ async fn wrong_secret_stale_t_and_replayed_nonce_are_refused() {
     );
     assert!(!format!("{bad:?}").contains("not-the-secret"));
 }
+
+/// Tuya's refresh carries the refresh token in its path: a refresh that times out must not show
+/// it in the error, its sources or its `Debug`.
+#[tokio::test]
+async fn a_refresh_timeout_does_not_reveal_the_refresh_token() {
+    // A server that accepts and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let config = Config::new(
+        Region::CentralEurope,
+        "access-id-0000",
+        "secret-0000000000000000",
+    )
+    .base_url(&format!("http://{addr}"))
+    .timeout(std::time::Duration::from_millis(200));
+    let client = TuyaClient::new(config);
+    let refresh = "refresh-token-that-must-stay-secret-4711";
+    client.restore(Tokens {
+        access_token: "access-token-0001".to_owned().into(),
+        refresh_token: refresh.to_owned().into(),
+        expires_at_ms: 0,
+        uid: None,
+    });
+    let err = client.refresh().await.unwrap_err();
+    let mut shown = format!("{err} {err:?}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        shown.push_str(&format!(" {s} {s:?}"));
+        source = s.source();
+    }
+    assert!(!shown.contains(refresh), "{shown}");
+    assert!(!shown.contains("/v1.0/token/"), "no URL at all: {shown}");
+}
