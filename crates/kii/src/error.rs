@@ -144,6 +144,14 @@ impl std::fmt::Display for KiiError {
     }
 }
 
+/// A transport error without its URL: URLs can carry tokens (Tuya's refresh token is in the
+/// path), and an error is shown and logged.
+impl From<reqwest::Error> for Error {
+    fn from(err: reqwest::Error) -> Self {
+        Error::Transport(err.without_url())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,13 +192,5 @@ mod tests {
             KiiError::from_response(403, b"{}").kind(),
             ErrorKind::InvalidToken
         );
-    }
-}
-
-/// A transport error without its URL: URLs can carry tokens (Tuya's refresh token is in the
-/// path), and an error is shown and logged.
-impl From<reqwest::Error> for Error {
-    fn from(err: reqwest::Error) -> Self {
-        Error::Transport(err.without_url())
     }
 }
