@@ -43,16 +43,6 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `2026-11-21T09:30:00Z` (milliseconds shown only when not zero).
 pub fn to_rfc3339(ms: Millis) -> String {
     let secs = ms.div_euclid(1000);
@@ -67,60 +57,11 @@ pub fn to_rfc3339(ms: Millis) -> String {
     }
 }
 
-/// Parses RFC 3339 (`Z` or a `±HH:MM` offset, optional fraction) to UTC milliseconds.
+/// Parses RFC 3339 (`Z` or a `±HH:MM` offset, optional fraction) to UTC milliseconds, with
+/// jiff's parser: any text, however malformed, is an answer (`None`), never a panic.
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
-    let b = text.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let s = text.get(r)?;
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())?
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let days_in_month = match mo {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if d == 0 || d > days_in_month || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut milli = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let padded = format!("{:0<3}", &frac[..digits.min(3)]);
-        milli = padded.parse::<i64>().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset_min = match rest {
-        "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let oh: i64 = o[1..3].parse().ok()?;
-            let om: i64 = o[4..6].parse().ok()?;
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (oh * 60 + om)
-        }
-        _ => return None,
-    };
-    let secs =
-        days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s.min(59) - offset_min * 60;
-    Some(secs * 1000 + milli)
+    let ts: jiff::Timestamp = text.trim().parse().ok()?;
+    Some(ts.as_millisecond())
 }
 
 /// Parses a vendor's ISO-8601 instant: RFC 3339, or the same without a zone, which is read as
@@ -199,11 +140,36 @@ mod tests {
             "2018-06-13T25:00:00Z",
             "2018-06-13T08:35:44",
             "x",
+            "2026-01-01T00:00:00+0é00",
+            "2026-01-01T00:00:00.é",
+            "２０２６-01-01T00:00:00Z",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
         for ms in [0, 1, 86_399_999, 4_102_444_800_000, -86_400_000] {
             assert_eq!(parse_rfc3339(&to_rfc3339(ms)), Some(ms));
+        }
+    }
+
+    /// Any character at any place of a valid instant: an answer, never a panic.
+    #[test]
+    fn no_text_makes_the_parser_panic() {
+        let valid: Vec<char> = "2026-01-01T00:00:00.123+01:00".chars().collect();
+        let odd = ['é', '\u{0}', '０', '𝟘', '\u{202e}', '+', ':', '.', 'Z', ' ', '\u{10ffff}'];
+        for at in 0..=valid.len() {
+            for c in odd {
+                for replace in [false, true] {
+                    let mut text = valid.clone();
+                    if replace && at < text.len() {
+                        text[at] = c;
+                    } else {
+                        text.insert(at, c);
+                    }
+                    let text: String = text.into_iter().collect();
+                    let _ = parse_rfc3339(&text);
+                    let _ = parse_utc_lenient(&text);
+                }
+            }
         }
     }
 }
