@@ -155,7 +155,19 @@ mod tests {
     #[test]
     fn no_text_makes_the_parser_panic() {
         let valid: Vec<char> = "2026-01-01T00:00:00.123+01:00".chars().collect();
-        let odd = ['é', '\u{0}', '０', '𝟘', '\u{202e}', '+', ':', '.', 'Z', ' ', '\u{10ffff}'];
+        let odd = [
+            'é',
+            '\u{0}',
+            '０',
+            '𝟘',
+            '\u{202e}',
+            '+',
+            ':',
+            '.',
+            'Z',
+            ' ',
+            '\u{10ffff}',
+        ];
         for at in 0..=valid.len() {
             for c in odd {
                 for replace in [false, true] {
