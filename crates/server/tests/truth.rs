@@ -242,3 +242,42 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    sixteen_concurrent_creates_of_one_pin_make_one_code,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect().await;
+        let front = t.lock_id("Front door").await;
+        let requests: Vec<_> = (0..16)
+            .map(|i| {
+                t.http
+                    .post(format!("{}/v1/locks/{front}/access-codes", t.url))
+                    .bearer_auth(&t.admin)
+                    .json(&json!({"code": "390417", "name": format!("Guest {i}")}))
+                    .send()
+            })
+            .collect();
+        let mut statuses: Vec<u16> = futures_util::future::join_all(requests)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().status().as_u16())
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, [[201].as_slice(), &[409; 15]].concat());
+        let on_lock: Vec<_> = t
+            .pins_on(0)
+            .into_iter()
+            .filter(|(p, _)| p == "390417")
+            .collect();
+        assert_eq!(on_lock.len(), 1, "once on the lock");
+        let list = t.get(&format!("/v1/locks/{front}/access-codes")).await;
+        let rows = list.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["code"] == "390417")
+            .count();
+        assert_eq!(rows, 1);
+    }
+);
