@@ -295,7 +295,7 @@ fn adopt(code: &AccessCode, found: ProviderCode) -> Reached {
 }
 
 fn error_notice(e: &ApiError, now: Millis) -> Notice {
-    Notice::new(e.status_code().1, e.to_string(), now)
+    Notice::new(e.status_code().1, e.public_message(), now)
 }
 
 /// Applies an attempt's result to `next` (a copy of the code as claimed); answers the outcome
@@ -314,12 +314,12 @@ fn apply(
             .connection(conn_id)
     };
     let fail = |next: &mut AccessCode, e: ApiError| {
-        next.last_error = Some(e.to_string());
+        next.last_error = Some(e.public_message());
         next.errors = vec![error_notice(&e, now)];
         next.next_attempt_at = None;
         next.confirming = false;
         next.status = CodeStatus::Failed;
-        let data = json!({"error": {"code": e.status_code().1, "message": e.to_string()}});
+        let data = json!({"error": {"code": e.status_code().1, "message": e.public_message()}});
         (
             Outcome::Failed(e),
             vec![event(EventType::CodeFailed).data(data)],
@@ -397,7 +397,7 @@ fn apply(
             (Outcome::Pending, Vec::new())
         }
         Err(e) if is_transient(&e) => {
-            next.last_error = Some(e.to_string());
+            next.last_error = Some(e.public_message());
             next.errors = vec![error_notice(&e, now)];
             next.next_attempt_at = Some(now + backoff(state, next.attempts));
             (Outcome::Retry(e), Vec::new())
@@ -407,7 +407,7 @@ fn apply(
             // The lock refused a change: it still holds the old version, which is not what is
             // wanted any more (a shorter stay, another PIN). It is taken off the lock, and the
             // code then reads `failed`.
-            next.last_error = Some(e.to_string());
+            next.last_error = Some(e.public_message());
             next.errors = vec![error_notice(&e, now)];
             next.status = CodeStatus::Removing;
             next.removed_reason = None;

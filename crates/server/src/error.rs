@@ -135,14 +135,28 @@ fn client_message(e: &ProviderError) -> String {
         ErrorKind::Unavailable => "the vendor failed; try again later",
         ErrorKind::Failed => "the vendor refused the request",
     };
-    format!("{}: {fixed}", e.provider)
+    match &e.code {
+        Some(code) => format!("{}: {fixed} (vendor code {code})", e.provider),
+        None => format!("{}: {fixed}", e.provider),
+    }
+}
+
+impl ApiError {
+    /// What a client (or a stored `last_error`) is told: for vendor failures a fixed sentence per
+    /// kind (the vendor's words go to the log only), for everything else the error itself.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Provider(e) => client_message(e),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_code();
         let id = request_id();
-        let mut error = json!({ "code": code, "message": self.to_string(), "request_id": id });
+        let mut error = json!({ "code": code, "message": self.public_message(), "request_id": id });
         match &self {
             ApiError::Validation { field, message } => {
                 error["field"] = json!(field);
@@ -158,7 +172,6 @@ impl IntoResponse for ApiError {
                     vendor_message = %e.message,
                     "vendor call failed"
                 );
-                error["message"] = json!(client_message(e));
                 error["provider"] = json!(e.provider.as_str());
                 if let Some(code) = &e.code {
                     error["provider_code"] = json!(code);

@@ -28,11 +28,16 @@ where
     match f(api).await {
         Err(e) if e.kind == ErrorKind::AuthFailed => {
             tracing::warn!(connection = %conn.id, error = %e, "credentials stopped working");
+            let e = ApiError::from(e);
             state
                 .store
-                .set_connection_status(conn.id, ConnectionStatus::NeedsReauth, Some(&e.message))
+                .set_connection_status(
+                    conn.id,
+                    ConnectionStatus::NeedsReauth,
+                    Some(&e.public_message()),
+                )
                 .await?;
-            Err(e.into())
+            Err(e)
         }
         other => other.map_err(ApiError::from),
     }

@@ -55,7 +55,7 @@ async fn refresh_one(state: &AppState, conn: &Connection) -> ApiResult<bool> {
             tracing::warn!(connection = %conn.id, error = %e, "token renewal failed; will retry");
             state
                 .store
-                .set_connection_status(conn.id, ConnectionStatus::Active, Some(&e.to_string()))
+                .set_connection_status(conn.id, ConnectionStatus::Active, Some(&e.public_message()))
                 .await?;
             Ok(false)
         }

@@ -6,9 +6,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::{AccessCodeId, LockId};
-use lockbridge_core::model::{
-    AccessCode, CodeStatus, ExternalPolicy, Lock, RemovedReason, Schedule,
-};
+use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, Lock, Schedule};
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, InsertError, StoreError};
 use serde::Deserialize;
@@ -17,10 +15,10 @@ use serde_json::Value;
 use crate::api::{Access, Api, Op};
 use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, Caller, Fingerprinted, Page, single_header};
+use crate::extract::{Caller, Fingerprinted, Page, single_header};
 use crate::reconcile;
+use crate::routes::code_changes::{freeze, manage, remove, unfreeze, update};
 use crate::routes::{connections, locks};
-use crate::service;
 use crate::state::AppState;
 
 pub fn router() -> Api {
@@ -79,7 +77,7 @@ pub fn router() -> Api {
         )
 }
 
-async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> {
+pub(super) async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> {
     let id: AccessCodeId = id.parse().map_err(|_| ApiError::NotFound("access code"))?;
     s.store
         .get_access_code(caller.org, id)
@@ -88,7 +86,7 @@ async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> 
 }
 
 /// Everything checked before the vendor is asked.
-fn check(
+pub(super) fn check(
     now: Millis,
     lock: &Lock,
     code: &str,
@@ -346,293 +344,4 @@ async fn read(
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccessCode>> {
     Ok(Json(load(&s, &caller, &id).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Change {
-    name: Option<String>,
-    code: Option<String>,
-    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
-    starts_at: Option<Millis>,
-    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
-    ends_at: Option<Millis>,
-    on_external_change: Option<ExternalPolicy>,
-}
-
-/// How often a request re-reads a code that another writer changed between its read and its
-/// write before it gives up with 409.
-const WRITE_TRIES: usize = 5;
-
-fn changed_meanwhile() -> ApiError {
-    ApiError::AlreadyExists {
-        message: "the code changed while this request ran; read it and try again".into(),
-    }
-}
-
-/// Works the code at once if nobody else holds it; answers it as it then stands.
-async fn work_if_free(s: &AppState, row: AccessCode) -> ApiResult<(Outcome, AccessCode)> {
-    match engine::work_now(s, row.id).await? {
-        Some(done) => Ok(done),
-        None => Ok((Outcome::Yielded, row)),
-    }
-}
-
-async fn update(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Body(body): Body<Change>,
-) -> ApiResult<Json<AccessCode>> {
-    if body.name.is_none()
-        && body.code.is_none()
-        && body.starts_at.is_none()
-        && body.ends_at.is_none()
-        && body.on_external_change.is_none()
-    {
-        return Err(ApiError::validation(
-            "body",
-            "give at least one of name, code, starts_at, ends_at, on_external_change",
-        ));
-    }
-    if body.starts_at.is_some() != body.ends_at.is_some() {
-        let missing = if body.starts_at.is_none() {
-            "starts_at"
-        } else {
-            "ends_at"
-        };
-        return Err(ApiError::validation(
-            missing,
-            "is required when the period changes",
-        ));
-    }
-    let only_policy = body.name.is_none()
-        && body.code.is_none()
-        && body.starts_at.is_none()
-        && body.on_external_change.is_some();
-    for _ in 0..WRITE_TRIES {
-        let before = load(&s, &caller, &id).await?;
-        if !matches!(
-            before.status,
-            CodeStatus::Setting | CodeStatus::Set | CodeStatus::Scheduled
-        ) {
-            return Err(ApiError::validation(
-                "status",
-                format!("a {} code cannot be changed", before.status.as_str()),
-            ));
-        }
-        let lock = s
-            .store
-            .get_lock(caller.org, before.lock_id)
-            .await?
-            .ok_or(ApiError::NotFound("lock"))?;
-        let mut row = before.clone();
-        if let Some(name) = &body.name {
-            row.name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
-        }
-        if let Some(code) = &body.code {
-            row.code = code.clone();
-        }
-        if body.starts_at.is_some() {
-            (row.starts_at, row.ends_at) = (body.starts_at, body.ends_at);
-        }
-        if body.on_external_change.is_some() {
-            row.on_external_change = body.on_external_change;
-        }
-        check(
-            s.now(),
-            &lock,
-            &row.code,
-            (row.starts_at, row.ends_at),
-            row.schedule.as_ref(),
-        )?;
-        if !only_policy {
-            row.status = CodeStatus::Setting;
-            row.confirming = false;
-            row.attempts = 0;
-            row.next_attempt_at = Some(s.now());
-        }
-        match s
-            .store
-            .update_code_if(&mut row, before.version, Guard::Version, s.now(), &[])
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::AlreadyExists {
-                    message: "this code is already on the lock".into(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-        if only_policy {
-            return Ok(Json(row));
-        }
-        return match work_if_free(&s, row).await? {
-            (Outcome::Failed(err), mut row) => {
-                // The lock refused the change: the code stays as it was on the lock.
-                let version = row.version;
-                row.code = before.code;
-                row.name = before.name;
-                (row.starts_at, row.ends_at) = (before.starts_at, before.ends_at);
-                row.status = before.status;
-                row.removed_reason = before.removed_reason;
-                row.last_error = None;
-                row.errors.clear();
-                row.next_attempt_at = (before.status != CodeStatus::Set).then(|| s.now());
-                s.store
-                    .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
-                    .await?;
-                Err(err)
-            }
-            (_, row) => Ok(Json(row)),
-        };
-    }
-    Err(changed_meanwhile())
-}
-
-async fn remove(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<AccessCode>)> {
-    for _ in 0..WRITE_TRIES {
-        let mut row = load(&s, &caller, &id).await?;
-        let version = row.version;
-        match row.status {
-            CodeStatus::Removed => return Ok((StatusCode::OK, Json(row))),
-            CodeStatus::Removing => {
-                return Ok((StatusCode::ACCEPTED, Json(row)));
-            }
-            // Refused by the vendor and never given an id: it is not on the lock.
-            CodeStatus::Failed if row.provider_id.is_none() => {
-                row.status = CodeStatus::Removed;
-                row.removed_reason = Some(RemovedReason::Deleted);
-                row.next_attempt_at = None;
-                if s.store
-                    .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
-                    .await?
-                {
-                    return Ok((StatusCode::OK, Json(row)));
-                }
-                continue;
-            }
-            _ => {}
-        }
-        row.status = CodeStatus::Removing;
-        row.removed_reason = Some(RemovedReason::Deleted);
-        row.confirming = false;
-        row.attempts = 0;
-        row.next_attempt_at = Some(s.now());
-        if !s
-            .store
-            .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
-            .await?
-        {
-            continue;
-        }
-        return match work_if_free(&s, row).await? {
-            (Outcome::Done, row) if row.status == CodeStatus::Removed => {
-                Ok((StatusCode::OK, Json(row)))
-            }
-            (Outcome::Failed(err), _) => Err(err),
-            (_, row) => Ok((StatusCode::ACCEPTED, Json(row))),
-        };
-    }
-    Err(changed_meanwhile())
-}
-
-/// Takes a code found on the lock (`managed: false`) under lockbridge's management: from now
-/// on reconciliation keeps it as it is.
-async fn manage(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<AccessCode>> {
-    for _ in 0..WRITE_TRIES {
-        let mut row = load(&s, &caller, &id).await?;
-        if row.managed {
-            return Ok(Json(row));
-        }
-        if !row.status.is_live() {
-            return Err(ApiError::validation(
-                "status",
-                format!("a {} code cannot be managed", row.status.as_str()),
-            ));
-        }
-        let version = row.version;
-        row.managed = true;
-        if s.store
-            .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
-            .await?
-        {
-            return Ok(Json(row));
-        }
-    }
-    Err(changed_meanwhile())
-}
-
-/// Freezes or unfreezes a code on locks that can (Tuya): it stays on the lock but does not
-/// open it. Locks that cannot answer 422 `not_supported`.
-async fn toggle(
-    s: AppState,
-    caller: Caller,
-    id: String,
-    frozen: bool,
-) -> ApiResult<Json<AccessCode>> {
-    let row = load(&s, &caller, &id).await?;
-    let lock = s
-        .store
-        .get_lock(caller.org, row.lock_id)
-        .await?
-        .ok_or(ApiError::NotFound("lock"))?;
-    if !lock.capabilities.freeze {
-        return Err(ApiError::Unsupported("freeze codes"));
-    }
-    if row.frozen == frozen {
-        return Ok(Json(row));
-    }
-    let (Some(pid), CodeStatus::Set | CodeStatus::Setting) = (row.provider_id.clone(), row.status)
-    else {
-        return Err(ApiError::validation(
-            "id",
-            "only a code that is on the lock (set, or setting) can be frozen or unfrozen",
-        ));
-    };
-    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
-    let (c, l, p) = (&conn, &lock, pid.as_str());
-    service::call(&s, &conn, |api| async move {
-        api.freeze_code(c, l, p, frozen).await
-    })
-    .await?;
-    // The lock holds the new state now: record it on the row as it stands.
-    for _ in 0..WRITE_TRIES {
-        let mut row = load(&s, &caller, &id).await?;
-        let version = row.version;
-        row.frozen = frozen;
-        if s.store
-            .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
-            .await?
-        {
-            return Ok(Json(row));
-        }
-    }
-    Err(changed_meanwhile())
-}
-
-async fn freeze(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<AccessCode>> {
-    toggle(s, caller, id, true).await
-}
-
-async fn unfreeze(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<AccessCode>> {
-    toggle(s, caller, id, false).await
 }

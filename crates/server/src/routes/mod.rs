@@ -1,6 +1,7 @@
 pub mod access_codes;
 pub mod api_keys;
 pub mod bff;
+mod code_changes;
 pub mod connections;
 pub mod locks;
 pub mod system;

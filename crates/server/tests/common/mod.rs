@@ -346,3 +346,56 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         tokio::task::yield_now().await;
     }
 }
+
+/// Tedee through the API.
+impl TestApp {
+    pub async fn connect_tedee(&self) -> String {
+        let r = self
+            .post(
+                "/v1/connections",
+                json!({"provider": "tedee", "credentials": {"personal_access_key": self.tedee_demo.personal_access_key}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let s = self
+            .post(&format!("/v1/connections/{id}/sync"), json!({}))
+            .await;
+        assert_eq!(s.status, 200, "{}", s.body);
+        id
+    }
+
+    /// The lockbridge lock for simulator lock `i` (0 Apartment 1, 1 Apartment 2, 2 Office
+    /// (disconnected), 3 Cellar (no bridge)).
+    pub async fn tedee_lock(&self, i: usize) -> Value {
+        let sim_id = self.tedee_demo.lock_ids[i].to_string();
+        let r = self.get("/v1/locks?provider=tedee&limit=50").await;
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["provider_id"] == sim_id.as_str())
+            .unwrap()
+            .clone()
+    }
+
+    pub fn tedee_pins(&self, i: usize) -> Vec<lockbridge_sim::tedee::Pin> {
+        self.tedee.world().locks[&self.tedee_demo.lock_ids[i]]
+            .pins
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn tedee_fault(&self, route: &str, status: u16) {
+        self.tedee
+            .world()
+            .faults
+            .add(lockbridge_sim::faults::FaultRule {
+                route: Some(route.into()),
+                http_status: Some(status),
+                count: Some(1),
+                ..Default::default()
+            });
+    }
+}
