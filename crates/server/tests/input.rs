@@ -38,23 +38,25 @@ fn each_text(
     }
 }
 
-both_backends!(
-    nul_characters_and_long_names_are_refused_on_every_write_route,
-    |db: Db| async move {
-        let t = TestApp::start(db).await;
-        let conn = t.connect().await;
-        let front = t.lock_id("Front door").await;
-        let code = t
-            .post(
-                &format!("/v1/locks/{front}/access-codes"),
-                json!({"code": "624815", "name": "Guest"}),
-            )
-            .await
-            .body["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let kii = t
+/// A write route: method, path, and a body whose every string is a text field to try.
+type Route = (reqwest::Method, String, Value);
+
+/// Every write route that takes a body, ready to be called: a TTLock connection with a code on
+/// the front door, and a Kii connection. Answers the front door's id and the routes.
+async fn write_routes(t: &TestApp) -> (String, Vec<Route>) {
+    let conn = t.connect().await;
+    let front = t.lock_id("Front door").await;
+    let code = t
+        .post(
+            &format!("/v1/locks/{front}/access-codes"),
+            json!({"code": "624815", "name": "Guest"}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kii = t
         .post(
             "/v1/connections",
             json!({"provider": "kii", "credentials": {"app_id": t.kii_demo.app_id, "app_key": t.kii_demo.app_key, "client_id": t.kii_demo.client_id, "client_secret": t.kii_demo.client_secret}}),
@@ -64,48 +66,62 @@ both_backends!(
         .as_str()
         .unwrap()
         .to_owned();
-        let routes: Vec<(reqwest::Method, String, Value)> = vec![
-            (
-                reqwest::Method::POST,
-                "/v1/api-keys".into(),
-                json!({"name": "ops", "role": "member"}),
-            ),
-            (
-                reqwest::Method::POST,
-                "/v1/connections".into(),
-                json!({"provider": "ttlock", "name": "n", "base_url": "http://127.0.0.1:1", "credentials": {"client_id": "a", "client_secret": "b", "username": "c", "password": "d"}}),
-            ),
-            (
-                reqwest::Method::PATCH,
-                format!("/v1/connections/{conn}"),
-                json!({"credentials": {"password": "x"}}),
-            ),
-            (
-                reqwest::Method::POST,
-                format!("/v1/locks/{front}/access-codes"),
-                json!({"name": "n", "code": "771204"}),
-            ),
-            (
-                reqwest::Method::PATCH,
-                format!("/v1/access-codes/{code}"),
-                json!({"name": "n", "code": "771205"}),
-            ),
-            (
-                reqwest::Method::POST,
-                format!("/v1/locks/{front}/offline-codes"),
-                json!({"kind": "permanent", "name": "n"}),
-            ),
-            (
-                reqwest::Method::PUT,
-                format!("/v1/connections/{kii}/things/lobby-door-01/password"),
-                json!({"new_password": "secret-1"}),
-            ),
-            (
-                reqwest::Method::POST,
-                "/bff/iot-lock/credentials-update".into(),
-                json!({"password": "p", "username": "u", "clientId": "i", "clientSecret": "s"}),
-            ),
-        ];
+    let m = |m: &str| reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+    let routes = vec![
+        (
+            m("POST"),
+            "/v1/api-keys".into(),
+            json!({"name": "ops", "role": "member"}),
+        ),
+        (
+            m("POST"),
+            "/v1/connections".into(),
+            json!({"provider": "ttlock", "name": "n", "base_url": t.sim_server.base_url(), "credentials": {"client_id": "a", "client_secret": "b", "username": "c", "password": "d"}}),
+        ),
+        (
+            m("PATCH"),
+            format!("/v1/connections/{conn}"),
+            json!({"credentials": {"password": "x", "client_secret": "y"}}),
+        ),
+        (
+            m("POST"),
+            format!("/v1/locks/{front}/access-codes"),
+            json!({"name": "n", "code": "771204", "starts_at": "s", "ends_at": "e"}),
+        ),
+        (
+            m("POST"),
+            format!("/v1/locks/{front}/access-codes"),
+            json!({"code": "771204", "schedule": {"weekdays": ["mon"], "start_time": "a", "end_time": "b", "time_zone": "z"}}),
+        ),
+        (
+            m("PATCH"),
+            format!("/v1/access-codes/{code}"),
+            json!({"name": "n", "code": "771205", "starts_at": "s", "ends_at": "e"}),
+        ),
+        (
+            m("POST"),
+            format!("/v1/locks/{front}/offline-codes"),
+            json!({"kind": "permanent", "name": "n", "starts_at": "s", "ends_at": "e"}),
+        ),
+        (
+            m("PUT"),
+            format!("/v1/connections/{kii}/things/lobby-door-01/password"),
+            json!({"new_password": "secret-1"}),
+        ),
+        (
+            m("POST"),
+            "/bff/iot-lock/credentials-update".into(),
+            json!({"password": "p", "username": "u", "clientId": "i", "clientSecret": "s"}),
+        ),
+    ];
+    (front, routes)
+}
+
+both_backends!(
+    nul_characters_and_long_names_are_refused_on_every_write_route,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let (front, routes) = write_routes(&t).await;
         let before = t.sim_calls("/v3/keyboardPwd/add");
         for (method, path, template) in &routes {
             let mut cases = Vec::new();
@@ -195,60 +211,7 @@ both_backends!(
     random_unicode_in_every_text_field_never_answers_5xx,
     |db: Db| async move {
         let t = TestApp::start(db).await;
-        let conn = t.connect().await;
-        let front = t.lock_id("Front door").await;
-        let code = t
-            .post(
-                &format!("/v1/locks/{front}/access-codes"),
-                json!({"code": "624815", "name": "Guest"}),
-            )
-            .await
-            .body["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let routes: Vec<(reqwest::Method, String, Value)> = vec![
-            (
-                reqwest::Method::POST,
-                "/v1/api-keys".into(),
-                json!({"name": "ops", "role": "member"}),
-            ),
-            (
-                reqwest::Method::POST,
-                "/v1/connections".into(),
-                json!({"provider": "ttlock", "name": "n", "base_url": "b", "credentials": {"client_id": "a", "client_secret": "b", "username": "c", "password": "d"}}),
-            ),
-            (
-                reqwest::Method::PATCH,
-                format!("/v1/connections/{conn}"),
-                json!({"credentials": {"client_secret": "x"}}),
-            ),
-            (
-                reqwest::Method::POST,
-                format!("/v1/locks/{front}/access-codes"),
-                json!({"name": "n", "code": "771204", "starts_at": "s", "ends_at": "e"}),
-            ),
-            (
-                reqwest::Method::POST,
-                format!("/v1/locks/{front}/access-codes"),
-                json!({"code": "771204", "schedule": {"weekdays": ["mon"], "start_time": "a", "end_time": "b", "time_zone": "z"}}),
-            ),
-            (
-                reqwest::Method::PATCH,
-                format!("/v1/access-codes/{code}"),
-                json!({"name": "n", "code": "771205", "starts_at": "s", "ends_at": "e"}),
-            ),
-            (
-                reqwest::Method::POST,
-                format!("/v1/locks/{front}/offline-codes"),
-                json!({"kind": "k", "name": "n", "starts_at": "s", "ends_at": "e"}),
-            ),
-            (
-                reqwest::Method::POST,
-                "/bff/iot-lock/credentials-update".into(),
-                json!({"password": "p", "username": "u", "clientId": "i", "clientSecret": "s"}),
-            ),
-        ];
+        let (front, routes) = write_routes(&t).await;
         let mut rng = lockbridge_sim::rng::Rng::new(11);
         let mut sent = 0;
         for (method, path, template) in &routes {
