@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod model;
 pub mod provider;
 pub mod rules;
+pub mod schedule;
 pub mod sessions;
 pub mod tedee;
 pub mod time;
