@@ -349,9 +349,16 @@ impl Store {
     }
 
     pub async fn schedule_device_sync(&self, id: ConnectionId, at: Millis) -> Result<()> {
-        sqlx::query(&self.sql("UPDATE connections SET next_device_sync_at = $1 WHERE id = $2"))
+        self.schedule("connections", "next_device_sync_at", &id.to_string(), at)
+            .await
+    }
+
+    /// Sets when a row's periodic work (device sync, reconciliation) is next due.
+    async fn schedule(&self, table: &str, column: &str, id: &str, at: Millis) -> Result<()> {
+        let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");
+        sqlx::query(&self.sql(&sql))
             .bind(at)
-            .bind(id.to_string())
+            .bind(id.to_owned())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -381,12 +388,8 @@ impl Store {
     }
 
     pub async fn schedule_reconcile(&self, id: LockId, at: Millis) -> Result<()> {
-        sqlx::query(&self.sql("UPDATE locks SET next_reconcile_at = $1 WHERE id = $2"))
-            .bind(at)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.schedule("locks", "next_reconcile_at", &id.to_string(), at)
+            .await
     }
 
     /// A page of the organisation's locks in id order, after `after`.

@@ -75,14 +75,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records events that stand alone (no other row changes with them).
-    pub async fn record_events(&self, events: &[Event]) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        self.insert_events(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The organisation's newest events matching `filter`.
     pub async fn list_events(
         &self,

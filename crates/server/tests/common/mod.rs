@@ -250,11 +250,20 @@ impl TestApp {
 
     /// The codes on the simulated lock: (code, name).
     pub fn codes_on(&self, i: usize) -> Vec<(String, Option<String>)> {
+        self.on_lock(i, |p| (p.code.clone(), p.name.clone()))
+    }
+
+    /// Something of each passcode on the simulated TTLock lock `i`, sorted.
+    fn on_lock<T: Ord>(
+        &self,
+        i: usize,
+        f: impl Fn(&lockbridge_sim::ttlock::Passcode) -> T,
+    ) -> Vec<T> {
         let w = self.sim.world();
-        let mut v: Vec<_> = w.locks[&self.demo.lock_ids[i]]
+        let mut v: Vec<T> = w.locks[&self.demo.lock_ids[i]]
             .passcodes
             .values()
-            .map(|p| (p.code.clone(), p.name.clone()))
+            .map(f)
             .collect();
         v.sort();
         v
@@ -294,14 +303,7 @@ impl TestApp {
 
     /// The PINs on the simulated TTLock lock `i`, with their vendor ids.
     pub fn pins_on(&self, i: usize) -> Vec<(String, String)> {
-        let w = self.sim.world();
-        let mut v: Vec<_> = w.locks[&self.demo.lock_ids[i]]
-            .passcodes
-            .values()
-            .map(|p| (p.code.clone(), p.id.to_string()))
-            .collect();
-        v.sort();
-        v
+        self.on_lock(i, |p| (p.code.clone(), p.id.to_string()))
     }
 
     /// A code as lockbridge answers it.
