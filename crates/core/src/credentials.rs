@@ -6,8 +6,6 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use crate::model::Provider;
-
 /// One credential a provider takes.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
@@ -18,61 +16,33 @@ pub struct Field {
     pub optional: bool,
 }
 
-const fn secret(name: &'static str) -> Field {
-    Field {
-        name,
-        secret: true,
-        optional: false,
+impl Field {
+    /// A secret the caller gives; shown masked.
+    pub const fn secret(name: &'static str) -> Field {
+        Field {
+            name,
+            secret: true,
+            optional: false,
+        }
     }
-}
-const fn plain(name: &'static str) -> Field {
-    Field {
-        name,
-        secret: false,
-        optional: false,
-    }
-}
-const fn optional(name: &'static str) -> Field {
-    Field {
-        name,
-        secret: false,
-        optional: true,
-    }
-}
 
-/// The credentials a caller gives for each provider (the names of `lockbridge sim --json`).
-pub fn fields(provider: Provider) -> &'static [Field] {
-    const TTLOCK: [Field; 4] = [
-        plain("client_id"),
-        secret("client_secret"),
-        plain("username"),
-        secret("password"),
-    ];
-    // `region` (cn, us, us-east, eu, eu-west, in, sg) picks the data centre when the connection
-    // has no base URL.
-    const TUYA: [Field; 3] = [
-        plain("access_id"),
-        secret("access_secret"),
-        optional("region"),
-    ];
-    const TEDEE: [Field; 1] = [secret("personal_access_key")];
-    const KII: [Field; 4] = [
-        plain("app_id"),
-        secret("app_key"),
-        plain("client_id"),
-        secret("client_secret"),
-    ];
-    match provider {
-        Provider::Ttlock => &TTLOCK,
-        Provider::Tuya => &TUYA,
-        Provider::Tedee => &TEDEE,
-        Provider::Kii => &KII,
+    /// A plain value the caller gives; shown as it is.
+    pub const fn plain(name: &'static str) -> Field {
+        Field {
+            name,
+            secret: false,
+            optional: false,
+        }
     }
-}
 
-/// Stored fields that are not given by callers (tokens, hashed passwords).
-fn stored_secret(name: &str) -> bool {
-    matches!(name, "password_md5" | "access_token" | "refresh_token")
+    /// A plain value the caller may leave out.
+    pub const fn optional(name: &'static str) -> Field {
+        Field {
+            name,
+            secret: false,
+            optional: true,
+        }
+    }
 }
 
 /// Credential values by name. `Debug` never shows a value.
@@ -131,9 +101,10 @@ impl Credentials {
 
     /// What responses show: plain fields as they are, secrets as `••••` and at most their last
     /// four characters (none for values shorter than 12), tokens not at all.
-    pub fn masked(&self, provider: Provider) -> Value {
+    /// `fields` are the vendor's ([`crate::Vendor::credential_fields`]).
+    pub fn masked(&self, fields: &[Field]) -> Value {
         let mut out = Map::new();
-        for field in fields(provider) {
+        for field in fields {
             let (stored, hashed) = match field.name {
                 "password" => (self.get("password_md5"), true),
                 name => (self.get(name), false),
@@ -171,11 +142,6 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Whether a stored field name holds a secret.
-pub fn is_secret(provider: Provider, name: &str) -> bool {
-    stored_secret(name) || fields(provider).iter().any(|f| f.name == name && f.secret)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +153,12 @@ mod tests {
         c.set("client_secret", "s3cr3t-value-ending-WXYZ");
         c.set("password_md5", "5f4dcc3b5aa765d61d8327deb882cf99");
         c.set("access_token", "tok");
-        let m = c.masked(Provider::Ttlock);
+        let fields = [
+            Field::plain("client_id"),
+            Field::secret("client_secret"),
+            Field::secret("password"),
+        ];
+        let m = c.masked(&fields);
         assert_eq!(m["client_id"], "0123456789abcdef");
         assert_eq!(m["client_secret"], "••••WXYZ");
         assert_eq!(m["password"], "••••", "nothing of the hash is shown");
@@ -205,9 +176,5 @@ mod tests {
         );
         assert_eq!(c.get("username"), Some("new@example.com"));
         assert!(!format!("{c:?}").contains("s3cr3t"));
-        assert!(
-            is_secret(Provider::Ttlock, "refresh_token")
-                && !is_secret(Provider::Ttlock, "username")
-        );
     }
 }

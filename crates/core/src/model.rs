@@ -11,32 +11,41 @@ use crate::rules::CodeRules;
 pub use crate::schedule::{Schedule, WEEKDAYS};
 use crate::time::Millis;
 
-/// A vendor cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Ttlock,
-    Tuya,
-    Tedee,
-    Kii,
+/// Declares the vendor clouds: the enum, its wire names and its labels, from one list.
+macro_rules! providers {
+    ($($variant:ident => $id:literal, $label:literal;)+) => {
+        /// A vendor cloud.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum Provider {
+            $($variant,)+
+        }
+
+        impl Provider {
+            pub const ALL: &[Provider] = &[$(Provider::$variant,)+];
+
+            /// The name on the wire, in URLs and in the store.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Provider::$variant => $id,)+
+                }
+            }
+
+            /// The vendor's own name, for people.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(Provider::$variant => $label,)+
+                }
+            }
+        }
+    };
 }
 
-impl Provider {
-    pub const ALL: [Provider; 4] = [
-        Provider::Ttlock,
-        Provider::Tuya,
-        Provider::Tedee,
-        Provider::Kii,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Ttlock => "ttlock",
-            Provider::Tuya => "tuya",
-            Provider::Tedee => "tedee",
-            Provider::Kii => "kii",
-        }
-    }
+providers! {
+    Ttlock => "ttlock", "TTLock";
+    Tuya => "tuya", "Tuya";
+    Tedee => "tedee", "Tedee";
+    Kii => "kii", "Kii";
 }
 
 impl fmt::Display for Provider {
@@ -49,9 +58,13 @@ impl FromStr for Provider {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Provider::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("unknown provider {s:?}: use ttlock, tuya, tedee or kii"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+                format!("unknown provider {s:?}: use {}", names.join(", "))
+            })
     }
 }
 

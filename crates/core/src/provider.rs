@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use serde::Serialize;
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Field};
 use crate::ids::ConnectionId;
 use crate::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
 use crate::rules::CodeRules;
@@ -293,10 +293,19 @@ pub enum CodeState {
     Failed(ProviderError),
 }
 
-/// One vendor cloud, as the service sees it.
+/// One vendor cloud, as the service sees it: what every vendor does (credentials, tokens,
+/// devices), and the optional capabilities it has. A capability a vendor lacks is `None`, so
+/// no adapter writes methods it cannot do; callers ask with [`dyn Vendor::code_api`] and the like,
+/// which answer the `Unsupported` error.
+///
+/// Each adapter keeps one vendor client per connection (rebuilt when the connection's
+/// credentials change), so the methods take the connection and reach its session.
 #[async_trait]
-pub trait ProviderApi: Send + Sync {
+pub trait Vendor: Send + Sync {
     fn provider(&self) -> Provider;
+
+    /// The credentials a caller gives for this vendor (the names of `lockbridge sim --json`).
+    fn credential_fields(&self) -> &'static [Field];
 
     /// Checks a credential set with the vendor; nothing of the service's state changes.
     async fn verify(
@@ -308,20 +317,50 @@ pub trait ProviderApi: Send + Sync {
     /// Renews the connection's tokens now.
     async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate>;
 
+    /// The account's locks and gateways (none for vendors without locks).
     async fn devices(&self, conn: &Connection) -> ProviderResult<Devices>;
 
-    async fn unlock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()>;
+    /// How long before its token expires the token worker renews a connection; `None` takes
+    /// the service's setting. Vendors whose tokens live shorter than that setting say so here,
+    /// or every pass of the worker would renew them.
+    fn refresh_margin(&self) -> Option<Duration> {
+        None
+    }
 
-    async fn lock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()>;
+    /// PIN codes on locks.
+    fn codes(&self) -> Option<&dyn Codes> {
+        None
+    }
 
-    /// The newest `limit` events, newest first.
-    async fn events(
-        &self,
-        conn: &Connection,
-        lock: &Lock,
-        limit: u32,
-    ) -> ProviderResult<Vec<LockEvent>>;
+    /// Freezing a code: it stays on the lock but does not open.
+    fn freezing(&self) -> Option<&dyn Freezing> {
+        None
+    }
 
+    /// Remote unlock and lock.
+    fn operations(&self) -> Option<&dyn Operations> {
+        None
+    }
+
+    /// The locks' own records (unlocks, alarms).
+    fn logs(&self) -> Option<&dyn Logs> {
+        None
+    }
+
+    /// Algorithmic codes the lock computes itself.
+    fn offline_codes(&self) -> Option<&dyn OfflineCodes> {
+        None
+    }
+
+    /// Things of an application (Kii).
+    fn things(&self) -> Option<&dyn Things> {
+        None
+    }
+}
+
+/// PIN codes written to and read from locks.
+#[async_trait]
+pub trait Codes: Send + Sync {
     async fn list_codes(&self, conn: &Connection, lock: &Lock)
     -> ProviderResult<Vec<ProviderCode>>;
 
@@ -348,29 +387,13 @@ pub trait ProviderApi: Send + Sync {
         provider_id: &str,
     ) -> ProviderResult<()>;
 
-    async fn offline_code(
-        &self,
-        conn: &Connection,
-        lock: &Lock,
-        kind: OfflineKind,
-        name: Option<&str>,
-        period: (Millis, Option<Millis>),
-    ) -> ProviderResult<OfflineCode>;
-
-    /// How long before its token expires the token worker renews a connection; `None` takes
-    /// the service's setting. Vendors whose tokens live shorter than that setting say so here,
-    /// or every pass of the worker would renew them.
-    fn refresh_margin(&self) -> Option<Duration> {
-        None
-    }
-
     /// Whether a code written (created, changed, deleted) is on the lock only once the vendor
-    /// says so later ([`ProviderApi::code_state`]); otherwise a successful call means it is.
+    /// says so later ([`Codes::code_state`]); otherwise a successful call means it is.
     fn confirms_asynchronously(&self) -> bool {
         false
     }
 
-    /// Where a written code stands (for vendors that confirm asynchronously).
+    /// Where a written code stands (asked only of vendors that confirm asynchronously).
     async fn code_state(
         &self,
         _conn: &Connection,
@@ -379,36 +402,98 @@ pub trait ProviderApi: Send + Sync {
     ) -> ProviderResult<CodeState> {
         Ok(CodeState::Active)
     }
+}
 
-    /// Freezes (or unfreezes) a code on the lock: it stays there but does not open.
+#[async_trait]
+pub trait Freezing: Send + Sync {
+    /// Freezes (or unfreezes) a code on the lock.
     async fn freeze_code(
         &self,
-        _conn: &Connection,
-        _lock: &Lock,
-        _provider_id: &str,
-        _frozen: bool,
-    ) -> ProviderResult<()> {
-        Err(unsupported(self.provider(), "freeze codes"))
-    }
+        conn: &Connection,
+        lock: &Lock,
+        provider_id: &str,
+        frozen: bool,
+    ) -> ProviderResult<()>;
+}
 
-    /// One page of the account's things (Kii); other vendors have none.
+#[async_trait]
+pub trait Operations: Send + Sync {
+    async fn unlock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()>;
+
+    async fn lock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()>;
+}
+
+#[async_trait]
+pub trait Logs: Send + Sync {
+    /// The newest `limit` events, newest first.
+    async fn events(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        limit: u32,
+    ) -> ProviderResult<Vec<LockEvent>>;
+}
+
+#[async_trait]
+pub trait OfflineCodes: Send + Sync {
+    async fn offline_code(
+        &self,
+        conn: &Connection,
+        lock: &Lock,
+        kind: OfflineKind,
+        name: Option<&str>,
+        period: (Millis, Option<Millis>),
+    ) -> ProviderResult<OfflineCode>;
+}
+
+#[async_trait]
+pub trait Things: Send + Sync {
+    /// One page of the application's things.
     async fn things(
         &self,
-        _conn: &Connection,
-        _limit: u32,
-        _cursor: Option<&str>,
-    ) -> ProviderResult<ThingPage> {
-        Err(unsupported(self.provider(), "list things"))
-    }
+        conn: &Connection,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> ProviderResult<ThingPage>;
 
-    /// Sets a thing's password (Kii). The password is passed on and never kept.
+    /// Sets a thing's password. The password is passed on and never kept.
     async fn set_thing_password(
         &self,
-        _conn: &Connection,
-        _vendor_thing_id: &str,
-        _new_password: &SecretString,
-    ) -> ProviderResult<()> {
-        Err(unsupported(self.provider(), "change thing passwords"))
+        conn: &Connection,
+        vendor_thing_id: &str,
+        new_password: &SecretString,
+    ) -> ProviderResult<()>;
+}
+
+impl dyn Vendor {
+    pub fn code_api(&self) -> ProviderResult<&dyn Codes> {
+        self.codes()
+            .ok_or_else(|| unsupported(self.provider(), "hold access codes"))
+    }
+
+    pub fn freezing_api(&self) -> ProviderResult<&dyn Freezing> {
+        self.freezing()
+            .ok_or_else(|| unsupported(self.provider(), "freeze codes"))
+    }
+
+    pub fn operations_api(&self) -> ProviderResult<&dyn Operations> {
+        self.operations()
+            .ok_or_else(|| unsupported(self.provider(), "unlock or lock remotely"))
+    }
+
+    pub fn logs_api(&self) -> ProviderResult<&dyn Logs> {
+        self.logs()
+            .ok_or_else(|| unsupported(self.provider(), "read lock events"))
+    }
+
+    pub fn offline_api(&self) -> ProviderResult<&dyn OfflineCodes> {
+        self.offline_codes()
+            .ok_or_else(|| unsupported(self.provider(), "generate offline codes"))
+    }
+
+    pub fn things_api(&self) -> ProviderResult<&dyn Things> {
+        self.things()
+            .ok_or_else(|| unsupported(self.provider(), "list things"))
     }
 }
 

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use lockbridge_core::credentials::{self, Credentials};
+use lockbridge_core::credentials::Credentials;
 use lockbridge_core::model::{Provider, Role};
 use lockbridge_server::{App, Settings, service};
 use serde_json::{Value, json};
@@ -58,17 +58,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         device_sync_interval: args.workers.device_sync_interval,
         ..Settings::default()
     };
-    let vendors = [
-        (Provider::Ttlock, "ttlock", "TTLock demo"),
-        (Provider::Tuya, "tuya", "Tuya demo"),
-        (Provider::Tedee, "tedee", "Tedee demo"),
-        (Provider::Kii, "kii", "Kii demo"),
-    ];
-    for (provider, key, _) in vendors {
-        let base = sims.description[key]["base_url"]
+    for provider in Provider::ALL {
+        let base = sims.description[provider.as_str()]["base_url"]
             .as_str()
             .unwrap_or_default();
-        settings.base_urls.insert(provider, base.to_owned());
+        settings.base_urls.insert(*provider, base.to_owned());
     }
     let app = App::new(store.clone(), settings);
 
@@ -77,24 +71,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .create_api_key(org.id, "demo admin", Role::Admin)
         .await?;
     let mut kii_connection = String::new();
-    for (provider, key, name) in vendors {
-        let entry = &sims.description[key];
+    for (provider, vendor) in app.state.providers.iter() {
+        let entry = &sims.description[provider.as_str()];
         let mut creds = Credentials::new();
-        for field in credentials::fields(provider) {
+        for field in vendor.credential_fields() {
             if let Some(value) = entry[field.name].as_str() {
                 creds.set(field.name, value);
             }
         }
-        let conn = service::create(
-            &app.state,
-            org.id,
-            provider,
-            Some(name.into()),
-            None,
-            &creds,
-        )
-        .await
-        .with_context(|| format!("connecting the {provider} simulator"))?;
+        let name = format!("{} demo", provider.label());
+        let conn = service::create(&app.state, org.id, provider, Some(name), None, &creds)
+            .await
+            .with_context(|| format!("connecting the {provider} simulator"))?;
         service::sync(&app.state, &conn)
             .await
             .with_context(|| format!("syncing the {provider} simulator"))?;

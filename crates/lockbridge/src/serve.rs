@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use lockbridge_core::model::Role;
+use lockbridge_core::model::{Provider, Role};
 use lockbridge_server::{App, Settings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -18,18 +18,11 @@ pub struct ServeArgs {
     /// Address to serve the API on.
     #[arg(long, env = "LOCKBRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// TTLock API host for connections created without a base_url.
-    #[arg(long, env = "LOCKBRIDGE_TTLOCK_BASE_URL")]
-    pub ttlock_base_url: Option<String>,
-    /// Tuya API host for connections created without a base_url or region.
-    #[arg(long, env = "LOCKBRIDGE_TUYA_BASE_URL")]
-    pub tuya_base_url: Option<String>,
-    /// Tedee API host for connections created without a base_url.
-    #[arg(long, env = "LOCKBRIDGE_TEDEE_BASE_URL")]
-    pub tedee_base_url: Option<String>,
-    /// Kii site URL for connections created without a base_url.
-    #[arg(long, env = "LOCKBRIDGE_KII_BASE_URL")]
-    pub kii_base_url: Option<String>,
+    /// A vendor's API host for connections created without a base_url, as VENDOR=URL
+    /// (repeatable; e.g. `--base-url tedee=http://127.0.0.1:9003`). Also read from
+    /// LOCKBRIDGE_<VENDOR>_BASE_URL (e.g. LOCKBRIDGE_TTLOCK_BASE_URL); the flag wins.
+    #[arg(long = "base-url", value_name = "VENDOR=URL", value_parser = vendor_url)]
+    pub base_urls: Vec<(Provider, String)>,
     #[command(flatten)]
     pub workers: WorkerArgs,
     #[command(flatten)]
@@ -90,23 +83,31 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr} (in use? pick another with --listen)"))
 }
 
+/// `VENDOR=URL` of `--base-url`.
+fn vendor_url(text: &str) -> Result<(Provider, String), String> {
+    let (vendor, url) = text
+        .split_once('=')
+        .ok_or("expected VENDOR=URL, e.g. tedee=http://127.0.0.1:9003")?;
+    let provider = vendor.trim().parse::<Provider>()?;
+    let url = url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!("{url:?} must start with http:// or https://"));
+    }
+    Ok((provider, url.to_owned()))
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db).await?;
     let mut settings = Settings::default();
     args.workers.apply(&mut settings);
     args.edge.apply(&mut settings);
-    use lockbridge_core::Provider;
-    let hosts = [
-        (Provider::Ttlock, args.ttlock_base_url),
-        (Provider::Tuya, args.tuya_base_url),
-        (Provider::Tedee, args.tedee_base_url),
-        (Provider::Kii, args.kii_base_url),
-    ];
-    for (provider, url) in hosts {
-        if let Some(url) = url {
-            settings.base_urls.insert(provider, url);
+    for provider in Provider::ALL {
+        let var = format!("LOCKBRIDGE_{}_BASE_URL", provider.as_str().to_uppercase());
+        if let Some(url) = std::env::var(&var).ok().filter(|u| !u.trim().is_empty()) {
+            settings.base_urls.insert(*provider, url);
         }
     }
+    settings.base_urls.extend(args.base_urls);
     let app = App::new(store, settings);
     let listener = bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "lockbridge is serving");
@@ -167,4 +168,21 @@ pub async fn org_key(db: DbArgs, org_id: &str, role: &str, name: &str) -> anyhow
         org.id
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_flags_name_a_vendor_and_a_url() {
+        assert_eq!(
+            vendor_url("tedee=http://127.0.0.1:9003").ok(),
+            Some((Provider::Tedee, "http://127.0.0.1:9003".to_owned()))
+        );
+        let unknown = vendor_url("nuki=https://x").unwrap_err();
+        assert!(unknown.contains("ttlock, tuya, tedee, kii"), "{unknown}");
+        assert!(vendor_url("tedee").unwrap_err().contains("VENDOR=URL"));
+        assert!(vendor_url("kii=ftp://x").unwrap_err().contains("http://"));
+    }
 }

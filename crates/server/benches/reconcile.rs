@@ -20,12 +20,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use common::{knob, pct, rss_mb, seed_locks};
+use lockbridge_core::Vendor;
 use lockbridge_core::credentials::Credentials;
+use lockbridge_core::credentials::Field;
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::{AccessCode, CodeStatus, Connection, Lock, Provider};
 use lockbridge_core::provider::{
-    CodeChange, CodeSpec, Devices, LockEvent, OfflineCode, OfflineKind, ProviderApi, ProviderCode,
-    ProviderResult, TokenUpdate, Verified, unsupported,
+    CodeChange, CodeSpec, Codes, Devices, ProviderCode, ProviderResult, TokenUpdate, Verified,
+    unsupported,
 };
 use lockbridge_core::time::{Millis, now_ms};
 use lockbridge_server::{App, Providers, Settings, reconcile};
@@ -39,9 +41,12 @@ struct MemoryVendor {
 }
 
 #[async_trait]
-impl ProviderApi for MemoryVendor {
+impl Vendor for MemoryVendor {
     fn provider(&self) -> Provider {
         Provider::Ttlock
+    }
+    fn credential_fields(&self) -> &'static [Field] {
+        &[]
     }
     async fn verify(&self, _: Option<&str>, _: &Credentials) -> ProviderResult<Verified> {
         Err(unsupported(Provider::Ttlock, "verify in this benchmark"))
@@ -52,15 +57,13 @@ impl ProviderApi for MemoryVendor {
     async fn devices(&self, _: &Connection) -> ProviderResult<Devices> {
         Ok(Devices::default())
     }
-    async fn unlock(&self, _: &Connection, _: &Lock) -> ProviderResult<()> {
-        Ok(())
+    fn codes(&self) -> Option<&dyn Codes> {
+        Some(self)
     }
-    async fn lock(&self, _: &Connection, _: &Lock) -> ProviderResult<()> {
-        Ok(())
-    }
-    async fn events(&self, _: &Connection, _: &Lock, _: u32) -> ProviderResult<Vec<LockEvent>> {
-        Ok(Vec::new())
-    }
+}
+
+#[async_trait]
+impl Codes for MemoryVendor {
     async fn list_codes(&self, _: &Connection, lock: &Lock) -> ProviderResult<Vec<ProviderCode>> {
         Ok(self
             .codes
@@ -82,19 +85,6 @@ impl ProviderApi for MemoryVendor {
     }
     async fn delete_code(&self, _: &Connection, _: &Lock, _: &str) -> ProviderResult<()> {
         Err(unsupported(Provider::Ttlock, "write in this benchmark"))
-    }
-    async fn offline_code(
-        &self,
-        _: &Connection,
-        _: &Lock,
-        _: OfflineKind,
-        _: Option<&str>,
-        _: (Millis, Option<Millis>),
-    ) -> ProviderResult<OfflineCode> {
-        Err(unsupported(
-            Provider::Ttlock,
-            "offline codes in this benchmark",
-        ))
     }
 }
 

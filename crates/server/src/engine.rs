@@ -166,17 +166,15 @@ async fn act(
     code: &AccessCode,
 ) -> ApiResult<Reached> {
     let api = state.providers.get(conn.provider)?;
-    let asynchronous = api.confirms_asynchronously();
+    let asynchronous = api.code_api().is_ok_and(|c| c.confirms_asynchronously());
     let (c, l, wanted) = (conn, lock, spec(code));
     let removing = code.status == CodeStatus::Removing;
     match code.provider_id.clone() {
         Some(pid) if code.confirming => {
             let p = pid.as_str();
-            let seen = service::call(
-                state,
-                conn,
-                |api| async move { api.code_state(c, l, p).await },
-            )
+            let seen = service::call(state, conn, |api| async move {
+                api.code_api()?.code_state(c, l, p).await
+            })
             .await?;
             Ok(match seen {
                 CodeState::Pending => Reached::Pending(pid),
@@ -193,11 +191,9 @@ async fn act(
                 return Ok(Reached::Removed);
             };
             let p = found.provider_id.as_str();
-            match service::call(
-                state,
-                conn,
-                |api| async move { api.delete_code(c, l, p).await },
-            )
+            match service::call(state, conn, |api| async move {
+                api.code_api()?.delete_code(c, l, p).await
+            })
             .await
             {
                 Ok(())
@@ -210,11 +206,9 @@ async fn act(
         }
         Some(pid) if removing => {
             let p = pid.as_str();
-            match service::call(
-                state,
-                conn,
-                |api| async move { api.delete_code(c, l, p).await },
-            )
+            match service::call(state, conn, |api| async move {
+                api.code_api()?.delete_code(c, l, p).await
+            })
             .await
             {
                 Ok(()) if asynchronous => Ok(Reached::Pending(pid)),
@@ -235,11 +229,9 @@ async fn act(
                 return Ok(adopt(code, found));
             }
             let w = &wanted;
-            match service::call(
-                state,
-                conn,
-                |api| async move { api.create_code(c, l, w).await },
-            )
+            match service::call(state, conn, |api| async move {
+                api.code_api()?.create_code(c, l, w).await
+            })
             .await
             {
                 Ok(pid) if asynchronous => Ok(Reached::Pending(pid)),
@@ -264,7 +256,7 @@ async fn act(
             };
             let (p, ch) = (pid.as_str(), &change);
             match service::call(state, conn, |api| async move {
-                api.update_code(c, l, p, ch).await
+                api.code_api()?.update_code(c, l, p, ch).await
             })
             .await
             {

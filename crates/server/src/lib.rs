@@ -20,7 +20,6 @@ pub mod state;
 pub mod workers;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use std::sync::OnceLock;
 
@@ -31,12 +30,8 @@ use axum::response::Html;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use lockbridge_core::kii::KiiProvider;
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::provider::{TokenSink, TokenUpdate};
-use lockbridge_core::tedee::TedeeProvider;
-use lockbridge_core::ttlock::TtlockProvider;
-use lockbridge_core::tuya::TuyaProvider;
 use lockbridge_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -59,13 +54,14 @@ impl App {
             let _ = tx.send(update);
         });
         let mut providers = Providers::default();
-        providers.insert(Arc::new(TtlockProvider::new(sink.clone(), calls.clone())));
-        providers.insert(Arc::new(KiiProvider::new(sink.clone(), calls.clone())));
-        providers.insert(Arc::new(TuyaProvider::new(sink, calls.clone())));
-        providers.insert(Arc::new(
-            TedeeProvider::new(calls.clone())
-                .with_operation_polling(settings.operation_poll, Duration::from_secs(30)),
-        ));
+        let cx = lockbridge_vendors::Context {
+            tokens: sink,
+            calls: calls.clone(),
+            operation_poll: settings.operation_poll,
+        };
+        for vendor in lockbridge_vendors::builtin(&cx) {
+            providers.insert(vendor);
+        }
         let persist = store.clone();
         tokio::spawn(async move {
             while let Some(u) = rx.recv().await {

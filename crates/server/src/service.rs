@@ -3,22 +3,23 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use lockbridge_core::credentials::{self, Credentials};
+use lockbridge_core::Vendor;
+use lockbridge_core::credentials::{Credentials, Field};
 use lockbridge_core::ids::{ConnectionId, OrgId};
 use lockbridge_core::model::{Connection, ConnectionStatus, Provider};
-use lockbridge_core::provider::{ErrorKind, ProviderApi, ProviderResult};
+use lockbridge_core::provider::{ErrorKind, ProviderResult};
 use lockbridge_core::time::now_ms;
 use lockbridge_store::SyncCounts;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, Providers};
 
 /// Calls the connection's vendor. A connection whose credentials are known to be broken is
 /// refused at once; one the vendor stops accepting turns `needs_reauth`.
 pub async fn call<T, F, Fut>(state: &AppState, conn: &Connection, f: F) -> ApiResult<T>
 where
-    F: FnOnce(Arc<dyn ProviderApi>) -> Fut,
+    F: FnOnce(Arc<dyn Vendor>) -> Fut,
     Fut: Future<Output = ProviderResult<T>>,
 {
     if conn.status == ConnectionStatus::NeedsReauth {
@@ -45,11 +46,12 @@ where
 
 /// Credential fields from a request body: only the provider's names, only strings.
 pub fn parse_credentials(
+    state: &AppState,
     provider: Provider,
     body: &Map<String, Value>,
     prefix: &str,
 ) -> ApiResult<Credentials> {
-    let allowed = credentials::fields(provider);
+    let allowed = state.providers.get(provider)?.credential_fields();
     let mut out = Credentials::new();
     for (name, value) in body {
         if !allowed.iter().any(|f| f.name == name) {
@@ -74,8 +76,8 @@ pub fn parse_credentials(
 }
 
 /// Names the first credential neither given nor stored.
-pub fn require_all(provider: Provider, c: &Credentials, prefix: &str) -> ApiResult<()> {
-    for f in credentials::fields(provider).iter().filter(|f| !f.optional) {
+pub fn require_all(fields: &[Field], c: &Credentials, prefix: &str) -> ApiResult<()> {
+    for f in fields.iter().filter(|f| !f.optional) {
         let present =
             c.get(f.name).is_some() || (f.name == "password" && c.get("password_md5").is_some());
         if !present {
@@ -174,7 +176,7 @@ pub async fn list_codes(
     lock: &lockbridge_core::Lock,
 ) -> ApiResult<Vec<lockbridge_core::provider::ProviderCode>> {
     let found = call(state, conn, |api| async move {
-        api.list_codes(conn, lock).await
+        api.code_api()?.list_codes(conn, lock).await
     })
     .await?;
     Ok(found.into_iter().map(|c| c.cleaned()).collect())
@@ -190,7 +192,7 @@ pub async fn sync(state: &AppState, conn: &Connection) -> ApiResult<SyncCounts> 
     Ok(counts)
 }
 
-pub fn connection_json(c: &Connection) -> Value {
+pub fn connection_json(providers: &Providers, c: &Connection) -> Value {
     use lockbridge_core::time::to_rfc3339;
     json!({
         "id": c.id,
@@ -198,7 +200,7 @@ pub fn connection_json(c: &Connection) -> Value {
         "name": c.name,
         "base_url": c.base_url,
         "status": c.status,
-        "credentials": c.credentials.masked(c.provider),
+        "credentials": c.credentials.masked(providers.fields(c.provider)),
         "token_expires_at": c.token_expires_at.map(to_rfc3339),
         "last_sync_at": c.last_sync_at.map(to_rfc3339),
         "last_error": c.last_error,

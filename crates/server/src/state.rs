@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lockbridge_core::Vendor;
+use lockbridge_core::credentials::Field;
 use lockbridge_core::ids::LockId;
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::{ApiKey, Provider};
-use lockbridge_core::provider::ProviderApi;
 use lockbridge_store::Store;
 
 use crate::error::ApiError;
@@ -76,7 +77,7 @@ impl Default for Settings {
 
 /// The vendor adapters by provider.
 #[derive(Clone, Default)]
-pub struct Providers(HashMap<Provider, Arc<dyn ProviderApi>>);
+pub struct Providers(HashMap<Provider, Arc<dyn Vendor>>);
 
 impl std::fmt::Debug for Providers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,18 +86,24 @@ impl std::fmt::Debug for Providers {
 }
 
 impl Providers {
-    pub fn insert(&mut self, api: Arc<dyn ProviderApi>) {
+    pub fn insert(&mut self, api: Arc<dyn Vendor>) {
         self.0.insert(api.provider(), api);
     }
 
     /// The registered vendors, in a stable order.
-    pub fn iter(&self) -> impl Iterator<Item = (Provider, &Arc<dyn ProviderApi>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (Provider, &Arc<dyn Vendor>)> {
         Provider::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter_map(|p| self.0.get(&p).map(|api| (p, api)))
     }
 
-    pub fn get(&self, provider: Provider) -> Result<Arc<dyn ProviderApi>, ApiError> {
+    /// The vendor's credential fields (none for a vendor this build lacks).
+    pub fn fields(&self, provider: Provider) -> &'static [Field] {
+        self.0.get(&provider).map_or(&[], |v| v.credential_fields())
+    }
+
+    pub fn get(&self, provider: Provider) -> Result<Arc<dyn Vendor>, ApiError> {
         self.0.get(&provider).cloned().ok_or(ApiError::Unsupported(
             "be reached: this provider is not available in this build yet",
         ))

@@ -274,7 +274,7 @@ async fn toggle(
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let (c, l, p) = (&conn, &lock, pid.as_str());
     service::call(&s, &conn, |api| async move {
-        api.freeze_code(c, l, p, frozen).await
+        api.freezing_api()?.freeze_code(c, l, p, frozen).await
     })
     .await?;
     // The lock holds the new state now: record it on the row as it stands.

@@ -92,14 +92,22 @@ async fn create(
     Body(body): Body<NewConnection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let base_url = service::check_base_url(body.base_url.as_deref())?;
-    let credentials = service::parse_credentials(body.provider, &body.credentials, "credentials.")?;
-    service::require_all(body.provider, &credentials, "credentials.")?;
+    let credentials =
+        service::parse_credentials(&s, body.provider, &body.credentials, "credentials.")?;
+    service::require_all(
+        s.providers.fields(body.provider),
+        &credentials,
+        "credentials.",
+    )?;
     let name = body
         .name
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
     let conn = service::create(&s, caller.org, body.provider, name, base_url, &credentials).await?;
-    Ok((StatusCode::CREATED, Json(connection_json(&conn))))
+    Ok((
+        StatusCode::CREATED,
+        Json(connection_json(&s.providers, &conn)),
+    ))
 }
 
 async fn list(
@@ -113,7 +121,9 @@ async fn list(
         .list_connections(caller.org, page.limit + 1, page.cursor)
         .await?;
     let mut out = super::list(
-        rows.iter().map(connection_json).collect::<Vec<_>>(),
+        rows.iter()
+            .map(|c| connection_json(&s.providers, c))
+            .collect::<Vec<_>>(),
         page.limit,
         |_| String::new(),
     );
@@ -128,7 +138,10 @@ async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(connection_json(&load(&s, &caller, &id).await?)))
+    Ok(Json(connection_json(
+        &s.providers,
+        &load(&s, &caller, &id).await?,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -156,10 +169,10 @@ async fn update(
         conn.on_external_change = policy;
     }
     if let Some(credentials) = &body.credentials {
-        let supplied = service::parse_credentials(conn.provider, credentials, "credentials.")?;
+        let supplied = service::parse_credentials(&s, conn.provider, credentials, "credentials.")?;
         conn = service::update_credentials(&s, &conn, &supplied).await?;
     }
-    Ok(Json(connection_json(&conn)))
+    Ok(Json(connection_json(&s.providers, &conn)))
 }
 
 async fn remove(

@@ -195,9 +195,9 @@ async fn operate(s: AppState, caller: Caller, id: String, unlock: bool) -> ApiRe
     let (l, c) = (&lock, &conn);
     service::call(&s, &conn, |api| async move {
         if unlock {
-            api.unlock(c, l).await
+            api.operations_api()?.unlock(c, l).await
         } else {
-            api.lock(c, l).await
+            api.operations_api()?.lock(c, l).await
         }
     })
     .await?;
@@ -247,7 +247,7 @@ async fn events(
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let (l, c) = (&lock, &conn);
     let events = service::call(&s, &conn, |api| async move {
-        api.events(c, l, page.limit).await
+        api.logs_api()?.events(c, l, page.limit).await
     })
     .await?;
     // A typed code (or the vendor's id of the code used) is matched to its access code.
@@ -311,7 +311,8 @@ async fn offline_code(
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let (l, c, name) = (&lock, &conn, body.name.as_deref());
     let code = service::call(&s, &conn, |api| async move {
-        api.offline_code(c, l, body.kind, name, (start, body.ends_at))
+        api.offline_api()?
+            .offline_code(c, l, body.kind, name, (start, body.ends_at))
             .await
     })
     .await?;

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
-use lockbridge_core::kii::check_thing_password;
 use lockbridge_core::secrecy::SecretString;
+use lockbridge_vendors::kii::check_thing_password;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -47,7 +47,7 @@ async fn list(
     let (page, _) = Page::<String>::parse(q.as_deref())?;
     let (c, cursor) = (&conn, page.cursor.as_deref());
     let found = service::call(&s, &conn, |api| async move {
-        api.things(c, page.limit, cursor).await
+        api.things_api()?.things(c, page.limit, cursor).await
     })
     .await?;
     Ok(Json(
@@ -77,7 +77,7 @@ async fn set_password(
     let password = SecretString::from(plain);
     let (c, vid, pw) = (&conn, vendor_thing_id.as_str(), &password);
     service::call(&s, &conn, |api| async move {
-        api.set_thing_password(c, vid, pw).await
+        api.things_api()?.set_thing_password(c, vid, pw).await
     })
     .await?;
     tracing::info!(connection = %conn.id, vendor_thing_id = %vendor_thing_id, "thing password changed");

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::ids::ConnectionId;
-use crate::model::Connection;
-use crate::provider::ProviderResult;
+use lockbridge_core::ids::ConnectionId;
+use lockbridge_core::model::Connection;
+use lockbridge_core::provider::ProviderResult;
 
 pub struct Sessions<C>(Mutex<HashMap<ConnectionId, (i64, C)>>);
 

@@ -11,13 +11,13 @@ use lockbridge_ttlock::{
     WriteVia,
 };
 
-use crate::credentials::Credentials;
-use crate::metrics::VendorCalls;
-use crate::model::{Capabilities, Connection, Lock, LockState, Provider};
-use crate::provider::*;
-use crate::rules::CodeRules;
 use crate::sessions::Sessions;
-use crate::time::Millis;
+use lockbridge_core::credentials::{Credentials, Field};
+use lockbridge_core::metrics::VendorCalls;
+use lockbridge_core::model::{Capabilities, Connection, Lock, LockState, Provider};
+use lockbridge_core::provider::*;
+use lockbridge_core::rules::CodeRules;
+use lockbridge_core::time::Millis;
 
 const P: Provider = Provider::Ttlock;
 /// A busy gateway is waited for, not reported: this many tries, doubling from 250 ms.
@@ -292,9 +292,19 @@ fn spec_of(p: &tt::PasscodeInfo) -> ProviderCode {
 }
 
 #[async_trait]
-impl ProviderApi for TtlockProvider {
+impl Vendor for TtlockProvider {
     fn provider(&self) -> Provider {
         P
+    }
+
+    fn credential_fields(&self) -> &'static [Field] {
+        const FIELDS: &[Field] = &[
+            Field::plain("client_id"),
+            Field::secret("client_secret"),
+            Field::plain("username"),
+            Field::secret("password"),
+        ];
+        FIELDS
     }
 
     async fn verify(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<Verified> {
@@ -418,6 +428,25 @@ impl ProviderApi for TtlockProvider {
         Ok(Devices { locks, gateways })
     }
 
+    fn operations(&self) -> Option<&dyn Operations> {
+        Some(self)
+    }
+
+    fn logs(&self) -> Option<&dyn Logs> {
+        Some(self)
+    }
+
+    fn codes(&self) -> Option<&dyn Codes> {
+        Some(self)
+    }
+
+    fn offline_codes(&self) -> Option<&dyn OfflineCodes> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Operations for TtlockProvider {
     async fn unlock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
         let id = lock_id(lock)?;
         self.via_gateway(conn, lock, "/v3/lock/unlock", |c| async move {
@@ -436,7 +465,10 @@ impl ProviderApi for TtlockProvider {
         )
         .await
     }
+}
 
+#[async_trait]
+impl Logs for TtlockProvider {
     async fn events(
         &self,
         conn: &Connection,
@@ -453,7 +485,10 @@ impl ProviderApi for TtlockProvider {
             .await?;
         Ok(page.list.iter().map(event_of).collect())
     }
+}
 
+#[async_trait]
+impl Codes for TtlockProvider {
     async fn list_codes(
         &self,
         conn: &Connection,
@@ -539,7 +574,10 @@ impl ProviderApi for TtlockProvider {
         })
         .await
     }
+}
 
+#[async_trait]
+impl OfflineCodes for TtlockProvider {
     async fn offline_code(
         &self,
         conn: &Connection,

@@ -4,9 +4,9 @@
 use lockbridge_tuya::{ScheduleItem, TempPassword};
 
 use super::PERMANENT_END_S;
-use crate::model::{Lock, Schedule};
-use crate::provider::LockEvent;
-use crate::time::{Millis, now_ms};
+use lockbridge_core::model::{Lock, Schedule};
+use lockbridge_core::provider::LockEvent;
+use lockbridge_core::time::{Millis, now_ms};
 
 /// Unified weekdays (Monday = bit 0) to Tuya's `working_day` (bit 0 Sunday … bit 6 Saturday).
 pub(super) fn working_day(s: &Schedule) -> i64 {

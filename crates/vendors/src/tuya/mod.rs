@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use lockbridge_tuya::{self as ty, Config, ErrorKind as TyKind, Region, Tokens, TuyaClient};
 use secrecy::ExposeSecret;
 
-use crate::credentials::Credentials;
-use crate::metrics::VendorCalls;
-use crate::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
-use crate::provider::*;
-use crate::rules::CodeRules;
 use crate::sessions::Sessions;
-use crate::time::{Millis, now_ms};
+use lockbridge_core::credentials::{Credentials, Field};
+use lockbridge_core::metrics::VendorCalls;
+use lockbridge_core::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
+use lockbridge_core::provider::*;
+use lockbridge_core::rules::CodeRules;
+use lockbridge_core::time::{Millis, now_ms};
 
 mod convert;
 
@@ -186,9 +186,20 @@ impl TuyaProvider {
 }
 
 #[async_trait]
-impl ProviderApi for TuyaProvider {
+impl Vendor for TuyaProvider {
     fn provider(&self) -> Provider {
         P
+    }
+
+    fn credential_fields(&self) -> &'static [Field] {
+        const FIELDS: &[Field] = &[
+            Field::plain("access_id"),
+            Field::secret("access_secret"),
+            // `region` (cn, us, us-east, eu, eu-west, in, sg) picks the data centre when the
+            // connection has no base URL.
+            Field::optional("region"),
+        ];
+        FIELDS
     }
 
     /// Gets a token: the access id and secret (and the data centre) had to be right.
@@ -260,6 +271,35 @@ impl ProviderApi for TuyaProvider {
         })
     }
 
+    /// Tuya tokens live two hours; renew ten minutes ahead (the client itself also renews a
+    /// minute ahead, and on 1010/1012).
+    fn refresh_margin(&self) -> Option<Duration> {
+        Some(Duration::from_secs(10 * 60))
+    }
+
+    fn operations(&self) -> Option<&dyn Operations> {
+        Some(self)
+    }
+
+    fn logs(&self) -> Option<&dyn Logs> {
+        Some(self)
+    }
+
+    fn codes(&self) -> Option<&dyn Codes> {
+        Some(self)
+    }
+
+    fn freezing(&self) -> Option<&dyn Freezing> {
+        Some(self)
+    }
+
+    fn offline_codes(&self) -> Option<&dyn OfflineCodes> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Operations for TuyaProvider {
     async fn unlock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
         self.cloud(
             conn,
@@ -277,7 +317,10 @@ impl ProviderApi for TuyaProvider {
         )
         .await
     }
+}
 
+#[async_trait]
+impl Logs for TuyaProvider {
     /// Open logs and alarm logs of the last 30 days, merged, newest first.
     async fn events(
         &self,
@@ -331,7 +374,10 @@ impl ProviderApi for TuyaProvider {
         events.truncate(limit as usize);
         Ok(events)
     }
+}
 
+#[async_trait]
+impl Codes for TuyaProvider {
     /// The valid temporary passwords. Tuya never returns a PIN, so found codes carry none.
     async fn list_codes(
         &self,
@@ -444,12 +490,6 @@ impl ProviderApi for TuyaProvider {
         .await
     }
 
-    /// Tuya tokens live two hours; renew ten minutes ahead (the client itself also renews a
-    /// minute ahead, and on 1010/1012).
-    fn refresh_margin(&self) -> Option<Duration> {
-        Some(Duration::from_secs(10 * 60))
-    }
-
     fn confirms_asynchronously(&self) -> bool {
         true
     }
@@ -511,7 +551,10 @@ impl ProviderApi for TuyaProvider {
             )),
         })
     }
+}
 
+#[async_trait]
+impl Freezing for TuyaProvider {
     async fn freeze_code(
         &self,
         conn: &Connection,
@@ -536,7 +579,10 @@ impl ProviderApi for TuyaProvider {
             .await
         }
     }
+}
 
+#[async_trait]
+impl OfflineCodes for TuyaProvider {
     async fn offline_code(
         &self,
         conn: &Connection,

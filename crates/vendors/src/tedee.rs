@@ -11,14 +11,14 @@ use lockbridge_tedee::{
     self as td, Config, ErrorKind as TdKind, NewPin, TedeeClient, UnlockMode, WeekDays,
 };
 
-use crate::credentials::Credentials;
-use crate::ids::ConnectionId;
-use crate::metrics::VendorCalls;
-use crate::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
-use crate::provider::*;
-use crate::rules::CodeRules;
 use crate::sessions::Sessions;
-use crate::time::{Millis, parse_utc_lenient, to_rfc3339};
+use lockbridge_core::credentials::{Credentials, Field};
+use lockbridge_core::ids::ConnectionId;
+use lockbridge_core::metrics::VendorCalls;
+use lockbridge_core::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
+use lockbridge_core::provider::*;
+use lockbridge_core::rules::CodeRules;
+use lockbridge_core::time::{Millis, parse_utc_lenient, to_rfc3339};
 
 const P: Provider = Provider::Tedee;
 
@@ -288,9 +288,14 @@ impl TedeeProvider {
 }
 
 #[async_trait]
-impl ProviderApi for TedeeProvider {
+impl Vendor for TedeeProvider {
     fn provider(&self) -> Provider {
         P
+    }
+
+    fn credential_fields(&self) -> &'static [Field] {
+        const FIELDS: &[Field] = &[Field::secret("personal_access_key")];
+        FIELDS
     }
 
     /// Lists the locks with the key: a refused key is refused here, before anything is stored.
@@ -358,6 +363,21 @@ impl ProviderApi for TedeeProvider {
         Ok(Devices { locks, gateways })
     }
 
+    fn operations(&self) -> Option<&dyn Operations> {
+        Some(self)
+    }
+
+    fn logs(&self) -> Option<&dyn Logs> {
+        Some(self)
+    }
+
+    fn codes(&self) -> Option<&dyn Codes> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Operations for TedeeProvider {
     async fn unlock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
         self.operate(conn, lock, true).await
     }
@@ -365,7 +385,10 @@ impl ProviderApi for TedeeProvider {
     async fn lock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
         self.operate(conn, lock, false).await
     }
+}
 
+#[async_trait]
+impl Logs for TedeeProvider {
     async fn events(
         &self,
         conn: &Connection,
@@ -382,7 +405,10 @@ impl ProviderApi for TedeeProvider {
             .await?;
         Ok(items.iter().filter_map(event_of).collect())
     }
+}
 
+#[async_trait]
+impl Codes for TedeeProvider {
     /// The lock's PINs. The list carries ids and aliases only, so each PIN is read once per
     /// change of the lock's list version; an unchanged list (304) costs one request.
     async fn list_codes(
@@ -495,17 +521,6 @@ impl ProviderApi for TedeeProvider {
             .await;
         self.forget_pins(conn, id);
         deleted
-    }
-
-    async fn offline_code(
-        &self,
-        _conn: &Connection,
-        _lock: &Lock,
-        _kind: OfflineKind,
-        _name: Option<&str>,
-        _period: (Millis, Option<Millis>),
-    ) -> ProviderResult<OfflineCode> {
-        Err(unsupported(P, "generate offline codes"))
     }
 }
 

@@ -7,12 +7,11 @@ use async_trait::async_trait;
 use lockbridge_kii::{self as kii, AdminToken, Config, ErrorKind as KiiKind, KiiClient, ThingRef};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::credentials::Credentials;
-use crate::metrics::VendorCalls;
-use crate::model::{Connection, Lock, Provider};
-use crate::provider::*;
 use crate::sessions::Sessions;
-use crate::time::Millis;
+use lockbridge_core::credentials::{Credentials, Field};
+use lockbridge_core::metrics::VendorCalls;
+use lockbridge_core::model::{Connection, Provider};
+use lockbridge_core::provider::*;
 
 /// Checks a new thing password against Kii's rule (`^\p{Print}{1,200}$`, printable ASCII);
 /// the error is the rule it breaks.
@@ -148,10 +147,6 @@ impl KiiProvider {
             Ok(client)
         })
     }
-
-    fn not_a_lock(&self) -> ProviderError {
-        unsupported(P, "operate locks: Kii things are managed under /things")
-    }
 }
 
 fn thing_info(t: kii::Thing) -> ThingInfo {
@@ -169,9 +164,19 @@ fn thing_info(t: kii::Thing) -> ThingInfo {
 }
 
 #[async_trait]
-impl ProviderApi for KiiProvider {
+impl Vendor for KiiProvider {
     fn provider(&self) -> Provider {
         P
+    }
+
+    fn credential_fields(&self) -> &'static [Field] {
+        const FIELDS: &[Field] = &[
+            Field::plain("app_id"),
+            Field::secret("app_key"),
+            Field::plain("client_id"),
+            Field::secret("client_secret"),
+        ];
+        FIELDS
     }
 
     /// Obtains an admin token: the app id, key, client id and secret all had to be right.
@@ -213,70 +218,13 @@ impl ProviderApi for KiiProvider {
         Ok(Devices::default())
     }
 
-    async fn unlock(&self, _conn: &Connection, _lock: &Lock) -> ProviderResult<()> {
-        Err(self.not_a_lock())
+    fn things(&self) -> Option<&dyn Things> {
+        Some(self)
     }
+}
 
-    async fn lock(&self, _conn: &Connection, _lock: &Lock) -> ProviderResult<()> {
-        Err(self.not_a_lock())
-    }
-
-    async fn events(
-        &self,
-        _conn: &Connection,
-        _lock: &Lock,
-        _limit: u32,
-    ) -> ProviderResult<Vec<LockEvent>> {
-        Err(self.not_a_lock())
-    }
-
-    async fn list_codes(
-        &self,
-        _conn: &Connection,
-        _lock: &Lock,
-    ) -> ProviderResult<Vec<ProviderCode>> {
-        Err(self.not_a_lock())
-    }
-
-    async fn create_code(
-        &self,
-        _conn: &Connection,
-        _lock: &Lock,
-        _spec: &CodeSpec,
-    ) -> ProviderResult<String> {
-        Err(self.not_a_lock())
-    }
-
-    async fn update_code(
-        &self,
-        _conn: &Connection,
-        _lock: &Lock,
-        _provider_id: &str,
-        _change: &CodeChange,
-    ) -> ProviderResult<()> {
-        Err(self.not_a_lock())
-    }
-
-    async fn delete_code(
-        &self,
-        _conn: &Connection,
-        _lock: &Lock,
-        _provider_id: &str,
-    ) -> ProviderResult<()> {
-        Err(self.not_a_lock())
-    }
-
-    async fn offline_code(
-        &self,
-        _conn: &Connection,
-        _lock: &Lock,
-        _kind: OfflineKind,
-        _name: Option<&str>,
-        _period: (Millis, Option<Millis>),
-    ) -> ProviderResult<OfflineCode> {
-        Err(self.not_a_lock())
-    }
-
+#[async_trait]
+impl Things for KiiProvider {
     async fn things(
         &self,
         conn: &Connection,

@@ -1,0 +1,49 @@
+//! The vendor adapters: each vendor cloud behind [`lockbridge_core::Vendor`], built from its
+//! client crate. The service registers [`builtin`]; a new vendor is a module here and one line
+//! in that list (see the README's "Adding a vendor").
+
+pub mod kii;
+mod sessions;
+pub mod tedee;
+pub mod ttlock;
+pub mod tuya;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lockbridge_core::Vendor;
+use lockbridge_core::metrics::VendorCalls;
+use lockbridge_core::provider::TokenSink;
+
+/// What the service gives every adapter.
+#[derive(Clone)]
+pub struct Context {
+    /// Where tokens an adapter renewed on its own are sent, to be stored.
+    pub tokens: TokenSink,
+    /// Counts and times every vendor call.
+    pub calls: Arc<VendorCalls>,
+    /// How often a lock operation that completes asynchronously is polled.
+    pub operation_poll: Duration,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
+}
+
+/// Every vendor this build speaks.
+pub fn builtin(cx: &Context) -> Vec<Arc<dyn Vendor>> {
+    vec![
+        Arc::new(ttlock::TtlockProvider::new(
+            cx.tokens.clone(),
+            cx.calls.clone(),
+        )),
+        Arc::new(tuya::TuyaProvider::new(cx.tokens.clone(), cx.calls.clone())),
+        Arc::new(
+            tedee::TedeeProvider::new(cx.calls.clone())
+                .with_operation_polling(cx.operation_poll, Duration::from_secs(30)),
+        ),
+        Arc::new(kii::KiiProvider::new(cx.tokens.clone(), cx.calls.clone())),
+    ]
+}
