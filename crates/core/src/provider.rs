@@ -55,17 +55,55 @@ impl ErrorKind {
     }
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{provider}: {message}")]
+impl ErrorKind {
+    /// A fixed description of the kind, for messages that must not carry the vendor's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "the vendor refused a value",
+            ErrorKind::AlreadyExists => "it exists on the lock already",
+            ErrorKind::DeviceBusy => "the device is busy",
+            ErrorKind::CapacityReached => "the lock has no room for another code",
+            ErrorKind::RejectedCredentials => "the vendor refused these credentials",
+            ErrorKind::AuthFailed => "the stored credentials no longer work",
+            ErrorKind::RateLimited => "the vendor's rate limit was reached",
+            ErrorKind::DeviceOffline => "the lock or its gateway is offline",
+            ErrorKind::Timeout => "the vendor did not answer in time",
+            ErrorKind::NotFound => "the vendor does not know it",
+            ErrorKind::Unsupported => "the lock cannot do this",
+            ErrorKind::Unavailable => "the vendor is unavailable",
+            ErrorKind::Failed => "the vendor refused",
+        }
+    }
+}
+
+/// What went wrong at a vendor: its kind, the vendor's code, the field it names, when to try
+/// again, and the vendor client's error as its [`source`](std::error::Error::source).
+#[derive(Debug, Clone)]
 pub struct ProviderError {
     pub kind: ErrorKind,
     pub provider: Provider,
     /// The vendor's own code (TTLock's errcode, Tedee's status…), as text.
     pub code: Option<String>,
+    /// The adapter's own words (never a URL or a credential); the vendor's are in `source`.
     pub message: String,
     pub field: Option<&'static str>,
     /// Seconds, for rate limits.
     pub retry_after: Option<u64>,
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.provider, self.message)
+    }
+}
+
+impl std::error::Error for ProviderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl ProviderError {
@@ -77,6 +115,20 @@ impl ProviderError {
             message: message.into(),
             field: None,
             retry_after: None,
+            source: None,
+        }
+    }
+
+    /// An error of the vendor's client: the kind's fixed description, the client's error as
+    /// the source. The client's error must not print a URL or a credential.
+    pub fn caused(
+        provider: Provider,
+        kind: ErrorKind,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ProviderError {
+            source: Some(Arc::new(source)),
+            ..ProviderError::new(provider, kind, kind.describe())
         }
     }
 
@@ -89,6 +141,22 @@ impl ProviderError {
         self.field = Some(field);
         self
     }
+}
+
+/// An error and every source under it, `: `-separated: what the log shows, once.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        // `#[error(transparent)]` wrappers repeat their source's words.
+        if !chain.ends_with(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
+        source = s.source();
+    }
+    chain
 }
 
 pub type ProviderResult<T> = Result<T, ProviderError>;

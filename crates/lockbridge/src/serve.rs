@@ -68,12 +68,16 @@ pub struct WorkerArgs {
     /// How often each connection's locks and gateways are read again (online, battery…).
     #[arg(long, env = "LOCKBRIDGE_DEVICE_SYNC_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub device_sync_interval: Duration,
+    /// The longest one HTTP request to a vendor may take.
+    #[arg(long, env = "LOCKBRIDGE_VENDOR_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub vendor_request_timeout: Duration,
 }
 
 impl WorkerArgs {
     pub fn apply(&self, settings: &mut Settings) {
         settings.reconcile_interval = self.reconcile_interval;
         settings.device_sync_interval = self.device_sync_interval;
+        settings.vendor_request_timeout = self.vendor_request_timeout;
     }
 }
 

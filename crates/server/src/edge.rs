@@ -130,7 +130,7 @@ pub async fn serve(
                 Err(e) => {
                     // Out of file descriptors, or the peer left before the accept: wait a
                     // little and go on (idle connections are closed by their own timeouts).
-                    tracing::warn!(error = %e, "could not accept a connection");
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "could not accept a connection");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -140,7 +140,7 @@ pub async fn serve(
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+                tracing::debug!(error = %lockbridge_core::provider::error_chain(&e), "connection ended with an error");
             }
             drop(permit);
         });

@@ -130,7 +130,7 @@ async fn leased<T>(
             _ = tick.tick() => {
                 let until = state.now() + lease.as_millis() as i64;
                 if let Err(e) = state.store.extend_lease(code.id, owner, until).await {
-                    tracing::warn!(code = %code.id, error = %e, "could not extend a code's lease");
+                    tracing::warn!(code = %code.id, error = %lockbridge_core::provider::error_chain(&e), "could not extend a code's lease");
                 }
             }
         }
@@ -516,7 +516,7 @@ pub async fn run_due_codes(state: &AppState) -> ApiResult<usize> {
         .for_each_concurrent(8, |code| async move {
             let id = code.id;
             if let Err(err) = work(state, code).await {
-                tracing::warn!(code = %id, error = %err, "code engine attempt failed");
+                tracing::warn!(code = %id, error = %lockbridge_core::provider::error_chain(&err), "code engine attempt failed");
             }
         })
         .await;

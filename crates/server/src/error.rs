@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lockbridge_core::provider::{ErrorKind, ProviderError};
+use lockbridge_core::provider::{ErrorKind, ProviderError, error_chain};
 use lockbridge_store::StoreError;
 use serde_json::json;
 
@@ -169,7 +169,7 @@ impl IntoResponse for ApiError {
                     request_id = %id,
                     provider = %e.provider,
                     provider_code = e.code.as_deref().unwrap_or("-"),
-                    vendor_message = %e.message,
+                    error = %error_chain(e),
                     "vendor call failed"
                 );
                 error["provider"] = json!(e.provider.as_str());
@@ -182,14 +182,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Store(err) if status.is_server_error() => {
                 // The cause is logged, never sent.
-                let mut chain = err.to_string();
-                let mut source = std::error::Error::source(err);
-                while let Some(s) = source {
-                    chain.push_str(": ");
-                    chain.push_str(&s.to_string());
-                    source = s.source();
-                }
-                tracing::error!(request_id = %id, error = %chain, "internal error");
+                tracing::error!(request_id = %id, error = %error_chain(err), "internal error");
             }
             _ => {}
         }

@@ -58,6 +58,7 @@ impl App {
             tokens: sink,
             calls: calls.clone(),
             operation_poll: settings.operation_poll,
+            request_timeout: settings.vendor_request_timeout,
         };
         for vendor in lockbridge_vendors::builtin(&cx) {
             providers.insert(vendor);
@@ -69,7 +70,7 @@ impl App {
                     .store_tokens(u.connection_id, &u.tokens, u.expires_at)
                     .await
                 {
-                    tracing::error!(connection = %u.connection_id, error = %e, "could not persist renewed tokens");
+                    tracing::error!(connection = %u.connection_id, error = %lockbridge_core::provider::error_chain(&e), "could not persist renewed tokens");
                 }
             }
         });

@@ -66,7 +66,7 @@ impl LockCache {
                     let (cache, store) = (self.clone(), store.clone());
                     tokio::spawn(async move {
                         if let Err(e) = cache.refresh(&store, org, version).await {
-                            tracing::warn!(error = %e, "reloading the lock list failed");
+                            tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "reloading the lock list failed");
                         }
                         drop(guard);
                     });

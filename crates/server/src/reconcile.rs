@@ -317,7 +317,7 @@ pub async fn run_due(state: &AppState) -> ApiResult<usize> {
             for (lock, rows) in locks {
                 match reconcile_rows(state, &conn, &lock, rows).await {
                     Ok(_) => done += 1,
-                    Err(e) => tracing::warn!(lock = %lock.id, error = %e, "reconciliation failed"),
+                    Err(e) => tracing::warn!(lock = %lock.id, error = %lockbridge_core::provider::error_chain(&e), "reconciliation failed"),
                 }
             }
             done

@@ -28,7 +28,7 @@ where
     let api = state.providers.get(conn.provider)?;
     match f(api).await {
         Err(e) if e.kind == ErrorKind::AuthFailed => {
-            tracing::warn!(connection = %conn.id, error = %e, "credentials stopped working");
+            tracing::warn!(connection = %conn.id, error = %lockbridge_core::provider::error_chain(&e), "credentials stopped working");
             let e = ApiError::from(e);
             state
                 .store

@@ -39,6 +39,8 @@ pub struct Settings {
     /// The longest one vendor call of the code engine may take; past it the attempt's outcome
     /// is unknown and the code is checked against the lock on the next attempt.
     pub vendor_timeout: Duration,
+    /// The longest one HTTP request to a vendor may take (`LOCKBRIDGE_VENDOR_REQUEST_TIMEOUT`).
+    pub vendor_request_timeout: Duration,
     /// How long a worker holds a code it works; extended while the work goes on, so only an
     /// instance that stopped loses it. Longer than `vendor_timeout`.
     pub code_lease: Duration,
@@ -66,6 +68,7 @@ impl Default for Settings {
             operation_poll: Duration::from_millis(500),
             confirm_poll: Duration::from_secs(2),
             vendor_timeout: Duration::from_secs(60),
+            vendor_request_timeout: Duration::from_secs(30),
             code_lease: Duration::from_secs(90),
             reconcile_interval: Duration::from_secs(15 * 60),
             device_sync_interval: Duration::from_secs(5 * 60),

@@ -52,7 +52,7 @@ async fn refresh_one(state: &AppState, conn: &Connection) -> ApiResult<bool> {
         }
         Err(ApiError::Provider(e)) if e.kind == ErrorKind::AuthFailed => Ok(false), // marked needs_reauth
         Err(e) => {
-            tracing::warn!(connection = %conn.id, error = %e, "token renewal failed; will retry");
+            tracing::warn!(connection = %conn.id, error = %lockbridge_core::provider::error_chain(&e), "token renewal failed; will retry");
             state
                 .store
                 .set_connection_status(conn.id, ConnectionStatus::Active, Some(&e.public_message()))
@@ -77,7 +77,9 @@ pub async fn sync_due_devices(state: &AppState) -> ApiResult<usize> {
         match state.store.connection_by_id(id).await? {
             Some(conn) => match service::sync(state, &conn).await {
                 Ok(_) => synced += 1,
-                Err(e) => tracing::warn!(connection = %id, error = %e, "device sync failed"),
+                Err(e) => {
+                    tracing::warn!(connection = %id, error = %lockbridge_core::provider::error_chain(&e), "device sync failed")
+                }
             },
             None => continue,
         }
@@ -96,16 +98,16 @@ pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
             _ = stop.cancelled() => break,
             _ = tick.tick() => {
                 if let Err(e) = refresh_due_tokens(&state).await {
-                    tracing::warn!(error = %e, "token worker pass failed");
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "token worker pass failed");
                 }
                 if let Err(e) = engine::run_due_codes(&state).await {
-                    tracing::warn!(error = %e, "code engine pass failed");
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "code engine pass failed");
                 }
                 if let Err(e) = sync_due_devices(&state).await {
-                    tracing::warn!(error = %e, "device sync pass failed");
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "device sync pass failed");
                 }
                 if let Err(e) = reconcile::run_due(&state).await {
-                    tracing::warn!(error = %e, "reconciliation pass failed");
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "reconciliation pass failed");
                 }
             }
         }

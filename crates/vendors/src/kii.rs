@@ -2,6 +2,9 @@
 //! locks or codes; it lists things and changes their passwords.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Context;
 
 use async_trait::async_trait;
 use lockbridge_kii::{self as kii, AdminToken, Config, ErrorKind as KiiKind, KiiClient, ThingRef};
@@ -29,6 +32,7 @@ pub struct KiiProvider {
     http: reqwest::Client,
     sink: TokenSink,
     calls: Arc<VendorCalls>,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for KiiProvider {
@@ -87,13 +91,16 @@ fn map_err(err: kii::Error, verifying: bool) -> ProviderError {
         kii::Error::Transport(_) => Unavailable,
         kii::Error::Decode { .. } => Failed,
     };
-    let mut out = ProviderError::new(P, kind, err.to_string());
-    if let Some(api) = err.api() {
-        out = out.with_code(if api.error_code.is_empty() {
+    let code = err.api().map(|api| {
+        if api.error_code.is_empty() {
             api.status.to_string()
         } else {
             api.error_code.clone()
-        });
+        }
+    });
+    let mut out = ProviderError::caused(P, kind, err);
+    if let Some(code) = code {
+        out = out.with_code(code);
         if kind == InvalidInput {
             out = out.with_field("new_password");
         }
@@ -108,19 +115,21 @@ fn token_fields(token: &AdminToken) -> Credentials {
 }
 
 impl KiiProvider {
-    pub fn new(sink: TokenSink, calls: Arc<VendorCalls>) -> Self {
+    pub fn new(cx: &Context) -> Self {
         KiiProvider {
             sessions: Sessions::default(),
             http: reqwest::Client::new(),
-            sink,
-            calls,
+            sink: cx.tokens.clone(),
+            calls: cx.calls.clone(),
+            timeout: cx.request_timeout,
         }
     }
 
     fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<KiiClient> {
         // Without a base URL, Kii's US site (Kii's own default).
         let base = base_url.unwrap_or(kii::Site::Us.base_url());
-        let config = Config::new(base, need(c, "app_id")?, need(c, "app_key")?);
+        let config =
+            Config::new(base, need(c, "app_id")?, need(c, "app_key")?).timeout(self.timeout);
         Ok(KiiClient::with_http(config, self.http.clone())
             .with_admin(need(c, "client_id")?, need(c, "client_secret")?))
     }

@@ -24,6 +24,8 @@ pub struct Context {
     pub calls: Arc<VendorCalls>,
     /// How often a lock operation that completes asynchronously is polled.
     pub operation_poll: Duration,
+    /// The longest one HTTP request to a vendor may take.
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for Context {
@@ -35,15 +37,9 @@ impl std::fmt::Debug for Context {
 /// Every vendor this build speaks.
 pub fn builtin(cx: &Context) -> Vec<Arc<dyn Vendor>> {
     vec![
-        Arc::new(ttlock::TtlockProvider::new(
-            cx.tokens.clone(),
-            cx.calls.clone(),
-        )),
-        Arc::new(tuya::TuyaProvider::new(cx.tokens.clone(), cx.calls.clone())),
-        Arc::new(
-            tedee::TedeeProvider::new(cx.calls.clone())
-                .with_operation_polling(cx.operation_poll, Duration::from_secs(30)),
-        ),
-        Arc::new(kii::KiiProvider::new(cx.tokens.clone(), cx.calls.clone())),
+        Arc::new(ttlock::TtlockProvider::new(cx)),
+        Arc::new(tuya::TuyaProvider::new(cx)),
+        Arc::new(tedee::TedeeProvider::new(cx)),
+        Arc::new(kii::KiiProvider::new(cx)),
     ]
 }

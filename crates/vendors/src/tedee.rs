@@ -31,6 +31,7 @@ pub struct TedeeProvider {
     http: reqwest::Client,
     calls: Arc<VendorCalls>,
     poll: (Duration, Duration),
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for TedeeProvider {
@@ -76,15 +77,18 @@ fn map_err(err: td::Error, verifying: bool) -> ProviderError {
         td::Error::Decode { .. } => (Failed, None),
         td::Error::Refresh(_) => (credentials, None),
     };
-    let mut out = ProviderError::new(P, kind, err.to_string());
-    if let Some(api) = err.api() {
-        out = out.with_code(api.status);
-        out.retry_after = api.retry_after_s;
+    let (code, retry_after) = match &err {
+        td::Error::RateLimited { retry_after_s } => (Some(429), Some(*retry_after_s)),
+        other => match other.api() {
+            Some(api) => (Some(api.status), api.retry_after_s),
+            None => (None, None),
+        },
+    };
+    let mut out = ProviderError::caused(P, kind, err);
+    if let Some(code) = code {
+        out = out.with_code(code);
     }
-    if let td::Error::RateLimited { retry_after_s } = err {
-        out = out.with_code(429);
-        out.retry_after = Some(retry_after_s);
-    }
+    out.retry_after = retry_after;
     match field {
         Some(f) => out.with_field(f),
         None => out,
@@ -202,20 +206,15 @@ fn event_of(a: &td::Activity) -> Option<LockEvent> {
 }
 
 impl TedeeProvider {
-    pub fn new(calls: Arc<VendorCalls>) -> Self {
+    pub fn new(cx: &crate::Context) -> Self {
         TedeeProvider {
             sessions: Sessions::default(),
             pins: Mutex::default(),
             http: reqwest::Client::new(),
-            calls,
-            poll: (Duration::from_millis(500), Duration::from_secs(30)),
+            calls: cx.calls.clone(),
+            poll: (cx.operation_poll, Duration::from_secs(30)),
+            timeout: cx.request_timeout,
         }
-    }
-
-    /// How often and how long an operation is polled (tests shorten it).
-    pub fn with_operation_polling(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.poll = (interval, timeout);
-        self
     }
 
     fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<TedeeClient> {
@@ -227,7 +226,9 @@ impl TedeeProvider {
             )
             .with_field("personal_access_key")
         })?;
-        let mut config = Config::personal_key(key).operation_polling(self.poll.0, self.poll.1);
+        let mut config = Config::personal_key(key)
+            .operation_polling(self.poll.0, self.poll.1)
+            .timeout(self.timeout);
         if let Some(url) = base_url {
             config = config.base_url(url);
         }

@@ -32,6 +32,7 @@ pub struct TtlockProvider {
     sink: TokenSink,
     calls: Arc<VendorCalls>,
     busy_backoff: Duration,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for TtlockProvider {
@@ -92,7 +93,8 @@ fn map_err(err: tt::Error, verifying: bool) -> ProviderError {
                 ApiErrorKind::InvalidPasscode | ApiErrorKind::DuplicatePasscode
             )
             .then_some("code");
-            let e = ProviderError::new(P, kind, api.errmsg.clone()).with_code(api.errcode);
+            let code = api.errcode;
+            let e = ProviderError::caused(P, kind, err).with_code(code);
             return match field {
                 Some(f) => e.with_field(f),
                 None => e,
@@ -107,7 +109,7 @@ fn map_err(err: tt::Error, verifying: bool) -> ProviderError {
         }
         _ => (Failed, None),
     };
-    let e = ProviderError::new(P, kind, err.to_string());
+    let e = ProviderError::caused(P, kind, err);
     match field {
         Some(f) => e.with_field(f),
         None => e,
@@ -138,8 +140,8 @@ fn need<'a>(c: &'a Credentials, name: &'static str) -> ProviderResult<&'a str> {
     })
 }
 
-fn config(base_url: Option<&str>, c: &Credentials) -> ProviderResult<Config> {
-    let mut config = Config::new(need(c, "client_id")?, need(c, "client_secret")?);
+fn config(base_url: Option<&str>, c: &Credentials, timeout: Duration) -> ProviderResult<Config> {
+    let mut config = Config::new(need(c, "client_id")?, need(c, "client_secret")?).timeout(timeout);
     if let Some(url) = base_url {
         config = config.base_url(url);
     }
@@ -147,21 +149,16 @@ fn config(base_url: Option<&str>, c: &Credentials) -> ProviderResult<Config> {
 }
 
 impl TtlockProvider {
-    pub fn new(sink: TokenSink, calls: Arc<VendorCalls>) -> Self {
+    pub fn new(cx: &crate::Context) -> Self {
         TtlockProvider {
             verifier: TtlockClient::new(),
             sessions: Sessions::default(),
             gateways: Mutex::default(),
-            sink,
-            calls,
+            sink: cx.tokens.clone(),
+            calls: cx.calls.clone(),
             busy_backoff: Duration::from_millis(250),
+            timeout: cx.request_timeout,
         }
-    }
-
-    /// Shorter waits between busy-gateway retries (tests).
-    pub fn with_busy_backoff(mut self, backoff: Duration) -> Self {
-        self.busy_backoff = backoff;
-        self
     }
 
     /// The connection's client, rebuilt when its credentials changed.
@@ -169,7 +166,7 @@ impl TtlockProvider {
         self.sessions.get(conn, || {
             let c = &conn.credentials;
             let client = TtlockClient::new();
-            client.configure(config(conn.base_url.as_deref(), c)?);
+            client.configure(config(conn.base_url.as_deref(), c, self.timeout)?);
             let md5 =
                 Md5Password::parse(need(c, "password_md5")?).map_err(|e| map_err(e, false))?;
             let tokens = Tokens {
@@ -308,7 +305,7 @@ impl Vendor for TtlockProvider {
     }
 
     async fn verify(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<Verified> {
-        let config = config(base_url, c)?;
+        let config = config(base_url, c, self.timeout)?;
         let username = need(c, "username")?;
         let md5 = match (c.get("password_md5"), c.get("password")) {
             (_, Some(plain)) => Md5Password::hash(plain),

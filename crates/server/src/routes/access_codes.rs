@@ -322,7 +322,7 @@ async fn list(
             match reconcile::reconcile_lock(&s, &conn, &lock).await {
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::info!(lock = %lock.id, error = %e, "could not read the lock's codes; listing stored ones")
+                    tracing::info!(lock = %lock.id, error = %lockbridge_core::provider::error_chain(&e), "could not read the lock's codes; listing stored ones")
                 }
             }
         }

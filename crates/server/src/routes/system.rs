@@ -33,7 +33,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))),
         Err(err) => {
-            tracing::warn!(error = %err, "database not ready");
+            tracing::warn!(error = %lockbridge_core::provider::error_chain(&err), "database not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 axum::Json(json!({ "status": "database unavailable" })),

@@ -58,6 +58,11 @@ pub struct Resp {
 
 impl TestApp {
     pub async fn start(db: TestDb) -> TestApp {
+        TestApp::start_with(db, |_| {}).await
+    }
+
+    /// [`TestApp::start`] with the test's own changes to the settings.
+    pub async fn start_with(db: TestDb, tune: impl FnOnce(&mut Settings)) -> TestApp {
         let sim = TtlockSim::new(5);
         let demo = sim.seed_demo();
         let sim_server = sim.start_local().await.unwrap();
@@ -92,6 +97,7 @@ impl TestApp {
         settings
             .base_urls
             .insert(lockbridge_core::Provider::Tuya, tuya_server.base_url());
+        tune(&mut settings);
         let app = App::new(db.store.clone(), settings);
         // `LOCKBRIDGE_TEST_CLOCK_AT=59:30` runs every test with the service's and the
         // simulators' clocks at that minute and second of the hour: nothing may depend on it.

@@ -34,6 +34,7 @@ pub struct TuyaProvider {
     http: reqwest::Client,
     sink: TokenSink,
     calls: Arc<VendorCalls>,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for TuyaProvider {
@@ -90,9 +91,10 @@ fn map_err(err: ty::Error, verifying: bool) -> ProviderError {
         ty::Error::Transport(_) => (Unavailable, None),
         ty::Error::Decode(_) => (Failed, None),
     };
-    let mut out = ProviderError::new(P, kind, err.to_string());
-    if let Some(api) = err.api() {
-        out = out.with_code(api.code);
+    let code = err.api().map(|api| api.code);
+    let mut out = ProviderError::caused(P, kind, err);
+    if let Some(code) = code {
+        out = out.with_code(code);
     }
     match field {
         Some(f) => out.with_field(f),
@@ -111,12 +113,13 @@ fn token_fields(t: &Tokens) -> Credentials {
 }
 
 impl TuyaProvider {
-    pub fn new(sink: TokenSink, calls: Arc<VendorCalls>) -> Self {
+    pub fn new(cx: &crate::Context) -> Self {
         TuyaProvider {
             sessions: Sessions::default(),
             http: reqwest::Client::new(),
-            sink,
-            calls,
+            sink: cx.tokens.clone(),
+            calls: cx.calls.clone(),
+            timeout: cx.request_timeout,
         }
     }
 
@@ -138,7 +141,8 @@ impl TuyaProvider {
             })?,
             None => Region::CentralEurope,
         };
-        let mut config = Config::new(region, need("access_id")?, need("access_secret")?);
+        let mut config =
+            Config::new(region, need("access_id")?, need("access_secret")?).timeout(self.timeout);
         if let Some(url) = base_url {
             config = config.base_url(url);
         }
