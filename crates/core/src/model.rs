@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::Credentials;
@@ -15,7 +16,7 @@ use crate::time::Millis;
 macro_rules! providers {
     ($($variant:ident => $id:literal, $label:literal;)+) => {
         /// A vendor cloud.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
         #[serde(rename_all = "lowercase")]
         pub enum Provider {
             $($variant,)+
@@ -69,7 +70,7 @@ impl FromStr for Provider {
 }
 
 /// What an API key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -93,16 +94,17 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Organisation {
     pub id: OrgId,
     pub name: String,
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
 }
 
 /// An API key as listed: never the key itself, which is shown once and stored as a hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ApiKey {
     pub id: crate::ids::ApiKeyId,
     #[serde(skip)]
@@ -112,10 +114,11 @@ pub struct ApiKey {
     /// The key's first characters, to recognise it.
     pub prefix: String,
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {
     Active,
@@ -165,7 +168,7 @@ pub struct Connection {
     pub updated_at: Millis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LockState {
     Locked,
@@ -192,7 +195,7 @@ impl LockState {
 }
 
 /// What a lock can do through lockbridge.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Capabilities {
     pub remote_unlock: bool,
     pub access_codes: bool,
@@ -202,7 +205,7 @@ pub struct Capabilities {
     pub freeze: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Lock {
     pub id: LockId,
     pub connection_id: ConnectionId,
@@ -223,10 +226,11 @@ pub struct Lock {
     /// `low_battery`, `code_capacity_near`, `time_zone_unknown`.
     pub warnings: Vec<Notice>,
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Gateway {
     pub id: GatewayId,
     pub connection_id: ConnectionId,
@@ -237,11 +241,12 @@ pub struct Gateway {
     pub name: String,
     pub online: bool,
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
 }
 
 /// Where an access code stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CodeStatus {
     /// Waiting for its just-in-time moment to be written to the lock.
@@ -294,7 +299,7 @@ impl CodeStatus {
 }
 
 /// Why a code was removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RemovedReason {
     /// Revoked through lockbridge.
@@ -325,7 +330,7 @@ impl RemovedReason {
 }
 
 /// What reconciliation does when a managed code was changed on the lock outside lockbridge.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExternalPolicy {
     /// Put lockbridge's code back as it was.
@@ -354,11 +359,12 @@ impl ExternalPolicy {
 
 /// An error or warning on a code or lock: `code` is stable, `message` says it in words,
 /// `since` is when it was first seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Notice {
     pub code: String,
     pub message: String,
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub since: Millis,
 }
 
@@ -395,7 +401,7 @@ pub fn toggle_notice(
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AccessCode {
     pub id: AccessCodeId,
     pub lock_id: LockId,
@@ -404,8 +410,10 @@ pub struct AccessCode {
     pub name: Option<String>,
     pub code: String,
     #[serde(with = "crate::time::rfc3339_opt")]
+    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub starts_at: Option<Millis>,
     #[serde(with = "crate::time::rfc3339_opt")]
+    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub ends_at: Option<Millis>,
     pub schedule: Option<Schedule>,
     pub status: CodeStatus,
@@ -442,8 +450,10 @@ pub struct AccessCode {
     #[serde(skip)]
     pub idempotency_fingerprint: Option<String>,
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
 }
 

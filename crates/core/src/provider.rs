@@ -208,9 +208,10 @@ pub struct Devices {
 }
 
 /// An unlock record or alarm, normalised.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LockEvent {
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub time: Millis,
     /// `unlock`, `lock` or `alarm`.
     pub kind: &'static str,
@@ -308,7 +309,7 @@ pub struct CodeChange {
 }
 
 /// Algorithmic codes a lock computes itself (no gateway needed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OfflineKind {
     OneTime,
@@ -316,18 +317,21 @@ pub enum OfflineKind {
     TimeBound,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OfflineCode {
     pub code: String,
     pub provider_id: Option<String>,
     #[serde(with = "crate::time::rfc3339_opt")]
+    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub starts_at: Option<Millis>,
     #[serde(with = "crate::time::rfc3339_opt")]
+    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub ends_at: Option<Millis>,
 }
 
 /// A Kii thing (a device registered in a Kii application).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Thing")]
 pub struct ThingInfo {
     pub vendor_thing_id: String,
     pub thing_id: String,
@@ -338,6 +342,7 @@ pub struct ThingInfo {
     pub disabled: bool,
     pub online: Option<bool>,
     #[serde(with = "crate::time::rfc3339_opt")]
+    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub created_at: Option<Millis>,
 }
 

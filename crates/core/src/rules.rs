@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The rules a code must follow on a lock, from its provider and model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CodeRules {
     pub min_length: u8,
     pub max_length: u8,

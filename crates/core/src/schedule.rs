@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A weekly window in which a code works.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// `mon` … `sun`.

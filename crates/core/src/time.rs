@@ -185,3 +185,19 @@ mod tests {
         }
     }
 }
+
+/// The schema of a timestamp on the wire: an RFC 3339 string in UTC (`2026-05-01T12:00:00Z`).
+/// Fields kept as [`Millis`] and written with [`rfc3339`] name it with
+/// `#[schemars(with = "Timestamp")]`.
+#[derive(Debug)]
+pub struct Timestamp;
+
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
+    }
+}

@@ -29,6 +29,8 @@ pub struct Op {
     pub status: u16,
     /// Name of the response's schema; `None` for an empty answer.
     pub response: Option<&'static str>,
+    /// Other successful answers: status and schema name (`None`: no body).
+    pub others: Vec<(u16, Option<&'static str>)>,
     pub tag: &'static str,
 }
 
@@ -43,6 +45,7 @@ impl Op {
             query: &[],
             status: 200,
             response: None,
+            others: Vec::new(),
             tag: "",
         }
     }
@@ -60,6 +63,12 @@ impl Op {
     pub fn returns(mut self, status: u16, schema: &'static str) -> Self {
         self.status = status;
         self.response = Some(schema);
+        self
+    }
+
+    /// Another answer the operation may give (`202` while a vendor is still working…).
+    pub fn also(mut self, status: u16, schema: &'static str) -> Self {
+        self.others.push((status, Some(schema)));
         self
     }
 

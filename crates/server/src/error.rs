@@ -1,10 +1,10 @@
 //! The one error type of the API: every failure becomes HTTP here and nowhere else.
 
+use crate::schema::{ErrorBody, ErrorDetail};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lockbridge_core::provider::{ErrorKind, ProviderError, error_chain};
 use lockbridge_store::StoreError;
-use serde_json::json;
 
 tokio::task_local! {
     /// The id of the request being served (set by the request-id middleware).
@@ -156,11 +156,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_code();
         let id = request_id();
-        let mut error = json!({ "code": code, "message": self.public_message(), "request_id": id });
+        let mut error = ErrorDetail {
+            code: code.to_owned(),
+            message: self.public_message(),
+            field: None,
+            provider: None,
+            provider_code: None,
+            request_id: id.clone(),
+        };
         match &self {
             ApiError::Validation { field, message } => {
-                error["field"] = json!(field);
-                error["message"] = json!(format!("{field}: {message}"));
+                error.field = Some(field.clone());
+                error.message = format!("{field}: {message}");
             }
             ApiError::Provider(e) => {
                 // The vendor's own words go to the log; the client gets a fixed message for
@@ -172,13 +179,9 @@ impl IntoResponse for ApiError {
                     error = %error_chain(e),
                     "vendor call failed"
                 );
-                error["provider"] = json!(e.provider.as_str());
-                if let Some(code) = &e.code {
-                    error["provider_code"] = json!(code);
-                }
-                if let Some(field) = e.field {
-                    error["field"] = json!(field);
-                }
+                error.provider = Some(e.provider);
+                error.provider_code = e.code.clone();
+                error.field = e.field.map(str::to_owned);
             }
             ApiError::Store(err) if status.is_server_error() => {
                 // The cause is logged, never sent.
@@ -188,7 +191,10 @@ impl IntoResponse for ApiError {
         }
         let mut response = (
             status,
-            axum::Json(json!({ "success": false, "error": error })),
+            axum::Json(ErrorBody {
+                success: false,
+                error,
+            }),
         )
             .into_response();
         if let ApiError::Provider(ProviderError {

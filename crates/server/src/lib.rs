@@ -1,4 +1,3 @@
-#![recursion_limit = "256"]
 //! lockbridge's HTTP service: the API, authentication in extractors, errors mapped in one
 //! place, and the workers (token renewal, code engine).
 //!
@@ -15,6 +14,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod reconcile;
 pub mod routes;
+pub mod schema;
 pub mod service;
 pub mod state;
 pub mod workers;
@@ -105,12 +105,12 @@ impl App {
             .get(
                 "/openapi.json",
                 get(|| async { Json(openapi_document().clone()) }),
-                api::Op::new(api::Access::Public, "This document"),
+                api::Op::new(api::Access::Public, "This document").returns(200, "OpenApiDocument"),
             )
             .get(
                 "/docs",
                 get(|| async { Html(openapi::DOCS_HTML) }),
-                api::Op::new(api::Access::Public, "The API, rendered"),
+                api::Op::new(api::Access::Public, "The API, rendered").returns(200, "Html"),
             );
         api::Api::new("")
             .merge(routes::system::router())

@@ -1,5 +1,6 @@
 //! Operations on connections shared by the routes and the workers.
 
+use crate::schema::ConnectionView;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use lockbridge_core::model::{Connection, ConnectionStatus, Provider};
 use lockbridge_core::provider::{ErrorKind, ProviderResult};
 use lockbridge_core::time::now_ms;
 use lockbridge_store::SyncCounts;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, Providers};
@@ -192,19 +193,7 @@ pub async fn sync(state: &AppState, conn: &Connection) -> ApiResult<SyncCounts> 
     Ok(counts)
 }
 
-pub fn connection_json(providers: &Providers, c: &Connection) -> Value {
-    use lockbridge_core::time::to_rfc3339;
-    json!({
-        "id": c.id,
-        "provider": c.provider,
-        "name": c.name,
-        "base_url": c.base_url,
-        "status": c.status,
-        "credentials": c.credentials.masked(providers.fields(c.provider)),
-        "token_expires_at": c.token_expires_at.map(to_rfc3339),
-        "last_sync_at": c.last_sync_at.map(to_rfc3339),
-        "last_error": c.last_error,
-        "on_external_change": c.on_external_change,
-        "created_at": to_rfc3339(c.created_at),
-    })
+/// The connection as answered: secrets masked with the vendor's own field list.
+pub fn connection_json(providers: &Providers, c: &Connection) -> ConnectionView {
+    ConnectionView::new(c, c.credentials.masked(providers.fields(c.provider)))
 }

@@ -81,3 +81,36 @@ fn find_refs(v: &Value) -> Vec<String> {
         _ => vec![],
     }
 }
+
+/// The checker every suite runs on every answer refuses what the document does not promise.
+#[test]
+fn the_contract_check_refuses_drift() {
+    let key = serde_json::json!({"id": "key_0123456789abcdef0123456789abcdef", "name": "n", "role": "admin",
+        "prefix": "lb_01234567", "created_at": "2026-01-01T00:00:00Z", "key": "lb_x"});
+    contract::check(&Method::POST, "/v1/api-keys", 201, &key);
+    let refused = |body: Value, status: u16, path: &str| {
+        let method = if path.contains("keys") {
+            Method::POST
+        } else {
+            Method::DELETE
+        };
+        std::panic::catch_unwind(|| contract::check(&method, path, status, &body)).is_err()
+    };
+    let mut extra = key.clone();
+    extra["secret"] = "x".into();
+    assert!(refused(extra, 201, "/v1/api-keys"), "an undocumented field");
+    let mut wrong = key.clone();
+    wrong["role"] = "owner".into();
+    assert!(
+        refused(wrong, 201, "/v1/api-keys"),
+        "a value outside the enum"
+    );
+    assert!(
+        refused(key.clone(), 418, "/v1/api-keys"),
+        "an error answer that is not the error body"
+    );
+    assert!(
+        refused(Value::Null, 299, "/v1/access-codes/x"),
+        "an undocumented status"
+    );
+}

@@ -10,7 +10,6 @@ use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, Lock, Sched
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, InsertError, StoreError};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::api::{Access, Api, Op};
 use crate::engine::{self, Outcome};
@@ -54,7 +53,8 @@ pub fn router() -> Api {
             "/v1/access-codes/{id}",
             delete(remove),
             Op::new(m, "Revoke a code (202 while the lock has not confirmed)")
-                .returns(200, "AccessCode"),
+                .returns(200, "AccessCode")
+                .also(202, "AccessCode"),
         )
         .post(
             "/v1/access-codes/{id}/freeze",
@@ -140,14 +140,17 @@ pub(super) fn check(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "NewAccessCode")]
 #[serde(deny_unknown_fields)]
-struct NewCode {
+pub(crate) struct NewCode {
     name: Option<String>,
     code: Option<String>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     starts_at: Option<Millis>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     ends_at: Option<Millis>,
     schedule: Option<Schedule>,
     on_external_change: Option<ExternalPolicy>,
@@ -296,7 +299,7 @@ async fn list(
     caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<super::List<AccessCode>>> {
     let lock_id: LockId = id.parse().map_err(|_| ApiError::NotFound("lock"))?;
     let (page, rest) = Page::<AccessCodeId>::parse(q.as_deref())?;
     let refresh = match rest
@@ -335,7 +338,9 @@ async fn list(
         // No codes, or no such lock in this organisation: only the lock can tell.
         locks::load(&s, &caller, &id).await?;
     }
-    Ok(Json(super::list(rows, page.limit, |c| c.id.to_string())))
+    Ok(Json(super::List::of(rows, page.limit, |c| {
+        c.id.to_string()
+    })))
 }
 
 async fn read(

@@ -1,13 +1,14 @@
 //! `/v1/api-keys`: admin keys create, list and delete keys of their organisation.
 
+use crate::schema::ApiKeyCreated;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use lockbridge_core::ids::ApiKeyId;
+use lockbridge_core::model::ApiKey;
 use lockbridge_core::model::Role;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
@@ -41,9 +42,10 @@ pub fn router() -> Api {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "NewApiKey")]
 #[serde(deny_unknown_fields)]
-struct NewKey {
+pub(crate) struct NewKey {
     name: String,
     role: Role,
 }
@@ -52,28 +54,34 @@ async fn create(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Body(body): Body<NewKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation("name", "must be 1 to 100 characters"));
     }
     let (key, secret) = s.store.create_api_key(caller.org, name, body.role).await?;
-    let mut out = serde_json::to_value(&key).unwrap_or_default();
-    out["key"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(out)))
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiKeyCreated {
+            api_key: key,
+            key: secret,
+        }),
+    ))
 }
 
 async fn list(
     State(s): State<AppState>,
     Admin(caller): Admin,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<super::List<ApiKey>>> {
     let (page, _) = Page::<ApiKeyId>::parse(q.as_deref())?;
     let rows = s
         .store
         .list_api_keys(caller.org, page.limit + 1, page.cursor)
         .await?;
-    Ok(Json(super::list(rows, page.limit, |k| k.id.to_string())))
+    Ok(Json(super::List::of(rows, page.limit, |k| {
+        k.id.to_string()
+    })))
 }
 
 async fn remove(

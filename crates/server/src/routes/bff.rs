@@ -2,13 +2,13 @@
 //! TTLock, then persisted in one statement. Only `password` is required; the other fields fall
 //! back to what the organisation's TTLock connection holds.
 
+use crate::schema::Success;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::model::Provider;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
@@ -30,12 +30,14 @@ pub fn router() -> Api {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "CredentialsUpdate")]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Update {
+pub(crate) struct Update {
     client_id: Option<String>,
     client_secret: Option<String>,
     username: Option<String>,
+    /// Plain; MD5-hashed by lockbridge, never stored.
     password: Option<String>,
 }
 
@@ -43,7 +45,7 @@ async fn credentials_update(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Body(body): Body<Update>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Success>> {
     let password = body
         .password
         .filter(|p| !p.is_empty())
@@ -88,5 +90,5 @@ async fn credentials_update(
             service::create(&s, caller.org, Provider::Ttlock, None, None, &supplied).await?;
         }
     }
-    Ok(Json(json!({ "success": true })))
+    Ok(Json(Success { success: true }))
 }

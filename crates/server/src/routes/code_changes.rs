@@ -19,14 +19,17 @@ use crate::routes::connections;
 use crate::service;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "AccessCodeChange")]
 #[serde(deny_unknown_fields)]
-pub(super) struct Change {
+pub(crate) struct Change {
     name: Option<String>,
     code: Option<String>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     starts_at: Option<Millis>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     ends_at: Option<Millis>,
     on_external_change: Option<ExternalPolicy>,
 }

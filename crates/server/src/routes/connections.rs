@@ -1,5 +1,6 @@
 //! `/v1/connections`: vendor accounts, verified before they are stored.
 
+use crate::schema::{ConnectionView, SyncResult};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -7,7 +8,7 @@ use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::ConnectionId;
 use lockbridge_core::model::{Connection, ExternalPolicy, Provider};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
@@ -77,12 +78,15 @@ pub async fn load_id(s: &AppState, caller: &Caller, id: ConnectionId) -> ApiResu
         .ok_or(ApiError::NotFound("connection"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "NewConnection")]
 #[serde(deny_unknown_fields)]
-struct NewConnection {
+pub(crate) struct NewConnection {
     provider: Provider,
     name: Option<String>,
     base_url: Option<String>,
+    /// The vendor's credential fields (see the description of `Credentials`).
+    #[schemars(with = "crate::schema::CredentialFields")]
     credentials: Map<String, Value>,
 }
 
@@ -90,7 +94,7 @@ async fn create(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Body(body): Body<NewConnection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
     let base_url = service::check_base_url(body.base_url.as_deref())?;
     let credentials =
         service::parse_credentials(&s, body.provider, &body.credentials, "credentials.")?;
@@ -114,39 +118,39 @@ async fn list(
     State(s): State<AppState>,
     caller: Caller,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<super::List<ConnectionView>>> {
     let (page, _) = Page::<ConnectionId>::parse(q.as_deref())?;
     let rows = s
         .store
         .list_connections(caller.org, page.limit + 1, page.cursor)
         .await?;
-    let mut out = super::list(
-        rows.iter()
+    let page = super::List::of(rows, page.limit, |c| c.id.to_string());
+    Ok(Json(super::List {
+        data: page
+            .data
+            .iter()
             .map(|c| connection_json(&s.providers, c))
-            .collect::<Vec<_>>(),
-        page.limit,
-        |_| String::new(),
-    );
-    if rows.len() > page.limit as usize {
-        out["next_cursor"] = json!(rows[page.limit as usize - 1].id.to_string());
-    }
-    Ok(Json(out))
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 async fn read(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionView>> {
     Ok(Json(connection_json(
         &s.providers,
         &load(&s, &caller, &id).await?,
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ConnectionPatch")]
 #[serde(deny_unknown_fields)]
-struct Patch {
+pub(crate) struct Patch {
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
     credentials: Option<Map<String, Value>>,
     on_external_change: Option<ExternalPolicy>,
 }
@@ -156,7 +160,7 @@ async fn update(
     Admin(caller): Admin,
     Path(id): Path<String>,
     Body(body): Body<Patch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionView>> {
     let mut conn = load(&s, &caller, &id).await?;
     if body.credentials.is_none() && body.on_external_change.is_none() {
         return Err(ApiError::validation(
@@ -190,10 +194,12 @@ async fn sync(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SyncResult>> {
     let conn = load(&s, &caller, &id).await?;
     let counts = service::sync(&s, &conn).await?;
-    Ok(Json(
-        json!({ "locks": counts.locks, "gateways": counts.gateways, "removed": counts.removed }),
-    ))
+    Ok(Json(SyncResult {
+        locks: counts.locks as u64,
+        gateways: counts.gateways as u64,
+        removed: counts.removed as u64,
+    }))
 }

@@ -1,5 +1,6 @@
 //! `/v1/locks` and `/v1/gateways`: what the last sync found, plus live operations.
 
+use crate::schema::{LockEventView, OperationResult};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
@@ -184,7 +185,12 @@ async fn read(
     Ok(Json(load(&s, &caller, &id).await?))
 }
 
-async fn operate(s: AppState, caller: Caller, id: String, unlock: bool) -> ApiResult<Json<Value>> {
+async fn operate(
+    s: AppState,
+    caller: Caller,
+    id: String,
+    unlock: bool,
+) -> ApiResult<Json<OperationResult>> {
     let lock = load(&s, &caller, &id).await?;
     if !lock.capabilities.remote_unlock {
         return Err(ApiError::Unsupported(
@@ -217,14 +223,17 @@ async fn operate(s: AppState, caller: Caller, id: String, unlock: bool) -> ApiRe
         .data(json!({"method": "remote"}));
     s.store.set_lock_state(lock.id, state, Some(event)).await?;
     s.locks.invalidate(caller.org);
-    Ok(Json(json!({ "lock_id": lock.id, "state": state })))
+    Ok(Json(OperationResult {
+        lock_id: lock.id,
+        state,
+    }))
 }
 
 async fn unlock(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OperationResult>> {
     operate(s, caller, id, true).await
 }
 
@@ -232,7 +241,7 @@ async fn lock(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OperationResult>> {
     operate(s, caller, id, false).await
 }
 
@@ -241,7 +250,7 @@ async fn events(
     caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<super::List<LockEventView>>> {
     let lock = load(&s, &caller, &id).await?;
     let (page, _) = Page::<String>::parse(q.as_deref())?;
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
@@ -255,10 +264,9 @@ async fn events(
         .store
         .list_access_codes(lock.org_id, lock.id, 1000, None)
         .await?;
-    let data: Vec<Value> = events
-        .iter()
+    let data: Vec<LockEventView> = events
+        .into_iter()
         .map(|e| {
-            let mut v = serde_json::to_value(e).unwrap_or_default();
             let matched = e
                 .code
                 .as_deref()
@@ -267,21 +275,29 @@ async fn events(
                     let pid = e.code_provider_id.as_deref()?;
                     codes.iter().find(|c| c.provider_id.as_deref() == Some(pid))
                 });
-            v["access_code_id"] = json!(matched.map(|c| c.id));
-            v
+            LockEventView {
+                access_code_id: matched.map(|c| c.id),
+                event: e,
+            }
         })
         .collect();
-    Ok(Json(json!({ "data": data, "next_cursor": null })))
+    Ok(Json(super::List {
+        data,
+        next_cursor: None,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "OfflineCodeRequest")]
 #[serde(deny_unknown_fields)]
-struct OfflineRequest {
+pub(crate) struct OfflineRequest {
     kind: OfflineKind,
     name: Option<String>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     starts_at: Option<Millis>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     ends_at: Option<Millis>,
 }
 
@@ -323,13 +339,15 @@ async fn gateways(
     State(s): State<AppState>,
     caller: Caller,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<super::List<lockbridge_core::model::Gateway>>> {
     let (page, _) = Page::<GatewayId>::parse(q.as_deref())?;
     let rows = s
         .store
         .list_gateways(caller.org, page.limit + 1, page.cursor)
         .await?;
-    Ok(Json(super::list(rows, page.limit, |g| g.id.to_string())))
+    Ok(Json(super::List::of(rows, page.limit, |g| {
+        g.id.to_string()
+    })))
 }
 
 /// Reconciles one lock at once and answers its codes as they then stand.

@@ -1,16 +1,16 @@
 //! Health, readiness and metrics.
 
+use crate::schema::Status;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use serde_json::json;
 
 use crate::api::{Access, Api, Op};
 use crate::state::AppState;
 
 pub fn router() -> Api {
-    let healthz = get(|| async { axum::Json(json!({ "status": "ok" })) });
+    let healthz = get(|| async { axum::Json(status("ok")) });
     Api::new("system")
         .get(
             "/healthz",
@@ -20,7 +20,9 @@ pub fn router() -> Api {
         .get(
             "/readyz",
             get(readyz),
-            Op::new(Access::Public, "Readiness: the database answers").returns(200, "Status"),
+            Op::new(Access::Public, "Readiness: the database answers")
+                .returns(200, "Status")
+                .also(503, "Status"),
         )
         .get(
             "/metrics",
@@ -29,14 +31,20 @@ pub fn router() -> Api {
         )
 }
 
+fn status(text: &str) -> Status {
+    Status {
+        status: text.to_owned(),
+    }
+}
+
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))),
+        Ok(()) => (StatusCode::OK, axum::Json(status("ready"))),
         Err(err) => {
             tracing::warn!(error = %lockbridge_core::provider::error_chain(&err), "database not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({ "status": "database unavailable" })),
+                axum::Json(status("database unavailable")),
             )
         }
     }

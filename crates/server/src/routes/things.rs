@@ -7,7 +7,7 @@ use axum::routing::{get, put};
 use lockbridge_core::secrecy::SecretString;
 use lockbridge_vendors::kii::check_thing_password;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::connections::load;
 use crate::api::{Access, Api, Op};
@@ -42,7 +42,7 @@ async fn list(
     caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<super::List<lockbridge_core::provider::ThingInfo>>> {
     let conn = load(&s, &caller, &id).await?;
     let (page, _) = Page::<String>::parse(q.as_deref())?;
     let (c, cursor) = (&conn, page.cursor.as_deref());
@@ -50,16 +50,25 @@ async fn list(
         api.things_api()?.things(c, page.limit, cursor).await
     })
     .await?;
-    Ok(Json(
-        json!({ "data": found.things, "next_cursor": found.next }),
-    ))
+    Ok(Json(super::List {
+        data: found.things,
+        next_cursor: found.next,
+    }))
 }
 
 /// The body is read as a raw value so that nothing of a malformed password is ever echoed
 /// back in an error.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ThingPassword")]
 #[serde(deny_unknown_fields)]
-struct ThingPassword {
+pub(crate) struct ThingPassword {
+    /// 1 to 200 printable ASCII characters (Kii's `^\p{Print}{1,200}$`); sent to Kii, never
+    /// stored.
+    #[schemars(
+        with = "String",
+        length(min = 1, max = 200),
+        regex(pattern = r"^[\x20-\x7E]{1,200}$")
+    )]
     new_password: Value,
 }
 

@@ -1,5 +1,7 @@
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
+pub mod contract;
+
 use std::time::Duration;
 
 use lockbridge_core::model::Role;
@@ -161,7 +163,9 @@ impl TestApp {
         key: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
-        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
@@ -184,6 +188,7 @@ impl TestApp {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
+        contract::check(&method, path, status.as_u16(), &body);
         Resp {
             status,
             body,
