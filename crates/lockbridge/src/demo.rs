@@ -98,9 +98,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             json!({ "api_url": api_url, "api_key": api_key, "simulators": sims.description })
         );
     } else {
-        let locks = store
-            .list_locks(org.id, &Default::default(), 200, None)
-            .await?;
+        let locks = store.list_locks(org.id, 200, None).await?;
         let named = |name: &str| {
             locks
                 .iter()

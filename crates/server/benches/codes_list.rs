@@ -24,7 +24,6 @@ use common::{CONCURRENCY, knob, paced, rss_mb, saturate, seed_locks, summary};
 use lockbridge_core::model::{AccessCode, CodeStatus, Lock};
 use lockbridge_core::time::now_ms;
 use lockbridge_server::{App, Settings};
-use lockbridge_store::LockFilter;
 use lockbridge_store::testing::{Backend, TestDb};
 use tokio_util::sync::CancellationToken;
 
@@ -49,11 +48,7 @@ async fn bench(backend: Backend, locks: u32, codes: u64, secs: f64, rate: f64) {
     let mut all = Vec::with_capacity(locks as usize);
     let mut after = None;
     loop {
-        let page = db
-            .store
-            .list_locks(org, &LockFilter::default(), 1000, after)
-            .await
-            .unwrap();
+        let page = db.store.list_locks(org, 1000, after).await.unwrap();
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         all.extend(page);

@@ -117,13 +117,12 @@ pub async fn probe_store(backend: Backend) {
     let db = TestDb::new(backend).await.unwrap();
     let key = seed(&db).await;
     let k = db.store.api_key_by_secret(&key).await.unwrap().unwrap();
-    let f = lockbridge_store::LockFilter::default();
     let t = Instant::now();
     for _ in 0..500 {
-        db.store.list_locks(k.org_id, &f, 51, None).await.unwrap();
+        db.store.list_locks(k.org_id, 51, None).await.unwrap();
     }
     let per = t.elapsed() / 500;
-    let locks = db.store.list_locks(k.org_id, &f, 51, None).await.unwrap();
+    let locks = db.store.list_locks(k.org_id, 51, None).await.unwrap();
     let t = Instant::now();
     for _ in 0..500 {
         serde_json::to_vec(&locks).unwrap();

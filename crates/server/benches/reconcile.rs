@@ -31,7 +31,6 @@ use lockbridge_core::provider::{
 };
 use lockbridge_core::time::{Millis, now_ms};
 use lockbridge_server::{App, Providers, Settings, reconcile};
-use lockbridge_store::LockFilter;
 use lockbridge_store::testing::{Backend, TestDb};
 use serde_json::json;
 
@@ -118,11 +117,7 @@ async fn pass_cost(backend: Backend, locks: u32) {
     let mut all = Vec::new();
     let mut after = None;
     loop {
-        let page = db
-            .store
-            .list_locks(org, &LockFilter::default(), 1000, after)
-            .await
-            .unwrap();
+        let page = db.store.list_locks(org, 1000, after).await.unwrap();
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         all.extend(page);
@@ -214,7 +209,7 @@ async fn restore_time(backend: Backend, rounds: usize) {
         .unwrap();
     let lock = db
         .store
-        .list_locks(org, &LockFilter::default(), 10, None)
+        .list_locks(org, 10, None)
         .await
         .unwrap()
         .into_iter()

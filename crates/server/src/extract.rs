@@ -190,73 +190,6 @@ where
     }
 }
 
-/// `?limit=&cursor=` of list routes: limit 1–200 (default 50), cursor an id from the last page.
-#[derive(Debug, Clone)]
-pub struct Page<C> {
-    pub limit: u32,
-    pub cursor: Option<C>,
-}
-
-impl<C: std::str::FromStr> Page<C> {
-    pub fn parse(query: Option<&str>) -> Result<(Self, Vec<(String, String)>), ApiError> {
-        let pairs: Vec<(String, String)> = query
-            .map(|q| {
-                q.split('&')
-                    .filter(|p| !p.is_empty())
-                    .map(|p| {
-                        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                        (unescape(k), unescape(v))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut page = Page {
-            limit: 50,
-            cursor: None,
-        };
-        for (k, v) in &pairs {
-            match k.as_str() {
-                "limit" => {
-                    page.limit = v
-                        .parse()
-                        .ok()
-                        .filter(|l| (1..=200).contains(l))
-                        .ok_or_else(|| {
-                            ApiError::validation("limit", "must be a whole number from 1 to 200")
-                        })?;
-                }
-                "cursor" if !v.is_empty() => {
-                    page.cursor = Some(v.parse().map_err(|_| {
-                        ApiError::validation("cursor", "is not a cursor this list gave out")
-                    })?);
-                }
-                _ => {}
-            }
-        }
-        Ok((page, pairs))
-    }
-}
-
-fn unescape(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        if let (b'%', Some(Ok(b))) = (bytes[i], hex.map(|h| u8::from_str_radix(h, 16))) {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A header that may be given once: two of them are ambiguous (which one counts?) and refused
 /// with 400 naming it; one that is not visible ASCII reads as absent for the caller to judge.
 pub fn single_header<'h>(
@@ -365,15 +298,5 @@ mod tests {
         assert_eq!(field(r#"{"name": "x", "inner": {}}"#), "inner.n");
         assert_eq!(field(r#"{"name": "#), "body");
         assert_eq!(field(r#"{"name": "x"} trailing"#), "body");
-    }
-
-    #[test]
-    fn pages() {
-        let (p, _) = Page::<u32>::parse(Some("limit=10&cursor=7")).unwrap();
-        assert_eq!((p.limit, p.cursor), (10, Some(7)));
-        assert!(Page::<u32>::parse(Some("limit=0")).is_err());
-        assert!(Page::<u32>::parse(Some("limit=201")).is_err());
-        assert!(Page::<u32>::parse(Some("cursor=x")).is_err());
-        assert_eq!(unescape("a%20b+c%2"), "a b c%2");
     }
 }

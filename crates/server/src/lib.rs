@@ -12,6 +12,7 @@ pub mod extract;
 pub mod lock_cache;
 pub mod metrics;
 pub mod openapi;
+pub mod query;
 pub mod reconcile;
 pub mod routes;
 pub mod schema;

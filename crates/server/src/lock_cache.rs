@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use lockbridge_core::ids::OrgId;
 use lockbridge_core::model::Lock;
-use lockbridge_store::{LockFilter, Store, StoreError};
+use lockbridge_store::{Store, StoreError};
 
 /// A lock and its JSON.
 #[derive(Debug)]
@@ -105,9 +105,7 @@ impl LockCache {
         let mut all = Vec::new();
         let mut after = None;
         loop {
-            let page = store
-                .list_locks(org, &LockFilter::default(), 1000, after)
-                .await?;
+            let page = store.list_locks(org, 1000, after).await?;
             let done = page.len() < 1000;
             after = page.last().map(|l| l.id);
             all.extend(page.into_iter().map(|lock| {

@@ -20,9 +20,22 @@ const LOCK_COLUMNS: &str = "id, org_id, connection_id, provider, provider_id, na
 pub struct LockFilter {
     pub provider: Option<Provider>,
     pub connection_id: Option<ConnectionId>,
-    /// Case-insensitive substring of the name.
+    /// Case-insensitive substring of the name (Unicode lower case; no wildcards).
     pub q: Option<String>,
     pub online: Option<bool>,
+}
+
+impl LockFilter {
+    /// Whether `lock` passes every filter given.
+    pub fn matches(&self, lock: &Lock) -> bool {
+        self.provider.is_none_or(|p| lock.provider == p)
+            && self.connection_id.is_none_or(|c| lock.connection_id == c)
+            && self.online.is_none_or(|o| lock.online == o)
+            && self
+                .q
+                .as_deref()
+                .is_none_or(|q| lock.name.to_lowercase().contains(&q.to_lowercase()))
+    }
 }
 
 /// What a sync changed.
@@ -82,20 +95,6 @@ fn gateway(row: &AnyRow) -> Result<Gateway> {
         online: int(row, "online")? != 0,
         updated_at: int(row, "updated_at")?,
     })
-}
-
-/// `%`, `_` and `\` taken literally in a LIKE pattern.
-fn like_escape(q: &str) -> String {
-    let mut out = String::with_capacity(q.len() + 2);
-    out.push('%');
-    for c in q.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
 }
 
 /// Below this battery level (in %) a lock carries the `low_battery` warning.
@@ -392,49 +391,22 @@ impl Store {
             .await
     }
 
-    /// A page of the organisation's locks in id order, after `after`.
+    /// A page of the organisation's locks in id order, after `after`. Filters are applied by
+    /// [`LockFilter::matches`] on what this answers (the service lists locks from a cache of
+    /// this list), so that a filter has one meaning.
     pub async fn list_locks(
         &self,
         org: OrgId,
-        filter: &LockFilter,
         limit: u32,
         after: Option<LockId>,
     ) -> Result<Vec<Lock>> {
-        let mut sql = format!("SELECT {LOCK_COLUMNS} FROM locks WHERE org_id = $1 AND id > $2");
-        let mut n = 2;
-        let mut next = |clause: &str| {
-            n += 1;
-            format!(" AND {}", clause.replace('#', &format!("${n}")))
-        };
-        if filter.provider.is_some() {
-            sql += &next("provider = #");
-        }
-        if filter.connection_id.is_some() {
-            sql += &next("connection_id = #");
-        }
-        if filter.q.is_some() {
-            sql += &next("LOWER(name) LIKE # ESCAPE '\\'");
-        }
-        if filter.online.is_some() {
-            sql += &next("online = #");
-        }
-        sql += &format!(" ORDER BY org_id, id LIMIT ${}", n + 1);
+        let sql = format!(
+            "SELECT {LOCK_COLUMNS} FROM locks WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3"
+        );
         let sql = self.sql(&sql);
-        let mut query = sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(org.to_string())
             .bind(after.map(|a| a.to_string()).unwrap_or_default());
-        if let Some(p) = filter.provider {
-            query = query.bind(p.as_str());
-        }
-        if let Some(c) = filter.connection_id {
-            query = query.bind(c.to_string());
-        }
-        if let Some(q) = &filter.q {
-            query = query.bind(like_escape(q));
-        }
-        if let Some(o) = filter.online {
-            query = query.bind(i64::from(o));
-        }
         let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter().map(lock).collect()
     }
@@ -547,13 +519,5 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(gateway).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn like_patterns_are_literal() {
-        assert_eq!(super::like_escape("50%_Off\\"), "%50\\%\\_off\\\\%");
     }
 }

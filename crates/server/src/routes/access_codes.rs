@@ -2,7 +2,7 @@
 //! code engine, with a status that says where they stand.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::{AccessCodeId, LockId};
@@ -14,7 +14,8 @@ use serde::Deserialize;
 use crate::api::{Access, Api, Op};
 use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Caller, Fingerprinted, Page, single_header};
+use crate::extract::{Caller, Fingerprinted, single_header};
+use crate::query::{CodesQuery, Query};
 use crate::reconcile;
 use crate::routes::code_changes::{freeze, manage, remove, unfreeze, update};
 use crate::routes::{connections, locks};
@@ -298,19 +299,10 @@ async fn list(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Query(page): Query<CodesQuery>,
 ) -> ApiResult<Json<super::List<AccessCode>>> {
     let lock_id: LockId = id.parse().map_err(|_| ApiError::NotFound("lock"))?;
-    let (page, rest) = Page::<AccessCodeId>::parse(q.as_deref())?;
-    let refresh = match rest
-        .iter()
-        .find(|(k, _)| k == "refresh")
-        .map(|(_, v)| v.as_str())
-    {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::validation("refresh", "must be true or false")),
-    };
+    let refresh = page.refresh.unwrap_or(false);
     // Codes set on the lock outside lockbridge show up as `managed: false`; the vendor is asked
     // at most once a `found_codes_interval` per lock, or when `refresh=true`. Otherwise the
     // listing is one query on the store.

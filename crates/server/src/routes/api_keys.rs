@@ -2,7 +2,7 @@
 
 use crate::schema::ApiKeyCreated;
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use lockbridge_core::ids::ApiKeyId;
@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Admin, Body, Page};
+use crate::extract::{Admin, Body};
+use crate::query::{Page, Query};
 use crate::state::AppState;
 
 pub fn router() -> Api {
@@ -72,9 +73,8 @@ async fn create(
 async fn list(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    RawQuery(q): RawQuery,
+    Query(page): Query<Page<ApiKeyId>>,
 ) -> ApiResult<Json<super::List<ApiKey>>> {
-    let (page, _) = Page::<ApiKeyId>::parse(q.as_deref())?;
     let rows = s
         .store
         .list_api_keys(caller.org, page.limit + 1, page.cursor)

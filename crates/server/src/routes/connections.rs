@@ -2,7 +2,7 @@
 
 use crate::schema::{ConnectionView, SyncResult};
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::ConnectionId;
@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Admin, Body, Caller, Page};
+use crate::extract::{Admin, Body, Caller};
+use crate::query::{Page, Query};
 use crate::service::{self, connection_json};
 use crate::state::AppState;
 
@@ -117,9 +118,8 @@ async fn create(
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
-    RawQuery(q): RawQuery,
+    Query(page): Query<Page<ConnectionId>>,
 ) -> ApiResult<Json<super::List<ConnectionView>>> {
-    let (page, _) = Page::<ConnectionId>::parse(q.as_deref())?;
     let rows = s
         .store
         .list_connections(caller.org, page.limit + 1, page.cursor)

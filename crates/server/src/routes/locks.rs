@@ -2,7 +2,7 @@
 
 use crate::schema::{LockEventView, OperationResult};
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,13 +11,13 @@ use lockbridge_core::ids::{GatewayId, LockId};
 use lockbridge_core::model::{Lock, LockState};
 use lockbridge_core::provider::OfflineKind;
 use lockbridge_core::time::{Millis, now_ms};
-use lockbridge_store::LockFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, Caller, Page};
+use crate::extract::{Body, Caller};
+use crate::query::{LockQuery, Newest, Page, Query};
 use crate::routes::connections;
 use crate::service;
 use crate::state::AppState;
@@ -99,61 +99,17 @@ pub async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Lock> {
         .ok_or(ApiError::NotFound("lock"))
 }
 
-fn filter(pairs: &[(String, String)]) -> ApiResult<LockFilter> {
-    let mut f = LockFilter::default();
-    for (k, v) in pairs {
-        match k.as_str() {
-            "provider" => {
-                f.provider = Some(
-                    v.parse()
-                        .map_err(|e: String| ApiError::validation("provider", e))?,
-                )
-            }
-            "connection_id" => {
-                f.connection_id =
-                    Some(v.parse().map_err(|_| {
-                        ApiError::validation("connection_id", "is not a connection id")
-                    })?)
-            }
-            "q" => f.q = Some(v.clone()).filter(|q| !q.is_empty()),
-            "online" => {
-                f.online = Some(match v.as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(ApiError::validation("online", "must be true or false")),
-                })
-            }
-            "limit" | "cursor" => {}
-            other => {
-                return Err(ApiError::validation(
-                    other.to_owned(),
-                    "is not a filter of this list",
-                ));
-            }
-        }
-    }
-    Ok(f)
-}
-
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
-    RawQuery(q): RawQuery,
+    Query(page): Query<LockQuery>,
 ) -> ApiResult<Response> {
-    let (page, pairs) = Page::<LockId>::parse(q.as_deref())?;
-    let f = filter(&pairs)?;
+    let f = page.filter();
     let locks = s.locks.get(&s.store, caller.org).await?;
     let start = page
         .cursor
         .map_or(0, |c| locks.partition_point(|l| l.lock.id <= c));
-    let q = f.q.as_ref().map(|q| q.to_lowercase());
-    let keep = |l: &Lock| {
-        f.provider.is_none_or(|p| l.provider == p)
-            && f.connection_id.is_none_or(|c| l.connection_id == c)
-            && f.online.is_none_or(|o| l.online == o)
-            && q.as_ref()
-                .is_none_or(|q| l.name.to_lowercase().contains(q.as_str()))
-    };
+    let keep = |l: &Lock| f.matches(l);
     let mut body = String::with_capacity(64 + page.limit as usize * 512);
     body.push_str("{\"data\":[");
     let (mut taken, mut last, mut more) = (0, None, false);
@@ -249,10 +205,9 @@ async fn events(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Query(page): Query<Newest>,
 ) -> ApiResult<Json<super::List<LockEventView>>> {
     let lock = load(&s, &caller, &id).await?;
-    let (page, _) = Page::<String>::parse(q.as_deref())?;
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let (l, c) = (&lock, &conn);
     let events = service::call(&s, &conn, |api| async move {
@@ -338,9 +293,8 @@ async fn offline_code(
 async fn gateways(
     State(s): State<AppState>,
     caller: Caller,
-    RawQuery(q): RawQuery,
+    Query(page): Query<Page<GatewayId>>,
 ) -> ApiResult<Json<super::List<lockbridge_core::model::Gateway>>> {
-    let (page, _) = Page::<GatewayId>::parse(q.as_deref())?;
     let rows = s
         .store
         .list_gateways(caller.org, page.limit + 1, page.cursor)

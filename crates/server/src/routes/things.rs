@@ -1,7 +1,7 @@
 //! Kii things of a connection: listed, and their passwords changed.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use lockbridge_core::secrecy::SecretString;
@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::connections::load;
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Admin, Body, Caller, Page};
+use crate::extract::{Admin, Body, Caller};
+use crate::query::{Page, Query};
 use crate::service;
 use crate::state::AppState;
 
@@ -41,10 +42,9 @@ async fn list(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Query(page): Query<Page<String>>,
 ) -> ApiResult<Json<super::List<lockbridge_core::provider::ThingInfo>>> {
     let conn = load(&s, &caller, &id).await?;
-    let (page, _) = Page::<String>::parse(q.as_deref())?;
     let (c, cursor) = (&conn, page.cursor.as_deref());
     let found = service::call(&s, &conn, |api| async move {
         api.things_api()?.things(c, page.limit, cursor).await

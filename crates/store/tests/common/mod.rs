@@ -8,7 +8,7 @@ use lockbridge_core::model::*;
 use lockbridge_core::provider::{DeviceGateway, DeviceLock, Devices};
 use lockbridge_core::rules::CodeRules;
 use lockbridge_core::time::now_ms;
-use lockbridge_store::{LockFilter, Store};
+use lockbridge_store::Store;
 
 pub const SECRET: &str = "client-secret-that-must-never-be-stored-plainly";
 pub const MD5: &str = "5f4dcc3b5aa765d61d8327deb882cf99";
@@ -82,10 +82,7 @@ pub async fn org_with_locks(store: &Store) -> (OrgId, Connection, Vec<Lock>) {
     let conn = connection(org);
     store.insert_connection(&conn).await.unwrap();
     store.apply_sync(&conn, &devices()).await.unwrap();
-    let locks = store
-        .list_locks(org, &LockFilter::default(), 100, None)
-        .await
-        .unwrap();
+    let locks = store.list_locks(org, 100, None).await.unwrap();
     (org, conn, locks)
 }
 
