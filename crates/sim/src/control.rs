@@ -1,5 +1,6 @@
-//! The parts of the control API every fake shares: fault rules (`/_sim/faults`) and the
-//! simulated clock (`/_sim/clock`).
+//! What every fake shares: the control routes (`/_sim/state`, `/seed`, `/reset`, `/config`,
+//! `/faults`, `/clock`) and the fault prelude of every vendor request (count the call, draw the
+//! fault rules, wait their latency).
 
 use std::sync::MutexGuard;
 
@@ -10,10 +11,19 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::faults::{FaultRule, Faults};
+use crate::faults::{Failure, FaultHit, FaultRule, Faults};
 
 /// A fake's world, as the shared control routes see it.
-pub(crate) trait SharedWorld {
+pub(crate) trait SharedWorld: serde::Serialize {
+    /// The fake's settings (`/_sim/config`).
+    type Config: serde::Serialize + serde::de::DeserializeOwned;
+    fn config(&mut self) -> &mut Self::Config;
+    /// Counts a vendor request by its route (`/_sim/calls`).
+    fn count_call(&mut self, route: &str);
+    /// Draws the fault rules for a request to `route`.
+    fn draw(&mut self, route: &str) -> FaultHit;
+    /// Brings the world up to its clock before it is shown (operations due, codes expired).
+    fn settle(&mut self) {}
     fn faults(&mut self) -> &mut Faults;
     fn clock_offset_ms(&mut self) -> &mut i64;
     fn now_ms(&self) -> i64;
@@ -28,6 +38,22 @@ pub(crate) trait SharedWorld {
 pub(crate) trait Sim: Clone + Send + Sync + 'static {
     type World: SharedWorld + Send;
     fn lock_world(&self) -> MutexGuard<'_, Self::World>;
+    /// Seeds the demo account (`/_sim/seed`); answers what to connect with.
+    fn seed_demo_value(&self) -> Value;
+}
+
+/// What every vendor request goes through first: counted under `route`, the fault rules
+/// drawn, their latency waited. Answers the failure to send instead, if one fires.
+pub(crate) async fn prelude<S: Sim>(sim: &S, route: &str) -> Option<Failure> {
+    let hit = {
+        let mut w = sim.lock_world();
+        w.count_call(route);
+        w.draw(route)
+    };
+    if hit.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(hit.latency_ms)).await;
+    }
+    hit.failure
 }
 
 /// `/faults` (GET lists, POST adds, DELETE clears), `/clock` (GET reads, POST advances) and
@@ -37,6 +63,9 @@ where
     S::World: Sized,
 {
     Router::new()
+        .route("/state", get(state::<S>))
+        .route("/seed", axum::routing::post(seed::<S>))
+        .route("/config", get(config::<S>).post(set_config::<S>))
         .route("/reset", axum::routing::post(reset::<S>))
         .route(
             "/faults",
@@ -45,6 +74,38 @@ where
                 .delete(clear_faults::<S>),
         )
         .route("/clock", get(clock::<S>).post(advance_clock::<S>))
+}
+
+async fn state<S: Sim>(State(sim): State<S>) -> Json<Value> {
+    let mut w = sim.lock_world();
+    w.settle();
+    Json(serde_json::to_value(&*w).unwrap_or_default())
+}
+
+async fn seed<S: Sim>(State(sim): State<S>) -> Json<Value> {
+    Json(sim.seed_demo_value())
+}
+
+async fn config<S: Sim>(State(sim): State<S>) -> Json<Value> {
+    Json(serde_json::to_value(sim.lock_world().config()).unwrap_or_default())
+}
+
+/// The fields given replace the current ones; the others stay.
+async fn set_config<S: Sim>(
+    State(sim): State<S>,
+    Json(patch): Json<Value>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let mut w = sim.lock_world();
+    let mut merged = serde_json::to_value(w.config()).unwrap_or_default();
+    if let (Value::Object(m), Value::Object(p)) = (&mut merged, patch) {
+        m.extend(p);
+    }
+    let config = serde_json::from_value(merged.clone()).map_err(|e| {
+        let body = json!({ "error": e.to_string() });
+        (StatusCode::BAD_REQUEST, Json(body))
+    })?;
+    *w.config() = config;
+    Ok(Json(merged))
 }
 
 async fn faults<S: Sim>(State(sim): State<S>) -> Json<Value> {
@@ -100,8 +161,18 @@ async fn advance_clock<S: Sim>(State(sim): State<S>, Json(b): Json<ClockBody>) -
 /// Implements [`SharedWorld`] for a world with `faults`, `clock_offset_ms` and `now_ms()`, and
 /// [`Sim`] for its fake.
 macro_rules! shared_control {
-    ($sim:ty, $world:ty $(, moved = $moved:ident)?) => {
+    ($sim:ty, $world:ty, $config:ty $(, moved = $moved:ident)?) => {
         impl $crate::control::SharedWorld for $world {
+            type Config = $config;
+            fn config(&mut self) -> &mut $config {
+                &mut self.config
+            }
+            fn count_call(&mut self, route: &str) {
+                <$world>::count_call(self, route)
+            }
+            fn draw(&mut self, route: &str) -> $crate::faults::FaultHit {
+                self.faults.draw(route, &mut self.rng)
+            }
             fn faults(&mut self) -> &mut $crate::faults::Faults {
                 &mut self.faults
             }
@@ -119,6 +190,9 @@ macro_rules! shared_control {
             }
             $(fn clock_moved(&mut self) {
                 self.$moved();
+            }
+            fn settle(&mut self) {
+                self.$moved();
             })?
         }
 
@@ -126,6 +200,9 @@ macro_rules! shared_control {
             type World = $world;
             fn lock_world(&self) -> std::sync::MutexGuard<'_, $world> {
                 self.world()
+            }
+            fn seed_demo_value(&self) -> serde_json::Value {
+                serde_json::to_value(self.seed_demo()).unwrap_or_default()
             }
         }
     };

@@ -70,6 +70,50 @@ async fn check(server: Running, collection: &str) {
             .unwrap()
             .is_empty()
     );
+
+    // `/config` takes the fields given and keeps the others; a field it lacks is refused.
+    let config = state("config").await;
+    let (name, value) = config
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, v)| v.is_u64())
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .unwrap();
+    let r = http
+        .post(format!("{base}/_sim/config"))
+        .json(&json!({ name.as_str(): value + 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut expected = config.clone();
+    expected[name.as_str()] = json!(value + 1);
+    assert_eq!(state("config").await, expected, "only {name} changed");
+    let r = http
+        .post(format!("{base}/_sim/config"))
+        .json(&json!({"no_such_setting": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        state("config").await,
+        expected,
+        "a refused change changes nothing"
+    );
+
+    // `/seed` adds the demo account again and answers what to connect with.
+    let r = http.post(format!("{base}/_sim/seed")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let seeded: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert!(seeded.as_object().is_some_and(|o| !o.is_empty()));
+    assert!(
+        !state("state").await[collection]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

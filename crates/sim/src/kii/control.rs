@@ -9,30 +9,19 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::KiiSim;
-use super::world::{KiiConfig, valid_id, valid_password};
+use super::world::{valid_id, valid_password};
 
 pub fn router() -> Router<KiiSim> {
     crate::control::shared::<KiiSim>()
-        .route("/state", get(state))
-        .route("/seed", post(seed))
         .route("/apps", post(add_app))
         .route("/things", post(add_thing))
         .route("/things/{vendor_thing_id}", get(thing))
         .route("/things/{vendor_thing_id}/disabled", post(set_disabled))
-        .route("/config", get(config).post(set_config))
         .route("/calls", get(calls))
 }
 
 fn refused(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
-async fn state(State(sim): State<KiiSim>) -> Json<Value> {
-    Json(serde_json::to_value(&*sim.world()).unwrap_or_default())
-}
-
-async fn seed(State(sim): State<KiiSim>) -> Json<Value> {
-    Json(serde_json::to_value(sim.seed_demo()).unwrap_or_default())
 }
 
 #[derive(Deserialize, Default)]
@@ -121,16 +110,6 @@ async fn set_disabled(
         }
         None => refused(StatusCode::NOT_FOUND, "thing not found"),
     }
-}
-
-async fn config(State(sim): State<KiiSim>) -> Json<Value> {
-    Json(serde_json::to_value(&sim.world().config).unwrap_or_default())
-}
-
-async fn set_config(State(sim): State<KiiSim>, Json(c): Json<KiiConfig>) -> Json<Value> {
-    let mut w = sim.world();
-    w.config = c;
-    Json(serde_json::to_value(&w.config).unwrap_or_default())
 }
 
 async fn calls(State(sim): State<KiiSim>) -> Json<Value> {

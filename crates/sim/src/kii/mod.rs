@@ -85,4 +85,4 @@ impl KiiSim {
     }
 }
 
-crate::control::shared_control!(KiiSim, World);
+crate::control::shared_control!(KiiSim, World, world::KiiConfig);

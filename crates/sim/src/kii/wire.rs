@@ -1,7 +1,5 @@
 //! Kii's wire: the token, registration, retrieval, query and password-change handlers.
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -87,17 +85,8 @@ pub(crate) async fn faults(State(sim): State<KiiSim>, req: Request, next: Next) 
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let hit = {
-        let mut w = sim.world();
-        w.count_call(&route);
-        let World { faults, rng, .. } = &mut *w;
-        faults.draw(&route, rng)
-    };
-    if hit.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(hit.latency_ms)).await;
-    }
     // Kii has no numeric error codes: an `errcode` rule answers that HTTP status.
-    let status = match hit.failure {
+    let status = match crate::control::prelude(&sim, &route).await {
         None => return next.run(req).await,
         Some(Failure::HttpStatus(s)) => s,
         Some(Failure::Errcode(c)) => u16::try_from(c).unwrap_or(500),

@@ -10,12 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::TedeeSim;
-use super::world::{ALL_SCOPES, LockSpec, Pin, TedeeConfig};
+use super::world::{ALL_SCOPES, LockSpec, Pin};
 
 pub fn router() -> Router<TedeeSim> {
     crate::control::shared::<TedeeSim>()
-        .route("/state", get(state))
-        .route("/seed", post(seed))
         .route("/users", post(add_user))
         .route("/keys", post(add_key))
         .route("/oauth", post(add_oauth))
@@ -25,7 +23,6 @@ pub fn router() -> Router<TedeeSim> {
         .route("/locks/{id}", get(lock).patch(patch_lock))
         .route("/locks/{id}/pins", post(put_pin))
         .route("/locks/{id}/keypad", post(keypad))
-        .route("/config", get(config).post(set_config))
         .route("/calls", get(calls))
 }
 
@@ -35,16 +32,6 @@ fn missing(what: &str) -> Response {
         Json(json!({ "error": format!("{what} not found") })),
     )
         .into_response()
-}
-
-async fn state(State(sim): State<TedeeSim>) -> Json<Value> {
-    let mut w = sim.world();
-    w.settle();
-    Json(serde_json::to_value(&*w).unwrap_or_default())
-}
-
-async fn seed(State(sim): State<TedeeSim>) -> Json<Value> {
-    Json(serde_json::to_value(sim.seed_demo()).unwrap_or_default())
 }
 
 #[derive(Deserialize)]
@@ -249,16 +236,6 @@ async fn keypad(
         Some(opened) => Json(json!({ "opened": opened })).into_response(),
         None => missing("lock"),
     }
-}
-
-async fn config(State(sim): State<TedeeSim>) -> Json<Value> {
-    Json(serde_json::to_value(&sim.world().config).unwrap_or_default())
-}
-
-async fn set_config(State(sim): State<TedeeSim>, Json(c): Json<TedeeConfig>) -> Json<Value> {
-    let mut w = sim.world();
-    w.config = c;
-    Json(serde_json::to_value(&w.config).unwrap_or_default())
 }
 
 async fn calls(State(sim): State<TedeeSim>) -> Json<Value> {

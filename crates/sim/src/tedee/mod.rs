@@ -22,6 +22,7 @@ mod control;
 mod demo;
 mod model;
 mod oauth;
+mod routes;
 pub mod time;
 mod wire;
 mod world;
@@ -85,4 +86,4 @@ impl TedeeSim {
     }
 }
 
-crate::control::shared_control!(TedeeSim, World, moved = settle);
+crate::control::shared_control!(TedeeSim, World, world::TedeeConfig, moved = settle);

@@ -14,8 +14,6 @@ use super::world::{LockSpec, PasscodeSpec};
 
 pub fn router() -> Router<TtlockSim> {
     crate::control::shared::<TtlockSim>()
-        .route("/state", get(state))
-        .route("/seed", post(seed))
         .route("/apps", post(add_app))
         .route("/users", post(add_user))
         .route("/gateways", post(add_gateway))
@@ -25,7 +23,6 @@ pub fn router() -> Router<TtlockSim> {
         .route("/locks/{id}/online", post(lock_online))
         .route("/locks/{id}/passcodes", post(put_passcode))
         .route("/locks/{id}/keypad", post(keypad))
-        .route("/config", get(config).post(set_config))
         .route("/calls", get(calls))
 }
 
@@ -35,14 +32,6 @@ fn not_found(what: &str) -> Response {
         Json(json!({ "error": format!("{what} not found") })),
     )
         .into_response()
-}
-
-async fn state(State(sim): State<TtlockSim>) -> Json<Value> {
-    Json(serde_json::to_value(&*sim.world()).unwrap_or_default())
-}
-
-async fn seed(State(sim): State<TtlockSim>) -> Json<Value> {
-    Json(serde_json::to_value(sim.seed_demo()).unwrap_or_default())
 }
 
 #[derive(Deserialize)]
@@ -191,27 +180,6 @@ async fn keypad(
         Some(opened) => Json(json!({ "opened": opened })).into_response(),
         None => not_found("lock"),
     }
-}
-
-async fn config(State(sim): State<TtlockSim>) -> Json<Value> {
-    Json(serde_json::to_value(&sim.world().config).unwrap_or_default())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigPatch {
-    capacity: Option<usize>,
-    gateway_latency_ms: Option<u64>,
-    token_ttl_s: Option<i64>,
-}
-
-async fn set_config(State(sim): State<TtlockSim>, Json(b): Json<ConfigPatch>) -> Json<Value> {
-    let mut w = sim.world();
-    let c = &mut w.config;
-    c.capacity = b.capacity.unwrap_or(c.capacity);
-    c.gateway_latency_ms = b.gateway_latency_ms.unwrap_or(c.gateway_latency_ms);
-    c.token_ttl_s = b.token_ttl_s.unwrap_or(c.token_ttl_s);
-    Json(serde_json::to_value(&w.config).unwrap_or_default())
 }
 
 async fn calls(State(sim): State<TtlockSim>) -> Json<Value> {

@@ -151,16 +151,7 @@ async fn vendor(
         return (StatusCode::NOT_FOUND, "Not Found").into_response();
     }
     let params = Params::parse(uri.query(), &headers, &body);
-    let hit = {
-        let mut w = sim.world();
-        w.count_call(path);
-        let World { faults, rng, .. } = &mut *w;
-        faults.draw(path, rng)
-    };
-    if hit.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(hit.latency_ms)).await;
-    }
-    match hit.failure {
+    match crate::control::prelude(&sim, path).await {
         Some(Failure::HttpStatus(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             return (status, "simulated outage").into_response();
@@ -221,4 +212,4 @@ fn dispatch(w: &mut World, path: &str, p: &Params) -> Result<Reply, ApiErr> {
     }
 }
 
-crate::control::shared_control!(TtlockSim, World);
+crate::control::shared_control!(TtlockSim, World, world::SimConfig);

@@ -10,18 +10,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::TuyaSim;
-use super::world::{Protocol, TuyaConfig};
+use super::world::Protocol;
 
 pub fn router() -> Router<TuyaSim> {
     crate::control::shared::<TuyaSim>()
-        .route("/state", get(state))
-        .route("/seed", post(seed))
         .route("/projects", post(add_project))
         .route("/devices", post(add_device))
         .route("/devices/{id}", get(device).patch(patch_device))
         .route("/devices/{id}/passwords", post(put_password))
         .route("/devices/{id}/keypad", post(keypad))
-        .route("/config", get(config).post(set_config))
         .route("/calls", get(calls))
 }
 
@@ -31,16 +28,6 @@ fn missing(what: &str) -> Response {
         Json(json!({ "error": format!("{what} not found") })),
     )
         .into_response()
-}
-
-async fn state(State(sim): State<TuyaSim>) -> Json<Value> {
-    let mut w = sim.world();
-    w.settle();
-    Json(serde_json::to_value(&*w).unwrap_or_default())
-}
-
-async fn seed(State(sim): State<TuyaSim>) -> Json<Value> {
-    Json(serde_json::to_value(sim.seed_demo()).unwrap_or_default())
 }
 
 /// A new cloud project; the answer is the only place its secret is shown.
@@ -149,16 +136,6 @@ async fn keypad(
         Some(opened) => Json(json!({ "opened": opened })).into_response(),
         None => missing("device"),
     }
-}
-
-async fn config(State(sim): State<TuyaSim>) -> Json<Value> {
-    Json(serde_json::to_value(&sim.world().config).unwrap_or_default())
-}
-
-async fn set_config(State(sim): State<TuyaSim>, Json(c): Json<TuyaConfig>) -> Json<Value> {
-    let mut w = sim.world();
-    w.config = c;
-    Json(serde_json::to_value(&w.config).unwrap_or_default())
 }
 
 async fn calls(State(sim): State<TuyaSim>) -> Json<Value> {

@@ -79,4 +79,4 @@ impl TuyaSim {
     }
 }
 
-crate::control::shared_control!(TuyaSim, World, moved = settle);
+crate::control::shared_control!(TuyaSim, World, world::TuyaConfig, moved = settle);

@@ -1,7 +1,5 @@
 //! Tuya's wire: signature and token checks, the envelope, and the door-lock routes.
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -76,17 +74,9 @@ pub(crate) async fn api(
         None => ("", &[][..]),
     };
     let route = template(&method, version, rest);
-    let hit = {
-        let mut w = sim.world();
-        w.count_call(&route);
-        let World { faults, rng, .. } = &mut *w;
-        faults.draw(&route, rng)
-    };
-    if hit.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(hit.latency_ms)).await;
-    }
+    let failure = crate::control::prelude(&sim, &route).await;
     let mut w = sim.world();
-    match hit.failure {
+    match failure {
         Some(Failure::HttpStatus(s)) => {
             return (
                 StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_GATEWAY),
