@@ -415,9 +415,6 @@ fn apply(
 /// Works one code that `code.lease_owner` holds: one vendor step, then the result written
 /// under the lease. Answers the outcome and the code as it now stands.
 pub async fn work(state: &AppState, code: AccessCode) -> ApiResult<(Outcome, AccessCode)> {
-    let Some(owner) = code.lease_owner.clone() else {
-        return Ok((Outcome::Yielded, code));
-    };
     let Some(lock) = state.store.lock_by_id(code.lock_id).await? else {
         return Ok((Outcome::Yielded, code));
     };
@@ -426,6 +423,20 @@ pub async fn work(state: &AppState, code: AccessCode) -> ApiResult<(Outcome, Acc
         .connection_by_id(lock.connection_id)
         .await?
         .ok_or(ApiError::NotFound("connection"))?;
+    work_on(state, code, &lock, &conn).await
+}
+
+/// [`work`] with the code's lock and connection as the caller already read them (a request
+/// that just created the code).
+pub async fn work_on(
+    state: &AppState,
+    code: AccessCode,
+    lock: &Lock,
+    conn: &Connection,
+) -> ApiResult<(Outcome, AccessCode)> {
+    let Some(owner) = code.lease_owner.clone() else {
+        return Ok((Outcome::Yielded, code));
+    };
     let result = leased(
         state,
         &code,

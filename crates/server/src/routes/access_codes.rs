@@ -258,7 +258,8 @@ async fn create(
         Err(InsertError::Store(e)) => return Err(e.into()),
         Ok(()) => {}
     }
-    match engine::work(&s, row).await? {
+    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
+    match engine::work_on(&s, row, &lock, &conn).await? {
         (Outcome::Failed(err), mut row) => {
             // Nothing was created on the lock; the request fails and leaves no live code.
             let version = row.version;

@@ -1,0 +1,184 @@
+//! `POST /v1/locks/{id}/access-codes` against the in-process TTLock simulator: latency of the
+//! request (p50, p99) and SQL statements per code, counting everything the create causes until
+//! the code engine is idle again.
+//!
+//! `cargo bench -p lockbridge-server --bench code_create` (BENCH_CREATES, default 200 — a TTLock lock holds 250;
+//! BENCH_BACKEND `sqlite`, `postgres` or both when unset). Each create is followed by a drain of
+//! the engine, so the statement count of one create includes the engine's work for it (an idle
+//! pass of the engine is measured once and subtracted).
+//! `BENCH_SHOW=1 BENCH_CREATES=1` prints the statements themselves.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use lockbridge_core::model::Role;
+use lockbridge_server::{App, Settings, engine};
+use lockbridge_sim::ttlock::TtlockSim;
+use lockbridge_store::testing::{Backend, TestDb};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Counts the statements sqlx runs (one `sqlx::query` event each); with `BENCH_SHOW=1`, prints
+/// each one's summary.
+struct Statements(Arc<AtomicU64>, bool);
+
+struct Summary(String);
+
+impl tracing::field::Visit for Summary {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "db.statement" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
+    fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if e.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            if self.1 {
+                let mut s = Summary(String::new());
+                e.record(&mut s);
+                println!("  sql: {}", s.0);
+            }
+        }
+    }
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn bench(backend: Backend, creates: usize, statements: &AtomicU64) {
+    let Some(db) = TestDb::new(backend).await else {
+        println!("{backend:?}: not reachable, skipped");
+        return;
+    };
+    let sim = TtlockSim::new(7);
+    let demo = sim.seed_demo();
+    sim.world().config.capacity = creates + 100;
+    let sim_server = sim.start_local().await.unwrap();
+    let mut settings = Settings {
+        worker_interval: Duration::from_secs(3600),
+        ..Settings::default()
+    };
+    settings
+        .base_urls
+        .insert(lockbridge_core::Provider::Ttlock, sim_server.base_url());
+    let app = App::new(db.store.clone(), settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    tokio::spawn(app.clone().serve(listener, stop.clone()));
+    let org = db.store.create_org("Bench").await.unwrap().id;
+    let (_, key) = db
+        .store
+        .create_api_key(org, "bench", Role::Admin)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String, body: Value| {
+        http.request(method, format!("{url}{path}"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    let conn: Value = call(
+        reqwest::Method::POST,
+        "/v1/connections".into(),
+        json!({"provider": "ttlock", "credentials": {"client_id": demo.client_id,
+            "client_secret": demo.client_secret, "username": demo.username, "password": demo.password}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let conn = conn["id"].as_str().unwrap().to_owned();
+    call(
+        reqwest::Method::POST,
+        format!("/v1/connections/{conn}/sync"),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let locks: Value = call(reqwest::Method::GET, "/v1/locks".into(), json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lock = locks["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "Front door")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // What a pass of the engine costs with nothing to do: subtracted from each create's count.
+    let idle = statements.load(Ordering::Relaxed);
+    engine::run_due_codes(&app.state).await.unwrap();
+    let idle = statements.load(Ordering::Relaxed) - idle;
+    let mut latencies = Vec::with_capacity(creates);
+    let mut set_at_answer = 0;
+    let before = statements.load(Ordering::Relaxed);
+    for i in 0..creates {
+        // Distinct PINs, none a run of one digit.
+        let pin = format!("{}", 3_000_000 + i * 7_919);
+        let body = json!({"name": format!("Guest {i}"), "code": pin,
+            "starts_at": "2030-01-01T15:00:00Z", "ends_at": "2030-01-03T11:00:00Z"});
+        let t = Instant::now();
+        let r = call(
+            reqwest::Method::POST,
+            format!("/v1/locks/{lock}/access-codes"),
+            body,
+        )
+        .await
+        .unwrap();
+        latencies.push(t.elapsed());
+        assert_eq!(r.status(), 201, "create {i}");
+        let v: Value = r.json().await.unwrap();
+        set_at_answer += usize::from(v["status"] == "set");
+        while engine::run_due_codes(&app.state).await.unwrap() > 0 {}
+    }
+    let total = statements.load(Ordering::Relaxed) - before - idle * creates as u64;
+    let per_create = total as f64 / creates as f64;
+    latencies.sort();
+    println!(
+        "{backend:?}: {creates} creates on one lock: POST p50 {:?}, p99 {:?}; {per_create:.1} SQL statements per create (request + engine, COMMIT included); {set_at_answer} answered `set`",
+        pct(&latencies, 0.50),
+        pct(&latencies, 0.99),
+    );
+    stop.cancel();
+}
+
+fn main() {
+    let statements = Arc::new(AtomicU64::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(Statements(
+            statements.clone(),
+            std::env::var("BENCH_SHOW").is_ok(),
+        ))
+        .with(tracing_subscriber::filter::LevelFilter::DEBUG);
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let creates = std::env::var("BENCH_CREATES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let backend = std::env::var("BENCH_BACKEND").unwrap_or_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        if backend != "postgres" {
+            bench(Backend::Sqlite, creates, &statements).await;
+        }
+        if backend != "sqlite" {
+            bench(Backend::Postgres, creates, &statements).await;
+        }
+    });
+}
