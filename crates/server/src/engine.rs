@@ -442,7 +442,7 @@ pub async fn work_on(
         &code,
         &owner,
         conn.provider,
-        act(state, &conn, &lock, &code),
+        act(state, conn, lock, &code),
     )
     .await;
     let learned: Option<Option<String>> = match &result {
@@ -453,7 +453,7 @@ pub async fn work_on(
     };
     let now = state.now();
     let mut next = code.clone();
-    let (mut outcome, mut events) = apply(state, &lock, &mut next, result, now);
+    let (mut outcome, mut events) = apply(state, lock, &mut next, result, now);
     let mut read = code;
     loop {
         if state
