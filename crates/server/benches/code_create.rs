@@ -8,6 +8,8 @@
 //! pass of the engine is measured once and subtracted).
 //! `BENCH_SHOW=1 BENCH_CREATES=1` prints the statements themselves.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
