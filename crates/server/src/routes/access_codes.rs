@@ -267,7 +267,7 @@ async fn create(
             s.store
                 .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
                 .await?;
-            Err(err)
+            Err(err.into())
         }
         (_, row) => Ok((StatusCode::CREATED, Json(row))),
     }

@@ -158,7 +158,7 @@ pub(super) async fn update(
                 s.store
                     .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
                     .await?;
-                Err(err)
+                Err(err.into())
             }
             (_, row) => Ok(Json(row)),
         };
@@ -210,7 +210,7 @@ pub(super) async fn remove(
             (Outcome::Done, row) if row.status == CodeStatus::Removed => {
                 Ok((StatusCode::OK, Json(row)))
             }
-            (Outcome::Failed(err), _) => Err(err),
+            (Outcome::Failed(err), _) => Err(err.into()),
             (_, row) => Ok((StatusCode::ACCEPTED, Json(row))),
         };
     }

@@ -23,8 +23,12 @@ use lockbridge_core::time::Millis;
 use lockbridge_store::Guard;
 use serde_json::json;
 
-use crate::error::{ApiError, ApiResult};
 use crate::service;
+
+mod error;
+pub use error::EngineError;
+
+type Result<T> = std::result::Result<T, EngineError>;
 use crate::state::AppState;
 
 /// How one attempt ended.
@@ -35,9 +39,9 @@ pub enum Outcome {
     /// The vendor took it; the lock has not confirmed yet (the worker looks again).
     Pending,
     /// A transient failure: the worker tries again later.
-    Retry(ApiError),
+    Retry(EngineError),
     /// A definitive refusal.
-    Failed(ApiError),
+    Failed(EngineError),
     /// What is wanted changed while the attempt ran, or another holder took the code over:
     /// the facts were kept and the code is due again.
     Yielded,
@@ -72,14 +76,6 @@ fn backoff(state: &AppState, attempts: i64) -> Millis {
     base.saturating_mul(1 << attempts.clamp(0, 20)).min(max)
 }
 
-fn is_transient(e: &ApiError) -> bool {
-    match e {
-        ApiError::Provider(p) => p.kind.is_transient(),
-        ApiError::Store(_) | ApiError::NeedsReauth => true,
-        _ => false,
-    }
-}
-
 fn spec(code: &AccessCode) -> CodeSpec {
     CodeSpec {
         code: code.code.clone(),
@@ -109,8 +105,8 @@ async fn leased<T>(
     code: &AccessCode,
     owner: &str,
     provider: lockbridge_core::Provider,
-    work: impl Future<Output = ApiResult<T>>,
-) -> ApiResult<T> {
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
     let lease = state.settings.code_lease;
     let every = (lease / 3).max(std::time::Duration::from_millis(10));
     let work = tokio::time::timeout(state.settings.vendor_timeout, work);
@@ -120,7 +116,7 @@ async fn leased<T>(
         tokio::select! {
             done = &mut work => {
                 return done.unwrap_or_else(|_| {
-                    Err(ApiError::Provider(ProviderError::new(
+                    Err(EngineError::Vendor(ProviderError::new(
                         provider,
                         ErrorKind::Timeout,
                         "the vendor did not answer in time",
@@ -137,13 +133,24 @@ async fn leased<T>(
     }
 }
 
+/// [`service::call`], its error the engine's.
+async fn call<T, F, Fut>(state: &AppState, conn: &Connection, f: F) -> Result<T>
+where
+    F: FnOnce(std::sync::Arc<dyn lockbridge_core::Vendor>) -> Fut,
+    Fut: Future<Output = lockbridge_core::ProviderResult<T>>,
+{
+    service::call(state, conn, f)
+        .await
+        .map_err(EngineError::from)
+}
+
 /// The lock's code that is `code`, among those lockbridge knows under no other row.
 async fn look_up(
     state: &AppState,
     conn: &Connection,
     lock: &Lock,
     code: &AccessCode,
-) -> ApiResult<Option<ProviderCode>> {
+) -> Result<Option<ProviderCode>> {
     let found = service::list_codes(state, conn, lock).await?;
     let others: HashSet<String> = state
         .store
@@ -164,7 +171,7 @@ async fn act(
     conn: &Connection,
     lock: &Lock,
     code: &AccessCode,
-) -> ApiResult<Reached> {
+) -> Result<Reached> {
     let api = state.providers.get(conn.provider)?;
     let asynchronous = api.code_api().is_ok_and(|c| c.confirms_asynchronously());
     let (c, l, wanted) = (conn, lock, spec(code));
@@ -172,7 +179,7 @@ async fn act(
     match code.provider_id.clone() {
         Some(pid) if code.confirming => {
             let p = pid.as_str();
-            let seen = service::call(state, conn, |api| async move {
+            let seen = call(state, conn, |api| async move {
                 api.code_api()?.code_state(c, l, p).await
             })
             .await?;
@@ -191,13 +198,13 @@ async fn act(
                 return Ok(Reached::Removed);
             };
             let p = found.provider_id.as_str();
-            match service::call(state, conn, |api| async move {
+            match call(state, conn, |api| async move {
                 api.code_api()?.delete_code(c, l, p).await
             })
             .await
             {
                 Ok(())
-                | Err(ApiError::Provider(ProviderError {
+                | Err(EngineError::Vendor(ProviderError {
                     kind: ErrorKind::NotFound,
                     ..
                 })) => Ok(Reached::Removed),
@@ -206,14 +213,14 @@ async fn act(
         }
         Some(pid) if removing => {
             let p = pid.as_str();
-            match service::call(state, conn, |api| async move {
+            match call(state, conn, |api| async move {
                 api.code_api()?.delete_code(c, l, p).await
             })
             .await
             {
                 Ok(()) if asynchronous => Ok(Reached::Pending(pid)),
                 Ok(())
-                | Err(ApiError::Provider(ProviderError {
+                | Err(EngineError::Vendor(ProviderError {
                     kind: ErrorKind::NotFound,
                     ..
                 })) => Ok(Reached::Removed),
@@ -229,14 +236,14 @@ async fn act(
                 return Ok(adopt(code, found));
             }
             let w = &wanted;
-            match service::call(state, conn, |api| async move {
+            match call(state, conn, |api| async move {
                 api.code_api()?.create_code(c, l, w).await
             })
             .await
             {
                 Ok(pid) if asynchronous => Ok(Reached::Pending(pid)),
                 Ok(pid) => Ok(Reached::Set(pid)),
-                Err(ApiError::Provider(e))
+                Err(EngineError::Vendor(e))
                     if e.kind == ErrorKind::AlreadyExists && code.attempts > 1 =>
                 {
                     match look_up(state, conn, lock, code).await? {
@@ -255,14 +262,14 @@ async fn act(
                 schedule: wanted.schedule.clone(),
             };
             let (p, ch) = (pid.as_str(), &change);
-            match service::call(state, conn, |api| async move {
+            match call(state, conn, |api| async move {
                 api.code_api()?.update_code(c, l, p, ch).await
             })
             .await
             {
                 Ok(()) if asynchronous => Ok(Reached::Pending(pid)),
                 Ok(()) => Ok(Reached::Set(pid)),
-                Err(ApiError::Provider(ProviderError {
+                Err(EngineError::Vendor(ProviderError {
                     kind: ErrorKind::NotFound,
                     ..
                 })) => Ok(Reached::Lost),
@@ -286,8 +293,9 @@ fn adopt(code: &AccessCode, found: ProviderCode) -> Reached {
     }
 }
 
-fn error_notice(e: &ApiError, now: Millis) -> Notice {
-    Notice::new(e.status_code().1, e.public_message(), now)
+fn error_notice(e: &EngineError, now: Millis) -> Notice {
+    let (code, message) = e.public();
+    Notice::new(code, message, now)
 }
 
 /// Applies an attempt's result to `next` (a copy of the code as claimed); answers the outcome
@@ -296,7 +304,7 @@ fn apply(
     state: &AppState,
     lock: &Lock,
     next: &mut AccessCode,
-    result: ApiResult<Reached>,
+    result: Result<Reached>,
     now: Millis,
 ) -> (Outcome, Vec<Event>) {
     let (org, id, lock_id, conn_id) = (next.org_id, next.id, next.lock_id, lock.connection_id);
@@ -305,13 +313,14 @@ fn apply(
             .code(id, lock_id)
             .connection(conn_id)
     };
-    let fail = |next: &mut AccessCode, e: ApiError| {
-        next.last_error = Some(e.public_message());
+    let fail = |next: &mut AccessCode, e: EngineError| {
+        let (code, message) = e.public();
+        next.last_error = Some(message.clone());
         next.errors = vec![error_notice(&e, now)];
         next.next_attempt_at = None;
         next.confirming = false;
         next.status = CodeStatus::Failed;
-        let data = json!({"error": {"code": e.status_code().1, "message": e.public_message()}});
+        let data = json!({"error": {"code": code, "message": message}});
         (
             Outcome::Failed(e),
             vec![event(EventType::CodeFailed).data(data)],
@@ -388,8 +397,8 @@ fn apply(
             next.next_attempt_at = Some(now);
             (Outcome::Pending, Vec::new())
         }
-        Err(e) if is_transient(&e) => {
-            next.last_error = Some(e.public_message());
+        Err(e) if e.is_transient() => {
+            next.last_error = Some(e.public().1);
             next.errors = vec![error_notice(&e, now)];
             next.next_attempt_at = Some(now + backoff(state, next.attempts));
             (Outcome::Retry(e), Vec::new())
@@ -399,7 +408,7 @@ fn apply(
             // The lock refused a change: it still holds the old version, which is not what is
             // wanted any more (a shorter stay, another PIN). It is taken off the lock, and the
             // code then reads `failed`.
-            next.last_error = Some(e.public_message());
+            next.last_error = Some(e.public().1);
             next.errors = vec![error_notice(&e, now)];
             next.status = CodeStatus::Removing;
             next.removed_reason = None;
@@ -414,7 +423,7 @@ fn apply(
 
 /// Works one code that `code.lease_owner` holds: one vendor step, then the result written
 /// under the lease. Answers the outcome and the code as it now stands.
-pub async fn work(state: &AppState, code: AccessCode) -> ApiResult<(Outcome, AccessCode)> {
+pub async fn work(state: &AppState, code: AccessCode) -> Result<(Outcome, AccessCode)> {
     let Some(lock) = state.store.lock_by_id(code.lock_id).await? else {
         return Ok((Outcome::Yielded, code));
     };
@@ -422,7 +431,7 @@ pub async fn work(state: &AppState, code: AccessCode) -> ApiResult<(Outcome, Acc
         .store
         .connection_by_id(lock.connection_id)
         .await?
-        .ok_or(ApiError::NotFound("connection"))?;
+        .ok_or_else(|| EngineError::Unreachable("the code's connection is gone".into()))?;
     work_on(state, code, &lock, &conn).await
 }
 
@@ -433,7 +442,7 @@ pub async fn work_on(
     code: AccessCode,
     lock: &Lock,
     conn: &Connection,
-) -> ApiResult<(Outcome, AccessCode)> {
+) -> Result<(Outcome, AccessCode)> {
     let Some(owner) = code.lease_owner.clone() else {
         return Ok((Outcome::Yielded, code));
     };
@@ -498,7 +507,7 @@ pub async fn work_on(
 pub async fn work_now(
     state: &AppState,
     id: lockbridge_core::AccessCodeId,
-) -> ApiResult<Option<(Outcome, AccessCode)>> {
+) -> Result<Option<(Outcome, AccessCode)>> {
     let now = state.now();
     let lease = now + state.settings.code_lease.as_millis() as i64;
     match state
@@ -514,7 +523,7 @@ pub async fn work_now(
 /// One pass of the code engine: codes past their end are marked for removal, then up to 50
 /// due codes are claimed and worked (several at once; the TTLock adapter keeps one command at
 /// a time per gateway). Answers how many were worked.
-pub async fn run_due_codes(state: &AppState) -> ApiResult<usize> {
+pub async fn run_due_codes(state: &AppState) -> Result<usize> {
     let now = state.now();
     state.store.expire_codes(now).await?;
     let lease = now + state.settings.code_lease.as_millis() as i64;

@@ -1,0 +1,68 @@
+//! The code engine's own error: why an attempt did not reach the lock, and whether to try again.
+
+use lockbridge_core::provider::ProviderError;
+use lockbridge_store::StoreError;
+
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The vendor refused or failed; its kind says whether it may pass.
+    #[error(transparent)]
+    Vendor(#[from] ProviderError),
+    /// The connection's credentials no longer work: nothing is sent until they are updated.
+    #[error("the stored credentials of this connection no longer work")]
+    NeedsReauth,
+    /// The store failed; the code is tried again.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something the attempt needs is gone or cannot be reached (the lock, its connection,
+    /// its vendor in this build).
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+impl EngineError {
+    /// Worth trying again later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EngineError::Vendor(e) => e.kind.is_transient(),
+            EngineError::Store(_) | EngineError::NeedsReauth => true,
+            EngineError::Unreachable(_) => false,
+        }
+    }
+
+    /// The stable code and the fixed message a client sees for it (stored as the code's
+    /// `last_error` and notice).
+    pub fn public(&self) -> (&'static str, String) {
+        let api = match self {
+            EngineError::Vendor(e) => ApiError::Provider(e.clone()),
+            EngineError::NeedsReauth => ApiError::NeedsReauth,
+            EngineError::Store(_) => ApiError::Internal,
+            EngineError::Unreachable(_) => ApiError::NotFound("lock or connection"),
+        };
+        (api.status_code().1, api.public_message())
+    }
+}
+
+impl From<ApiError> for EngineError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Provider(p) => EngineError::Vendor(p),
+            ApiError::NeedsReauth => EngineError::NeedsReauth,
+            ApiError::Store(s) => EngineError::Store(s),
+            other => EngineError::Unreachable(other.public_message()),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Vendor(p) => ApiError::Provider(p),
+            EngineError::NeedsReauth => ApiError::NeedsReauth,
+            EngineError::Store(s) => ApiError::Store(s),
+            EngineError::Unreachable(_) => ApiError::NotFound("lock or connection"),
+        }
+    }
+}
