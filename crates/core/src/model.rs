@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::credentials::Credentials;
 use crate::ids::{AccessCodeId, ConnectionId, GatewayId, LockId, OrgId};
 use crate::rules::CodeRules;
-pub use crate::schedule::{Schedule, WEEKDAYS};
+pub use crate::schedule::{Schedule, TimeOfDay, WEEKDAYS, Weekday};
 use crate::time::Millis;
 
 /// Declares the vendor clouds: the enum, its wire names and its labels, from one list.

@@ -6,13 +6,110 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
-    /// `mon` … `sun`.
-    pub weekdays: Vec<String>,
-    /// `HH:MM`.
-    pub start_time: String,
-    pub end_time: String,
+    pub weekdays: Vec<Weekday>,
+    pub start_time: TimeOfDay,
+    pub end_time: TimeOfDay,
     /// IANA zone name.
     pub time_zone: String,
+}
+
+/// A day of the week, `mon` … `sun` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl Weekday {
+    /// Monday first.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    /// 0 for Monday … 6 for Sunday.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn as_str(self) -> &'static str {
+        WEEKDAYS[self.index()]
+    }
+}
+
+/// A time of day to the minute, `HH:MM` (00:00 to 23:59) on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimeOfDay(u16);
+
+impl TimeOfDay {
+    pub const MIDNIGHT: TimeOfDay = TimeOfDay(0);
+    /// 23:59, the last minute of a day.
+    pub const LAST_MINUTE: TimeOfDay = TimeOfDay(1439);
+
+    /// The time `minutes` after midnight, clamped to the day.
+    pub fn from_minutes(minutes: i64) -> TimeOfDay {
+        TimeOfDay(minutes.clamp(0, 1439) as u16)
+    }
+
+    /// Minutes since midnight.
+    pub fn minutes(self) -> u16 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+impl std::str::FromStr for TimeOfDay {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        const RULE: &str = "must be HH:MM (00:00 to 23:59)";
+        let t = jiff::civil::Time::strptime("%H:%M", text).map_err(|_| RULE)?;
+        if text.len() != 5 {
+            return Err(RULE);
+        }
+        Ok(TimeOfDay(
+            u16::from(t.hour() as u8) * 60 + u16::from(t.minute() as u8),
+        ))
+    }
+}
+
+impl Serialize for TimeOfDay {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeOfDay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for TimeOfDay {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TimeOfDay".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"})
+    }
 }
 
 /// The weekday names of a [`Schedule`], Monday first.
@@ -28,24 +125,14 @@ impl Schedule {
         }
         let mut seen = [false; 7];
         for d in &self.weekdays {
-            let Some(i) = WEEKDAYS.iter().position(|w| w == d) else {
+            if std::mem::replace(&mut seen[d.index()], true) {
                 return Err((
                     "schedule.weekdays",
-                    format!("{d:?} is not one of {}", WEEKDAYS.join(", ")),
+                    format!("{} is given twice", d.as_str()),
                 ));
-            };
-            if std::mem::replace(&mut seen[i], true) {
-                return Err(("schedule.weekdays", format!("{d} is given twice")));
             }
         }
-        let start = minutes(&self.start_time).ok_or((
-            "schedule.start_time",
-            "must be HH:MM (00:00 to 23:59)".to_owned(),
-        ))?;
-        let end = minutes(&self.end_time).ok_or((
-            "schedule.end_time",
-            "must be HH:MM (00:00 to 23:59)".to_owned(),
-        ))?;
+        let (start, end) = (self.start_time, self.end_time);
         if end <= start {
             return Err(("schedule.end_time", "must be after start_time".into()));
         }
@@ -60,31 +147,20 @@ impl Schedule {
         Ok(())
     }
 
-    /// The weekdays as a bit set, Monday = 1 … Sunday = 64 (unknown names are skipped).
+    /// The weekdays as a bit set, Monday = 1 … Sunday = 64.
     pub fn weekday_bits(&self) -> u8 {
         self.weekdays
             .iter()
-            .filter_map(|d| WEEKDAYS.iter().position(|w| w == d))
-            .fold(0, |bits, i| bits | 1 << i)
+            .fold(0, |bits, d| bits | 1 << d.index())
     }
 
-    /// The weekday names of a bit set, Monday first.
-    pub fn weekdays_of(bits: u8) -> Vec<String> {
-        (0..7)
-            .filter(|i| bits & (1 << i) != 0)
-            .map(|i| WEEKDAYS[i].to_owned())
+    /// The weekdays of a bit set, Monday first.
+    pub fn weekdays_of(bits: u8) -> Vec<Weekday> {
+        Weekday::ALL
+            .into_iter()
+            .filter(|d| bits & (1 << d.index()) != 0)
             .collect()
     }
-}
-
-/// Minutes since midnight of `HH:MM`.
-fn minutes(hhmm: &str) -> Option<u32> {
-    let (h, m) = hhmm.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
 #[cfg(test)]
@@ -92,12 +168,35 @@ mod tests {
     use super::*;
 
     fn window(days: &[&str], start: &str, end: &str) -> Schedule {
-        Schedule {
-            weekdays: days.iter().map(|d| (*d).to_owned()).collect(),
-            start_time: start.into(),
-            end_time: end.into(),
-            time_zone: "Europe/Warsaw".into(),
+        serde_json::from_value(serde_json::json!({
+            "weekdays": days, "start_time": start, "end_time": end, "time_zone": "Europe/Warsaw",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn times_and_days_are_parsed() {
+        let t = |s: &str| s.parse::<TimeOfDay>();
+        assert_eq!(t("07:05").map(TimeOfDay::minutes), Ok(425));
+        assert_eq!(t("23:59"), Ok(TimeOfDay::LAST_MINUTE));
+        for bad in [
+            "24:00",
+            "7:05",
+            "07:5",
+            "07:60",
+            "0705",
+            "07:05:00",
+            "",
+            "0é:00",
+            "٠٧:٠٥",
+        ] {
+            assert!(t(bad).is_err(), "{bad}");
         }
+        assert_eq!(TimeOfDay::from_minutes(425).to_string(), "07:05");
+        let bad_day = serde_json::from_value::<Schedule>(serde_json::json!({
+            "weekdays": ["friday"], "start_time": "10:00", "end_time": "18:00", "time_zone": "UTC",
+        }));
+        assert!(bad_day.is_err());
     }
 
     #[test]
@@ -105,7 +204,7 @@ mod tests {
         let ok = window(&["fri", "sat"], "10:00", "18:00");
         assert!(ok.check(Some("Europe/Warsaw")).is_ok());
         assert_eq!(ok.weekday_bits(), 48);
-        assert_eq!(Schedule::weekdays_of(48), vec!["fri", "sat"]);
+        assert_eq!(Schedule::weekdays_of(48), vec![Weekday::Fri, Weekday::Sat]);
         for bits in 0..=127u8 {
             let days = Schedule::weekdays_of(bits);
             let s = Schedule {
@@ -117,19 +216,11 @@ mod tests {
         let field = |s: Schedule| s.check(Some("Europe/Warsaw")).unwrap_err().0;
         assert_eq!(field(window(&[], "10:00", "18:00")), "schedule.weekdays");
         assert_eq!(
-            field(window(&["friday"], "10:00", "18:00")),
-            "schedule.weekdays"
-        );
-        assert_eq!(
             field(window(&["mon", "mon"], "10:00", "18:00")),
             "schedule.weekdays"
         );
         assert_eq!(
-            field(window(&["mon"], "24:00", "18:00")),
-            "schedule.start_time"
-        );
-        assert_eq!(
-            field(window(&["mon"], "10:00", "9:00")),
+            field(window(&["mon"], "10:00", "09:00")),
             "schedule.end_time"
         );
         assert_eq!(

@@ -65,7 +65,7 @@ pub fn differences(code: &AccessCode, found: &ProviderCode) -> Map<String, Value
     }
     let window = |s: &Option<lockbridge_core::Schedule>| {
         s.as_ref()
-            .map(|s| (s.weekday_bits(), s.start_time.clone(), s.end_time.clone()))
+            .map(|s| (s.weekday_bits(), s.start_time, s.end_time))
     };
     if window(&f.schedule) != window(&code.schedule) {
         changes.insert(

@@ -282,7 +282,7 @@ both_backends!(codes_permanent_time_bound_and_weekly, |db: Db| async move {
             json!({"code": "815274", "schedule": bad}),
         )
         .await;
-    assert_eq!(r.body["error"]["field"], "schedule.weekdays");
+    assert_eq!(r.body["error"]["field"], "schedule.weekdays[0]");
 });
 
 both_backends!(

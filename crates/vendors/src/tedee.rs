@@ -15,7 +15,9 @@ use crate::sessions::Sessions;
 use lockbridge_core::credentials::{Credentials, Field};
 use lockbridge_core::ids::ConnectionId;
 use lockbridge_core::metrics::VendorCalls;
-use lockbridge_core::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
+use lockbridge_core::model::{
+    Capabilities, Connection, Lock, LockState, Provider, Schedule, TimeOfDay,
+};
 use lockbridge_core::provider::*;
 use lockbridge_core::rules::CodeRules;
 use lockbridge_core::time::{Millis, parse_utc_lenient, to_rfc3339};
@@ -111,11 +113,9 @@ fn state_of(s: Option<&td::DeviceState>) -> LockState {
     }
 }
 
-/// `HH:MM` of a Tedee day-time value (only its time of day counts).
-fn hhmm(text: &str) -> Option<String> {
-    text.get(11..16)
-        .filter(|t| t.as_bytes().get(2) == Some(&b':'))
-        .map(str::to_owned)
+/// The time of day of a Tedee day-time value (only its time of day counts).
+fn hhmm(text: &str) -> Option<TimeOfDay> {
+    text.get(11..16)?.parse().ok()
 }
 
 /// A PIN as an access code. Tedee evaluates the day window in the lock's local time (the
@@ -128,11 +128,11 @@ fn code_of(pin: td::Pin, time_zone: Option<&str>) -> ProviderCode {
             start_time: start
                 .as_deref()
                 .and_then(hhmm)
-                .unwrap_or_else(|| "00:00".into()),
+                .unwrap_or(TimeOfDay::MIDNIGHT),
             end_time: end
                 .as_deref()
                 .and_then(hhmm)
-                .unwrap_or_else(|| "23:59".into()),
+                .unwrap_or(TimeOfDay::LAST_MINUTE),
             time_zone: time_zone.unwrap_or("UTC").to_owned(),
         }),
     };
@@ -160,7 +160,7 @@ fn pin_of(
         || "2000-01-01".to_owned(),
         |(s, _)| to_rfc3339(s)[..10].to_owned(),
     );
-    let at = |hhmm: &str| format!("{day}T{hhmm}:00.000Z");
+    let at = |t: TimeOfDay| format!("{day}T{t}:00.000Z");
     NewPin {
         alias: name
             .filter(|n| !n.trim().is_empty())
@@ -169,8 +169,8 @@ fn pin_of(
         pin: code.to_owned(),
         start_date: period.map(|(s, _)| to_rfc3339(s)),
         end_date: period.map(|(_, e)| to_rfc3339(e)),
-        day_start_time: schedule.map(|s| at(&s.start_time)),
-        day_end_time: schedule.map(|s| at(&s.end_time)),
+        day_start_time: schedule.map(|s| at(s.start_time)),
+        day_end_time: schedule.map(|s| at(s.end_time)),
         week_days: schedule.map(|s| WeekDays(s.weekday_bits())),
     }
 }
@@ -528,13 +528,14 @@ impl Codes for TedeeProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lockbridge_core::model::Weekday;
 
     #[test]
     fn weekly_windows_round_trip_through_a_pin() {
         let window = Schedule {
-            weekdays: vec!["fri".into(), "sat".into()],
-            start_time: "10:00".into(),
-            end_time: "18:30".into(),
+            weekdays: vec![Weekday::Fri, Weekday::Sat],
+            start_time: "10:00".parse().unwrap(),
+            end_time: "18:30".parse().unwrap(),
             time_zone: "Europe/Warsaw".into(),
         };
         let pin = pin_of(

@@ -4,7 +4,7 @@
 use lockbridge_tuya::{ScheduleItem, TempPassword};
 
 use super::PERMANENT_END_S;
-use lockbridge_core::model::{Lock, Schedule};
+use lockbridge_core::model::{Lock, Schedule, Weekday};
 use lockbridge_core::provider::LockEvent;
 use lockbridge_core::time::{Millis, now_ms};
 
@@ -15,7 +15,7 @@ pub(super) fn working_day(s: &Schedule) -> i64 {
     monday_first | i64::from(bits >> 6 & 1)
 }
 
-pub(super) fn weekdays_of(working_day: i64) -> Vec<String> {
+pub(super) fn weekdays_of(working_day: i64) -> Vec<Weekday> {
     if working_day == 0 {
         // Seen with `working_day: 0` in Tuya's v2.0 example; read as every day (unconfirmed).
         return Schedule::weekdays_of(127);
@@ -23,16 +23,6 @@ pub(super) fn weekdays_of(working_day: i64) -> Vec<String> {
     let sunday = (working_day & 1) as u8;
     let rest = ((working_day >> 1) & 0b011_1111) as u8;
     Schedule::weekdays_of(rest | sunday << 6)
-}
-
-pub(super) fn minutes(hhmm: &str) -> i64 {
-    let (h, m) = hhmm.split_once(':').unwrap_or(("0", "0"));
-    h.parse::<i64>().unwrap_or(0) * 60 + m.parse::<i64>().unwrap_or(0)
-}
-
-pub(super) fn hhmm(minutes: i64) -> String {
-    let m = minutes.clamp(0, 1439);
-    format!("{:02}:{:02}", m / 60, m % 60)
 }
 
 pub(super) fn temp_password(
@@ -59,8 +49,8 @@ pub(super) fn temp_password(
         schedule: schedule
             .map(|s| {
                 vec![ScheduleItem {
-                    effective_time: minutes(&s.start_time),
-                    invalid_time: minutes(&s.end_time),
+                    effective_time: i64::from(s.start_time.minutes()),
+                    invalid_time: i64::from(s.end_time.minutes()),
                     working_day: working_day(s),
                 }]
             })
@@ -124,11 +114,11 @@ mod tests {
 
     #[test]
     fn weekdays_map_to_working_day_and_back() {
-        let s = |days: &[&str]| Schedule {
-            weekdays: days.iter().map(|d| (*d).to_owned()).collect(),
-            start_time: "07:30".into(),
-            end_time: "08:30".into(),
-            time_zone: "+01:00".into(),
+        let s = |days: &[&str]| -> Schedule {
+            serde_json::from_value(serde_json::json!({
+                "weekdays": days, "start_time": "07:30", "end_time": "08:30", "time_zone": "+01:00",
+            }))
+            .unwrap()
         };
         // Tuya's own example: Monday, Tuesday and Friday = 38.
         assert_eq!(working_day(&s(&["mon", "tue", "fri"])), 38);
@@ -136,12 +126,11 @@ mod tests {
         assert_eq!(working_day(&s(&["sat"])), 64);
         for bits in 0..=127u8 {
             let days = Schedule::weekdays_of(bits);
-            let refs: Vec<&str> = days.iter().map(String::as_str).collect();
+            let refs: Vec<&str> = days.iter().map(|d| d.as_str()).collect();
             let wd = working_day(&s(&refs));
             if bits != 0 {
                 assert_eq!(weekdays_of(wd), days);
             }
         }
-        assert_eq!((minutes("07:30"), hhmm(450)), (450, "07:30".to_owned()));
     }
 }

@@ -13,14 +13,16 @@ use secrecy::ExposeSecret;
 use crate::sessions::Sessions;
 use lockbridge_core::credentials::{Credentials, Field};
 use lockbridge_core::metrics::VendorCalls;
-use lockbridge_core::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule};
+use lockbridge_core::model::{
+    Capabilities, Connection, Lock, LockState, Provider, Schedule, TimeOfDay,
+};
 use lockbridge_core::provider::*;
 use lockbridge_core::rules::CodeRules;
 use lockbridge_core::time::{Millis, now_ms};
 
 mod convert;
 
-use convert::{event_of, hhmm, pin_length, temp_password, weekdays_of};
+use convert::{event_of, pin_length, temp_password, weekdays_of};
 
 const P: Provider = Provider::Tuya;
 /// Tuya needs an end for every temporary password: "permanent" ones end on 2038-01-01 (the last
@@ -402,8 +404,8 @@ impl Codes for TuyaProvider {
                 let permanent = p.invalid_time >= PERMANENT_FROM_S;
                 let schedule = p.schedule_list.first().map(|s| Schedule {
                     weekdays: weekdays_of(s.working_day),
-                    start_time: hhmm(s.effective_time),
-                    end_time: hhmm(s.invalid_time),
+                    start_time: TimeOfDay::from_minutes(s.effective_time),
+                    end_time: TimeOfDay::from_minutes(s.invalid_time),
                     time_zone: p
                         .time_zone
                         .clone()
