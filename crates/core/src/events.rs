@@ -8,7 +8,7 @@ use crate::ids::{AccessCodeId, ConnectionId, EventId, LockId, OrgId};
 use crate::time::Millis;
 
 /// The stable event type names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub enum EventType {
     #[serde(rename = "access_code.set")]
     CodeSet,
@@ -44,10 +44,14 @@ pub enum EventType {
     ConnectionNeedsReauth,
     #[serde(rename = "connection.reauthorized")]
     ConnectionReauthorized,
+    #[serde(rename = "webhook.test")]
+    WebhookTest,
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 19] = [
         EventType::CodeSet,
         EventType::CodeFailed,
         EventType::CodeRemoved,
@@ -65,6 +69,8 @@ impl EventType {
         EventType::GatewayOffline,
         EventType::ConnectionNeedsReauth,
         EventType::ConnectionReauthorized,
+        EventType::WebhookTest,
+        EventType::WebhookDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +92,8 @@ impl EventType {
             EventType::GatewayOffline => "gateway.offline",
             EventType::ConnectionNeedsReauth => "connection.needs_reauth",
             EventType::ConnectionReauthorized => "connection.reauthorized",
+            EventType::WebhookTest => "webhook.test",
+            EventType::WebhookDisabled => "webhook.disabled",
         }
     }
 
@@ -95,7 +103,7 @@ impl EventType {
 }
 
 /// An event, as stored and listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Event {
     pub id: EventId,
     #[serde(skip)]
@@ -103,12 +111,16 @@ pub struct Event {
     #[serde(rename = "type")]
     pub kind: EventType,
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub occurred_at: Millis,
     #[serde(with = "crate::time::rfc3339")]
+    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
     pub connection_id: Option<ConnectionId>,
     pub lock_id: Option<LockId>,
     pub access_code_id: Option<AccessCodeId>,
+    /// The grant the code belongs to, when it does.
+    pub grant_id: Option<String>,
     pub data: Value,
 }
 
@@ -124,6 +136,7 @@ impl Event {
             connection_id: None,
             lock_id: None,
             access_code_id: None,
+            grant_id: None,
             data: Value::Object(Default::default()),
         }
     }

@@ -106,6 +106,14 @@ typed_id!(
     /// An event (ids sort by creation).
     EventId, "evt"
 );
+typed_id!(
+    /// A webhook endpoint.
+    WebhookId, "whk"
+);
+typed_id!(
+    /// One attempt to deliver an event to a webhook endpoint.
+    DeliveryId, "dlv"
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,9 +11,12 @@ pub mod provider;
 pub mod rules;
 pub mod schedule;
 pub mod time;
+pub mod webhooks;
 
 pub use credentials::Credentials;
-pub use ids::{AccessCodeId, ApiKeyId, ConnectionId, EventId, GatewayId, LockId, OrgId};
+pub use ids::{
+    AccessCodeId, ApiKeyId, ConnectionId, DeliveryId, EventId, GatewayId, LockId, OrgId, WebhookId,
+};
 pub use model::*;
 pub use provider::{ErrorKind, ProviderError, ProviderResult, Vendor};
 pub use rules::CodeRules;

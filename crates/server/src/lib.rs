@@ -18,6 +18,7 @@ pub mod routes;
 pub mod schema;
 pub mod service;
 pub mod state;
+pub mod webhooks;
 pub mod workers;
 
 use std::sync::Arc;
@@ -86,6 +87,7 @@ impl App {
         calls: Arc<VendorCalls>,
     ) -> App {
         let lock_cache_ttl = settings.lock_cache_ttl;
+        let sender = Arc::new(webhooks::Sender::new(&settings));
         let state = AppState {
             store,
             providers,
@@ -96,6 +98,7 @@ impl App {
             http: Arc::default(),
             locks: Arc::new(lock_cache::LockCache::new(lock_cache_ttl)),
             clock: Arc::default(),
+            webhooks: sender,
         };
         App { state }
     }
@@ -121,6 +124,8 @@ impl App {
             .merge(routes::things::router())
             .merge(routes::locks::router())
             .merge(routes::access_codes::router())
+            .merge(routes::events::router())
+            .merge(routes::webhooks::router())
             .merge(docs)
     }
 
@@ -149,12 +154,16 @@ impl App {
             self.state.settings.worker_interval,
             stop.clone(),
         ));
+        let deliveries = tokio::spawn(workers::run_webhooks(self.state.clone(), stop.clone()));
         let limits = self.state.settings.edge.clone();
         edge::serve(self.router(), listener, &limits, stop.clone()).await?;
         stop.cancel();
         // A worker in the middle of a vendor call is not waited for past the grace period:
         // its leases hand the work to whichever instance runs next.
-        let _ = tokio::time::timeout(limits.shutdown_grace, workers).await;
+        let _ = tokio::time::timeout(limits.shutdown_grace, async {
+            let _ = tokio::join!(workers, deliveries);
+        })
+        .await;
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ fn schemas() -> Map<String, Value> {
     use lockbridge_core::model::{AccessCode, ApiKey, Gateway, Lock};
     use lockbridge_core::provider::{OfflineCode, ThingInfo};
 
-    use crate::routes::{access_codes, api_keys, bff, connections, locks, things};
+    use crate::routes::{access_codes, api_keys, bff, connections, locks, things, webhooks};
     use crate::schema::*;
 
     let settings = SchemaSettings::draft2020_12().with(|s| {
@@ -47,6 +47,15 @@ fn schemas() -> Map<String, Value> {
         OfflineCode,
         Page<ThingInfo>,
         things::ThingPassword,
+        lockbridge_core::events::Event,
+        Page<lockbridge_core::events::Event>,
+        lockbridge_core::webhooks::Webhook,
+        Page<lockbridge_core::webhooks::Webhook>,
+        lockbridge_core::webhooks::Delivery,
+        Page<lockbridge_core::webhooks::Delivery>,
+        webhooks::NewWebhook,
+        webhooks::Change,
+        webhooks::WebhookCreated,
     );
     generator.take_definitions(true).into_iter().collect()
 }
@@ -66,6 +75,8 @@ fn operation(op: &Op) -> Value {
         let schema = match *q {
             "limit" => json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
             "refresh" | "online" => json!({"type": "boolean"}),
+            "type" => json!({"type": "array", "items": {"type": "string"}}),
+            "since" | "until" => json!({"type": "string", "format": "date-time"}),
             "provider" => json!({"enum": lockbridge_core::Provider::ALL}),
             _ => json!({"type": "string"}),
         };

@@ -187,3 +187,74 @@ mod tests {
         assert_eq!(field::<LockQuery>("q=a%00b"), "query");
     }
 }
+
+/// `GET /v1/events`: the filters and the page; `type` may repeat.
+#[derive(Debug, Clone)]
+pub struct EventsQuery {
+    pub filter: lockbridge_store::EventFilter,
+    pub limit: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsRest {
+    lock_id: Option<lockbridge_core::ids::LockId>,
+    access_code_id: Option<lockbridge_core::ids::AccessCodeId>,
+    connection_id: Option<ConnectionId>,
+    grant_id: Option<String>,
+    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    since: Option<lockbridge_core::time::Millis>,
+    #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    until: Option<lockbridge_core::time::Millis>,
+    #[serde(default = "fifty", deserialize_with = "limit")]
+    limit: u32,
+    #[serde(default = "Option::default", deserialize_with = "cursor")]
+    cursor: Option<lockbridge_core::ids::EventId>,
+}
+
+impl EventsQuery {
+    pub fn parse(query: &str) -> Result<EventsQuery, ApiError> {
+        let mut types = Vec::new();
+        let mut rest = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            if k == "type" {
+                types.extend(
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned),
+                );
+            } else {
+                rest.append_pair(&k, &v);
+            }
+        }
+        let known: Vec<&str> = lockbridge_core::events::EventType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        lockbridge_core::webhooks::check_patterns(&types, &known)
+            .map_err(|rule| ApiError::validation("type", rule))?;
+        let r: EventsRest = parse(&rest.finish())?;
+        Ok(EventsQuery {
+            filter: lockbridge_store::EventFilter {
+                types,
+                lock_id: r.lock_id,
+                access_code_id: r.access_code_id,
+                connection_id: r.connection_id,
+                grant_id: r.grant_id,
+                since: r.since,
+                until: r.until,
+                before: r.cursor,
+            },
+            limit: r.limit,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EventsQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        EventsQuery::parse(parts.uri.query().unwrap_or_default())
+    }
+}

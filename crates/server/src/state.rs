@@ -53,6 +53,16 @@ pub struct Settings {
     pub base_urls: HashMap<Provider, String>,
     /// Timeouts and limits of the HTTP edge.
     pub edge: crate::edge::EdgeLimits,
+    /// Whether webhooks may go to private, loopback and link-local addresses
+    /// (`LOCKBRIDGE_WEBHOOK_ALLOW_PRIVATE`; `demo` allows them).
+    pub webhook_allow_private: bool,
+    /// The longest one webhook attempt may take; past it the attempt failed.
+    pub webhook_timeout: Duration,
+    /// Attempts in flight at once, overall and per endpoint.
+    pub webhook_concurrency: usize,
+    pub webhook_per_endpoint: usize,
+    /// How often the delivery worker looks for due attempts.
+    pub webhook_poll: Duration,
 }
 
 impl Default for Settings {
@@ -74,6 +84,11 @@ impl Default for Settings {
             device_sync_interval: Duration::from_secs(5 * 60),
             base_urls: HashMap::new(),
             edge: Default::default(),
+            webhook_allow_private: false,
+            webhook_timeout: Duration::from_secs(15),
+            webhook_concurrency: 64,
+            webhook_per_endpoint: 8,
+            webhook_poll: Duration::from_millis(250),
         }
     }
 }
@@ -219,6 +234,8 @@ pub struct AppState {
     pub code_reads: Arc<CodeReads>,
     /// The service's clock (tests move it).
     pub clock: Arc<lockbridge_core::time::Clock>,
+    /// How webhooks are sent.
+    pub webhooks: Arc<crate::webhooks::Sender>,
 }
 
 impl AppState {

@@ -113,3 +113,25 @@ pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
         }
     }
 }
+
+/// Delivers due webhook attempts every `webhook_poll` (and at once again after a busy pass)
+/// until `stop` is cancelled.
+pub async fn run_webhooks(state: AppState, stop: CancellationToken) {
+    let every = state.settings.webhook_poll;
+    while !stop.is_cancelled() {
+        let busy = match crate::webhooks::deliver_due(&state).await {
+            Ok(n) => n > 0,
+            Err(e) => {
+                tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "webhook pass failed");
+                false
+            }
+        };
+        if busy {
+            continue;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}

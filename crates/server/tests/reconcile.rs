@@ -138,7 +138,7 @@ both_backends!(
             t.db.store
                 .list_events(
                     t.org,
-                    lockbridge_store::EventFilter {
+                    &lockbridge_store::EventFilter {
                         access_code_id: Some(id.parse().unwrap()),
                         ..Default::default()
                     },
@@ -402,7 +402,7 @@ both_backends!(device_sync_keeps_lock_health_current, |db: Db| async move {
     );
     let types: Vec<String> =
         t.db.store
-            .list_events(t.org, Default::default(), 50)
+            .list_events(t.org, &Default::default(), 50)
             .await
             .unwrap()
             .iter()
@@ -420,7 +420,7 @@ both_backends!(device_sync_keeps_lock_health_current, |db: Db| async move {
     assert_eq!(lock["errors"].as_array().map(Vec::len), Some(0), "{lock}");
     let types: Vec<String> =
         t.db.store
-            .list_events(t.org, Default::default(), 50)
+            .list_events(t.org, &Default::default(), 50)
             .await
             .unwrap()
             .iter()

@@ -111,7 +111,7 @@ both_backends!(
         assert_eq!(lock["errors"], json!([]), "{lock}");
         let events: Vec<String> =
             t.db.store
-                .list_events(t.org, Default::default(), 10)
+                .list_events(t.org, &Default::default(), 10)
                 .await
                 .unwrap()
                 .iter()

@@ -1,22 +1,32 @@
 //! The event log: rows written inside the transaction of the change they describe.
 
 use lockbridge_core::events::{Event, EventType};
-use lockbridge_core::ids::{AccessCodeId, LockId, OrgId};
+use lockbridge_core::ids::{AccessCodeId, ConnectionId, EventId, LockId, OrgId};
+use lockbridge_core::time::Millis;
 use sqlx::any::AnyRow;
 
 use crate::{Result, Store, StoreError, int, opt_text, parse, text};
 
-const COLUMNS: &str =
-    "id, org_id, type, occurred_at, created_at, connection_id, lock_id, access_code_id, data";
+pub(crate) const COLUMNS: &str = "id, org_id, type, occurred_at, created_at, connection_id, lock_id, access_code_id, grant_id, data";
 
 /// Which events to list (newest first).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct EventFilter {
+    /// Exact types, or `prefix.*`; any type when empty.
+    pub types: Vec<String>,
     pub lock_id: Option<LockId>,
     pub access_code_id: Option<AccessCodeId>,
+    pub connection_id: Option<ConnectionId>,
+    pub grant_id: Option<String>,
+    /// `occurred_at` at or after.
+    pub since: Option<Millis>,
+    /// `occurred_at` before.
+    pub until: Option<Millis>,
+    /// Older than this event (the cursor of the previous page).
+    pub before: Option<EventId>,
 }
 
-fn event(row: &AnyRow) -> Result<Event> {
+pub(crate) fn event(row: &AnyRow) -> Result<Event> {
     let id = text(row, "id")?;
     let kind = text(row, "type")?;
     let opt = |col: &str| -> Result<Option<String>> { opt_text(row, col) };
@@ -39,6 +49,7 @@ fn event(row: &AnyRow) -> Result<Event> {
         access_code_id: opt("access_code_id")?
             .map(|v| parse("events", &id, "access_code_id", &v))
             .transpose()?,
+        grant_id: opt("grant_id")?,
         data: serde_json::from_str(&text(row, "data")?).map_err(|_| StoreError::Corrupt {
             table: "events",
             id: id.clone(),
@@ -48,15 +59,26 @@ fn event(row: &AnyRow) -> Result<Event> {
 }
 
 impl Store {
-    /// Writes `events` with the executor of the transaction that makes the change.
+    /// Writes `events`, and their first delivery attempts to the organisation's webhook
+    /// endpoints, with the executor of the transaction that makes the change.
     pub(crate) async fn insert_events<'c>(
+        &self,
+        tx: &mut sqlx::Transaction<'c, sqlx::Any>,
+        events: &[Event],
+    ) -> Result<()> {
+        self.insert_event_rows(tx, events).await?;
+        self.fan_out(tx, events).await
+    }
+
+    /// Writes `events` alone.
+    pub(crate) async fn insert_event_rows<'c>(
         &self,
         tx: &mut sqlx::Transaction<'c, sqlx::Any>,
         events: &[Event],
     ) -> Result<()> {
         let sql = self.sql(
             "INSERT INTO events (id, org_id, type, occurred_at, created_at, connection_id, lock_id, \
-             access_code_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             access_code_id, grant_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         );
         for e in events {
             sqlx::query(&sql)
@@ -68,6 +90,7 @@ impl Store {
                 .bind(e.connection_id.map(|v| v.to_string()))
                 .bind(e.lock_id.map(|v| v.to_string()))
                 .bind(e.access_code_id.map(|v| v.to_string()))
+                .bind(e.grant_id.clone())
                 .bind(e.data.to_string())
                 .execute(&mut **tx)
                 .await?;
@@ -79,23 +102,72 @@ impl Store {
     pub async fn list_events(
         &self,
         org: OrgId,
-        filter: EventFilter,
+        filter: &EventFilter,
         limit: u32,
     ) -> Result<Vec<Event>> {
-        let (clause, value) = match (filter.access_code_id, filter.lock_id) {
-            (Some(code), _) => ("access_code_id = $2", code.to_string()),
-            (None, Some(lock)) => ("lock_id = $2", lock.to_string()),
-            (None, None) => ("org_id = $2", org.to_string()),
+        enum Arg {
+            Text(String),
+            Int(i64),
+        }
+        let mut args = vec![Arg::Text(org.to_string())];
+        let mut clauses = vec!["org_id = $1".to_owned()];
+        let mut add = |clause: &str, arg: Arg| {
+            args.push(arg);
+            clauses.push(clause.replace('#', &format!("${}", args.len())));
         };
+        // The most selective index first: a code's, a lock's, else the organisation's.
+        if let Some(v) = filter.access_code_id {
+            add("access_code_id = #", Arg::Text(v.to_string()));
+        }
+        if let Some(v) = filter.lock_id {
+            add("lock_id = #", Arg::Text(v.to_string()));
+        }
+        if let Some(v) = filter.connection_id {
+            add("connection_id = #", Arg::Text(v.to_string()));
+        }
+        if let Some(v) = &filter.grant_id {
+            add("grant_id = #", Arg::Text(v.clone()));
+        }
+        if let Some(v) = filter.since {
+            add("occurred_at >= #", Arg::Int(v));
+        }
+        if let Some(v) = filter.until {
+            add("occurred_at < #", Arg::Int(v));
+        }
+        if let Some(v) = filter.before {
+            add("id < #", Arg::Text(v.to_string()));
+        }
+        let mut any = Vec::new();
+        for t in &filter.types {
+            let (clause, value) = match t.strip_suffix('*') {
+                Some("") => continue,
+                Some(prefix) => (
+                    "type LIKE # ESCAPE '\\'",
+                    format!("{}%", prefix.replace('_', "\\_")),
+                ),
+                None => ("type = #", t.clone()),
+            };
+            args.push(Arg::Text(value));
+            any.push(clause.replace('#', &format!("${}", args.len())));
+        }
+        if !any.is_empty() && !filter.types.iter().any(|t| t == "*") {
+            clauses.push(format!("({})", any.join(" OR ")));
+        }
+        args.push(Arg::Int(i64::from(limit)));
         let sql = format!(
-            "SELECT {COLUMNS} FROM events WHERE org_id = $1 AND {clause} ORDER BY id DESC LIMIT $3"
+            "SELECT {COLUMNS} FROM events WHERE {} ORDER BY id DESC LIMIT ${}",
+            clauses.join(" AND "),
+            args.len()
         );
-        let rows = sqlx::query(&self.sql(&sql))
-            .bind(org.to_string())
-            .bind(value)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let sql = self.sql(&sql);
+        let mut q = sqlx::query(&sql);
+        for a in args {
+            q = match a {
+                Arg::Text(t) => q.bind(t),
+                Arg::Int(i) => q.bind(i),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(event).collect()
     }
 }

@@ -15,6 +15,7 @@ mod events;
 mod orgs;
 #[cfg(feature = "test-util")]
 pub mod testing;
+mod webhooks;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -27,6 +28,7 @@ pub use cipher::MasterKey;
 pub use codes::{Guard, InsertError};
 pub use devices::{LockFilter, SyncCounts};
 pub use events::EventFilter;
+pub use webhooks::{Endpoint, WebhookPatch};
 
 use cipher::Cipher;
 

@@ -191,7 +191,7 @@ both_backends!(
         let events = s
             .list_events(
                 org,
-                EventFilter {
+                &EventFilter {
                     access_code_id: Some(c.id),
                     ..Default::default()
                 },
@@ -210,7 +210,7 @@ both_backends!(
                 .unwrap()
         );
         assert_eq!(
-            s.list_events(org, EventFilter::default(), 10)
+            s.list_events(org, &EventFilter::default(), 10)
                 .await
                 .unwrap()
                 .len(),

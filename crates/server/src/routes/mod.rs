@@ -3,8 +3,10 @@ pub mod api_keys;
 pub mod bff;
 pub(crate) mod code_changes;
 pub mod connections;
+pub mod events;
 pub mod locks;
 pub mod system;
 pub mod things;
+pub mod webhooks;
 
 pub use crate::schema::Page as List;

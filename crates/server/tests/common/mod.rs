@@ -82,6 +82,7 @@ impl TestApp {
         let mut settings = Settings {
             // Workers are driven step by step by the tests.
             worker_interval: Duration::from_secs(3600),
+            webhook_poll: Duration::from_secs(3600),
             retry_base: Duration::ZERO,
             operation_poll: Duration::from_millis(20),
             confirm_poll: Duration::ZERO,
@@ -332,7 +333,7 @@ impl TestApp {
             .store
             .list_events(
                 self.org,
-                lockbridge_store::EventFilter {
+                &lockbridge_store::EventFilter {
                     access_code_id: Some(id),
                     ..Default::default()
                 },

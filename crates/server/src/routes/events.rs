@@ -1,0 +1,47 @@
+//! `GET /v1/events`: the organisation's event log, newest first.
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::get;
+use lockbridge_core::events::Event;
+
+use crate::api::{Access, Api, Op};
+use crate::error::ApiResult;
+use crate::extract::Caller;
+use crate::query::EventsQuery;
+use crate::state::AppState;
+
+pub fn router() -> Api {
+    Api::new("events").get(
+        "/v1/events",
+        get(list),
+        Op::new(
+            Access::Member,
+            "Everything lockbridge did or saw, newest first (`type` may repeat or end in `.*`)",
+        )
+        .query(&[
+            "type",
+            "lock_id",
+            "access_code_id",
+            "connection_id",
+            "grant_id",
+            "since",
+            "until",
+            "limit",
+            "cursor",
+        ])
+        .returns(200, "EventList"),
+    )
+}
+
+async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    q: EventsQuery,
+) -> ApiResult<Json<super::List<Event>>> {
+    let rows = s
+        .store
+        .list_events(caller.org, &q.filter, q.limit + 1)
+        .await?;
+    Ok(Json(super::List::of(rows, q.limit, |e| e.id.to_string())))
+}

@@ -1,0 +1,6 @@
+//! Webhooks: who may be called ([`address`]) and the delivery worker ([`deliver`]).
+
+pub mod address;
+pub mod deliver;
+
+pub use deliver::{Sender, deliver_due};

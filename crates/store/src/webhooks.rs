@@ -1,0 +1,546 @@
+//! Webhook endpoints (secrets sealed) and their deliveries: one row per attempt, claimed by
+//! workers with leases; every change of an attempt is conditional on the lease it holds.
+
+use lockbridge_core::events::{Event, EventType};
+use lockbridge_core::ids::{DeliveryId, EventId, OrgId, WebhookId};
+use lockbridge_core::time::Millis;
+use lockbridge_core::webhooks::{
+    DISABLE_AFTER_MS, Delivery, DeliveryStatus, RETRY_SCHEDULE_S, Webhook, matches,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
+
+const COLUMNS: &str =
+    "id, org_id, url, event_types, description, enabled, failing_since, created_at, updated_at";
+const DELIVERY_COLUMNS: &str = "id, org_id, webhook_id, event_id, attempt, status, response_status, \
+                                duration_ms, error, next_attempt_at, created_at, finished_at";
+
+/// What a delivery worker needs of an endpoint to send to it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: WebhookId,
+    pub url: String,
+    /// The current secret, and the previous one while a rotation lasts.
+    pub secrets: Vec<String>,
+}
+
+/// A PATCH of an endpoint: the fields given replace the stored ones.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookPatch {
+    pub url: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+}
+
+fn webhook(row: &AnyRow) -> Result<Webhook> {
+    let id = text(row, "id")?;
+    let types = text(row, "event_types")?;
+    Ok(Webhook {
+        id: parse("webhooks", &id, "id", &id)?,
+        org_id: parse("webhooks", &id, "org_id", &text(row, "org_id")?)?,
+        url: text(row, "url")?,
+        event_types: serde_json::from_str(&types).map_err(|_| StoreError::Corrupt {
+            table: "webhooks",
+            id: id.clone(),
+            what: "event_types".into(),
+        })?,
+        description: opt_text(row, "description")?,
+        enabled: int(row, "enabled")? != 0,
+        failing_since: opt_int(row, "failing_since")?,
+        created_at: int(row, "created_at")?,
+        updated_at: int(row, "updated_at")?,
+    })
+}
+
+fn delivery(row: &AnyRow) -> Result<Delivery> {
+    let id = text(row, "id")?;
+    let status = text(row, "status")?;
+    Ok(Delivery {
+        id: parse("webhook_deliveries", &id, "id", &id)?,
+        org_id: parse("webhook_deliveries", &id, "org_id", &text(row, "org_id")?)?,
+        webhook_id: parse(
+            "webhook_deliveries",
+            &id,
+            "webhook_id",
+            &text(row, "webhook_id")?,
+        )?,
+        event_id: parse(
+            "webhook_deliveries",
+            &id,
+            "event_id",
+            &text(row, "event_id")?,
+        )?,
+        attempt: int(row, "attempt")?.clamp(0, i64::from(u32::MAX)) as u32,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+            table: "webhook_deliveries",
+            id: id.clone(),
+            what: format!("status {status:?}"),
+        })?,
+        response_status: opt_int(row, "response_status")?.map(|s| s.clamp(0, 999) as u16),
+        duration_ms: opt_int(row, "duration_ms")?.map(|d| d.max(0) as u64),
+        error: opt_text(row, "error")?,
+        next_attempt_at: opt_int(row, "next_attempt_at")?,
+        created_at: int(row, "created_at")?,
+        finished_at: opt_int(row, "finished_at")?,
+    })
+}
+
+/// `$first, $first+1, …` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    pub async fn insert_webhook(&self, w: &Webhook, secret: &str) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO webhooks ({COLUMNS}, secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        );
+        sqlx::query(&self.sql(&sql))
+            .bind(w.id.to_string())
+            .bind(w.org_id.to_string())
+            .bind(&w.url)
+            .bind(serde_json::to_string(&w.event_types).unwrap_or_else(|_| "[]".into()))
+            .bind(w.description.clone())
+            .bind(i64::from(w.enabled))
+            .bind(w.failing_since)
+            .bind(w.created_at)
+            .bind(w.updated_at)
+            .bind(self.cipher.seal(&w.id.to_string(), secret.as_bytes()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get_webhook(&self, org: OrgId, id: WebhookId) -> Result<Option<Webhook>> {
+        let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(webhook).transpose()
+    }
+
+    /// The organisation's endpoints in id order, after `after`.
+    pub async fn list_webhooks(
+        &self,
+        org: OrgId,
+        limit: u32,
+        after: Option<WebhookId>,
+    ) -> Result<Vec<Webhook>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM webhooks WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(webhook).collect()
+    }
+
+    /// Applies `patch` in one statement; `None` when there is no such endpoint.
+    pub async fn update_webhook(
+        &self,
+        org: OrgId,
+        id: WebhookId,
+        patch: &WebhookPatch,
+        now: Millis,
+    ) -> Result<Option<Webhook>> {
+        let sql = format!(
+            "UPDATE webhooks SET url = COALESCE($3, url), event_types = COALESCE($4, event_types), \
+             description = CASE WHEN $5 = 1 THEN $6 ELSE description END, \
+             enabled = COALESCE($7, enabled), \
+             failing_since = CASE WHEN $7 = 1 THEN NULL ELSE failing_since END, updated_at = $8 \
+             WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .bind(patch.url.clone())
+            .bind(
+                patch
+                    .event_types
+                    .as_ref()
+                    .map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into())),
+            )
+            .bind(i64::from(patch.description.is_some()))
+            .bind(patch.description.clone().flatten())
+            .bind(patch.enabled.map(i64::from))
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(webhook).transpose()
+    }
+
+    /// Replaces the secret; the previous one keeps signing until `previous_until`.
+    pub async fn rotate_webhook_secret(
+        &self,
+        org: OrgId,
+        id: WebhookId,
+        secret: &str,
+        previous_until: Millis,
+        now: Millis,
+    ) -> Result<Option<Webhook>> {
+        let sql = format!(
+            "UPDATE webhooks SET previous_secret = secret, previous_until = $3, secret = $4, \
+             updated_at = $5 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .bind(previous_until)
+            .bind(self.cipher.seal(&id.to_string(), secret.as_bytes()))
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(webhook).transpose()
+    }
+
+    pub async fn delete_webhook(&self, org: OrgId, id: WebhookId) -> Result<bool> {
+        let done = sqlx::query(&self.sql("DELETE FROM webhooks WHERE org_id = $1 AND id = $2"))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The first attempts of `events` to every enabled endpoint of their organisation that
+    /// takes their type, written with the executor of the events' transaction.
+    pub(crate) async fn fan_out<'c>(
+        &self,
+        tx: &mut sqlx::Transaction<'c, sqlx::Any>,
+        events: &[Event],
+    ) -> Result<()> {
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        let rows = sqlx::query(
+            &self.sql("SELECT id, event_types FROM webhooks WHERE org_id = $1 AND enabled = 1"),
+        )
+        .bind(first.org_id.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut endpoints = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let types: Vec<String> =
+                serde_json::from_str(&row.try_get::<String, _>("event_types")?).unwrap_or_default();
+            endpoints.push((id, types));
+        }
+        for e in events {
+            for (id, types) in &endpoints {
+                if e.kind != EventType::WebhookTest && matches(types, e.kind.as_str()) {
+                    self.insert_attempt(tx, e.org_id, id, e.id, 1, e.created_at)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_attempt<'c>(
+        &self,
+        tx: &mut sqlx::Transaction<'c, sqlx::Any>,
+        org: OrgId,
+        webhook: &str,
+        event: EventId,
+        attempt: u32,
+        due: Millis,
+    ) -> Result<Delivery> {
+        let sql = format!(
+            "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, attempt, status, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
+             RETURNING {DELIVERY_COLUMNS}"
+        );
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(DeliveryId::new().to_string())
+            .bind(org.to_string())
+            .bind(webhook.to_owned())
+            .bind(event.to_string())
+            .bind(i64::from(attempt))
+            .bind(due)
+            .fetch_one(&mut **tx)
+            .await?;
+        delivery(&row)
+    }
+
+    /// Records a `webhook.test` event, delivered to the endpoint `id` only.
+    pub async fn insert_test_event(&self, event: &Event, id: WebhookId) -> Result<Delivery> {
+        let mut tx = self.pool.begin().await?;
+        self.insert_event_rows(&mut tx, std::slice::from_ref(event))
+            .await?;
+        let d = self
+            .insert_attempt(
+                &mut tx,
+                event.org_id,
+                &id.to_string(),
+                event.id,
+                1,
+                event.created_at,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    /// Claims up to `limit` due attempts for `owner` until `lease_until` (on PostgreSQL, rows
+    /// another instance is claiming are skipped).
+    pub async fn claim_due_deliveries(
+        &self,
+        now: Millis,
+        limit: u32,
+        lease_until: Millis,
+        owner: &str,
+    ) -> Result<Vec<Delivery>> {
+        let skip_locked = self.skip_locked();
+        let sql = format!(
+            "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
+             SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
+             AND (lease_until IS NULL OR lease_until <= $3) \
+             ORDER BY next_attempt_at LIMIT $4{skip_locked}) \
+             AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
+             RETURNING {DELIVERY_COLUMNS}"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(owner.to_owned())
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(delivery).collect()
+    }
+
+    /// The events of `ids`.
+    pub async fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<Event>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {} FROM events WHERE id IN ({})",
+            crate::events::COLUMNS,
+            placeholders(1, ids.len())
+        );
+        let sql = self.sql(&sql);
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.to_string());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(crate::events::event).collect()
+    }
+
+    /// Where and how to send to the endpoints of `ids` (secrets opened; the previous one while
+    /// its rotation lasts at `now`).
+    pub async fn endpoints(&self, ids: &[WebhookId], now: Millis) -> Result<Vec<Endpoint>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, url, secret, previous_secret, previous_until FROM webhooks WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let sql = self.sql(&sql);
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.to_string());
+        }
+        let mut out = Vec::new();
+        for row in q.fetch_all(&self.pool).await? {
+            let id = text(&row, "id")?;
+            let sealed: Vec<u8> = row.try_get("secret")?;
+            let mut secrets = vec![self.cipher.open_string(&id, &sealed)?];
+            let previous: Option<Vec<u8>> = row.try_get("previous_secret")?;
+            if let Some(p) = previous
+                && opt_int(&row, "previous_until")?.is_some_and(|until| until > now)
+            {
+                secrets.push(self.cipher.open_string(&id, &p)?);
+            }
+            out.push(Endpoint {
+                id: parse("webhooks", &id, "id", &id)?,
+                url: text(&row, "url")?,
+                secrets,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records a successful attempt (if `owner` still holds it); the endpoint is no longer
+    /// failing.
+    pub async fn delivery_succeeded(
+        &self,
+        d: &Delivery,
+        owner: &str,
+        response_status: u16,
+        duration_ms: u64,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(&self.sql(
+            "UPDATE webhook_deliveries SET status = 'succeeded', response_status = $1, \
+             duration_ms = $2, finished_at = $3, next_attempt_at = NULL, lease_owner = NULL \
+             WHERE id = $4 AND status = 'pending' AND lease_owner = $5",
+        ))
+        .bind(i64::from(response_status))
+        .bind(duration_ms as i64)
+        .bind(now)
+        .bind(d.id.to_string())
+        .bind(owner.to_owned())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(&self.sql("UPDATE webhooks SET failing_since = NULL WHERE id = $1"))
+            .bind(d.webhook_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a failed attempt (if `owner` still holds it) and, in the same transaction, the
+    /// next attempt by the retry schedule; an endpoint failing for [`DISABLE_AFTER_MS`] is
+    /// disabled, with a `webhook.disabled` event. Answers the next attempt, if any.
+    pub async fn delivery_failed(
+        &self,
+        d: &Delivery,
+        owner: &str,
+        response_status: Option<u16>,
+        error: &str,
+        duration_ms: u64,
+        now: Millis,
+    ) -> Result<Option<Delivery>> {
+        let wait = RETRY_SCHEDULE_S.get(d.attempt.saturating_sub(1) as usize);
+        let next_at = wait.map(|s| now + s * 1000);
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(&self.sql(
+            "UPDATE webhook_deliveries SET status = 'failed', response_status = $1, \
+             duration_ms = $2, error = $3, finished_at = $4, next_attempt_at = $5, \
+             lease_owner = NULL WHERE id = $6 AND status = 'pending' AND lease_owner = $7",
+        ))
+        .bind(response_status.map(i64::from))
+        .bind(duration_ms as i64)
+        .bind(error.to_owned())
+        .bind(now)
+        .bind(next_at)
+        .bind(d.id.to_string())
+        .bind(owner.to_owned())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let next = match next_at {
+            Some(at) => Some(
+                self.insert_attempt(
+                    &mut tx,
+                    d.org_id,
+                    &d.webhook_id.to_string(),
+                    d.event_id,
+                    d.attempt + 1,
+                    at,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let row = sqlx::query(&self.sql(
+            "UPDATE webhooks SET failing_since = COALESCE(failing_since, $1) WHERE id = $2 \
+             RETURNING failing_since, enabled",
+        ))
+        .bind(now)
+        .bind(d.webhook_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let failing_since = row
+            .as_ref()
+            .map(|r| opt_int(r, "failing_since"))
+            .transpose()?;
+        if let Some(Some(since)) = failing_since
+            && now - since >= DISABLE_AFTER_MS
+        {
+            let off = sqlx::query(&self.sql(
+                "UPDATE webhooks SET enabled = 0, updated_at = $1 WHERE id = $2 AND enabled = 1",
+            ))
+            .bind(now)
+            .bind(d.webhook_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if off.rows_affected() > 0 {
+                let event = Event::new(d.org_id, EventType::WebhookDisabled, now)
+                    .data(serde_json::json!({"webhook_id": d.webhook_id, "failing_since": since}));
+                self.insert_events(&mut tx, &[event]).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// A new attempt of `delivery`'s event to its endpoint, due at `now` (a retry by hand).
+    pub async fn retry_delivery(
+        &self,
+        org: OrgId,
+        webhook: WebhookId,
+        id: DeliveryId,
+        now: Millis,
+    ) -> Result<Option<Delivery>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&self.sql(
+            "SELECT event_id, (SELECT MAX(attempt) FROM webhook_deliveries o \
+             WHERE o.webhook_id = d.webhook_id AND o.event_id = d.event_id) AS last \
+             FROM webhook_deliveries d WHERE d.org_id = $1 AND d.webhook_id = $2 AND d.id = $3",
+        ))
+        .bind(org.to_string())
+        .bind(webhook.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let event: EventId = parse(
+            "webhook_deliveries",
+            "",
+            "event_id",
+            &text(&row, "event_id")?,
+        )?;
+        let last = int(&row, "last")?.clamp(0, i64::from(u32::MAX)) as u32;
+        let d = self
+            .insert_attempt(&mut tx, org, &webhook.to_string(), event, last + 1, now)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(d))
+    }
+
+    /// An endpoint's attempts, newest first, before `before`.
+    pub async fn list_deliveries(
+        &self,
+        org: OrgId,
+        webhook: WebhookId,
+        limit: u32,
+        before: Option<DeliveryId>,
+    ) -> Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2 \
+             AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(webhook.to_string())
+            .bind(before.map(|b| b.to_string()).unwrap_or_default())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(delivery).collect()
+    }
+}
