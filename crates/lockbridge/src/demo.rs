@@ -56,6 +56,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut settings = Settings {
         reconcile_interval: args.workers.reconcile_interval,
         device_sync_interval: args.workers.device_sync_interval,
+        // The demo's receivers run on this machine (`lockbridge listen`).
+        webhook_allow_private: true,
         ..Settings::default()
     };
     for provider in Provider::ALL {
@@ -200,6 +202,16 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
         "  curl -s -X PUT {api}/v1/connections/{kii}/things/{thing}/password {auth} -H 'Content-Type: application/json' \\\n    \
          -d '{{\"new_password\": \"Lobby new pass 1\"}}' -w '%{{http_code}}\\n'\n"
     );
+    println!(
+        "  # events as they happen: an endpoint (its secret is printed once), and a local receiver\n  \
+         # that checks each delivery's signature (in another terminal)"
+    );
+    println!(
+        "  SECRET=$(curl -s -X POST {api}/v1/webhooks {auth} -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"url\": \"http://127.0.0.1:9000/hooks\"}}' | sed -E 's/.*\"secret\":\"([^\"]+)\".*/\\1/')"
+    );
+    println!("  cargo run --release -- listen --secret $SECRET");
+    println!("  curl -s '{api}/v1/events?type=access_code.*' {auth}\n");
     println!("  # connections, with secrets masked; metrics");
     println!("  curl -s {api}/v1/connections {auth}");
     println!("  curl -s {api}/metrics\n");

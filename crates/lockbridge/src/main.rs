@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod listen;
 mod serve;
 mod sim;
 
@@ -26,6 +27,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the local fakes of the vendor clouds.
     Sim(sim::SimArgs),
+    /// Receive webhooks locally: check each delivery's signature and print it.
+    Listen(listen::ListenArgs),
     /// Apply the database migrations and exit.
     Migrate(config::DbArgs),
     /// Organisations.
@@ -72,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Sim(args) => sim::run(args).await,
+        Command::Listen(args) => listen::run(args).await,
         Command::Migrate(db) => serve::migrate(db).await,
         Command::Org(OrgCommand::Create { name, db }) => serve::create_org(db, &name).await,
         Command::Org(OrgCommand::Key {

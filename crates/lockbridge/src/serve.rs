@@ -68,6 +68,10 @@ pub struct WorkerArgs {
     /// How often each connection's locks and gateways are read again (online, battery…).
     #[arg(long, env = "LOCKBRIDGE_DEVICE_SYNC_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub device_sync_interval: Duration,
+    /// Let webhook endpoints be private, loopback or link-local addresses (refused otherwise,
+    /// so that an API key cannot make lockbridge call into its own network).
+    #[arg(long, env = "LOCKBRIDGE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
     /// The longest one HTTP request to a vendor may take.
     #[arg(long, env = "LOCKBRIDGE_VENDOR_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub vendor_request_timeout: Duration,
@@ -78,6 +82,7 @@ impl WorkerArgs {
         settings.reconcile_interval = self.reconcile_interval;
         settings.device_sync_interval = self.device_sync_interval;
         settings.vendor_request_timeout = self.vendor_request_timeout;
+        settings.webhook_allow_private = self.webhook_allow_private;
     }
 }
 
