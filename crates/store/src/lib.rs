@@ -142,6 +142,13 @@ impl Store {
         self.dialect
     }
 
+    /// Refreshes the planner's statistics (PostgreSQL's autovacuum does it on its own after
+    /// enough writes; call it after a bulk load).
+    pub async fn analyze(&self) -> Result<()> {
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Answers when the database does.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
