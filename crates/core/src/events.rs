@@ -30,6 +30,10 @@ pub enum EventType {
     LockUnlocked,
     #[serde(rename = "lock.locked")]
     LockLocked,
+    #[serde(rename = "lock.access_denied")]
+    LockAccessDenied,
+    #[serde(rename = "lock.alarm")]
+    LockAlarm,
     #[serde(rename = "lock.online")]
     LockOnline,
     #[serde(rename = "lock.offline")]
@@ -51,7 +55,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 21] = [
         EventType::CodeSet,
         EventType::CodeFailed,
         EventType::CodeRemoved,
@@ -62,6 +66,8 @@ impl EventType {
         EventType::CodeUnmanagedFound,
         EventType::LockUnlocked,
         EventType::LockLocked,
+        EventType::LockAccessDenied,
+        EventType::LockAlarm,
         EventType::LockOnline,
         EventType::LockOffline,
         EventType::LockBatteryLow,
@@ -85,6 +91,8 @@ impl EventType {
             EventType::CodeUnmanagedFound => "access_code.unmanaged_found",
             EventType::LockUnlocked => "lock.unlocked",
             EventType::LockLocked => "lock.locked",
+            EventType::LockAccessDenied => "lock.access_denied",
+            EventType::LockAlarm => "lock.alarm",
             EventType::LockOnline => "lock.online",
             EventType::LockOffline => "lock.offline",
             EventType::LockBatteryLow => "lock.battery_low",
@@ -121,6 +129,9 @@ pub struct Event {
     pub access_code_id: Option<AccessCodeId>,
     /// The grant the code belongs to, when it does.
     pub grant_id: Option<String>,
+    /// The vendor record this event was read from (unique per lock), for ingested events.
+    #[serde(skip)]
+    pub source_key: Option<String>,
     pub data: Value,
 }
 
@@ -137,6 +148,7 @@ impl Event {
             lock_id: None,
             access_code_id: None,
             grant_id: None,
+            source_key: None,
             data: Value::Object(Default::default()),
         }
     }

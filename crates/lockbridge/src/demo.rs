@@ -43,6 +43,9 @@ struct DemoWorkerArgs {
     /// How often each connection's locks and gateways are read again.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     device_sync_interval: std::time::Duration,
+    /// How often each lock's log is read for new records.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    log_interval: std::time::Duration,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -56,6 +59,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut settings = Settings {
         reconcile_interval: args.workers.reconcile_interval,
         device_sync_interval: args.workers.device_sync_interval,
+        log_interval: args.workers.log_interval,
         // The demo's receivers run on this machine (`lockbridge listen`).
         webhook_allow_private: true,
         ..Settings::default()

@@ -68,6 +68,9 @@ pub struct WorkerArgs {
     /// How often each connection's locks and gateways are read again (online, battery…).
     #[arg(long, env = "LOCKBRIDGE_DEVICE_SYNC_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub device_sync_interval: Duration,
+    /// How often each lock's log (unlock records, alarms) is read for new records.
+    #[arg(long, env = "LOCKBRIDGE_LOG_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub log_interval: Duration,
     /// Let webhook endpoints be private, loopback or link-local addresses (refused otherwise,
     /// so that an API key cannot make lockbridge call into its own network).
     #[arg(long, env = "LOCKBRIDGE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
@@ -81,6 +84,7 @@ impl WorkerArgs {
     pub fn apply(&self, settings: &mut Settings) {
         settings.reconcile_interval = self.reconcile_interval;
         settings.device_sync_interval = self.device_sync_interval;
+        settings.log_interval = self.log_interval;
         settings.vendor_request_timeout = self.vendor_request_timeout;
         settings.webhook_allow_private = self.webhook_allow_private;
     }

@@ -9,6 +9,7 @@ pub mod edge;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod ingest;
 pub mod lock_cache;
 pub mod metrics;
 pub mod openapi;

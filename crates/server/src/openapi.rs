@@ -39,7 +39,6 @@ fn schemas() -> Map<String, Value> {
         Page<Lock>,
         Page<Gateway>,
         OperationResult,
-        Page<LockEventView>,
         access_codes::NewCode,
         crate::routes::code_changes::Change,
         Page<AccessCode>,

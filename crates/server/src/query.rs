@@ -98,14 +98,6 @@ pub struct Page<C> {
     pub cursor: Option<C>,
 }
 
-/// `?limit=` of a list that has no further pages.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Newest {
-    #[serde(default = "fifty", deserialize_with = "limit")]
-    pub limit: u32,
-}
-
 /// `GET /v1/locks`: the filters and the page.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

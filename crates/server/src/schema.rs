@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use lockbridge_core::ids::{AccessCodeId, ConnectionId, LockId};
+use lockbridge_core::ids::{ConnectionId, LockId};
 use lockbridge_core::model::{
     ApiKey, Connection, ConnectionStatus, ExternalPolicy, LockState, Provider,
 };
-use lockbridge_core::provider::LockEvent;
 use lockbridge_core::time::{Millis, Timestamp};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -101,15 +100,6 @@ pub struct SyncResult {
 pub struct OperationResult {
     pub lock_id: LockId,
     pub state: LockState,
-}
-
-/// A lock's record, with the access code used when it is one of lockbridge's.
-#[derive(Debug, Serialize, JsonSchema)]
-#[schemars(rename = "LockEvent")]
-pub struct LockEventView {
-    #[serde(flatten)]
-    pub event: LockEvent,
-    pub access_code_id: Option<AccessCodeId>,
 }
 
 /// `{"status": "ok"}` and the like.

@@ -46,6 +46,8 @@ pub struct Settings {
     pub code_lease: Duration,
     /// How often each lock's codes are compared with the vendor's (`LOCKBRIDGE_RECONCILE_INTERVAL`).
     pub reconcile_interval: Duration,
+    /// How often each lock's log is read for new records (`LOCKBRIDGE_LOG_INTERVAL`).
+    pub log_interval: Duration,
     /// How often each connection's devices are read again (`LOCKBRIDGE_DEVICE_SYNC_INTERVAL`).
     pub device_sync_interval: Duration,
     /// Base URL per provider for connections created without one (the vendor's own host
@@ -82,6 +84,7 @@ impl Default for Settings {
             code_lease: Duration::from_secs(90),
             reconcile_interval: Duration::from_secs(15 * 60),
             device_sync_interval: Duration::from_secs(5 * 60),
+            log_interval: Duration::from_secs(5 * 60),
             base_urls: HashMap::new(),
             edge: Default::default(),
             webhook_allow_private: false,

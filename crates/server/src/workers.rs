@@ -109,6 +109,9 @@ pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
                 if let Err(e) = reconcile::run_due(&state).await {
                     tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "reconciliation pass failed");
                 }
+                if let Err(e) = crate::ingest::ingest_due(&state).await {
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "log ingestion pass failed");
+                }
             }
         }
     }

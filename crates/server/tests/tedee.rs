@@ -142,19 +142,19 @@ both_backends!(unlock_and_lock_follow_the_operation, |db: Db| async move {
         .iter()
         .map(|e| {
             (
-                e["kind"].as_str().unwrap().to_owned(),
-                e["method"].as_str().unwrap().to_owned(),
+                e["type"].as_str().unwrap().to_owned(),
+                e["data"]["method"].as_str().unwrap().to_owned(),
             )
         })
         .collect();
     assert_eq!(
         kinds[0],
-        ("alarm".to_owned(), "other".to_owned()),
+        ("lock.alarm".to_owned(), "unknown".to_owned()),
         "the jam"
     );
-    assert!(kinds.contains(&("unlock".to_owned(), "remote".to_owned())));
+    assert!(kinds.contains(&("lock.unlocked".to_owned(), "remote".to_owned())));
     assert!(
-        kinds.contains(&("unlock".to_owned(), "passcode".to_owned())),
+        kinds.contains(&("lock.unlocked".to_owned(), "code".to_owned())),
         "the demo's keypad entry"
     );
 });

@@ -386,6 +386,34 @@ impl Store {
         rows.iter().map(lock).collect()
     }
 
+    /// Claims locks whose log is due to be read (the same lease scheme as reconciliation).
+    pub async fn claim_log_reads(
+        &self,
+        now: Millis,
+        limit: u32,
+        lease_until: Millis,
+    ) -> Result<Vec<Lock>> {
+        let skip_locked = self.skip_locked();
+        let sql = format!(
+            "UPDATE locks SET next_log_read_at = $1 WHERE id IN (\
+             SELECT l.id FROM locks l JOIN connections c ON c.id = l.connection_id \
+             WHERE c.status = 'active' AND l.next_log_read_at <= $2 \
+             ORDER BY l.next_log_read_at LIMIT $3{skip_locked}) AND next_log_read_at <= $2 RETURNING {LOCK_COLUMNS}"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(lock).collect()
+    }
+
+    pub async fn schedule_log_read(&self, id: LockId, at: Millis) -> Result<()> {
+        self.schedule("locks", "next_log_read_at", &id.to_string(), at)
+            .await
+    }
+
     pub async fn schedule_reconcile(&self, id: LockId, at: Millis) -> Result<()> {
         self.schedule("locks", "next_reconcile_at", &id.to_string(), at)
             .await

@@ -50,6 +50,7 @@ pub(crate) fn event(row: &AnyRow) -> Result<Event> {
             .map(|v| parse("events", &id, "access_code_id", &v))
             .transpose()?,
         grant_id: opt("grant_id")?,
+        source_key: None,
         data: serde_json::from_str(&text(row, "data")?).map_err(|_| StoreError::Corrupt {
             table: "events",
             id: id.clone(),
@@ -107,6 +108,41 @@ impl Store {
             q.execute(&mut **tx).await?;
         }
         Ok(())
+    }
+
+    /// Records what a vendor's log says happened at a lock: each event whose `source_key` the
+    /// lock has not recorded yet, with its deliveries, in one transaction. Answers the events
+    /// recorded now (a record read twice, or by two instances at once, is recorded once).
+    pub async fn record_lock_log(&self, events: &[Event]) -> Result<Vec<Event>> {
+        let sql = self.sql(
+            "INSERT INTO events (id, org_id, type, occurred_at, created_at, connection_id, lock_id, \
+             access_code_id, grant_id, data, source_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+        );
+        let mut tx = self.pool.begin().await?;
+        let mut new = Vec::new();
+        for e in events {
+            let done = sqlx::query(&sql)
+                .bind(e.id.to_string())
+                .bind(e.org_id.to_string())
+                .bind(e.kind.as_str())
+                .bind(e.occurred_at)
+                .bind(e.created_at)
+                .bind(e.connection_id.map(|v| v.to_string()))
+                .bind(e.lock_id.map(|v| v.to_string()))
+                .bind(e.access_code_id.map(|v| v.to_string()))
+                .bind(e.grant_id.clone())
+                .bind(e.data.to_string())
+                .bind(e.source_key.clone())
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() > 0 {
+                new.push(e.clone());
+            }
+        }
+        self.fan_out(&mut tx, &new).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// Records `events` that describe no change of lockbridge's own state (what a vendor's log

@@ -1,6 +1,6 @@
 //! `/v1/locks` and `/v1/gateways`: what the last sync found, plus live operations.
 
-use crate::schema::{LockEventView, OperationResult};
+use crate::schema::OperationResult;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller};
-use crate::query::{LockQuery, Newest, Page, Query};
+use crate::query::{EventsQuery, LockQuery, Page, Query};
 use crate::routes::connections;
 use crate::service;
 use crate::state::AppState;
@@ -70,9 +70,19 @@ pub fn router() -> Api {
         .get(
             "/v1/locks/{id}/events",
             get(events),
-            Op::new(m, "Unlock records and alarms, normalised, newest first")
-                .query(&["limit"])
-                .returns(200, "LockEventList"),
+            Op::new(
+                m,
+                "The lock's events, newest first (its vendor log read first): the filters of /v1/events",
+            )
+            .query(&[
+                "type",
+                "access_code_id",
+                "since",
+                "until",
+                "limit",
+                "cursor",
+            ])
+            .returns(200, "EventList"),
         )
         .post(
             "/v1/locks/{id}/offline-codes",
@@ -205,41 +215,26 @@ async fn events(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(page): Query<Newest>,
-) -> ApiResult<Json<super::List<LockEventView>>> {
+    q: EventsQuery,
+) -> ApiResult<Json<super::List<Event>>> {
     let lock = load(&s, &caller, &id).await?;
-    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
-    let (l, c) = (&lock, &conn);
-    let events = service::call(&s, &conn, |api| async move {
-        api.logs_api()?.events(c, l, page.limit).await
-    })
-    .await?;
-    // A typed code (or the vendor's id of the code used) is matched to its access code.
-    let codes = s
+    // The first page reads the lock's log first, so that it is up to date; a vendor failure
+    // leaves what is stored.
+    if q.filter.before.is_none() {
+        let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
+        if let Err(e) = crate::ingest::ingest_lock(&s, &conn, &lock).await {
+            tracing::info!(lock = %lock.id, error = %lockbridge_core::provider::error_chain(&e), "could not read the lock's log; listing stored events");
+        }
+    }
+    let filter = lockbridge_store::EventFilter {
+        lock_id: Some(lock.id),
+        ..q.filter
+    };
+    let rows = s
         .store
-        .list_access_codes(lock.org_id, lock.id, 1000, None)
+        .list_events(caller.org, &filter, q.limit + 1)
         .await?;
-    let data: Vec<LockEventView> = events
-        .into_iter()
-        .map(|e| {
-            let matched = e
-                .code
-                .as_deref()
-                .and_then(|typed| codes.iter().find(|c| c.code == typed))
-                .or_else(|| {
-                    let pid = e.code_provider_id.as_deref()?;
-                    codes.iter().find(|c| c.provider_id.as_deref() == Some(pid))
-                });
-            LockEventView {
-                access_code_id: matched.map(|c| c.id),
-                event: e,
-            }
-        })
-        .collect();
-    Ok(Json(super::List {
-        data,
-        next_cursor: None,
-    }))
+    Ok(Json(super::List::of(rows, q.limit, |e| e.id.to_string())))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -1,0 +1,102 @@
+//! Vendor logs as events: a PIN typed on a simulated keypad becomes `lock.unlocked` with
+//! `method: code` and the access code used (TTLock by the PIN typed, Tedee by the PIN's alias;
+//! Tuya by its password id in `tuya.rs`), a wrong one `lock.access_denied`; each record once,
+//! however often and however concurrently the log is read, and after a restart.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use lockbridge_server::ingest;
+use serde_json::{Value, json};
+
+async fn code_on(t: &TestApp, lock: &str, name: &str, pin: &str) -> String {
+    let r = t
+        .post(
+            &format!("/v1/locks/{lock}/access-codes"),
+            json!({"name": name, "code": pin}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn log_events(t: &TestApp, lock: &str) -> Vec<Value> {
+    let r = t
+        .get(&format!("/v1/events?lock_id={lock}&type=lock.*&limit=200"))
+        .await;
+    r.body["data"].as_array().unwrap().clone()
+}
+
+fn by_code<'e>(events: &'e [Value], code: &str) -> Vec<&'e Value> {
+    events
+        .iter()
+        .filter(|e| e["access_code_id"] == code)
+        .collect()
+}
+
+both_backends!(
+    a_ttlock_keypad_entry_is_attributed_once,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect().await;
+        let lock = t.lock_id("Front door").await;
+        let code = code_on(&t, &lock, "Guest 12", "408215").await;
+        // Every lock's log is due at first: the worker reads them all.
+        ingest::ingest_due(&t.app.state).await.unwrap();
+        let before = log_events(&t, &lock).await.len();
+        assert_eq!(t.sim.world().keypad(t.sim_lock(0), "408215"), Some(true));
+        assert_eq!(t.sim.world().keypad(t.sim_lock(0), "000000"), Some(false));
+        // Not due yet: nothing read.
+        assert_eq!(ingest::ingest_due(&t.app.state).await.unwrap(), 0);
+        t.advance(5 * 60_000);
+        // Two instances at once read the same records: each is recorded once.
+        let other = lockbridge_server::App::new(t.db.store.clone(), Default::default());
+        other.state.clock.advance(5 * 60_000);
+        let (a, b) = tokio::join!(
+            ingest::ingest_due(&t.app.state),
+            ingest::ingest_due(&other.state)
+        );
+        assert_eq!(a.unwrap() + b.unwrap(), 2, "the two records, once");
+        let events = log_events(&t, &lock).await;
+        assert_eq!(events.len(), before + 2);
+        let mine = by_code(&events, &code);
+        assert_eq!(mine.len(), 1, "{events:?}");
+        assert_eq!(
+            (mine[0]["type"].as_str(), mine[0]["data"]["method"].as_str()),
+            (Some("lock.unlocked"), Some("code"))
+        );
+        assert!(events.iter().any(|e| e["type"] == "lock.access_denied"));
+        // Read again — as after a restart, by a fresh instance — nothing new.
+        t.advance(5 * 60_000);
+        let fresh = lockbridge_server::App::new(t.db.store.clone(), Default::default());
+        fresh.state.clock.advance(10 * 60_000);
+        assert_eq!(ingest::ingest_due(&fresh.state).await.unwrap(), 0);
+        assert_eq!(log_events(&t, &lock).await.len(), before + 2);
+    }
+);
+
+both_backends!(
+    a_tedee_keypad_entry_is_attributed_by_alias,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect_tedee().await;
+        let lock = t.tedee_lock(0).await;
+        let id = lock["id"].as_str().unwrap().to_owned();
+        let code = code_on(&t, &id, "Cleaner Anna", "815274").await;
+        let sim_lock = lock["provider_id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(t.tedee.world().keypad(sim_lock, "815274"), Some(true));
+        assert_eq!(t.tedee.world().keypad(sim_lock, "111111"), Some(false));
+        let r = t.get(&format!("/v1/locks/{id}/events")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let events = log_events(&t, &id).await;
+        let mine = by_code(&events, &code);
+        assert_eq!(mine.len(), 1, "{events:?}");
+        assert_eq!(
+            (mine[0]["type"].as_str(), mine[0]["data"]["method"].as_str()),
+            (Some("lock.unlocked"), Some("code"))
+        );
+        assert!(events.iter().any(|e| e["type"] == "lock.access_denied"));
+    }
+);
