@@ -400,6 +400,13 @@ pub trait Vendor: Send + Sync {
         None
     }
 
+    /// How many log reads an account may spend per hour, when the vendor's request budget is
+    /// small enough to matter: the log worker spaces each lock's reads so that all the account's
+    /// locks together stay within it.
+    fn log_reads_per_hour(&self) -> Option<u32> {
+        None
+    }
+
     /// PIN codes on locks.
     fn codes(&self) -> Option<&dyn Codes> {
         None

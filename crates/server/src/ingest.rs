@@ -133,8 +133,10 @@ pub async fn ingest_lock(state: &AppState, conn: &Connection, lock: &Lock) -> Ap
     Ok(state.store.record_lock_log(&events).await?.len())
 }
 
-/// One pass: locks whose log is due are read (one lock at a time per connection, as the vendor
-/// budgets ask) and scheduled one `log_interval` later. Answers how many records were new.
+/// One pass: locks whose log is due are read (one lock at a time per connection) and scheduled
+/// one `log_interval` later — or later still where the vendor's budget asks
+/// ([`lockbridge_core::Vendor::log_reads_per_hour`]): then each lock of the account is read at
+/// most once per `locks × 1 h / budget`. Answers how many records were new.
 pub async fn ingest_due(state: &AppState) -> ApiResult<usize> {
     let now = state.now();
     let interval = state.settings.log_interval.as_millis() as i64;
@@ -149,6 +151,17 @@ pub async fn ingest_due(state: &AppState) -> ApiResult<usize> {
         let Some(conn) = state.store.connection_by_id(conn_id).await? else {
             continue;
         };
+        let mut every = interval;
+        if let Some(budget) = state
+            .providers
+            .get(conn.provider)
+            .ok()
+            .and_then(|v| v.log_reads_per_hour())
+            .filter(|b| *b > 0)
+        {
+            let locks = state.store.lock_count(conn.id).await? as i64;
+            every = every.max(locks * 3_600_000 / i64::from(budget));
+        }
         for lock in locks {
             match ingest_lock(state, &conn, &lock).await {
                 Ok(n) => total += n,
@@ -156,10 +169,7 @@ pub async fn ingest_due(state: &AppState) -> ApiResult<usize> {
                     tracing::info!(lock = %lock.id, error = %lockbridge_core::provider::error_chain(&e), "could not read a lock's log");
                 }
             }
-            state
-                .store
-                .schedule_log_read(lock.id, now + interval)
-                .await?;
+            state.store.schedule_log_read(lock.id, now + every).await?;
         }
     }
     Ok(total)

@@ -100,3 +100,26 @@ both_backends!(
         assert!(events.iter().any(|e| e["type"] == "lock.access_denied"));
     }
 );
+
+both_backends!(log_reads_keep_within_tedees_budget, |db: Db| async move {
+    let t = TestApp::start_with(db, |s| s.log_interval = std::time::Duration::from_secs(60)).await;
+    t.connect_tedee().await;
+    let reads = || {
+        t.tedee
+            .world()
+            .calls
+            .get("GET /my/deviceactivity")
+            .copied()
+            .unwrap_or(0)
+    };
+    ingest::ingest_due(&t.app.state).await.unwrap();
+    let first = reads();
+    assert_eq!(first, 4, "each of the account's four locks once");
+    // A quarter of 700 requests an hour for four locks: one read per lock every 82 s, not 60.
+    t.advance(61_000);
+    ingest::ingest_due(&t.app.state).await.unwrap();
+    assert_eq!(reads(), first, "not yet");
+    t.advance(22_000);
+    ingest::ingest_due(&t.app.state).await.unwrap();
+    assert_eq!(reads(), first + 4);
+});

@@ -409,6 +409,16 @@ impl Store {
         rows.iter().map(lock).collect()
     }
 
+    /// How many locks a connection has.
+    pub async fn lock_count(&self, connection: ConnectionId) -> Result<u64> {
+        let row =
+            sqlx::query(&self.sql("SELECT COUNT(*) AS n FROM locks WHERE connection_id = $1"))
+                .bind(connection.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(int(&row, "n")?.max(0) as u64)
+    }
+
     pub async fn schedule_log_read(&self, id: LockId, at: Millis) -> Result<()> {
         self.schedule("locks", "next_log_read_at", &id.to_string(), at)
             .await

@@ -372,6 +372,12 @@ impl Vendor for TedeeProvider {
         Some(self)
     }
 
+    /// A quarter of Tedee's 700 requests per hour and account: the rest stays for operations,
+    /// PINs and syncs.
+    fn log_reads_per_hour(&self) -> Option<u32> {
+        Some(175)
+    }
+
     fn codes(&self) -> Option<&dyn Codes> {
         Some(self)
     }
