@@ -228,6 +228,9 @@ pub struct LockEvent {
     /// The vendor's id of the code used, when the vendor reports that instead (Tuya).
     #[serde(skip)]
     pub code_provider_id: Option<String>,
+    /// The vendor's own id of the record, where it gives one (TTLock, Tedee).
+    #[serde(skip)]
+    pub record_id: Option<String>,
 }
 
 /// A code as it is on (or for) a lock.
@@ -505,11 +508,13 @@ pub trait Operations: Send + Sync {
 
 #[async_trait]
 pub trait Logs: Send + Sync {
-    /// The newest `limit` events, newest first.
+    /// The lock's records from `since` on (as far back as the adapter reads when `None`),
+    /// newest first, at most `limit`: the vendor's pages are read until one reaches `since`.
     async fn events(
         &self,
         conn: &Connection,
         lock: &Lock,
+        since: Option<Millis>,
         limit: u32,
     ) -> ProviderResult<Vec<LockEvent>>;
 }

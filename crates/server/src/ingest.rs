@@ -14,8 +14,11 @@ use crate::error::ApiResult;
 use crate::service;
 use crate::state::AppState;
 
-/// Records read per lock and pass (the vendor's newest first).
-const READ: u32 = 100;
+/// Records read per lock and pass at most: far more than a door sees between two reads.
+const READ: u32 = 1000;
+
+/// How far before its mark a lock's log is read again, for clocks that disagree.
+const OVERLAP_MS: i64 = 60_000;
 
 /// lockbridge's name of a vendor's unlock method.
 fn method(m: &str) -> &'static str {
@@ -32,9 +35,12 @@ fn method(m: &str) -> &'static str {
     }
 }
 
-/// The key that makes a record unique on its lock: its content (no vendor gives every record an
-/// id), hashed so that no typed PIN is kept in it.
+/// The key that makes a record unique on its lock: the vendor's record id where it gives one,
+/// else the record's content, hashed so that no typed PIN is kept in it.
 fn source_key(e: &LockEvent) -> String {
+    if let Some(id) = &e.record_id {
+        return format!("id:{id}");
+    }
     let mut h = Sha256::new();
     for part in [
         e.time.to_string().as_str(),
@@ -111,14 +117,15 @@ pub async fn ingest_lock(state: &AppState, conn: &Connection, lock: &Lock) -> Ap
     if api.logs().is_none() {
         return Ok(0);
     }
+    let since = state.store.log_mark(lock.id).await?.map(|m| m - OVERLAP_MS);
     let (c, l) = (conn, lock);
     let records = service::call(state, conn, |api| async move {
-        api.logs_api()?.events(c, l, READ).await
+        api.logs_api()?.events(c, l, since, READ).await
     })
     .await?;
-    if records.is_empty() {
+    let Some(newest) = records.iter().map(|r| r.time).max() else {
         return Ok(0);
-    }
+    };
     let codes = state
         .store
         .list_access_codes(lock.org_id, lock.id, 1000, None)
@@ -130,7 +137,9 @@ pub async fn ingest_lock(state: &AppState, conn: &Connection, lock: &Lock) -> Ap
         .rev()
         .map(|e| event_of(lock, e, &codes, now))
         .collect();
-    Ok(state.store.record_lock_log(&events).await?.len())
+    let new = state.store.record_lock_log(&events).await?.len();
+    state.store.advance_log_mark(lock.id, newest).await?;
+    Ok(new)
 }
 
 /// One pass: locks whose log is due are read (one lock at a time per connection) and scheduled

@@ -123,3 +123,43 @@ both_backends!(log_reads_keep_within_tedees_budget, |db: Db| async move {
     ingest::ingest_due(&t.app.state).await.unwrap();
     assert_eq!(reads(), first + 4);
 });
+
+both_backends!(a_busy_log_is_read_back_to_its_mark, |db: Db| async move {
+    let t = TestApp::start(db).await;
+    t.connect().await;
+    let lock = t.lock_id("Front door").await;
+    ingest::ingest_due(&t.app.state).await.unwrap();
+    let before_denied = t
+        .get(&format!(
+            "/v1/events?lock_id={lock}&type=lock.access_denied&limit=200"
+        ))
+        .await
+        .body["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    // More records than one page of the vendor's list (200) since the last read.
+    for _ in 0..250 {
+        assert_eq!(t.sim.world().keypad(t.sim_lock(0), "000000"), Some(false));
+    }
+    t.advance(5 * 60_000);
+    assert_eq!(ingest::ingest_due(&t.app.state).await.unwrap(), 250);
+    let r = t
+        .get(&format!(
+            "/v1/events?lock_id={lock}&type=lock.access_denied&limit=200"
+        ))
+        .await;
+    let first_page = r.body["data"].as_array().unwrap().len();
+    let cursor = r.body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = t
+        .get(&format!(
+            "/v1/events?lock_id={lock}&type=lock.access_denied&limit=200&cursor={cursor}"
+        ))
+        .await;
+    let denied = first_page + rest.body["data"].as_array().unwrap().len();
+    assert_eq!(
+        denied,
+        250 + before_denied,
+        "every record, over two pages of the vendor's list"
+    );
+});

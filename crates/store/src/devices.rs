@@ -419,6 +419,32 @@ impl Store {
         Ok(int(&row, "n")?.max(0) as u64)
     }
 
+    /// The time of the newest record read from the lock's log.
+    pub async fn log_mark(&self, id: LockId) -> Result<Option<Millis>> {
+        let row = sqlx::query(&self.sql("SELECT log_seen_until FROM locks WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| opt_int(&r, "log_seen_until"))
+            .transpose()?
+            .flatten())
+    }
+
+    /// Moves the lock's log mark forward to `at` (never back: a slower concurrent read cannot
+    /// undo a faster one).
+    pub async fn advance_log_mark(&self, id: LockId, at: Millis) -> Result<()> {
+        sqlx::query(&self.sql(
+            "UPDATE locks SET log_seen_until = $1 WHERE id = $2 \
+             AND (log_seen_until IS NULL OR log_seen_until < $1)",
+        ))
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn schedule_log_read(&self, id: LockId, at: Millis) -> Result<()> {
         self.schedule("locks", "next_log_read_at", &id.to_string(), at)
             .await

@@ -202,6 +202,7 @@ fn event_of(a: &td::Activity) -> Option<LockEvent> {
         provider_type: a.event.to_string(),
         code: None,
         code_provider_id: None,
+        record_id: Some(a.id.to_string()),
     })
 }
 
@@ -400,17 +401,38 @@ impl Logs for TedeeProvider {
         &self,
         conn: &Connection,
         lock: &Lock,
+        since: Option<Millis>,
         limit: u32,
     ) -> ProviderResult<Vec<LockEvent>> {
         let client = self.session(conn)?;
-        let items = self
-            .cloud(
-                conn,
-                "my/deviceactivity",
-                client.activity(lock_id(lock)?, limit.clamp(1, 200), None),
-            )
-            .await?;
-        Ok(items.iter().filter_map(event_of).collect())
+        let size = limit.clamp(1, 200);
+        let mut out = Vec::new();
+        let mut older_than: Option<String> = None;
+        loop {
+            let items = self
+                .cloud(
+                    conn,
+                    "my/deviceactivity",
+                    client.activity(lock_id(lock)?, size, older_than.as_deref()),
+                )
+                .await?;
+            let reached = items
+                .iter()
+                .any(|a| since.is_some_and(|s| parse_utc_lenient(&a.date).is_some_and(|t| t < s)));
+            out.extend(
+                items
+                    .iter()
+                    .filter_map(event_of)
+                    .filter(|e| since.is_none_or(|s| e.time >= s)),
+            );
+            // Newest first; the next page is what is older than this page's last item.
+            older_than = items.last().map(|a| a.date.clone());
+            if reached || (items.len() as u32) < size || out.len() >= limit as usize {
+                break;
+            }
+        }
+        out.truncate(limit as usize);
+        Ok(out)
     }
 }
 

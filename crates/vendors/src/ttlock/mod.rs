@@ -273,6 +273,7 @@ fn event_of(r: &tt::UnlockRecord) -> LockEvent {
         provider_type: r.record_type.to_string(),
         code: r.keyboard_pwd.clone().filter(|c| !c.is_empty()),
         code_provider_id: None,
+        record_id: r.record_id.map(|id| id.to_string()),
     }
 }
 
@@ -472,17 +473,36 @@ impl Logs for TtlockProvider {
         &self,
         conn: &Connection,
         lock: &Lock,
+        since: Option<Millis>,
         limit: u32,
     ) -> ProviderResult<Vec<LockEvent>> {
         let client = self.session(conn)?;
-        let query = RecordQuery {
-            page_size: limit.clamp(1, 200),
-            ..RecordQuery::new(lock_id(lock)?)
-        };
-        let page = self
-            .cloud(conn, "/v3/lockRecord/list", client.unlock_records(&query))
-            .await?;
-        Ok(page.list.iter().map(event_of).collect())
+        let size = limit.clamp(1, 200);
+        let mut out = Vec::new();
+        for page_no in 1.. {
+            let query = RecordQuery {
+                page_no,
+                page_size: size,
+                ..RecordQuery::new(lock_id(lock)?)
+            };
+            let page = self
+                .cloud(conn, "/v3/lockRecord/list", client.unlock_records(&query))
+                .await?;
+            let full = page.list.len() as u32 >= size;
+            let before = out.len();
+            out.extend(
+                page.list
+                    .iter()
+                    .map(event_of)
+                    .filter(|e| since.is_none_or(|s| e.time >= s)),
+            );
+            // Newest first: a page that reached `since` (or the end) is the last one.
+            if !full || out.len() - before < page.list.len() || out.len() >= limit as usize {
+                break;
+            }
+        }
+        out.truncate(limit as usize);
+        Ok(out)
     }
 }
 

@@ -105,6 +105,8 @@ pub(super) fn event_of(
         // A temporary password's records carry its id as the value.
         code_provider_id: (code == "unlock_temporary" && !value.is_empty())
             .then(|| value.to_owned()),
+        // Tuya's logs carry no record id: the record's content is its key.
+        record_id: None,
     }
 }
 

@@ -328,25 +328,39 @@ impl Operations for TuyaProvider {
 
 #[async_trait]
 impl Logs for TuyaProvider {
-    /// Open logs and alarm logs of the last 30 days, merged, newest first.
+    /// Open logs (from `since`, else of the last 30 days; every page) and alarm logs (their
+    /// newest page, which takes no time window), merged, newest first.
     async fn events(
         &self,
         conn: &Connection,
         lock: &Lock,
+        since: Option<Millis>,
         limit: u32,
     ) -> ProviderResult<Vec<LockEvent>> {
         let client = self.session(conn)?;
         // A day ahead: the newest records must never be cut off by a difference between this
         // host's clock and Tuya's (the window only bounds what Tuya has, up to its present).
         let end = now_ms() / 1000 + 86_400;
+        let start = since.map_or(end - 31 * 86_400, |s| s.div_euclid(1000));
         let size = limit.clamp(1, 100);
-        let opens = self
-            .cloud(
-                conn,
-                "open-logs",
-                client.open_logs(&lock.provider_id, 1, size, end - 30 * 86_400, end),
-            )
-            .await?;
+        let mut opens = ty::Page {
+            total: 0,
+            logs: Vec::new(),
+        };
+        for page_no in 1.. {
+            let page = self
+                .cloud(
+                    conn,
+                    "open-logs",
+                    client.open_logs(&lock.provider_id, page_no, size, start, end),
+                )
+                .await?;
+            let full = page.logs.len() as u32 >= size;
+            opens.logs.extend(page.logs);
+            if !full || opens.logs.len() >= limit as usize {
+                break;
+            }
+        }
         let alarms = self
             .cloud(
                 conn,
@@ -377,6 +391,7 @@ impl Logs for TuyaProvider {
                 )
             }))
             .collect();
+        events.retain(|e| since.is_none_or(|s| e.time >= s));
         events.sort_by_key(|e| std::cmp::Reverse(e.time));
         events.truncate(limit as usize);
         Ok(events)
