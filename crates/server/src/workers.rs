@@ -40,8 +40,29 @@ pub async fn refresh_due_tokens(state: &AppState) -> ApiResult<usize> {
     Ok(renewed)
 }
 
-/// Renews one connection's token; a vendor refusal is recorded on the connection, not raised.
+/// Renews one connection's token, if this instance claims the renewal (one instance renews; a
+/// token renewed since it was read is left alone); a vendor refusal is recorded on the
+/// connection, not raised.
 async fn refresh_one(state: &AppState, conn: &Connection) -> ApiResult<bool> {
+    let Some(expires_at) = conn.token_expires_at else {
+        return Ok(false);
+    };
+    let owner = engine::lease_owner();
+    let now = state.now();
+    let until = now + (state.settings.vendor_timeout * 2).as_millis() as i64;
+    if !state
+        .store
+        .claim_refresh(conn.id, expires_at, &owner, until, now)
+        .await?
+    {
+        return Ok(false);
+    }
+    let renewed = renew(state, conn).await;
+    state.store.release_refresh(conn.id, &owner).await?;
+    renewed
+}
+
+async fn renew(state: &AppState, conn: &Connection) -> ApiResult<bool> {
     match service::call(state, conn, |api| async move { api.refresh(conn).await }).await {
         Ok(update) => {
             state

@@ -179,6 +179,44 @@ impl Store {
 
     /// Merges renewed tokens over the stored credentials (read, merge, write in a transaction;
     /// the credentials version stays, the vendor session already holds the tokens).
+    /// Claims the renewal of a connection's token for `owner` until `until`, if its token is
+    /// still the one that expires at `expires_at` (nobody renewed it since it was read) and no
+    /// other instance holds the renewal.
+    pub async fn claim_refresh(
+        &self,
+        id: ConnectionId,
+        expires_at: Millis,
+        owner: &str,
+        until: Millis,
+        now: Millis,
+    ) -> Result<bool> {
+        let done = sqlx::query(&self.sql(
+            "UPDATE connections SET refresh_owner = $1, refresh_until = $2 WHERE id = $3 \
+             AND token_expires_at = $4 AND (refresh_until IS NULL OR refresh_until <= $5)",
+        ))
+        .bind(owner.to_owned())
+        .bind(until)
+        .bind(id.to_string())
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Gives a claimed renewal back.
+    pub async fn release_refresh(&self, id: ConnectionId, owner: &str) -> Result<()> {
+        sqlx::query(&self.sql(
+            "UPDATE connections SET refresh_owner = NULL, refresh_until = NULL \
+             WHERE id = $1 AND refresh_owner = $2",
+        ))
+        .bind(id.to_string())
+        .bind(owner.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn store_tokens(
         &self,
         id: ConnectionId,

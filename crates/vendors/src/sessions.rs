@@ -1,5 +1,6 @@
 //! One vendor client per connection, kept between calls and rebuilt when the connection's
-//! credentials change (its `credentials_version` moves).
+//! credentials change (its `credentials_version` moves) or its stored token does (its expiry
+//! moves: renewed here or by another instance).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,7 +9,10 @@ use lockbridge_core::ids::ConnectionId;
 use lockbridge_core::model::Connection;
 use lockbridge_core::provider::ProviderResult;
 
-pub struct Sessions<C>(Mutex<HashMap<ConnectionId, (i64, C)>>);
+/// What a client was built from: the credentials' version and the stored token's expiry.
+type Key = (i64, Option<lockbridge_core::time::Millis>);
+
+pub struct Sessions<C>(Mutex<HashMap<ConnectionId, (Key, C)>>);
 
 impl<C> Default for Sessions<C> {
     fn default() -> Self {
@@ -32,14 +36,14 @@ impl<C: Clone> Sessions<C> {
         build: impl FnOnce() -> ProviderResult<C>,
     ) -> ProviderResult<C> {
         let mut sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, client)) = sessions
-            .get(&conn.id)
-            .filter(|(v, _)| *v == conn.credentials_version)
-        {
+        // The stored token is the truth: one renewed by another instance (or stored by this
+        // one) has another expiry, and the client is built again with it.
+        let key = (conn.credentials_version, conn.token_expires_at);
+        if let Some((_, client)) = sessions.get(&conn.id).filter(|(k, _)| *k == key) {
             return Ok(client.clone());
         }
         let client = build()?;
-        sessions.insert(conn.id, (conn.credentials_version, client.clone()));
+        sessions.insert(conn.id, (key, client.clone()));
         Ok(client)
     }
 }
