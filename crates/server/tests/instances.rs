@@ -11,7 +11,6 @@ use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::time::now_ms;
 use lockbridge_server::{App, service, workers};
-use serde_json::json;
 
 /// A second instance on the same database.
 fn second(t: &TestApp) -> App {
@@ -43,14 +42,7 @@ both_backends!(
     an_instance_takes_the_token_another_renewed,
     |db: Db| async move {
         let t = TestApp::start(db).await;
-        let r = t
-        .post(
-            "/v1/connections",
-            json!({"provider": "tuya", "credentials": {"access_id": t.tuya_demo.access_id, "access_secret": t.tuya_demo.access_secret}}),
-        )
-        .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let conn: ConnectionId = r.body["id"].as_str().unwrap().parse().unwrap();
+        let conn: ConnectionId = t.connect_tuya().await.parse().unwrap();
         // Renewals and new grants: an instance refused with a superseded token takes a new one.
         let refreshes = || {
             let w = t.tuya.world();

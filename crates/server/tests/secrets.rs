@@ -140,14 +140,7 @@ both_backends!(ttlock_secrets_stay_hidden, |db: Db| async move {
 
 both_backends!(tuya_secrets_stay_hidden, |db: Db| async move {
     let t = TestApp::start_with(db, tuned).await;
-    let r = t
-        .post(
-            "/v1/connections",
-            json!({"provider": "tuya", "credentials": {"access_id": t.tuya_demo.access_id, "access_secret": t.tuya_demo.access_secret}}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let id = r.body["id"].as_str().unwrap().to_owned();
+    let id = t.connect_tuya().await;
     let call = format!("POST /v1/connections/{id}/sync");
     check_vendor(
         &t,

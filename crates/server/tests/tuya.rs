@@ -12,22 +12,6 @@ use lockbridge_server::{engine, workers};
 use serde_json::{Value, json};
 
 impl TestApp {
-    async fn connect_tuya(&self) -> String {
-        let r = self
-            .post(
-                "/v1/connections",
-                json!({"provider": "tuya", "credentials": {"access_id": self.tuya_demo.access_id, "access_secret": self.tuya_demo.access_secret}}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let id = r.body["id"].as_str().unwrap().to_owned();
-        let s = self
-            .post(&format!("/v1/connections/{id}/sync"), json!({}))
-            .await;
-        assert_eq!(s.status, 200, "{}", s.body);
-        id
-    }
-
     /// Simulator lock `i` (0 Entrance Wi-Fi, 1 Unit 3B Zigbee, 2 Storage Zigbee offline).
     async fn tuya_lock(&self, i: usize) -> Value {
         let r = self.get("/v1/locks?provider=tuya&limit=50").await;

@@ -363,6 +363,23 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// Tedee through the API.
 impl TestApp {
+    /// Connects the Tuya simulator's demo project and syncs it; answers the connection id.
+    pub async fn connect_tuya(&self) -> String {
+        let r = self
+            .post(
+                "/v1/connections",
+                json!({"provider": "tuya", "credentials": {"access_id": self.tuya_demo.access_id, "access_secret": self.tuya_demo.access_secret}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let s = self
+            .post(&format!("/v1/connections/{id}/sync"), json!({}))
+            .await;
+        assert_eq!(s.status, 200, "{}", s.body);
+        id
+    }
+
     pub async fn connect_tedee(&self) -> String {
         let r = self
             .post(
