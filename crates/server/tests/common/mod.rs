@@ -228,12 +228,13 @@ impl TestApp {
 
     /// Connects the demo TTLock account through the API and syncs it; answers the connection id.
     pub async fn connect(&self) -> String {
-        let r = self
-            .post(
-                "/v1/connections",
-                json!({"provider": "ttlock", "credentials": self.ttlock_credentials()}),
-            )
-            .await;
+        self.connect_with(json!({"provider": "ttlock", "credentials": self.ttlock_credentials()}))
+            .await
+    }
+
+    /// Creates the connection `body` describes and syncs it; answers its id.
+    pub async fn connect_with(&self, body: Value) -> String {
+        let r = self.post("/v1/connections", body).await;
         assert_eq!(r.status, 201, "{}", r.body);
         let id = r.body["id"].as_str().unwrap().to_owned();
         let s = self
@@ -365,35 +366,15 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 impl TestApp {
     /// Connects the Tuya simulator's demo project and syncs it; answers the connection id.
     pub async fn connect_tuya(&self) -> String {
-        let r = self
-            .post(
-                "/v1/connections",
-                json!({"provider": "tuya", "credentials": {"access_id": self.tuya_demo.access_id, "access_secret": self.tuya_demo.access_secret}}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let id = r.body["id"].as_str().unwrap().to_owned();
-        let s = self
-            .post(&format!("/v1/connections/{id}/sync"), json!({}))
-            .await;
-        assert_eq!(s.status, 200, "{}", s.body);
-        id
+        let d = &self.tuya_demo;
+        self.connect_with(json!({"provider": "tuya", "credentials": {"access_id": d.access_id, "access_secret": d.access_secret}}))
+            .await
     }
 
     pub async fn connect_tedee(&self) -> String {
-        let r = self
-            .post(
-                "/v1/connections",
-                json!({"provider": "tedee", "credentials": {"personal_access_key": self.tedee_demo.personal_access_key}}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let id = r.body["id"].as_str().unwrap().to_owned();
-        let s = self
-            .post(&format!("/v1/connections/{id}/sync"), json!({}))
-            .await;
-        assert_eq!(s.status, 200, "{}", s.body);
-        id
+        let key = &self.tedee_demo.personal_access_key;
+        self.connect_with(json!({"provider": "tedee", "credentials": {"personal_access_key": key}}))
+            .await
     }
 
     /// The lockbridge lock for simulator lock `i` (0 Apartment 1, 1 Apartment 2, 2 Office
