@@ -52,8 +52,7 @@ both_backends!(
         assert_eq!(ingest::ingest_due(&t.app.state).await.unwrap(), 0);
         t.advance(5 * 60_000);
         // Two instances at once read the same records: each is recorded once.
-        let other = lockbridge_server::App::new(t.db.store.clone(), Default::default());
-        other.state.clock.advance(5 * 60_000);
+        let other = t.other_instance(Default::default());
         let (a, b) = tokio::join!(
             ingest::ingest_due(&t.app.state),
             ingest::ingest_due(&other.state)
@@ -70,8 +69,7 @@ both_backends!(
         assert!(events.iter().any(|e| e["type"] == "lock.access_denied"));
         // Read again — as after a restart, by a fresh instance — nothing new.
         t.advance(5 * 60_000);
-        let fresh = lockbridge_server::App::new(t.db.store.clone(), Default::default());
-        fresh.state.clock.advance(10 * 60_000);
+        let fresh = t.other_instance(Default::default());
         assert_eq!(ingest::ingest_due(&fresh.state).await.unwrap(), 0);
         assert_eq!(log_events(&t, &lock).await.len(), before + 2);
     }

@@ -10,17 +10,12 @@ use common::*;
 use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::time::now_ms;
-use lockbridge_server::{App, service, workers};
-
-/// A second instance on the same database.
-fn second(t: &TestApp) -> App {
-    App::new(t.db.store.clone(), lockbridge_server::Settings::default())
-}
+use lockbridge_server::{service, workers};
 
 both_backends!(two_instances_renew_a_token_once, |db: Db| async move {
     let t = TestApp::start(db).await;
     let conn: ConnectionId = t.connect().await.parse().unwrap();
-    let other = second(&t);
+    let other = t.other_instance(Default::default());
     t.db.store
         .store_tokens(conn, &Credentials::new(), Some(now_ms() + 60_000))
         .await
@@ -49,7 +44,7 @@ both_backends!(
             let n = |k: &str| w.calls.get(k).copied().unwrap_or(0);
             n("token refreshes") + n("token grants")
         };
-        let other = second(&t);
+        let other = t.other_instance(Default::default());
         // The other instance works with the connection: it holds a client with the first token.
         let stored = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
         service::sync(&other.state, &stored).await.unwrap();

@@ -408,15 +408,11 @@ both_backends!(
             t.db.store.insert_test_event(&e, hook).await.unwrap();
         }
         // A second instance: its own state (its own lease owner names) on the same database.
-        let other = lockbridge_server::App::new(t.db.store.clone(), {
+        let other = t.other_instance({
             let mut s = lockbridge_server::Settings::default();
             allow_private(&mut s);
             s
         });
-        other
-            .state
-            .clock
-            .advance(t.app.state.now() - lockbridge_core::time::now_ms());
         let run = |state: lockbridge_server::AppState| async move {
             let mut sent = 0;
             loop {

@@ -364,6 +364,17 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// Tedee through the API.
 impl TestApp {
+    /// Another instance of the service on this test's database, its clock where this one's is
+    /// (instances share the wall clock; leases compare times across them).
+    pub fn other_instance(&self, settings: Settings) -> App {
+        let other = App::new(self.db.store.clone(), settings);
+        other
+            .state
+            .clock
+            .advance(self.app.state.now() - lockbridge_core::time::now_ms());
+        other
+    }
+
     /// Connects the Tuya simulator's demo project and syncs it; answers the connection id.
     pub async fn connect_tuya(&self) -> String {
         let d = &self.tuya_demo;
