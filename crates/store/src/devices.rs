@@ -370,20 +370,8 @@ impl Store {
         limit: u32,
         lease_until: Millis,
     ) -> Result<Vec<Lock>> {
-        let skip_locked = self.skip_locked();
-        let sql = format!(
-            "UPDATE locks SET next_reconcile_at = $1 WHERE id IN (\
-             SELECT l.id FROM locks l JOIN connections c ON c.id = l.connection_id \
-             WHERE c.status = 'active' AND l.next_reconcile_at <= $2 \
-             ORDER BY l.next_reconcile_at LIMIT $3{skip_locked}) AND next_reconcile_at <= $2 RETURNING {LOCK_COLUMNS}"
-        );
-        let rows = sqlx::query(&self.sql(&sql))
-            .bind(lease_until)
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(lock).collect()
+        self.claim_locks("next_reconcile_at", now, limit, lease_until)
+            .await
     }
 
     /// Claims locks whose log is due to be read (the same lease scheme as reconciliation).
@@ -393,20 +381,8 @@ impl Store {
         limit: u32,
         lease_until: Millis,
     ) -> Result<Vec<Lock>> {
-        let skip_locked = self.skip_locked();
-        let sql = format!(
-            "UPDATE locks SET next_log_read_at = $1 WHERE id IN (\
-             SELECT l.id FROM locks l JOIN connections c ON c.id = l.connection_id \
-             WHERE c.status = 'active' AND l.next_log_read_at <= $2 \
-             ORDER BY l.next_log_read_at LIMIT $3{skip_locked}) AND next_log_read_at <= $2 RETURNING {LOCK_COLUMNS}"
-        );
-        let rows = sqlx::query(&self.sql(&sql))
-            .bind(lease_until)
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(lock).collect()
+        self.claim_locks("next_log_read_at", now, limit, lease_until)
+            .await
     }
 
     /// How many locks a connection has.
@@ -448,6 +424,32 @@ impl Store {
     pub async fn schedule_log_read(&self, id: LockId, at: Millis) -> Result<()> {
         self.schedule("locks", "next_log_read_at", &id.to_string(), at)
             .await
+    }
+
+    /// Claims up to `limit` locks of active connections whose periodic work kept in `column`
+    /// is due: `column` moves to `lease_until`, so another instance takes them only once the
+    /// lease has run out (the worker sets the next time when it is done).
+    async fn claim_locks(
+        &self,
+        column: &str,
+        now: Millis,
+        limit: u32,
+        lease_until: Millis,
+    ) -> Result<Vec<Lock>> {
+        let skip_locked = self.skip_locked();
+        let sql = format!(
+            "UPDATE locks SET {column} = $1 WHERE id IN (\
+             SELECT l.id FROM locks l JOIN connections c ON c.id = l.connection_id \
+             WHERE c.status = 'active' AND l.{column} <= $2 \
+             ORDER BY l.{column} LIMIT $3{skip_locked}) AND {column} <= $2 RETURNING {LOCK_COLUMNS}"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(lock).collect()
     }
 
     pub async fn schedule_reconcile(&self, id: LockId, at: Millis) -> Result<()> {

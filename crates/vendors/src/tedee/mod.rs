@@ -22,6 +22,8 @@ use lockbridge_core::provider::*;
 use lockbridge_core::rules::CodeRules;
 use lockbridge_core::time::{Millis, parse_utc_lenient, to_rfc3339};
 
+mod codes;
+
 const P: Provider = Provider::Tedee;
 
 /// PINs of one lock as last read, with the list version they belong to.
@@ -433,123 +435,6 @@ impl Logs for TedeeProvider {
         }
         out.truncate(limit as usize);
         Ok(out)
-    }
-}
-
-#[async_trait]
-impl Codes for TedeeProvider {
-    /// The lock's PINs. The list carries ids and aliases only, so each PIN is read once per
-    /// change of the lock's list version; an unchanged list (304) costs one request.
-    async fn list_codes(
-        &self,
-        conn: &Connection,
-        lock: &Lock,
-    ) -> ProviderResult<Vec<ProviderCode>> {
-        let client = self.session(conn)?;
-        let id = lock_id(lock)?;
-        let cached = self
-            .pins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(conn.id, id))
-            .cloned();
-        let list = self
-            .cloud(
-                conn,
-                "my/lock/pin",
-                client.pins(id, cached.as_ref().map(|c| c.0)),
-            )
-            .await?;
-        let Some(list) = list else {
-            return Ok(cached.map(|c| c.1).unwrap_or_default());
-        };
-        let mut codes = Vec::with_capacity(list.pins.len());
-        for summary in &list.pins {
-            let pin = self
-                .cloud(conn, "my/lock/pin/{id}", client.pin(id, summary.id))
-                .await?;
-            codes.push(code_of(pin, lock.time_zone.as_deref()));
-        }
-        self.pins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((conn.id, id), (list.list_version, codes.clone()));
-        Ok(codes)
-    }
-
-    async fn create_code(
-        &self,
-        conn: &Connection,
-        lock: &Lock,
-        spec: &CodeSpec,
-    ) -> ProviderResult<String> {
-        let client = self.session(conn)?;
-        let id = lock_id(lock)?;
-        let period = spec.starts_at.zip(spec.ends_at);
-        let pin = pin_of(
-            spec.name.as_deref(),
-            &spec.code,
-            period,
-            spec.schedule.as_ref(),
-        );
-        let created = self
-            .cloud(conn, "my/lock/pin (create)", client.create_pin(id, &pin))
-            .await;
-        self.forget_pins(conn, id);
-        Ok(created?.to_string())
-    }
-
-    /// Tedee replaces a PIN whole: what the change leaves out is read from the lock first.
-    async fn update_code(
-        &self,
-        conn: &Connection,
-        lock: &Lock,
-        provider_id: &str,
-        change: &CodeChange,
-    ) -> ProviderResult<()> {
-        let client = self.session(conn)?;
-        let id = lock_id(lock)?;
-        let pin_id: i64 = provider_id
-            .parse()
-            .map_err(|_| ProviderError::new(P, ErrorKind::NotFound, "not a Tedee PIN id"))?;
-        let current = self
-            .cloud(conn, "my/lock/pin/{id}", client.pin(id, pin_id))
-            .await?;
-        let name = change.name.clone().or(Some(current.alias.clone()));
-        let code = change.code.clone().unwrap_or(current.pin);
-        let pin = pin_of(
-            name.as_deref(),
-            &code,
-            change.period,
-            change.schedule.as_ref(),
-        );
-        let updated = self
-            .cloud(
-                conn,
-                "my/lock/pin (update)",
-                client.update_pin(id, pin_id, &pin),
-            )
-            .await;
-        self.forget_pins(conn, id);
-        updated
-    }
-
-    async fn delete_code(
-        &self,
-        conn: &Connection,
-        lock: &Lock,
-        provider_id: &str,
-    ) -> ProviderResult<()> {
-        let client = self.session(conn)?;
-        let id = lock_id(lock)?;
-        let pin_id: i64 = provider_id
-            .parse()
-            .map_err(|_| ProviderError::new(P, ErrorKind::NotFound, "not a Tedee PIN id"))?;
-        let deleted = self
-            .cloud(conn, "my/lock/pin (delete)", client.delete_pin(id, pin_id))
-            .await;
-        self.forget_pins(conn, id);
-        deleted
     }
 }
 
