@@ -2,6 +2,7 @@
 //! events — and the vendor traits every adapter implements. No vendor client is compiled
 //! here: the adapters live in `lockbridge-vendors`, so the store builds without them.
 
+pub mod budgets;
 pub mod credentials;
 pub mod events;
 pub mod ids;

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use lockbridge_core::budgets::Rate;
 use lockbridge_core::model::{Provider, Role};
 use lockbridge_server::{App, Settings};
 use tokio::net::TcpListener;
@@ -78,6 +79,17 @@ pub struct WorkerArgs {
     /// The longest one HTTP request to a vendor may take.
     #[arg(long, env = "LOCKBRIDGE_VENDOR_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub vendor_request_timeout: Duration,
+    /// The request rate of each account of a vendor, as VENDOR=RATE (repeatable; e.g.
+    /// `--rate tuya=20/s`, `--rate tedee=700/h`; units s, min, h). Also read from
+    /// LOCKBRIDGE_<VENDOR>_RATE; the flag wins. Tedee's is 700/h unless set; TTLock and Tuya
+    /// publish none, so they have none unless set. Instances on one PostgreSQL database share
+    /// each account's budget.
+    #[arg(long = "rate", value_name = "VENDOR=RATE", value_parser = vendor_rate)]
+    pub rates: Vec<(Provider, Rate)>,
+    /// The longest a vendor call waits for its account's budget; past it the call answers
+    /// `rate_limited` (the code engine tries again later).
+    #[arg(long, env = "LOCKBRIDGE_BUDGET_WAIT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub budget_wait: Duration,
 }
 
 impl WorkerArgs {
@@ -87,7 +99,28 @@ impl WorkerArgs {
         settings.log_interval = self.log_interval;
         settings.vendor_request_timeout = self.vendor_request_timeout;
         settings.webhook_allow_private = self.webhook_allow_private;
+        settings.budget_wait = self.budget_wait;
+        for provider in Provider::ALL {
+            let var = format!("LOCKBRIDGE_{}_RATE", provider.as_str().to_uppercase());
+            if let Some(rate) = std::env::var(&var).ok().filter(|r| !r.trim().is_empty()) {
+                match rate.parse() {
+                    Ok(rate) => {
+                        settings.vendor_rates.insert(*provider, rate);
+                    }
+                    Err(e) => tracing::warn!("{var} is ignored: {e}"),
+                }
+            }
+        }
+        settings.vendor_rates.extend(self.rates.iter().copied());
     }
+}
+
+/// `VENDOR=RATE` of `--rate`.
+fn vendor_rate(text: &str) -> Result<(Provider, Rate), String> {
+    let (vendor, rate) = text
+        .split_once('=')
+        .ok_or("expected VENDOR=RATE, e.g. tuya=20/s")?;
+    Ok((vendor.trim().parse::<Provider>()?, rate.parse()?))
 }
 
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -197,5 +230,17 @@ mod tests {
         assert!(unknown.contains("ttlock, tuya, tedee, kii"), "{unknown}");
         assert!(vendor_url("tedee").unwrap_err().contains("VENDOR=URL"));
         assert!(vendor_url("kii=ftp://x").unwrap_err().contains("http://"));
+    }
+
+    #[test]
+    fn rate_flags_name_a_vendor_and_a_rate() {
+        let (p, r) = vendor_rate("tuya=20/s").unwrap();
+        assert_eq!((p, r.to_string()), (Provider::Tuya, "20/s".to_owned()));
+        assert!(vendor_rate("tuya").unwrap_err().contains("VENDOR=RATE"));
+        assert!(
+            vendor_rate("tuya=fast")
+                .unwrap_err()
+                .contains("`fast` is not a rate")
+        );
     }
 }

@@ -33,9 +33,12 @@ use axum::response::Html;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use lockbridge_core::budgets::{Budgets, LocalBudgets};
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::provider::{TokenSink, TokenUpdate};
-use lockbridge_store::Store;
+use lockbridge_core::time::Clock;
+use lockbridge_store::{Dialect, SharedBudgets, Store};
+use lockbridge_vendors::pace::Pace;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -57,11 +60,23 @@ impl App {
             let _ = tx.send(update);
         });
         let mut providers = Providers::default();
+        let clock = Arc::new(Clock::default());
+        // Several instances share a PostgreSQL database, and their vendor budgets with it; a
+        // SQLite database has one instance, whose budgets stay in memory.
+        let budgets: Arc<dyn Budgets> = match store.dialect() {
+            Dialect::Postgres => Arc::new(SharedBudgets::new(store.clone(), clock.clone())),
+            Dialect::Sqlite => Arc::new(LocalBudgets::new(clock.clone())),
+        };
         let cx = lockbridge_vendors::Context {
             tokens: sink,
             calls: calls.clone(),
             operation_poll: settings.operation_poll,
             request_timeout: settings.vendor_request_timeout,
+            pace: Arc::new(Pace::new(
+                budgets,
+                settings.vendor_rates.clone(),
+                settings.budget_wait,
+            )),
         };
         for vendor in lockbridge_vendors::builtin(&cx) {
             providers.insert(vendor);
@@ -77,7 +92,7 @@ impl App {
                 }
             }
         });
-        App::with_providers(store, settings, providers, calls)
+        App::build(store, settings, providers, calls, clock)
     }
 
     /// Builds the service with the given adapters.
@@ -86,6 +101,16 @@ impl App {
         settings: Settings,
         providers: Providers,
         calls: Arc<VendorCalls>,
+    ) -> App {
+        App::build(store, settings, providers, calls, Arc::default())
+    }
+
+    fn build(
+        store: Store,
+        settings: Settings,
+        providers: Providers,
+        calls: Arc<VendorCalls>,
+        clock: Arc<Clock>,
     ) -> App {
         let lock_cache_ttl = settings.lock_cache_ttl;
         let sender = Arc::new(webhooks::Sender::new(&settings));
@@ -98,7 +123,7 @@ impl App {
             settings: Arc::new(settings),
             http: Arc::default(),
             locks: Arc::new(lock_cache::LockCache::new(lock_cache_ttl)),
-            clock: Arc::default(),
+            clock,
             webhooks: sender,
         };
         App { state }

@@ -162,6 +162,7 @@ impl JsonSchema for CredentialFields {
             calls: Default::default(),
             operation_poll: std::time::Duration::ZERO,
             request_timeout: std::time::Duration::ZERO,
+            pace: Default::default(),
         };
         let vendors: Vec<String> = lockbridge_vendors::builtin(&cx)
             .iter()

@@ -65,6 +65,13 @@ pub struct Settings {
     pub webhook_per_endpoint: usize,
     /// How often the delivery worker looks for due attempts.
     pub webhook_poll: Duration,
+    /// The request rate of each account, per vendor (`LOCKBRIDGE_<VENDOR>_RATE`): Tedee's
+    /// 700 an hour by default; TTLock and Tuya publish none, so none unless configured.
+    /// Shared by every instance on a PostgreSQL database.
+    pub vendor_rates: HashMap<Provider, lockbridge_core::budgets::Rate>,
+    /// The longest a vendor call waits for its account's budget before it answers
+    /// `rate_limited` (`LOCKBRIDGE_BUDGET_WAIT`).
+    pub budget_wait: Duration,
 }
 
 impl Default for Settings {
@@ -92,6 +99,11 @@ impl Default for Settings {
             webhook_concurrency: 64,
             webhook_per_endpoint: 8,
             webhook_poll: Duration::from_millis(250),
+            vendor_rates: HashMap::from([(
+                Provider::Tedee,
+                lockbridge_core::budgets::Rate::per_hour(700),
+            )]),
+            budget_wait: Duration::from_secs(10),
         }
     }
 }

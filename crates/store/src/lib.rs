@@ -7,6 +7,7 @@
 //! credentials, tokens, PINs — are sealed with AES-256-GCM under the master key before they
 //! reach either database.
 
+mod budgets;
 mod cipher;
 mod codes;
 mod connections;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+pub use budgets::SharedBudgets;
 pub use cipher::MasterKey;
 pub use codes::{Guard, InsertError};
 pub use devices::{LockFilter, SyncCounts};

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, Error, Result};
-use crate::pacer::Pacer;
+use crate::pacer::{Pacer, RateGate};
 
 /// Tedee's API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.tedee.com";
@@ -59,7 +59,7 @@ impl std::fmt::Debug for Auth {
 }
 
 /// Where and how the client talks to Tedee.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub(crate) base_url: String,
     pub(crate) api_version: String,
@@ -70,6 +70,20 @@ pub struct Config {
     pub(crate) max_retry_wait: Duration,
     pub(crate) poll_interval: Duration,
     pub(crate) operation_timeout: Duration,
+    pub(crate) gate: Option<Arc<dyn RateGate>>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .field("rate_limit", &self.rate_limit)
+            .field("shared_gate", &self.gate.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -95,6 +109,7 @@ impl Config {
             max_retry_wait: Duration::from_secs(120),
             poll_interval: Duration::from_millis(500),
             operation_timeout: Duration::from_secs(30),
+            gate: None,
         }
     }
 
@@ -126,6 +141,14 @@ impl Config {
     /// one user share it, so give each client its share).
     pub fn rate_limit(mut self, requests: u32, window: Duration) -> Self {
         self.rate_limit = (requests, window);
+        self
+    }
+
+    /// Paces requests with `gate` instead of the client's own window (then
+    /// [`Config::rate_limit`] is not used): a budget shared by several clients of one user, or
+    /// by several processes.
+    pub fn rate_gate(mut self, gate: Arc<dyn RateGate>) -> Self {
+        self.gate = Some(gate);
         self
     }
 
@@ -171,7 +194,7 @@ pub(crate) struct Inner {
     tokens: RwLock<Option<OAuthTokens>>,
     refreshing: tokio::sync::Mutex<()>,
     listener: RwLock<Option<TokenListener>>,
-    pacer: Pacer,
+    pacer: Arc<dyn RateGate>,
 }
 
 impl std::fmt::Debug for TedeeClient {
@@ -222,7 +245,10 @@ impl TedeeClient {
                 tokens: RwLock::new(tokens),
                 refreshing: tokio::sync::Mutex::new(()),
                 listener: RwLock::new(None),
-                pacer: Pacer::new(limit, window),
+                pacer: config
+                    .gate
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(Pacer::new(limit, window))),
                 config,
             }),
         }
@@ -352,7 +378,11 @@ impl TedeeClient {
         let mut renewed = false;
         loop {
             self.renew_if_needed(None).await?;
-            self.inner.pacer.acquire().await;
+            if let Err(wait) = self.inner.pacer.acquire().await {
+                return Err(Error::RateLimited {
+                    retry_after_s: wait.as_secs().max(1),
+                });
+            }
             let auth = self.authorization();
             let mut req = self
                 .inner
@@ -377,13 +407,13 @@ impl TedeeClient {
                 200..=299 => return Ok(Answer::Body(status, bytes)),
                 429 => {
                     let wait = Duration::from_secs(retry_after.unwrap_or(60));
+                    self.inner.pacer.retry_after(wait);
                     if wait > cfg.max_retry_wait {
                         return Err(Error::RateLimited {
                             retry_after_s: wait.as_secs(),
                         });
                     }
                     tracing::info!(?wait, "Tedee's rate limit was reached; waiting as told");
-                    self.inner.pacer.block_for(wait);
                 }
                 401 if !renewed && matches!(cfg.auth, Auth::OAuth { .. }) => {
                     renewed = true;

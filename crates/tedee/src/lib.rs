@@ -20,7 +20,7 @@
 //! ([`check_pin`]).
 //!
 //! Tedee allows 700 requests per hour per user. The client keeps under that by itself (a
-//! sliding window, [`Config::rate_limit`]) and waits out a `Retry-After` when Tedee answers 429
+//! sliding window, [`Config::rate_limit`], or a [`RateGate`] shared with others) and waits out a `Retry-After` when Tedee answers 429
 //! anyway (up to [`Config::max_retry_wait`], after which it answers [`Error::RateLimited`]).
 
 mod api;
@@ -38,4 +38,5 @@ pub use client::{
     TedeeClient, TokenListener,
 };
 pub use error::{ApiError, Error, ErrorKind, Result};
+pub use pacer::RateGate;
 pub use pin::{PinRule, WeekDays, Weekday, check_pin};

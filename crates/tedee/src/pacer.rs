@@ -5,10 +5,23 @@
 //! against an hour.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+/// What paces a client's requests. By default each client keeps its own [`Pacer`]; give one
+/// with [`crate::Config::rate_gate`] to share a user's budget between clients or processes.
+pub trait RateGate: Send + Sync {
+    /// Waits until one more request may leave. `Err(wait)` when it should not wait that long:
+    /// the request then fails with [`crate::Error::RateLimited`] and is not sent.
+    fn acquire(&self) -> Pin<Box<dyn Future<Output = Result<(), Duration>> + Send + '_>>;
+
+    /// Tedee answered 429: nothing more may leave for `wait`.
+    fn retry_after(&self, wait: Duration);
+}
 
 #[derive(Debug)]
 pub(crate) struct Pacer {
@@ -63,6 +76,19 @@ impl Pacer {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let until = Instant::now() + d;
         s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
+    }
+}
+
+impl RateGate for Pacer {
+    fn acquire(&self) -> Pin<Box<dyn Future<Output = Result<(), Duration>> + Send + '_>> {
+        Box::pin(async move {
+            Pacer::acquire(self).await;
+            Ok(())
+        })
+    }
+
+    fn retry_after(&self, wait: Duration) {
+        self.block_for(wait);
     }
 }
 

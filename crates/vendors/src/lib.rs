@@ -3,6 +3,7 @@
 //! in that list (see the README's "Adding a vendor").
 
 pub mod kii;
+pub mod pace;
 mod sessions;
 pub mod tedee;
 pub mod ttlock;
@@ -26,6 +27,8 @@ pub struct Context {
     pub operation_poll: Duration,
     /// The longest one HTTP request to a vendor may take.
     pub request_timeout: Duration,
+    /// The vendor budgets every request and gateway command spends.
+    pub pace: Arc<pace::Pace>,
 }
 
 impl std::fmt::Debug for Context {

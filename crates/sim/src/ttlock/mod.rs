@@ -170,7 +170,14 @@ async fn vendor(
                 }
                 (Ok(reply.body), busy.map(|gw| (gw, latency)))
             }
-            Err(e) => (Err(e), None),
+            Err(e) => {
+                if e.errcode == -3003 {
+                    // Counted apart from injected faults: a client that serialises its
+                    // commands per gateway never meets one.
+                    w.count_call("gateway busy refusals");
+                }
+                (Err(e), None)
+            }
         }
     };
     if let Some((gateway, ms)) = busy {

@@ -34,6 +34,8 @@ pub struct TedeeProvider {
     pins: Mutex<PinCache>,
     http: reqwest::Client,
     calls: Arc<VendorCalls>,
+    /// The account's request budget, shared by every instance.
+    pace: Arc<crate::pace::Pace>,
     poll: (Duration, Duration),
     timeout: Duration,
 }
@@ -215,12 +217,18 @@ impl TedeeProvider {
             pins: Mutex::default(),
             http: reqwest::Client::new(),
             calls: cx.calls.clone(),
+            pace: cx.pace.clone(),
             poll: (cx.operation_poll, Duration::from_secs(30)),
             timeout: cx.request_timeout,
         }
     }
 
-    fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<TedeeClient> {
+    fn client(
+        &self,
+        conn: Option<ConnectionId>,
+        base_url: Option<&str>,
+        c: &Credentials,
+    ) -> ProviderResult<TedeeClient> {
         let key = c.get("personal_access_key").ok_or_else(|| {
             ProviderError::new(
                 P,
@@ -235,6 +243,11 @@ impl TedeeProvider {
         if let Some(url) = base_url {
             config = config.base_url(url);
         }
+        // A connection's requests spend its account's budget, shared by every instance (a
+        // credential check before there is a connection paces itself).
+        if let Some(gate) = conn.and_then(|id| self.pace.gate(P, id)) {
+            config = config.rate_gate(Arc::new(gate));
+        }
         Ok(TedeeClient::with_http(config, self.http.clone()))
     }
 
@@ -242,7 +255,7 @@ impl TedeeProvider {
     /// (Tedee's limit is per user account).
     fn session(&self, conn: &Connection) -> ProviderResult<TedeeClient> {
         self.sessions.get(conn, || {
-            self.client(conn.base_url.as_deref(), &conn.credentials)
+            self.client(Some(conn.id), conn.base_url.as_deref(), &conn.credentials)
         })
     }
 
@@ -308,7 +321,7 @@ impl Vendor for TedeeProvider {
         base_url: Option<&str>,
         credentials: &Credentials,
     ) -> ProviderResult<Verified> {
-        let client = self.client(base_url, credentials)?;
+        let client = self.client(None, base_url, credentials)?;
         client.locks().await.map_err(|e| map_err(e, true))?;
         Ok(Verified {
             credentials: credentials.clone(),

@@ -1,7 +1,7 @@
 //! TTLock behind the provider trait.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -29,8 +29,9 @@ pub struct TtlockProvider {
     /// Checks credential sets; holds no state of its own.
     verifier: TtlockClient,
     sessions: Sessions<TtlockClient>,
-    /// One command at a time per gateway (or per Wi-Fi lock).
-    gateways: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The account's request budget, and one command at a time per gateway (or per Wi-Fi
+    /// lock) across every instance.
+    pace: Arc<crate::pace::Pace>,
     sink: TokenSink,
     calls: Arc<VendorCalls>,
     busy_backoff: Duration,
@@ -155,7 +156,7 @@ impl TtlockProvider {
         TtlockProvider {
             verifier: TtlockClient::new(),
             sessions: Sessions::default(),
-            gateways: Mutex::default(),
+            pace: cx.pace.clone(),
             sink: cx.tokens.clone(),
             calls: cx.calls.clone(),
             busy_backoff: Duration::from_millis(250),
@@ -192,14 +193,6 @@ impl TtlockProvider {
         })
     }
 
-    fn gateway_lock(&self, lock: &Lock) -> Arc<tokio::sync::Mutex<()>> {
-        let key = lock
-            .gateway_id
-            .map_or_else(|| lock.id.to_string(), |g| g.to_string());
-        let mut g = self.gateways.lock().unwrap_or_else(|e| e.into_inner());
-        g.entry(key).or_default().clone()
-    }
-
     /// A command through the lock's gateway: one at a time, "gateway busy" retried.
     async fn via_gateway<T, F, Fut>(
         &self,
@@ -213,12 +206,20 @@ impl TtlockProvider {
         Fut: std::future::Future<Output = tt::Result<T>>,
     {
         let client = self.session(conn)?;
-        let gate = self.gateway_lock(lock);
-        let _turn = gate.lock().await;
+        let gateway = lock
+            .gateway_id
+            .map_or_else(|| lock.id.to_string(), |g| g.to_string());
+        // Longer than one command can take, so the turn outlives a command only when its
+        // holder died.
+        let lease = self.timeout + Duration::from_secs(5);
         let mut wait = self.busy_backoff;
         for attempt in 1..=BUSY_TRIES {
+            self.pace.request(P, conn.id).await?;
+            let turn = self.pace.turn(P, &gateway, lease).await?;
             self.calls.count(conn.id, P, route);
-            match op(client.clone()).await {
+            let result = op(client.clone()).await;
+            turn.end().await;
+            match result {
                 Err(tt::Error::Api(e))
                     if e.kind() == ApiErrorKind::GatewayBusy && attempt < BUSY_TRIES =>
                 {
@@ -241,6 +242,7 @@ impl TtlockProvider {
     where
         Fut: std::future::Future<Output = tt::Result<T>>,
     {
+        self.pace.request(P, conn.id).await?;
         self.calls
             .metered(conn.id, P, route, fut, |e| map_err(e, false))
             .await

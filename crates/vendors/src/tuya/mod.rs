@@ -37,6 +37,8 @@ pub struct TuyaProvider {
     http: reqwest::Client,
     sink: TokenSink,
     calls: Arc<VendorCalls>,
+    /// The account's request budget, shared by every instance.
+    pace: Arc<crate::pace::Pace>,
     timeout: Duration,
 }
 
@@ -122,6 +124,7 @@ impl TuyaProvider {
             http: reqwest::Client::new(),
             sink: cx.tokens.clone(),
             calls: cx.calls.clone(),
+            pace: cx.pace.clone(),
             timeout: cx.request_timeout,
         }
     }
@@ -186,6 +189,7 @@ impl TuyaProvider {
     where
         Fut: std::future::Future<Output = ty::Result<T>>,
     {
+        self.pace.request(P, conn.id).await?;
         self.calls
             .metered(conn.id, P, route, fut, |e| map_err(e, false))
             .await

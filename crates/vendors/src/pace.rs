@@ -1,0 +1,257 @@
+//! How adapters spend vendor budgets: a request on an account takes from its rate budget, a
+//! command through a TTLock gateway takes the gateway's turn. The budgets themselves are the
+//! service's ([`Budgets`]): in the database when several instances share it, so that together
+//! they stay inside what the vendor allows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lockbridge_core::budgets::{Budgets, LocalBudgets, Rate};
+use lockbridge_core::ids::ConnectionId;
+use lockbridge_core::model::Provider;
+use lockbridge_core::provider::{ErrorKind, ProviderError, ProviderResult};
+
+/// How often a caller waiting for a device's turn looks again, at first and at most.
+const TURN_POLL: (Duration, Duration) = (Duration::from_millis(20), Duration::from_millis(250));
+
+pub struct Pace {
+    budgets: Arc<dyn Budgets>,
+    rates: HashMap<Provider, Rate>,
+    max_wait: Duration,
+    holder: String,
+    /// This instance's callers queue here for a device first, so a turn passes between them
+    /// at once; only other instances' turns are waited for by looking again.
+    queues: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for Pace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pace")
+            .field("rates", &self.rates)
+            .field("max_wait", &self.max_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Pace {
+    /// In-process budgets, no configured rates, waits of up to 10 s.
+    fn default() -> Self {
+        Pace::new(
+            Arc::new(LocalBudgets::default()),
+            HashMap::new(),
+            Duration::from_secs(10),
+        )
+    }
+}
+
+impl Pace {
+    /// `rates`: the rate of each account of a vendor (Tedee's is its limit; TTLock and Tuya
+    /// have none unless configured). `max_wait`: the longest a call waits for its budget before
+    /// it answers `rate_limited` (workers try again later; an API caller is told when).
+    pub fn new(
+        budgets: Arc<dyn Budgets>,
+        rates: HashMap<Provider, Rate>,
+        max_wait: Duration,
+    ) -> Pace {
+        let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        Pace {
+            budgets,
+            rates,
+            max_wait,
+            holder,
+            queues: std::sync::Mutex::default(),
+        }
+    }
+
+    pub fn rate(&self, provider: Provider) -> Option<Rate> {
+        self.rates.get(&provider).copied()
+    }
+
+    fn key(provider: Provider, conn: ConnectionId) -> String {
+        format!("{provider}:{conn}")
+    }
+
+    /// One request on `conn`'s account: taken from its budget when the vendor has a rate,
+    /// waited for up to the longest wait.
+    pub async fn request(&self, provider: Provider, conn: ConnectionId) -> ProviderResult<()> {
+        let Some(rate) = self.rate(provider) else {
+            return Ok(());
+        };
+        self.take(provider, &Self::key(provider, conn), rate)
+            .await
+            .map_err(|wait| {
+                let mut e = ProviderError::new(
+                    provider,
+                    ErrorKind::RateLimited,
+                    format!("the account's budget of {rate} is spent"),
+                );
+                e.retry_after = Some(wait.as_secs().max(1));
+                e
+            })
+    }
+
+    /// Takes one request from `key`, or answers how long the caller would still have to wait.
+    async fn take(&self, provider: Provider, key: &str, rate: Rate) -> Result<(), Duration> {
+        let mut waited = Duration::ZERO;
+        loop {
+            let wait = match self.budgets.take(key, rate).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) => wait,
+                Err(e) => {
+                    tracing::warn!(%provider, error = %e, "the shared budget could not be read; trying again");
+                    Duration::from_millis(500)
+                }
+            };
+            if waited + wait > self.max_wait {
+                return Err(wait);
+            }
+            tracing::debug!(%provider, ?wait, "pacing to the vendor's budget");
+            tokio::time::sleep(wait).await;
+            waited += wait;
+        }
+    }
+
+    /// The vendor answered "too many requests, retry after `wait`": every instance holds back.
+    pub async fn retry_after(&self, provider: Provider, conn: ConnectionId, wait: Duration) {
+        if let Err(e) = self.budgets.pause(&Self::key(provider, conn), wait).await {
+            tracing::warn!(%provider, error = %e, "could not share the vendor's Retry-After");
+        }
+    }
+
+    /// A gate for a client that paces itself per request (Tedee's), on `conn`'s budget.
+    pub fn gate(self: &Arc<Self>, provider: Provider, conn: ConnectionId) -> Option<Gate> {
+        let rate = self.rate(provider)?;
+        Some(Gate {
+            pace: self.clone(),
+            provider,
+            conn,
+            rate,
+        })
+    }
+
+    /// The turn on a device that takes one command at a time, held for at most `lease` (longer
+    /// than the command can take: a holder that dies frees it when the lease runs out). Waited
+    /// for up to `lease`; then the device counts as busy. Give it back with [`Turn::end`].
+    pub async fn turn(
+        &self,
+        provider: Provider,
+        key: &str,
+        lease: Duration,
+    ) -> ProviderResult<Turn> {
+        let key = format!("{provider}-turn:{key}");
+        let queue = {
+            let mut q = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+            q.entry(key.clone()).or_default().clone()
+        };
+        let busy = || {
+            ProviderError::new(
+                provider,
+                ErrorKind::DeviceBusy,
+                "the gateway stayed busy with other commands",
+            )
+        };
+        let local = tokio::time::timeout(lease, queue.lock_owned())
+            .await
+            .map_err(|_| busy())?;
+        let (mut poll, mut waited) = (TURN_POLL.0, Duration::ZERO);
+        loop {
+            match self.budgets.try_turn(&key, &self.holder, lease).await {
+                Ok(true) => {
+                    return Ok(Turn {
+                        budgets: self.budgets.clone(),
+                        key,
+                        holder: self.holder.clone(),
+                        ended: false,
+                        _local: local,
+                    });
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(%provider, error = %e, "a device's turn could not be read; trying again")
+                }
+            }
+            if waited >= lease {
+                return Err(busy());
+            }
+            tokio::time::sleep(poll).await;
+            waited += poll;
+            poll = (poll * 2).min(TURN_POLL.1);
+        }
+    }
+}
+
+/// One holder's turn on a device.
+pub struct Turn {
+    budgets: Arc<dyn Budgets>,
+    key: String,
+    holder: String,
+    ended: bool,
+    _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl std::fmt::Debug for Turn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Turn")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Turn {
+    /// Gives the turn back, before this instance's next caller takes it.
+    pub async fn end(mut self) {
+        self.ended = true;
+        if let Err(e) = self.budgets.end_turn(&self.key, &self.holder).await {
+            tracing::warn!(error = %e, "a device's turn could not be given back; its lease will free it");
+        }
+    }
+}
+
+impl Drop for Turn {
+    /// A turn dropped without [`Turn::end`] (its caller was cancelled) is given back in the
+    /// background; should that fail too, the lease frees the device.
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let (budgets, key, holder) = (
+            self.budgets.clone(),
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.holder),
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = budgets.end_turn(&key, &holder).await;
+            });
+        }
+    }
+}
+
+/// [`lockbridge_tedee::RateGate`] over a connection's shared budget.
+#[derive(Debug)]
+pub struct Gate {
+    pace: Arc<Pace>,
+    provider: Provider,
+    conn: ConnectionId,
+    rate: Rate,
+}
+
+impl lockbridge_tedee::RateGate for Gate {
+    fn acquire(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Duration>> + Send + '_>>
+    {
+        Box::pin(async move {
+            let key = Pace::key(self.provider, self.conn);
+            self.pace.take(self.provider, &key, self.rate).await
+        })
+    }
+
+    fn retry_after(&self, wait: Duration) {
+        let (pace, provider, conn) = (self.pace.clone(), self.provider, self.conn);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { pace.retry_after(provider, conn, wait).await });
+        }
+    }
+}
