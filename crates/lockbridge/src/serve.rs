@@ -86,6 +86,21 @@ pub struct WorkerArgs {
     /// each account's budget.
     #[arg(long = "rate", value_name = "VENDOR=RATE", value_parser = vendor_rate)]
     pub rates: Vec<(Provider, Rate)>,
+    /// How often the workers look for due work (codes to set or remove, syncs, log reads…).
+    #[arg(long, env = "LOCKBRIDGE_WORKER_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub worker_interval: Duration,
+    /// The first wait before a code the vendor could not take is tried again; it doubles with
+    /// each attempt up to --retry-max.
+    #[arg(long, env = "LOCKBRIDGE_RETRY_BASE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub retry_base: Duration,
+    #[arg(long, env = "LOCKBRIDGE_RETRY_MAX", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub retry_max: Duration,
+    /// The longest one attempt of the code engine may take (its vendor calls together); past
+    /// it the outcome is unknown and checked against the lock. An instance holds a code it
+    /// works for 1.5 times this (extending it while it works), so a code whose instance died
+    /// is taken over once that lease has run out.
+    #[arg(long, env = "LOCKBRIDGE_VENDOR_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub vendor_timeout: Duration,
     /// The longest a vendor call waits for its account's budget; past it the call answers
     /// `rate_limited` (the code engine tries again later).
     #[arg(long, env = "LOCKBRIDGE_BUDGET_WAIT", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -100,6 +115,11 @@ impl WorkerArgs {
         settings.vendor_request_timeout = self.vendor_request_timeout;
         settings.webhook_allow_private = self.webhook_allow_private;
         settings.budget_wait = self.budget_wait;
+        settings.worker_interval = self.worker_interval.max(Duration::from_millis(10));
+        settings.retry_base = self.retry_base;
+        settings.retry_max = self.retry_max.max(self.retry_base);
+        settings.vendor_timeout = self.vendor_timeout;
+        settings.code_lease = self.vendor_timeout * 3 / 2;
         for provider in Provider::ALL {
             let var = format!("LOCKBRIDGE_{}_RATE", provider.as_str().to_uppercase());
             if let Some(rate) = std::env::var(&var).ok().filter(|r| !r.trim().is_empty()) {

@@ -17,10 +17,12 @@ pub struct FaultRule {
     /// A bare HTTP status to answer with instead (an outage: 500, 502, 503…).
     #[serde(default)]
     pub http_status: Option<u16>,
-    /// The share of matching requests that fail, 0 to 1 (default 1).
+    /// The share of matching requests that fail (or, for a rule with only a latency, that are
+    /// slowed), 0 to 1 (default 1).
     #[serde(default)]
     pub rate: Option<f64>,
-    /// Added delay before answering, in milliseconds (applies to every matching request).
+    /// Added delay before answering, in milliseconds: to every matching request of a failing
+    /// rule, to `rate` of them for a rule that only slows.
     #[serde(default)]
     pub latency_ms: u64,
     /// How many more times the rule may fire; forever when absent.
@@ -67,9 +69,16 @@ impl Faults {
             if rule.route.as_deref().is_some_and(|r| r != route) || rule.count == Some(0) {
                 continue;
             }
-            hit.latency_ms += rule.latency_ms;
             let fails = rule.errcode.is_some() || rule.http_status.is_some();
-            if !fails || hit.failure.is_some() || !rng.chance(rule.rate.unwrap_or(1.0)) {
+            if !fails {
+                // A latency-only rule slows its share of the requests (all without a rate).
+                if rng.chance(rule.rate.unwrap_or(1.0)) {
+                    hit.latency_ms += rule.latency_ms;
+                }
+                continue;
+            }
+            hit.latency_ms += rule.latency_ms;
+            if hit.failure.is_some() || !rng.chance(rule.rate.unwrap_or(1.0)) {
                 continue;
             }
             if let Some(n) = rule.count.as_mut() {

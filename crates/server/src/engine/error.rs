@@ -24,6 +24,14 @@ pub enum EngineError {
 
 impl EngineError {
     /// Worth trying again later.
+    /// How long the vendor asked to be left alone (its `Retry-After`), if it did.
+    pub fn retry_after_ms(&self) -> Option<i64> {
+        match self {
+            EngineError::Vendor(e) => e.retry_after.map(|s| s as i64 * 1000),
+            _ => None,
+        }
+    }
+
     pub fn is_transient(&self) -> bool {
         match self {
             EngineError::Vendor(e) => e.kind.is_transient(),

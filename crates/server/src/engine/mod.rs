@@ -400,7 +400,9 @@ fn apply(
         Err(e) if e.is_transient() => {
             next.last_error = Some(e.public().1);
             next.errors = vec![error_notice(&e, now)];
-            next.next_attempt_at = Some(now + backoff(state, next.attempts));
+            // Not before the vendor (or the shared budget) said it would take more.
+            let wait = backoff(state, next.attempts).max(e.retry_after_ms().unwrap_or(0));
+            next.next_attempt_at = Some(now + wait);
             (Outcome::Retry(e), Vec::new())
         }
         Ok(Reached::Refused(e)) => fail(next, e.into()),

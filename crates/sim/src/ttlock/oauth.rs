@@ -41,14 +41,19 @@ pub fn token(w: &mut World, p: &Params) -> Result<Value, ApiErr> {
         "refresh_token" => {
             w.count_call("/oauth2/token#refresh_token");
             let given = p.required("refresh_token")?;
-            let stored = w.refresh_tokens.get(given).ok_or(ApiErr::code(10011))?;
+            let stored = w.refresh_tokens.get_mut(given).ok_or(ApiErr::code(10011))?;
             if stored.client_id != client_id {
                 return Err(ApiErr::code(10011));
+            }
+            let reused = std::mem::replace(&mut stored.used, true);
+            let uid = stored.uid;
+            if reused {
+                // Counted so that tests see a token renewed twice (by two callers at once).
+                w.count_call("/oauth2/token#refresh_token reused");
             }
             // Whether a refresh retires the previous tokens is unconfirmed; the fake keeps them
             // working (the lenient reading), so a client that stores every new pair is right
             // either way.
-            let uid = stored.uid;
             Ok(issue(w, uid, client_id, false))
         }
         _ => Err(ApiErr::code(10010)),
@@ -68,8 +73,14 @@ fn issue(w: &mut World, uid: i64, client_id: String, with_uid: bool) -> Value {
             expires_at_ms,
         },
     );
-    w.refresh_tokens
-        .insert(refresh.clone(), RefreshToken { uid, client_id });
+    w.refresh_tokens.insert(
+        refresh.clone(),
+        RefreshToken {
+            uid,
+            client_id,
+            used: false,
+        },
+    );
     let mut body = json!({
         "access_token": access,
         "refresh_token": refresh,

@@ -64,6 +64,8 @@ pub struct AccessToken {
 pub struct RefreshToken {
     pub uid: i64,
     pub client_id: String,
+    /// Renewed with once already.
+    pub used: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,593 @@
+//! Several instances as one service, under chaos: three `lockbridge serve` processes on one
+//! PostgreSQL database, the simulators failing a fifth of the requests on every route (HTTP 503,
+//! the vendor's busy or throttling answer, two seconds of latency), and one instance killed with
+//! SIGKILL and started again every few seconds, while a client creates, changes and deletes codes
+//! through the instances in turn. Then the faults stop, and the simulators' ground truth must be
+//! what lockbridge says: every wanted code on its lock once with its PIN, every deleted one gone,
+//! nothing left `setting` or `removing`, one token renewal per expiry, no 429 from Tedee, no busy
+//! answer to the client. The figures are the last line printed.
+//!
+//! This suite runs real processes, so it waits on the wall clock (for them to start, for the
+//! next kill); everything it checks is state, never a duration. It needs PostgreSQL (skipped
+//! without it, except under `CI=true`).
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lockbridge_core::model::Role;
+use lockbridge_sim::faults::FaultRule;
+use lockbridge_sim::tedee::TedeeSim;
+use lockbridge_sim::ttlock::TtlockSim;
+use lockbridge_sim::tuya::TuyaSim;
+use lockbridge_store::testing::TestDb;
+use serde_json::{Value, json};
+
+const INSTANCES: usize = 3;
+/// How long codes are worked under faults and kills.
+const CHAOS: Duration = Duration::from_secs(40);
+const KILL_EVERY: Duration = Duration::from_secs(4);
+/// How long the service may take to settle once the faults stop.
+const SETTLE: Duration = Duration::from_secs(150);
+/// Tedee's budget in the simulator, and lockbridge's share of it (the key check at connection
+/// time is paced by its own client, outside the shared budget).
+const TEDEE_SIM_LIMIT: u32 = 200;
+const TEDEE_RATE: &str = "180/min";
+
+/// The service's instances: real processes, killed with SIGKILL and started again.
+struct Fleet {
+    env: Vec<(String, String)>,
+    ports: Vec<u16>,
+    children: Vec<Option<Child>>,
+    kills: u32,
+}
+
+impl Fleet {
+    fn url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[i % INSTANCES])
+    }
+
+    fn start(&mut self, i: usize) {
+        let child = Command::new(env!("CARGO_BIN_EXE_lockbridge"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.ports[i])])
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(self.log(i))
+            .spawn()
+            .unwrap();
+        self.children[i] = Some(child);
+    }
+
+    /// Each instance's warnings, appended across its restarts, for a failed run to be read.
+    fn log(&self, i: usize) -> Stdio {
+        let dir = std::env::temp_dir().join("lockbridge-chaos");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("instance-{i}.log")))
+            .unwrap();
+        Stdio::from(file)
+    }
+
+    /// SIGKILL: no shutdown, no lease given back.
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            self.kills += 1;
+        }
+    }
+
+    async fn wait_ready(&self, http: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for i in 0..INSTANCES {
+            while http
+                .get(format!("{}/healthz", self.url(i)))
+                .send()
+                .await
+                .is_err()
+            {
+                assert!(Instant::now() < deadline, "instance {i} never served");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().filter_map(Option::take) {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The client: every call goes to the instances in turn, and one that finds its instance dead
+/// (or cut off mid-answer) is sent again to the next — with the same `Idempotency-Key` for a
+/// create, so an unknown outcome never makes a second code.
+struct Client {
+    http: reqwest::Client,
+    key: String,
+    turn: usize,
+    busy_answers: u32,
+}
+
+impl Client {
+    async fn call(
+        &mut self,
+        fleet: &Fleet,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        idem: Option<&str>,
+    ) -> (u16, Value) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            assert!(Instant::now() < deadline, "{method} {path} never answered");
+            self.turn += 1;
+            let url = format!("{}{path}", fleet.url(self.turn));
+            let mut req = self
+                .http
+                .request(method.parse().unwrap(), url)
+                .bearer_auth(&self.key)
+                .timeout(Duration::from_secs(30));
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            if let Some(k) = idem {
+                req = req.header("Idempotency-Key", k);
+            }
+            let Ok(resp) = req.send().await else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let status = resp.status().as_u16();
+            let Ok(text) = resp.text().await else {
+                continue;
+            };
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if body["error"]["code"] == "device_busy" {
+                self.busy_answers += 1;
+            }
+            // Transient answers (the vendor, the database during a restart) are tried again.
+            if matches!(status, 429 | 500 | 502 | 503 | 504) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            return (status, body);
+        }
+    }
+}
+
+/// What the client wants of each code it made: its lock and PIN, or gone.
+#[derive(Debug, Clone)]
+struct Wanted {
+    lock: String,
+    pin: Option<String>,
+}
+
+struct Locks {
+    /// lockbridge id → (provider, vendor id, PIN length)
+    all: BTreeMap<String, (String, String, usize)>,
+}
+
+struct Pins(u64);
+
+impl Pins {
+    /// A PIN of `len` digits, all different and in no run (every vendor's rules), never used
+    /// before in this run.
+    fn next(&mut self, len: usize) -> String {
+        loop {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut digits: Vec<u8> = Vec::new();
+            let mut x = self.0 >> 11;
+            while digits.len() < len {
+                let d = (x % 10) as u8;
+                x /= 10;
+                if x == 0 {
+                    x = self.0 >> 7 | 1;
+                }
+                if !digits.contains(&d) {
+                    digits.push(d);
+                }
+            }
+            let pin: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+            let steps: Vec<i16> = digits
+                .windows(2)
+                .map(|w| i16::from(w[1]) - i16::from(w[0]))
+                .collect();
+            if steps.iter().any(|s| s.abs() == 1) {
+                continue;
+            }
+            return pin;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_survive_faults_and_kills() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let started = Instant::now();
+    // The simulators, in this process: their state is the ground truth.
+    let (ttlock, tuya, tedee) = (TtlockSim::new(7), TuyaSim::new(7), TedeeSim::new(7));
+    let bind = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
+    let servers = [
+        ttlock.serve(bind().await).unwrap(),
+        tuya.serve(bind().await).unwrap(),
+        tedee.serve(bind().await).unwrap(),
+    ];
+    let (tt_demo, ty_demo, td_demo) = (ttlock.seed_demo(), tuya.seed_demo(), tedee.seed_demo());
+    // Tokens expire during the run: each is due for renewal 40 s after it was issued (TTLock's
+    // margin is a day, Tuya's ten minutes).
+    ttlock.world().config.token_ttl_s = 24 * 3600 + 40;
+    tuya.world().config.token_ttl_s = 600 + 40;
+    {
+        let mut w = tedee.world();
+        w.config.rate_limit = TEDEE_SIM_LIMIT;
+        w.config.rate_window_s = 60;
+    }
+
+    let org = db.store.create_org("Chaos").await.unwrap();
+    let (_, key) = db
+        .store
+        .create_api_key(org.id, "chaos", Role::Admin)
+        .await
+        .unwrap();
+    let env: Vec<(String, String)> = [
+        ("LOCKBRIDGE_DATABASE_URL", db.url.clone()),
+        ("LOCKBRIDGE_MASTER_KEY", db.key.to_hex()),
+        ("LOCKBRIDGE_TTLOCK_BASE_URL", servers[0].base_url()),
+        ("LOCKBRIDGE_TUYA_BASE_URL", servers[1].base_url()),
+        ("LOCKBRIDGE_TEDEE_BASE_URL", servers[2].base_url()),
+        ("LOCKBRIDGE_WORKER_INTERVAL", "300ms".into()),
+        ("LOCKBRIDGE_RETRY_BASE", "500ms".into()),
+        ("LOCKBRIDGE_RETRY_MAX", "3s".into()),
+        ("LOCKBRIDGE_VENDOR_TIMEOUT", "8s".into()),
+        ("LOCKBRIDGE_VENDOR_REQUEST_TIMEOUT", "4s".into()),
+        ("LOCKBRIDGE_RECONCILE_INTERVAL", "20s".into()),
+        ("LOCKBRIDGE_DEVICE_SYNC_INTERVAL", "20s".into()),
+        ("LOCKBRIDGE_LOG_INTERVAL", "20s".into()),
+        ("LOCKBRIDGE_TEDEE_RATE", TEDEE_RATE.into()),
+        ("LOCKBRIDGE_BUDGET_WAIT", "3s".into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let mut fleet = Fleet {
+        env,
+        ports: (0..INSTANCES).map(|_| free_port()).collect(),
+        children: (0..INSTANCES).map(|_| None).collect(),
+        kills: 0,
+    };
+    for i in 0..INSTANCES {
+        fleet.start(i);
+    }
+    let http = reqwest::Client::new();
+    fleet.wait_ready(&http).await;
+    let mut client = Client {
+        http,
+        key,
+        turn: 0,
+        busy_answers: 0,
+    };
+
+    // Connect the three vendors and read their locks.
+    let credentials = [
+        json!({"provider": "ttlock", "credentials": {"client_id": tt_demo.client_id, "client_secret": tt_demo.client_secret, "username": tt_demo.username, "password": tt_demo.password}}),
+        json!({"provider": "tuya", "credentials": {"access_id": ty_demo.access_id, "access_secret": ty_demo.access_secret}}),
+        json!({"provider": "tedee", "credentials": {"personal_access_key": td_demo.personal_access_key}}),
+    ];
+    for body in credentials {
+        let (status, conn) = client
+            .call(&fleet, "POST", "/v1/connections", Some(body), None)
+            .await;
+        assert_eq!(status, 201, "{conn}");
+        let id = conn["id"].as_str().unwrap();
+        let (status, _) = client
+            .call(
+                &fleet,
+                "POST",
+                &format!("/v1/connections/{id}/sync"),
+                Some(json!({})),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let tuya_grants = tuya.world().calls.get("token grants").copied().unwrap_or(0);
+    let (_, page) = client
+        .call(&fleet, "GET", "/v1/locks?limit=200", None, None)
+        .await;
+    let mut locks = Locks {
+        all: BTreeMap::new(),
+    };
+    for l in page["data"].as_array().unwrap() {
+        let provider = l["provider"].as_str().unwrap();
+        let takes_codes = matches!(provider, "ttlock" | "tuya" | "tedee");
+        if takes_codes && l["online"] == true && l["errors"].as_array().is_none_or(Vec::is_empty) {
+            let rules = &l["code_rules"];
+            let len = 6.clamp(
+                rules["min_length"].as_u64().unwrap(),
+                rules["max_length"].as_u64().unwrap(),
+            );
+            locks.all.insert(
+                l["id"].as_str().unwrap().to_owned(),
+                (
+                    provider.to_owned(),
+                    l["provider_id"].as_str().unwrap().to_owned(),
+                    len as usize,
+                ),
+            );
+        }
+    }
+    assert!(locks.all.len() >= 6, "locks to work on: {:?}", locks.all);
+
+    // A fifth of every simulator's requests fail or crawl, on every route.
+    let faults = |busy: FaultRule| {
+        vec![
+            FaultRule {
+                rate: Some(0.07),
+                http_status: Some(503),
+                ..Default::default()
+            },
+            FaultRule {
+                rate: Some(0.07),
+                ..busy
+            },
+            FaultRule {
+                rate: Some(0.06),
+                latency_ms: 2_000,
+                ..Default::default()
+            },
+        ]
+    };
+    for rule in faults(FaultRule {
+        errcode: Some(-3003),
+        ..Default::default()
+    }) {
+        ttlock.world().faults.add(rule);
+    }
+    for rule in faults(FaultRule {
+        errcode: Some(1199),
+        ..Default::default()
+    }) {
+        tuya.world().faults.add(rule);
+    }
+    for rule in faults(FaultRule {
+        http_status: Some(409),
+        ..Default::default()
+    }) {
+        tedee.world().faults.add(rule);
+    }
+
+    // The client works codes through the instances in turn, one round after another, while one
+    // instance after the other is killed and started again.
+    let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
+    // Every (lock, PIN) this run asked for, at any time.
+    let mut made: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut pins = Pins(0x5eed);
+    let (mut created, mut updated, mut deleted) = (0, 0, 0);
+    let chaos_until = Instant::now() + CHAOS;
+    let mut next_kill = Instant::now() + KILL_EVERY;
+    let mut victim = 0;
+    let mut round = 0;
+    while Instant::now() < chaos_until {
+        round += 1;
+        for (lock, (_, _, len)) in locks.all.clone() {
+            if Instant::now() >= next_kill {
+                fleet.kill(victim);
+                fleet.start(victim);
+                victim = (victim + 1) % INSTANCES;
+                next_kill = Instant::now() + KILL_EVERY;
+            }
+            // A new code.
+            let pin = pins.next(len);
+            made.insert((lock.clone(), pin.clone()));
+            let idem = format!("chaos-{round}-{lock}");
+            let body = json!({"name": format!("Guest {round}"), "code": pin});
+            let (status, code) = client
+                .call(
+                    &fleet,
+                    "POST",
+                    &format!("/v1/locks/{lock}/access-codes"),
+                    Some(body),
+                    Some(&idem),
+                )
+                .await;
+            assert!(matches!(status, 201 | 202), "create: {status} {code}");
+            wanted.insert(
+                code["id"].as_str().unwrap().to_owned(),
+                Wanted {
+                    lock: lock.clone(),
+                    pin: Some(pin),
+                },
+            );
+            created += 1;
+            // Every other round, the oldest live code of the lock gets a new PIN or is deleted.
+            let live: Vec<String> = wanted
+                .iter()
+                .filter(|(_, w)| w.lock == lock && w.pin.is_some())
+                .map(|(id, _)| id.clone())
+                .collect();
+            if live.len() < 2 {
+                continue;
+            }
+            let id = &live[0];
+            if round % 2 == 0 {
+                let pin = pins.next(len);
+                made.insert((lock.clone(), pin.clone()));
+                let (status, body) = client
+                    .call(
+                        &fleet,
+                        "PATCH",
+                        &format!("/v1/access-codes/{id}"),
+                        Some(json!({"code": pin})),
+                        None,
+                    )
+                    .await;
+                assert!(matches!(status, 200 | 202), "update: {status} {body}");
+                wanted.get_mut(id).unwrap().pin = Some(pin);
+                updated += 1;
+            } else {
+                let (status, body) = client
+                    .call(
+                        &fleet,
+                        "DELETE",
+                        &format!("/v1/access-codes/{id}"),
+                        None,
+                        None,
+                    )
+                    .await;
+                assert!(
+                    matches!(status, 200 | 202 | 204 | 404),
+                    "delete: {status} {body}"
+                );
+                wanted.get_mut(id).unwrap().pin = None;
+                deleted += 1;
+            }
+        }
+    }
+
+    // The faults stop; every instance runs. The service settles by itself.
+    for sim_faults in [
+        &mut ttlock.world().faults,
+        &mut tuya.world().faults,
+        &mut tedee.world().faults,
+    ] {
+        sim_faults.clear();
+    }
+    for i in 0..INSTANCES {
+        if fleet.children[i].is_none() {
+            fleet.start(i);
+        }
+    }
+    fleet.wait_ready(&client.http).await;
+    let settling = Instant::now();
+    let settle_deadline = settling + SETTLE;
+    loop {
+        let mut moving = Vec::new();
+        for id in wanted.keys() {
+            let (status, code) = client
+                .call(&fleet, "GET", &format!("/v1/access-codes/{id}"), None, None)
+                .await;
+            assert_eq!(status, 200, "{code}");
+            if matches!(code["status"].as_str(), Some("setting" | "removing")) {
+                moving.push(code);
+            }
+        }
+        if moving.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < settle_deadline,
+            "still moving after {SETTLE:?}: {moving:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let settled_in = settling.elapsed();
+
+    // lockbridge's view: wanted codes `set` with their PIN, deleted ones `removed`.
+    for (id, w) in &wanted {
+        let (_, code) = client
+            .call(&fleet, "GET", &format!("/v1/access-codes/{id}"), None, None)
+            .await;
+        match &w.pin {
+            Some(pin) => {
+                assert_eq!(code["status"], "set", "{code}");
+                assert_eq!(code["code"].as_str(), Some(pin.as_str()), "{code}");
+            }
+            None => assert_eq!(code["status"], "removed", "{code}"),
+        }
+    }
+    // Ground truth: on each lock, the PINs this run made are exactly the wanted ones, once each.
+    for (lock, (provider, vendor_id, _)) in &locks.all {
+        let on_lock: Vec<String> = match provider.as_str() {
+            "ttlock" => ttlock.world().locks[&vendor_id.parse::<i64>().unwrap()]
+                .passcodes
+                .values()
+                .map(|p| p.code.clone())
+                .collect(),
+            "tedee" => tedee.world().locks[&vendor_id.parse::<i64>().unwrap()]
+                .pins
+                .values()
+                .map(|p| p.pin.clone())
+                .collect(),
+            _ => tuya.world().devices[vendor_id]
+                .passwords
+                .values()
+                .filter(|p| !p.deleted && p.phase != 5)
+                .map(|p| p.pin.clone())
+                .collect(),
+        };
+        let mut ours_on_lock: Vec<&str> = on_lock
+            .iter()
+            .map(String::as_str)
+            .filter(|p| made.contains(&(lock.clone(), (*p).to_owned())))
+            .collect();
+        ours_on_lock.sort_unstable();
+        let mut expected: Vec<&str> = wanted
+            .values()
+            .filter(|w| &w.lock == lock)
+            .filter_map(|w| w.pin.as_deref())
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(
+            ours_on_lock, expected,
+            "{provider} lock {vendor_id}: the PINs on the lock"
+        );
+    }
+
+    // Tokens: each renewed once per expiry, and no instance took a new one of its own.
+    let (tt_refreshes, tt_reused) = {
+        let w = ttlock.world();
+        let n = |k: &str| w.calls.get(k).copied().unwrap_or(0);
+        (
+            n("/oauth2/token#refresh_token"),
+            n("/oauth2/token#refresh_token reused"),
+        )
+    };
+    let (ty_refreshes, ty_grants) = {
+        let w = tuya.world();
+        let n = |k: &str| w.calls.get(k).copied().unwrap_or(0);
+        (n("token refreshes"), n("token grants"))
+    };
+    assert!(
+        tt_refreshes >= 1 && ty_refreshes >= 1,
+        "tokens expired during the run"
+    );
+    assert_eq!(tt_reused, 0, "a TTLock token renewed twice");
+    assert_eq!(
+        ty_grants, tuya_grants,
+        "an instance took a new Tuya token instead of the stored one"
+    );
+    let tedee_429: u32 = tedee.world().throttled.values().sum();
+    let tedee_requests: u64 = tedee.world().calls.values().sum();
+    assert_eq!(tedee_429, 0, "Tedee's budget was overspent");
+    assert_eq!(client.busy_answers, 0, "busy answers reached the client");
+    println!(
+        "chaos: {INSTANCES} instances, {} SIGKILLs, {created} codes created, {updated} changed, {deleted} deleted on {} locks under 20 % vendor faults; settled {:.1} s after the faults stopped; token renewals TTLock {tt_refreshes} (0 twice), Tuya {ty_refreshes} (0 new grants); Tedee 429s 0 of {tedee_requests} requests; busy answers 0; {:.0} s in all",
+        fleet.kills,
+        locks.all.len(),
+        settled_in.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+    );
+}
