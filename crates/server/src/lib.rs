@@ -77,6 +77,13 @@ impl App {
                 settings.vendor_rates.clone(),
                 settings.budget_wait,
             )),
+            stored: {
+                let store = store.clone();
+                Arc::new(move |id| {
+                    let store = store.clone();
+                    Box::pin(async move { store.connection_by_id(id).await.ok().flatten() })
+                })
+            },
         };
         for vendor in lockbridge_vendors::builtin(&cx) {
             providers.insert(vendor);

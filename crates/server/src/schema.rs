@@ -163,6 +163,7 @@ impl JsonSchema for CredentialFields {
             operation_poll: std::time::Duration::ZERO,
             request_timeout: std::time::Duration::ZERO,
             pace: Default::default(),
+            stored: lockbridge_vendors::nothing_stored(),
         };
         let vendors: Vec<String> = lockbridge_vendors::builtin(&cx)
             .iter()

@@ -1,6 +1,8 @@
 //! Several instances on one database renew each token once, and each uses the token stored by
 //! whichever renewed it (Tuya supersedes the old token on renewal, so an instance that kept
-//! its own would break the others' calls, and renew again).
+//! its own would break the others' calls, and renew again). A call refused mid-flight because
+//! its token was superseded or expired first looks for the stored token, and renews only when
+//! the store has nothing newer.
 
 #![allow(clippy::unwrap_used)]
 
@@ -61,5 +63,67 @@ both_backends!(
         let stored = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
         service::sync(&other.state, &stored).await.unwrap();
         assert_eq!(refreshes(), renewed, "the stored token was used");
+    }
+);
+
+both_backends!(
+    a_call_refused_mid_flight_takes_the_stored_tuya_token,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let conn: ConnectionId = t.connect_tuya().await.parse().unwrap();
+        let refreshes = || {
+            let w = t.tuya.world();
+            let n = |k: &str| w.calls.get(k).copied().unwrap_or(0);
+            n("token refreshes") + n("token grants")
+        };
+        let other = t.other_instance(Default::default());
+        let before = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
+        service::sync(&other.state, &before).await.unwrap();
+        // This instance renews: Tuya supersedes the pair the other instance holds.
+        let vendor = t.app.state.providers.get(before.provider).unwrap();
+        let update = vendor.refresh(&before).await.unwrap();
+        t.db.store
+            .store_tokens(conn, &update.tokens, update.expires_at)
+            .await
+            .unwrap();
+        let renewed = refreshes();
+        // The other instance is still working from the connection as it read it before (its
+        // client holds the superseded pair): Tuya refuses it, and the client takes the pair
+        // from the store instead of renewing again (which would supersede this one's).
+        service::sync(&other.state, &before).await.unwrap();
+        assert_eq!(refreshes(), renewed, "no second renewal");
+        service::sync(&t.app.state, &before).await.unwrap();
+        assert_eq!(refreshes(), renewed);
+    }
+);
+
+both_backends!(
+    a_token_refused_mid_flight_is_first_looked_for_in_the_store,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let conn: ConnectionId = t.connect().await.parse().unwrap();
+        let other = t.other_instance(Default::default());
+        let before = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
+        service::sync(&other.state, &before).await.unwrap();
+        let vendor = t.app.state.providers.get(before.provider).unwrap();
+        let update = vendor.refresh(&before).await.unwrap();
+        t.db.store
+            .store_tokens(conn, &update.tokens, update.expires_at)
+            .await
+            .unwrap();
+        assert_eq!(t.sim_calls("/oauth2/token#refresh_token"), 1);
+        // TTLock refuses the other instance's token as expired: it takes the stored one.
+        t.sim.world().faults.add(lockbridge_sim::faults::FaultRule {
+            route: Some("/v3/lock/list".into()),
+            errcode: Some(10004),
+            count: Some(1),
+            ..Default::default()
+        });
+        service::sync(&other.state, &before).await.unwrap();
+        assert_eq!(
+            t.sim_calls("/oauth2/token#refresh_token"),
+            1,
+            "no second renewal"
+        );
     }
 );

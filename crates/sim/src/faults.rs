@@ -28,6 +28,9 @@ pub struct FaultRule {
     /// How many more times the rule may fire; forever when absent.
     #[serde(default)]
     pub count: Option<u32>,
+    /// Request paths this rule leaves alone (with no `route`: every route but these).
+    #[serde(default)]
+    pub except: Vec<String>,
 }
 
 /// What a fault draw decided for one request.
@@ -66,7 +69,10 @@ impl Faults {
     pub fn draw(&mut self, route: &str, rng: &mut Rng) -> FaultHit {
         let mut hit = FaultHit::default();
         for rule in &mut self.rules {
-            if rule.route.as_deref().is_some_and(|r| r != route) || rule.count == Some(0) {
+            if rule.route.as_deref().is_some_and(|r| r != route)
+                || rule.except.iter().any(|r| r == route)
+                || rule.count == Some(0)
+            {
                 continue;
             }
             let fails = rule.errcode.is_some() || rule.http_status.is_some();

@@ -49,6 +49,14 @@ impl fmt::Debug for Tokens {
 /// Called with the new tokens after every authentication and renewal.
 pub type TokenListener = Arc<dyn Fn(&Tokens) + Send + Sync>;
 
+/// Where tokens renewed by another process sharing the account are found (a database, say):
+/// asked for the newest pair before the client renews on its own.
+pub type TokenSource = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Tokens>> + Send>>
+        + Send
+        + Sync,
+>;
+
 #[derive(Default)]
 pub(crate) struct AuthState {
     pub(crate) config: Option<Arc<Config>>,
@@ -208,6 +216,13 @@ impl TtlockClient {
         Ok(())
     }
 
+    /// Before renewing tokens that expired or that TTLock refused (not when told to renew),
+    /// the client asks `source` for a newer pair and takes it when it is still good, so that
+    /// processes sharing an account renew each pair once.
+    pub fn tokens_from(&self, source: TokenSource) {
+        *self.inner.source.write().unwrap_or_else(|e| e.into_inner()) = Some(source);
+    }
+
     /// Calls `listener` with the new tokens after every authentication and renewal.
     pub fn on_tokens(&self, listener: impl Fn(&Tokens) + Send + Sync + 'static) {
         *self
@@ -256,6 +271,11 @@ impl TtlockClient {
             }
             Renew::Force => {}
         }
+        if !matches!(why, Renew::Force)
+            && let Some(token) = self.taken_from_source().await?
+        {
+            return Ok(token);
+        }
         let (config, account, old) = {
             let state = self.read();
             let config = state.config.clone().ok_or(Error::NotConfigured)?;
@@ -264,8 +284,9 @@ impl TtlockClient {
         };
         let mut tokens = match self.refresh_grant(&config, &old.refresh_token).await {
             Ok(tokens) => tokens,
-            // A refused refresh token: sign in again with the stored MD5 password.
-            Err(Error::Api(refused)) => {
+            // A refused refresh token: sign in again with the stored MD5 password. A failure
+            // that may pass (busy, throttled, internal) is no refusal and is answered as it is.
+            Err(Error::Api(refused)) if !refused.kind().is_transient() => {
                 let Some((username, password)) = account else {
                     return Err(Error::Api(refused));
                 };
@@ -284,6 +305,38 @@ impl TtlockClient {
         self.write().tokens = Some(tokens.clone());
         self.notify(&tokens);
         Ok(access)
+    }
+
+    /// A pair renewed elsewhere, newer than this client's and good for the refresh margin.
+    async fn taken_from_source(&self) -> Result<Option<SecretString>> {
+        let source = self
+            .inner
+            .source
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(elsewhere) = (match source {
+            Some(source) => source().await,
+            None => None,
+        }) else {
+            return Ok(None);
+        };
+        let mut state = self.write();
+        let config = state.config.clone().ok_or(Error::NotConfigured)?;
+        let newer = state.tokens.as_ref().is_none_or(|t| {
+            t.access_token.expose_secret() != elsewhere.access_token.expose_secret()
+        });
+        if !newer || elsewhere.expires_at <= SystemTime::now() + config.refresh_margin {
+            return Ok(None);
+        }
+        tracing::debug!("took the tokens renewed elsewhere");
+        let access = elsewhere.access_token.clone();
+        let uid = state.tokens.as_ref().and_then(|t| t.uid);
+        state.tokens = Some(Tokens {
+            uid: elsewhere.uid.or(uid),
+            ..elsewhere
+        });
+        Ok(Some(access))
     }
 
     fn notify(&self, tokens: &Tokens) {

@@ -35,6 +35,7 @@ pub(crate) struct Inner {
     /// Held while tokens are renewed, so that concurrent callers wait for one renewal.
     pub(crate) renewing: tokio::sync::Mutex<()>,
     pub(crate) listener: RwLock<Option<TokenListener>>,
+    pub(crate) source: RwLock<Option<crate::auth::TokenSource>>,
 }
 
 impl std::fmt::Debug for TtlockClient {

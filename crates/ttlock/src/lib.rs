@@ -40,7 +40,7 @@ pub use api::passcodes::{
     RandomPasscodeRequest, Validity, WriteVia,
 };
 pub use api::records::{RecordQuery, UnlockRecord};
-pub use auth::{Status, TokenListener, Tokens};
+pub use auth::{Status, TokenListener, TokenSource, Tokens};
 pub use client::TtlockClient;
 pub use config::{Config, Region};
 pub use error::{ApiError, ApiErrorKind, Error, Result};

@@ -1,5 +1,7 @@
 //! Configuration, tokens and the signed transport every call goes through.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -151,7 +153,13 @@ pub(crate) struct Inner {
     tokens: RwLock<Option<Tokens>>,
     renewing: tokio::sync::Mutex<()>,
     listener: RwLock<Option<TokenListener>>,
+    source: RwLock<Option<TokenSource>>,
 }
+
+/// Where tokens renewed by another process sharing the project are found (a database, say):
+/// asked for the newest pair before the client renews on its own.
+pub type TokenSource =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Tokens>> + Send>> + Send + Sync>;
 
 impl std::fmt::Debug for TuyaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -242,6 +250,7 @@ impl TuyaClient {
                 tokens: RwLock::new(None),
                 renewing: tokio::sync::Mutex::new(()),
                 listener: RwLock::new(None),
+                source: RwLock::new(None),
             }),
         }
     }
@@ -249,6 +258,13 @@ impl TuyaClient {
     /// Starts from tokens obtained earlier (they are renewed as needed).
     pub fn restore(&self, tokens: Tokens) {
         *self.inner.tokens.write().unwrap_or_else(|e| e.into_inner()) = Some(tokens);
+    }
+
+    /// Before renewing a pair that expired or that Tuya refused, the client asks `source` for
+    /// a newer one and takes it when it is still good: Tuya supersedes a pair on every renewal,
+    /// so processes sharing a project must use the pair one of them renewed, not renew again.
+    pub fn tokens_from(&self, source: TokenSource) {
+        *self.inner.source.write().unwrap_or_else(|e| e.into_inner()) = Some(source);
     }
 
     /// Called with every new token pair, to persist it.
@@ -430,6 +446,20 @@ impl TuyaClient {
         let _one = self.inner.renewing.lock().await;
         if let Some(t) = usable(&self.tokens()) {
             return Ok(t);
+        }
+        let source = self
+            .inner
+            .source
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(source) = source {
+            let elsewhere = source().await;
+            if let Some(t) = usable(&elsewhere) {
+                tracing::debug!("took the token pair renewed elsewhere");
+                self.restore(elsewhere.unwrap_or_else(|| unreachable!("usable")));
+                return Ok(t);
+            }
         }
         Ok(self.renew().await?.access_token.expose_secret().to_owned())
     }

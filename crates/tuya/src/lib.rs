@@ -27,7 +27,7 @@ mod error;
 pub mod sign;
 mod types;
 
-pub use client::{Config, Region, TokenListener, Tokens, TuyaClient};
+pub use client::{Config, Region, TokenListener, TokenSource, Tokens, TuyaClient};
 pub use error::{ApiError, Error, ErrorKind, Result, codes};
 pub use secrecy::ExposeSecret;
 pub use types::{

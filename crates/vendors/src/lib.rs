@@ -29,6 +29,24 @@ pub struct Context {
     pub request_timeout: Duration,
     /// The vendor budgets every request and gateway command spends.
     pub pace: Arc<pace::Pace>,
+    /// A connection as stored now: where an adapter looks for tokens another instance renewed
+    /// before it renews on its own.
+    pub stored: Stored,
+}
+
+/// Reads a connection from the store.
+pub type Stored = Arc<
+    dyn Fn(
+            lockbridge_core::ConnectionId,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Option<lockbridge_core::Connection>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+/// Nothing stored (a build without a store: the OpenAPI document's).
+pub fn nothing_stored() -> Stored {
+    Arc::new(|_| Box::pin(async { None }))
 }
 
 impl std::fmt::Debug for Context {

@@ -32,6 +32,7 @@ pub struct TtlockProvider {
     /// The account's request budget, and one command at a time per gateway (or per Wi-Fi
     /// lock) across every instance.
     pace: Arc<crate::pace::Pace>,
+    stored: crate::Stored,
     sink: TokenSink,
     calls: Arc<VendorCalls>,
     busy_backoff: Duration,
@@ -144,11 +145,27 @@ fn need<'a>(c: &'a Credentials, name: &'static str) -> ProviderResult<&'a str> {
 }
 
 fn config(base_url: Option<&str>, c: &Credentials, timeout: Duration) -> ProviderResult<Config> {
-    let mut config = Config::new(need(c, "client_id")?, need(c, "client_secret")?).timeout(timeout);
+    // The service renews tokens ahead of expiry, once across instances (the renewal lease);
+    // the client renews by itself only a token about to lapse under a call, and only after
+    // looking in the store for one renewed elsewhere.
+    let mut config = Config::new(need(c, "client_id")?, need(c, "client_secret")?)
+        .timeout(timeout)
+        .refresh_margin(Duration::from_secs(60));
     if let Some(url) = base_url {
         config = config.base_url(url);
     }
     Ok(config)
+}
+
+/// The token pair stored with a connection.
+fn stored_tokens(conn: &Connection) -> ProviderResult<Tokens> {
+    let c = &conn.credentials;
+    Ok(Tokens {
+        access_token: need(c, "access_token")?.to_owned().into(),
+        refresh_token: need(c, "refresh_token")?.to_owned().into(),
+        uid: c.get("uid").and_then(|u| u.parse().ok()),
+        expires_at: tt::EpochMillis(conn.token_expires_at.unwrap_or(0)).into(),
+    })
 }
 
 impl TtlockProvider {
@@ -157,6 +174,7 @@ impl TtlockProvider {
             verifier: TtlockClient::new(),
             sessions: Sessions::default(),
             pace: cx.pace.clone(),
+            stored: cx.stored.clone(),
             sink: cx.tokens.clone(),
             calls: cx.calls.clone(),
             busy_backoff: Duration::from_millis(250),
@@ -172,15 +190,16 @@ impl TtlockProvider {
             client.configure(config(conn.base_url.as_deref(), c, self.timeout)?);
             let md5 =
                 Md5Password::parse(need(c, "password_md5")?).map_err(|e| map_err(e, false))?;
-            let tokens = Tokens {
-                access_token: need(c, "access_token")?.to_owned().into(),
-                refresh_token: need(c, "refresh_token")?.to_owned().into(),
-                uid: c.get("uid").and_then(|u| u.parse().ok()),
-                expires_at: tt::EpochMillis(conn.token_expires_at.unwrap_or(0)).into(),
-            };
             client
-                .restore(need(c, "username")?, md5, tokens)
+                .restore(need(c, "username")?, md5, stored_tokens(conn)?)
                 .map_err(|e| map_err(e, false))?;
+            // A token refused or expired is first looked for in the store, where another
+            // instance may have put its renewal.
+            let (stored, id) = (self.stored.clone(), conn.id);
+            client.tokens_from(Arc::new(move || {
+                let stored = stored.clone();
+                Box::pin(async move { stored_tokens(&stored(id).await?).ok() })
+            }));
             let (sink, id) = (self.sink.clone(), conn.id);
             client.on_tokens(move |t| {
                 sink(TokenUpdate {

@@ -39,6 +39,7 @@ pub struct TuyaProvider {
     calls: Arc<VendorCalls>,
     /// The account's request budget, shared by every instance.
     pace: Arc<crate::pace::Pace>,
+    stored: crate::Stored,
     timeout: Duration,
 }
 
@@ -117,6 +118,18 @@ fn token_fields(t: &Tokens) -> Credentials {
     c
 }
 
+/// The token pair stored with a connection.
+fn stored_tokens(conn: &Connection) -> Option<Tokens> {
+    let c = &conn.credentials;
+    let (access, refresh) = (c.get("access_token")?, c.get("refresh_token")?);
+    Some(Tokens {
+        access_token: access.to_owned().into(),
+        refresh_token: refresh.to_owned().into(),
+        expires_at_ms: conn.token_expires_at.unwrap_or(0),
+        uid: c.get("uid").map(str::to_owned),
+    })
+}
+
 impl TuyaProvider {
     pub fn new(cx: &crate::Context) -> Self {
         TuyaProvider {
@@ -125,6 +138,7 @@ impl TuyaProvider {
             sink: cx.tokens.clone(),
             calls: cx.calls.clone(),
             pace: cx.pace.clone(),
+            stored: cx.stored.clone(),
             timeout: cx.request_timeout,
         }
     }
@@ -160,14 +174,16 @@ impl TuyaProvider {
         self.sessions.get(conn, || {
             let c = &conn.credentials;
             let client = self.client(conn.base_url.as_deref(), c)?;
-            if let (Some(access), Some(refresh)) = (c.get("access_token"), c.get("refresh_token")) {
-                client.restore(Tokens {
-                    access_token: access.to_owned().into(),
-                    refresh_token: refresh.to_owned().into(),
-                    expires_at_ms: conn.token_expires_at.unwrap_or(0),
-                    uid: c.get("uid").map(str::to_owned),
-                });
+            if let Some(tokens) = stored_tokens(conn) {
+                client.restore(tokens);
             }
+            // Tuya supersedes a pair on every renewal: a token refused or expired is first
+            // looked for in the store, where another instance may have put its renewal.
+            let (stored, id) = (self.stored.clone(), conn.id);
+            client.tokens_from(Arc::new(move || {
+                let stored = stored.clone();
+                Box::pin(async move { stored(id).await.as_ref().and_then(stored_tokens) })
+            }));
             let (sink, id) = (self.sink.clone(), conn.id);
             client.on_tokens(Arc::new(move |t: &Tokens| {
                 sink(TokenUpdate {
