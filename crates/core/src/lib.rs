@@ -11,6 +11,7 @@ pub mod model;
 pub mod provider;
 pub mod rules;
 pub mod schedule;
+pub mod shared_pin;
 pub mod time;
 pub mod webhooks;
 

@@ -26,7 +26,11 @@ impl VendorCalls {
         Fut: std::future::Future<Output = Result<T, E>>,
     {
         self.count(conn, provider, route);
-        call.await.map_err(map_err)
+        call.await.map_err(|e| {
+            let e = map_err(e);
+            tracing::debug!(connection = %conn, %provider, route, kind = ?e.kind, "a vendor call failed");
+            e
+        })
     }
 
     pub fn count(&self, conn: ConnectionId, provider: Provider, route: &'static str) {

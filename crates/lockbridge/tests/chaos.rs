@@ -267,7 +267,10 @@ async fn three_instances_survive_faults_and_kills() {
         ("LOCKBRIDGE_LOG_INTERVAL", "20s".into()),
         ("LOCKBRIDGE_TEDEE_RATE", TEDEE_RATE.into()),
         ("LOCKBRIDGE_BUDGET_WAIT", "3s".into()),
-        ("RUST_LOG", "warn".into()),
+        (
+            "LOCKBRIDGE_LOG",
+            "warn,lockbridge_server::engine=info,lockbridge_core::metrics=debug".into(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

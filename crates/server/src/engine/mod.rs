@@ -314,6 +314,7 @@ fn apply(
             .connection(conn_id)
     };
     let fail = |next: &mut AccessCode, e: EngineError| {
+        tracing::info!(code = %next.id, provider_id = ?next.provider_id, status = ?next.status, error = %lockbridge_core::provider::error_chain(&e), "a code failed");
         let (code, message) = e.public();
         next.last_error = Some(message.clone());
         next.errors = vec![error_notice(&e, now)];
