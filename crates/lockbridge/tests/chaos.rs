@@ -275,6 +275,7 @@ async fn three_instances_survive_faults_and_kills() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join("lockbridge-chaos"));
     let mut fleet = Fleet {
         env,
         ports: (0..INSTANCES).map(|_| free_port()).collect(),

@@ -184,3 +184,34 @@ both_backends!(
         assert_eq!(lists, 1_000, "one code list per lock: {:?}", w.calls);
     }
 );
+
+both_backends!(
+    a_pin_deleted_while_the_list_is_read_is_no_error,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect_tedee().await;
+        let lock = t.tedee_lock(1).await;
+        let id = lock["id"].as_str().unwrap();
+        let r = t
+            .post(
+                &format!("/v1/locks/{id}/access-codes"),
+                json!({"name": "Anna", "code": "480219"}),
+            )
+            .await;
+        assert_eq!(r.body["status"], "set", "{}", r.body);
+        let code = r.body["id"].as_str().unwrap().to_owned();
+        // A PIN listed, then gone by the time it is read (another instance deleted it): the
+        // list is read again rather than the read failing.
+        t.tedee_fault("GET /my/lock/{id}/pin/{pinId}", 404);
+        let r = t
+            .post(&format!("/v1/locks/{id}/reconcile"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(t.code(&code).await["status"], "set");
+        assert_eq!(
+            t.code_events(&code).await,
+            ["access_code.set"],
+            "nothing seen as deleted"
+        );
+    }
+);

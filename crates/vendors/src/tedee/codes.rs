@@ -5,7 +5,9 @@ use super::*;
 #[async_trait]
 impl Codes for TedeeProvider {
     /// The lock's PINs. The list carries ids and aliases only, so each PIN is read once per
-    /// change of the lock's list version; an unchanged list (304) costs one request.
+    /// change of the lock's list version; an unchanged list (304) costs one request. A PIN
+    /// deleted between the list and its own read (404) means the list is already old: it is
+    /// read once more, and a PIN gone again then is left out (and that list not kept).
     async fn list_codes(
         &self,
         conn: &Connection,
@@ -13,34 +15,47 @@ impl Codes for TedeeProvider {
     ) -> ProviderResult<Vec<ProviderCode>> {
         let client = self.session(conn)?;
         let id = lock_id(lock)?;
-        let cached = self
+        let mut cached = self
             .pins
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&(conn.id, id))
             .cloned();
-        let list = self
-            .cloud(
-                conn,
-                "my/lock/pin",
-                client.pins(id, cached.as_ref().map(|c| c.0)),
-            )
-            .await?;
-        let Some(list) = list else {
-            return Ok(cached.map(|c| c.1).unwrap_or_default());
-        };
-        let mut codes = Vec::with_capacity(list.pins.len());
-        for summary in &list.pins {
-            let pin = self
-                .cloud(conn, "my/lock/pin/{id}", client.pin(id, summary.id))
+        for last_try in [false, true] {
+            let list = self
+                .cloud(
+                    conn,
+                    "my/lock/pin",
+                    client.pins(id, cached.as_ref().map(|c| c.0)),
+                )
                 .await?;
-            codes.push(code_of(pin, lock.time_zone.as_deref()));
+            let Some(list) = list else {
+                return Ok(cached.map(|c| c.1).unwrap_or_default());
+            };
+            let mut codes = Vec::with_capacity(list.pins.len());
+            let mut complete = true;
+            for summary in &list.pins {
+                match self
+                    .cloud(conn, "my/lock/pin/{id}", client.pin(id, summary.id))
+                    .await
+                {
+                    Ok(pin) => codes.push(code_of(pin, lock.time_zone.as_deref())),
+                    Err(e) if e.kind == ErrorKind::NotFound => complete = false,
+                    Err(e) => return Err(e),
+                }
+            }
+            if complete {
+                self.pins
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((conn.id, id), (list.list_version, codes.clone()));
+            }
+            if complete || last_try {
+                return Ok(codes);
+            }
+            cached = None;
         }
-        self.pins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((conn.id, id), (list.list_version, codes.clone()));
-        Ok(codes)
+        unreachable!("the last try returns")
     }
 
     async fn create_code(
