@@ -13,8 +13,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod fleet;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lockbridge_core::model::Role;
@@ -23,9 +24,10 @@ use lockbridge_sim::tedee::TedeeSim;
 use lockbridge_sim::ttlock::TtlockSim;
 use lockbridge_sim::tuya::TuyaSim;
 use lockbridge_store::testing::TestDb;
-use serde_json::{Value, json};
+use serde_json::json;
 
-const INSTANCES: usize = 3;
+use fleet::{Client, Fleet, INSTANCES, Pins, free_port};
+
 /// How long codes are worked under faults and kills.
 const CHAOS: Duration = Duration::from_secs(40);
 const KILL_EVERY: Duration = Duration::from_secs(4);
@@ -35,142 +37,6 @@ const SETTLE: Duration = Duration::from_secs(150);
 /// time is paced by its own client, outside the shared budget).
 const TEDEE_SIM_LIMIT: u32 = 200;
 const TEDEE_RATE: &str = "180/min";
-
-/// The service's instances: real processes, killed with SIGKILL and started again.
-struct Fleet {
-    env: Vec<(String, String)>,
-    ports: Vec<u16>,
-    children: Vec<Option<Child>>,
-    kills: u32,
-}
-
-impl Fleet {
-    fn url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.ports[i % INSTANCES])
-    }
-
-    fn start(&mut self, i: usize) {
-        let child = Command::new(env!("CARGO_BIN_EXE_lockbridge"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.ports[i])])
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(self.log(i))
-            .spawn()
-            .unwrap();
-        self.children[i] = Some(child);
-    }
-
-    /// Each instance's warnings, appended across its restarts, for a failed run to be read.
-    fn log(&self, i: usize) -> Stdio {
-        let dir = std::env::temp_dir().join("lockbridge-chaos");
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("instance-{i}.log")))
-            .unwrap();
-        Stdio::from(file)
-    }
-
-    /// SIGKILL: no shutdown, no lease given back.
-    fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.children[i].take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            self.kills += 1;
-        }
-    }
-
-    async fn wait_ready(&self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for i in 0..INSTANCES {
-            while http
-                .get(format!("{}/healthz", self.url(i)))
-                .send()
-                .await
-                .is_err()
-            {
-                assert!(Instant::now() < deadline, "instance {i} never served");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        for child in self.children.iter_mut().filter_map(Option::take) {
-            let mut child = child;
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The client: every call goes to the instances in turn, and one that finds its instance dead
-/// (or cut off mid-answer) is sent again to the next — with the same `Idempotency-Key` for a
-/// create, so an unknown outcome never makes a second code.
-struct Client {
-    http: reqwest::Client,
-    key: String,
-    turn: usize,
-    busy_answers: u32,
-}
-
-impl Client {
-    async fn call(
-        &mut self,
-        fleet: &Fleet,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        idem: Option<&str>,
-    ) -> (u16, Value) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            assert!(Instant::now() < deadline, "{method} {path} never answered");
-            self.turn += 1;
-            let url = format!("{}{path}", fleet.url(self.turn));
-            let mut req = self
-                .http
-                .request(method.parse().unwrap(), url)
-                .bearer_auth(&self.key)
-                .timeout(Duration::from_secs(30));
-            if let Some(b) = &body {
-                req = req.json(b);
-            }
-            if let Some(k) = idem {
-                req = req.header("Idempotency-Key", k);
-            }
-            let Ok(resp) = req.send().await else {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            };
-            let status = resp.status().as_u16();
-            let Ok(text) = resp.text().await else {
-                continue;
-            };
-            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            if body["error"]["code"] == "device_busy" {
-                self.busy_answers += 1;
-            }
-            // Transient answers (the vendor, the database during a restart) are tried again.
-            if matches!(status, 429 | 500 | 502 | 503 | 504) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            return (status, body);
-        }
-    }
-}
 
 /// What the client wants of each code it made: its lock and PIN, or gone.
 #[derive(Debug, Clone)]
@@ -182,42 +48,6 @@ struct Wanted {
 struct Locks {
     /// lockbridge id → (provider, vendor id, PIN length)
     all: BTreeMap<String, (String, String, usize)>,
-}
-
-struct Pins(u64);
-
-impl Pins {
-    /// A PIN of `len` digits, all different and in no run (every vendor's rules), never used
-    /// before in this run.
-    fn next(&mut self, len: usize) -> String {
-        loop {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let mut digits: Vec<u8> = Vec::new();
-            let mut x = self.0 >> 11;
-            while digits.len() < len {
-                let d = (x % 10) as u8;
-                x /= 10;
-                if x == 0 {
-                    x = self.0 >> 7 | 1;
-                }
-                if !digits.contains(&d) {
-                    digits.push(d);
-                }
-            }
-            let pin: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
-            let steps: Vec<i16> = digits
-                .windows(2)
-                .map(|w| i16::from(w[1]) - i16::from(w[0]))
-                .collect();
-            if steps.iter().any(|s| s.abs() == 1) {
-                continue;
-            }
-            return pin;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
