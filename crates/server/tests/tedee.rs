@@ -262,6 +262,56 @@ both_backends!(codes_permanent_time_bound_and_weekly, |db: Db| async move {
         (changed.week_days, changed.alias.as_str()),
         (Some(31), "Office hours")
     );
+    // PATCH the window: the PIN keeps its id and takes the new days and times; `null` drops
+    // the window; one in another zone is refused and changes nothing.
+    let weekend = json!({"weekdays": ["sat", "sun"], "start_time": "10:00", "end_time": "12:00", "time_zone": "Europe/Warsaw"});
+    let r = t
+        .patch(
+            &format!("/v1/access-codes/{weekly_id}"),
+            json!({"schedule": weekend}),
+        )
+        .await;
+    assert_eq!(
+        (r.body["status"].as_str(), &r.body["schedule"]),
+        (Some("set"), &weekend),
+        "{}",
+        r.body
+    );
+    let pin = |t: &TestApp| {
+        t.tedee_pins(1)
+            .into_iter()
+            .find(|p| p.pin == "703519")
+            .unwrap()
+    };
+    let moved = pin(&t);
+    assert_eq!((moved.id, moved.week_days), (changed.id, Some(96)));
+    assert_eq!(moved.day_start_time.unwrap()[11..16].to_owned(), "10:00");
+    let mut elsewhere = weekend.clone();
+    elsewhere["time_zone"] = json!("America/New_York");
+    let r = t
+        .patch(
+            &format!("/v1/access-codes/{weekly_id}"),
+            json!({"schedule": elsewhere}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["error"]["field"].as_str()),
+        (400, Some("schedule.time_zone"))
+    );
+    assert_eq!(t.code(&weekly_id).await["schedule"], weekend);
+    let r = t
+        .patch(
+            &format!("/v1/access-codes/{weekly_id}"),
+            json!({"schedule": null}),
+        )
+        .await;
+    assert_eq!(
+        (r.body["status"].as_str(), &r.body["schedule"]),
+        (Some("set"), &json!(null)),
+        "{}",
+        r.body
+    );
+    assert_eq!(pin(&t).week_days, None);
     let r = t.delete(&format!("/v1/access-codes/{weekly_id}")).await;
     assert_eq!(r.body["status"], "removed", "{}", r.body);
     assert!(t.tedee_pins(1).iter().all(|p| p.pin != "703519"));

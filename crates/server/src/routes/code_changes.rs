@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReason};
+use lockbridge_core::schedule::Schedule;
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, StoreError};
 use serde::Deserialize;
@@ -32,6 +33,19 @@ pub(crate) struct Change {
     #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     ends_at: Option<Millis>,
     on_external_change: Option<ExternalPolicy>,
+    /// A new weekly window, or `null` to drop the window (absent: unchanged).
+    #[serde(default, deserialize_with = "given")]
+    #[schemars(with = "Option<Schedule>")]
+    schedule: Option<Option<Schedule>>,
+}
+
+/// A field that is there, even as `null` (`Some(None)`), told apart from one left out (`None`).
+fn given<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// How often a request re-reads a code that another writer changed between its read and its
@@ -63,10 +77,11 @@ pub(super) async fn update(
         && body.starts_at.is_none()
         && body.ends_at.is_none()
         && body.on_external_change.is_none()
+        && body.schedule.is_none()
     {
         return Err(ApiError::validation(
             "body",
-            "give at least one of name, code, starts_at, ends_at, on_external_change",
+            "give at least one of name, code, starts_at, ends_at, schedule, on_external_change",
         ));
     }
     if body.starts_at.is_some() != body.ends_at.is_some() {
@@ -83,6 +98,7 @@ pub(super) async fn update(
     let only_policy = body.name.is_none()
         && body.code.is_none()
         && body.starts_at.is_none()
+        && body.schedule.is_none()
         && body.on_external_change.is_some();
     for _ in 0..WRITE_TRIES {
         let before = load(&s, &caller, &id).await?;
@@ -112,6 +128,9 @@ pub(super) async fn update(
         }
         if body.on_external_change.is_some() {
             row.on_external_change = body.on_external_change;
+        }
+        if let Some(schedule) = &body.schedule {
+            row.schedule = schedule.clone();
         }
         check(
             s.now(),
@@ -150,6 +169,7 @@ pub(super) async fn update(
                 row.code = before.code;
                 row.name = before.name;
                 (row.starts_at, row.ends_at) = (before.starts_at, before.ends_at);
+                row.schedule = before.schedule;
                 row.status = before.status;
                 row.removed_reason = before.removed_reason;
                 row.last_error = None;
