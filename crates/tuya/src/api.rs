@@ -265,6 +265,12 @@ impl TuyaClient {
         seg("device_id", device_id)?;
         seg("password_id", password_id)?;
         let mut body = self.temp_body(pw, pin_length, true)?;
+        // A change replaces the password: with no window, say so (an empty `schedule_list`)
+        // rather than leave it out, which Tuya might read as "keep the old window" — how it
+        // reads an absent list on a modify is unconfirmed.
+        if pw.schedule.is_empty() {
+            body["schedule_list"] = json!([]);
+        }
         let (ticket_id, password) = self.encrypted(device_id, &pw.pin).await?;
         body["ticket_id"] = json!(ticket_id);
         body["password"] = json!(password);

@@ -105,6 +105,18 @@ async fn temp_password_lifecycle_with_ticket_encryption() {
     let info = tuya.temp_password(lock, &id).await.unwrap();
     assert_eq!(info.schedule_list, changed.schedule);
     assert_eq!(sim.world().devices[lock].passwords[&pid].pin, "5820395");
+    // A change with no window drops the window (the client says so with an empty list).
+    changed.schedule.clear();
+    tuya.modify_temp_password(lock, &id, 7, &changed)
+        .await
+        .unwrap();
+    assert!(
+        tuya.temp_password(lock, &id)
+            .await
+            .unwrap()
+            .schedule_list
+            .is_empty()
+    );
 
     tuya.freeze_temp_password(lock, &id).await.unwrap();
     assert!(sim.world().devices[lock].passwords[&pid].frozen);

@@ -342,7 +342,13 @@ pub(super) fn business(
             let delivery = Some(now + w.config.delivery_ms);
             match *action {
                 "modify-password" => {
-                    let mut pw = password_body(w, d, &json_body(body)?, true)?;
+                    let given = json_body(body)?;
+                    let mut pw = password_body(w, d, &given, true)?;
+                    // How Tuya reads a modify without `schedule_list` is unconfirmed: here the
+                    // old window stays, so a client must send an empty list to drop it.
+                    if given.get("schedule_list").is_none() {
+                        pw.schedule_list = d.passwords[&pid].schedule_list.clone();
+                    }
                     if !d.online {
                         return Err(refuse(2001, "device is offline"));
                     }
