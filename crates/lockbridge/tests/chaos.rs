@@ -7,8 +7,9 @@
 //! nothing left `setting` or `removing`, one token renewal per expiry, no 429 from Tedee, no busy
 //! answer to the client. The figures are the last line printed.
 //!
-//! This suite runs real processes, so it waits on the wall clock (for them to start, for the
-//! next kill); everything it checks is state, never a duration. It needs PostgreSQL (skipped
+//! This suite runs real processes: it kills one every few seconds of wall-clock time, learns
+//! that a process serves from its log, and polls the service's state; everything it checks is
+//! state, never a duration. It needs PostgreSQL (skipped
 //! without it, except under `CI=true`).
 
 #![allow(clippy::unwrap_used)]
@@ -98,9 +99,10 @@ async fn three_instances_survive_faults_and_kills() {
         ("LOCKBRIDGE_LOG_INTERVAL", "20s".into()),
         ("LOCKBRIDGE_TEDEE_RATE", TEDEE_RATE.into()),
         ("LOCKBRIDGE_BUDGET_WAIT", "3s".into()),
+        // `lockbridge::serve=info` carries the line that says an instance serves.
         (
             "LOCKBRIDGE_LOG",
-            "warn,lockbridge_server::engine=info,lockbridge_core::metrics=debug".into(),
+            "warn,lockbridge::serve=info,lockbridge_server::engine=info,lockbridge_core::metrics=debug".into(),
         ),
     ]
     .into_iter()
@@ -111,13 +113,14 @@ async fn three_instances_survive_faults_and_kills() {
         env,
         ports: (0..INSTANCES).map(|_| free_port()).collect(),
         children: (0..INSTANCES).map(|_| None).collect(),
+        serving: (0..INSTANCES).map(|_| None).collect(),
         kills: 0,
     };
     for i in 0..INSTANCES {
         fleet.start(i);
     }
     let http = reqwest::Client::new();
-    fleet.wait_ready(&http).await;
+    fleet.wait_ready().await;
     let mut client = Client {
         http,
         key,
@@ -333,9 +336,11 @@ async fn three_instances_survive_faults_and_kills() {
             fleet.start(i);
         }
     }
-    fleet.wait_ready(&client.http).await;
+    fleet.wait_ready().await;
     let settling = Instant::now();
     let settle_deadline = settling + SETTLE;
+    // Each pass reads every code the client made (a hundred requests or so), which paces the
+    // passes by itself.
     loop {
         let mut moving = Vec::new();
         for id in wanted.keys() {
@@ -354,7 +359,6 @@ async fn three_instances_survive_faults_and_kills() {
             Instant::now() < settle_deadline,
             "still moving after {SETTLE:?}: {moving:?}"
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let settled_in = settling.elapsed();
 

@@ -1,6 +1,7 @@
 //! The chaos suite's parts: the fleet of `lockbridge serve` processes, a client that goes to
 //! them in turn, and the PINs it makes.
 
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,8 @@ pub struct Fleet {
     pub env: Vec<(String, String)>,
     pub ports: Vec<u16>,
     pub children: Vec<Option<Child>>,
+    /// Told when an instance started says it serves.
+    pub serving: Vec<Option<tokio::sync::oneshot::Receiver<()>>>,
     pub kills: u32,
 }
 
@@ -21,27 +24,36 @@ impl Fleet {
         format!("http://127.0.0.1:{}", self.ports[i % INSTANCES])
     }
 
+    /// Starts instance `i`. Its log is copied, line by line, to a file kept across its restarts
+    /// (for a failed run to be read), and the line that says it serves marks it ready.
     pub fn start(&mut self, i: usize) {
-        let child = Command::new(env!("CARGO_BIN_EXE_lockbridge"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lockbridge"))
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.ports[i])])
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
-            .stderr(self.log(i))
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        self.children[i] = Some(child);
-    }
-
-    /// Each instance's warnings, appended across its restarts, for a failed run to be read.
-    fn log(&self, i: usize) -> Stdio {
+        let stderr = child.stderr.take().unwrap();
+        let (ready, serving) = tokio::sync::oneshot::channel();
         let dir = std::env::temp_dir().join("lockbridge-chaos");
         std::fs::create_dir_all(&dir).unwrap();
-        let file = std::fs::OpenOptions::new()
+        let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join(format!("instance-{i}.log")))
             .unwrap();
-        Stdio::from(file)
+        std::thread::spawn(move || {
+            let mut ready = Some(ready);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = writeln!(log, "{line}");
+                if line.contains("lockbridge is serving") {
+                    ready.take().map(|r| r.send(()));
+                }
+            }
+        });
+        self.children[i] = Some(child);
+        self.serving[i] = Some(serving);
     }
 
     /// SIGKILL: no shutdown, no lease given back.
@@ -53,17 +65,12 @@ impl Fleet {
         }
     }
 
-    pub async fn wait_ready(&self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for i in 0..INSTANCES {
-            while http
-                .get(format!("{}/healthz", self.url(i)))
-                .send()
-                .await
-                .is_err()
-            {
-                assert!(Instant::now() < deadline, "instance {i} never served");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+    /// Until every instance started since the last call says it serves.
+    pub async fn wait_ready(&mut self) {
+        for (i, serving) in self.serving.iter_mut().enumerate() {
+            if let Some(serving) = serving.take() {
+                let said = tokio::time::timeout(Duration::from_secs(60), serving).await;
+                assert!(matches!(said, Ok(Ok(()))), "instance {i} never served");
             }
         }
     }
@@ -122,8 +129,9 @@ impl Client {
             if let Some(k) = idem {
                 req = req.header("Idempotency-Key", k);
             }
+            // An instance that is down (at most one is, for a moment) sends the call on to the
+            // next one at once.
             let Ok(resp) = req.send().await else {
-                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
             let status = resp.status().as_u16();
@@ -134,9 +142,9 @@ impl Client {
             if body["error"]["code"] == "device_busy" {
                 self.busy_answers += 1;
             }
-            // Transient answers (the vendor, the database during a restart) are tried again.
+            // Transient answers (the vendor, the database during a restart) are tried again on
+            // the next instance; a budget's 429 comes after the service waited for it already.
             if matches!(status, 429 | 500 | 502 | 503 | 504) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
             return (status, body);
