@@ -9,9 +9,9 @@
 mod common;
 
 use common::*;
-use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::time::now_ms;
+use lockbridge_core::{Connection, ConnectionId};
 use lockbridge_server::{service, workers};
 
 both_backends!(two_instances_renew_a_token_once, |db: Db| async move {
@@ -35,6 +35,25 @@ both_backends!(two_instances_renew_a_token_once, |db: Db| async move {
     assert_eq!(t.sim_calls("/oauth2/token#refresh_token"), 1);
 });
 
+/// Another instance works with the connection (its vendor client holds the current token),
+/// then this one renews the token and stores it. Answers the other instance and the connection
+/// as it was read before the renewal.
+async fn renewed_by_this_one(
+    t: &TestApp,
+    conn: ConnectionId,
+) -> (lockbridge_server::App, Connection) {
+    let other = t.other_instance(Default::default());
+    let before = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
+    service::sync(&other.state, &before).await.unwrap();
+    let vendor = t.app.state.providers.get(before.provider).unwrap();
+    let update = vendor.refresh(&before).await.unwrap();
+    t.db.store
+        .store_tokens(conn, &update.tokens, update.expires_at)
+        .await
+        .unwrap();
+    (other, before)
+}
+
 both_backends!(
     an_instance_takes_the_token_another_renewed,
     |db: Db| async move {
@@ -46,17 +65,9 @@ both_backends!(
             let n = |k: &str| w.calls.get(k).copied().unwrap_or(0);
             n("token refreshes") + n("token grants")
         };
-        let other = t.other_instance(Default::default());
-        // The other instance works with the connection: it holds a client with the first token.
-        let stored = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
-        service::sync(&other.state, &stored).await.unwrap();
-        // This instance renews it: Tuya supersedes the first token.
-        let vendor = t.app.state.providers.get(stored.provider).unwrap();
-        let update = vendor.refresh(&stored).await.unwrap();
-        t.db.store
-            .store_tokens(conn, &update.tokens, update.expires_at)
-            .await
-            .unwrap();
+        // The other instance holds a client with the first token; this one renews it (Tuya
+        // supersedes the first token).
+        let (other, _) = renewed_by_this_one(&t, conn).await;
         let renewed = refreshes();
         // The other instance reads the connection again and uses the stored token: no refusal,
         // no renewal of its own.
@@ -76,16 +87,8 @@ both_backends!(
             let n = |k: &str| w.calls.get(k).copied().unwrap_or(0);
             n("token refreshes") + n("token grants")
         };
-        let other = t.other_instance(Default::default());
-        let before = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
-        service::sync(&other.state, &before).await.unwrap();
         // This instance renews: Tuya supersedes the pair the other instance holds.
-        let vendor = t.app.state.providers.get(before.provider).unwrap();
-        let update = vendor.refresh(&before).await.unwrap();
-        t.db.store
-            .store_tokens(conn, &update.tokens, update.expires_at)
-            .await
-            .unwrap();
+        let (other, before) = renewed_by_this_one(&t, conn).await;
         let renewed = refreshes();
         // The other instance is still working from the connection as it read it before (its
         // client holds the superseded pair): Tuya refuses it, and the client takes the pair
@@ -102,15 +105,7 @@ both_backends!(
     |db: Db| async move {
         let t = TestApp::start(db).await;
         let conn: ConnectionId = t.connect().await.parse().unwrap();
-        let other = t.other_instance(Default::default());
-        let before = t.db.store.connection_by_id(conn).await.unwrap().unwrap();
-        service::sync(&other.state, &before).await.unwrap();
-        let vendor = t.app.state.providers.get(before.provider).unwrap();
-        let update = vendor.refresh(&before).await.unwrap();
-        t.db.store
-            .store_tokens(conn, &update.tokens, update.expires_at)
-            .await
-            .unwrap();
+        let (other, before) = renewed_by_this_one(&t, conn).await;
         assert_eq!(t.sim_calls("/oauth2/token#refresh_token"), 1);
         // TTLock refuses the other instance's token as expired: it takes the stored one.
         t.sim.world().faults.add(lockbridge_sim::faults::FaultRule {
