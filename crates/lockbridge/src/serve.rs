@@ -108,7 +108,8 @@ pub struct WorkerArgs {
 }
 
 impl WorkerArgs {
-    pub fn apply(&self, settings: &mut Settings) {
+    /// Fails naming the variable when a `LOCKBRIDGE_<VENDOR>_RATE` is not a rate.
+    pub fn apply(&self, settings: &mut Settings) -> anyhow::Result<()> {
         settings.reconcile_interval = self.reconcile_interval;
         settings.device_sync_interval = self.device_sync_interval;
         settings.log_interval = self.log_interval;
@@ -120,19 +121,26 @@ impl WorkerArgs {
         settings.retry_max = self.retry_max.max(self.retry_base);
         settings.vendor_timeout = self.vendor_timeout;
         settings.code_lease = self.vendor_timeout * 3 / 2;
-        for provider in Provider::ALL {
-            let var = format!("LOCKBRIDGE_{}_RATE", provider.as_str().to_uppercase());
-            if let Some(rate) = std::env::var(&var).ok().filter(|r| !r.trim().is_empty()) {
-                match rate.parse() {
-                    Ok(rate) => {
-                        settings.vendor_rates.insert(*provider, rate);
-                    }
-                    Err(e) => tracing::warn!("{var} is ignored: {e}"),
-                }
-            }
+        for (provider, var, rate) in per_vendor_env("RATE") {
+            let rate = rate.parse().map_err(|e| anyhow::anyhow!("{var}: {e}"))?;
+            settings.vendor_rates.insert(provider, rate);
         }
         settings.vendor_rates.extend(self.rates.iter().copied());
+        Ok(())
     }
+}
+
+/// `LOCKBRIDGE_<VENDOR>_<SUFFIX>` for each vendor that has it set (not blank): the vendor, the
+/// variable's name and its value.
+fn per_vendor_env(suffix: &str) -> Vec<(Provider, String, String)> {
+    Provider::ALL
+        .iter()
+        .filter_map(|p| {
+            let var = format!("LOCKBRIDGE_{}_{suffix}", p.as_str().to_uppercase());
+            let value = std::env::var(&var).ok().filter(|v| !v.trim().is_empty())?;
+            Some((*p, var, value))
+        })
+        .collect()
 }
 
 /// `VENDOR=RATE` of `--rate`.
@@ -163,17 +171,15 @@ fn vendor_url(text: &str) -> Result<(Provider, String), String> {
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = open_store(&args.db).await?;
+    // Settings first: a bad one is reported before the database is touched.
     let mut settings = Settings::default();
-    args.workers.apply(&mut settings);
+    args.workers.apply(&mut settings)?;
     args.edge.apply(&mut settings);
-    for provider in Provider::ALL {
-        let var = format!("LOCKBRIDGE_{}_BASE_URL", provider.as_str().to_uppercase());
-        if let Some(url) = std::env::var(&var).ok().filter(|u| !u.trim().is_empty()) {
-            settings.base_urls.insert(*provider, url);
-        }
+    for (provider, _, url) in per_vendor_env("BASE_URL") {
+        settings.base_urls.insert(provider, url);
     }
     settings.base_urls.extend(args.base_urls);
+    let store = open_store(&args.db).await?;
     let app = App::new(store, settings);
     let listener = bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "lockbridge is serving");

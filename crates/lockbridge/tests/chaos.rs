@@ -47,11 +47,6 @@ struct Wanted {
     pin: Option<String>,
 }
 
-struct Locks {
-    /// lockbridge id → (provider, vendor id, PIN length)
-    all: BTreeMap<String, (String, String, usize)>,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_instances_survive_faults_and_kills() {
     let Some(db) = TestDb::postgres().await else {
@@ -155,9 +150,8 @@ async fn three_instances_survive_faults_and_kills() {
     let (_, page) = client
         .call(&fleet, "GET", "/v1/locks?limit=200", None, None)
         .await;
-    let mut locks = Locks {
-        all: BTreeMap::new(),
-    };
+    // lockbridge id → (provider, vendor id, PIN length)
+    let mut locks: BTreeMap<String, (String, String, usize)> = BTreeMap::new();
     for l in page["data"].as_array().unwrap() {
         let provider = l["provider"].as_str().unwrap();
         let takes_codes = matches!(provider, "ttlock" | "tuya" | "tedee");
@@ -167,7 +161,7 @@ async fn three_instances_survive_faults_and_kills() {
                 rules["min_length"].as_u64().unwrap(),
                 rules["max_length"].as_u64().unwrap(),
             );
-            locks.all.insert(
+            locks.insert(
                 l["id"].as_str().unwrap().to_owned(),
                 (
                     provider.to_owned(),
@@ -177,7 +171,7 @@ async fn three_instances_survive_faults_and_kills() {
             );
         }
     }
-    assert!(locks.all.len() >= 6, "locks to work on: {:?}", locks.all);
+    assert!(locks.len() >= 6, "locks to work on: {:?}", locks);
 
     // A fifth of every simulator's requests fail or crawl, on every route. The token routes
     // are spared the latency alone: an instance killed inside a renewal's own round trip takes
@@ -243,7 +237,7 @@ async fn three_instances_survive_faults_and_kills() {
     let mut round = 0;
     while Instant::now() < chaos_until {
         round += 1;
-        for (lock, (_, _, len)) in locks.all.clone() {
+        for (lock, (_, _, len)) in locks.clone() {
             if Instant::now() >= next_kill {
                 fleet.kill(victim);
                 fleet.start(victim);
@@ -376,7 +370,7 @@ async fn three_instances_survive_faults_and_kills() {
         }
     }
     // Ground truth: on each lock, the PINs this run made are exactly the wanted ones, once each.
-    for (lock, (provider, vendor_id, _)) in &locks.all {
+    for (lock, (provider, vendor_id, _)) in &locks {
         let on_lock: Vec<String> = match provider.as_str() {
             "ttlock" => ttlock.world().locks[&vendor_id.parse::<i64>().unwrap()]
                 .passcodes
@@ -443,7 +437,7 @@ async fn three_instances_survive_faults_and_kills() {
     println!(
         "chaos: {INSTANCES} instances, {} SIGKILLs, {created} codes created, {updated} changed, {deleted} deleted on {} locks under 20 % vendor faults; settled {:.1} s after the faults stopped; token renewals TTLock {tt_refreshes} (0 twice), Tuya {ty_refreshes} (0 new grants); Tedee 429s 0 of {tedee_requests} requests; busy answers 0; {:.0} s in all",
         fleet.kills,
-        locks.all.len(),
+        locks.len(),
         settled_in.as_secs_f64(),
         started.elapsed().as_secs_f64(),
     );

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use common::{knob, summary};
 use lockbridge_core::budgets::{Budgets, Rate};
 use lockbridge_core::model::{Provider, Role};
-use lockbridge_server::{App, Settings, engine, workers};
+use lockbridge_server::{App, Settings, workers};
 use lockbridge_sim::faults::FaultRule;
 use lockbridge_sim::tedee::{LockSpec, TedeeSim};
 use lockbridge_store::SharedBudgets;
@@ -318,7 +318,6 @@ async fn resumed_after_death() -> Duration {
     }
     let waited = died.elapsed();
     stop.cancel();
-    let _ = engine::run_due_codes;
     waited
 }
 

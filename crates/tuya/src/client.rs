@@ -455,10 +455,10 @@ impl TuyaClient {
             .clone();
         if let Some(source) = source {
             let elsewhere = source().await;
-            if let Some(t) = usable(&elsewhere) {
+            if let (Some(access), Some(pair)) = (usable(&elsewhere), elsewhere) {
                 tracing::debug!("took the token pair renewed elsewhere");
-                self.restore(elsewhere.unwrap_or_else(|| unreachable!("usable")));
-                return Ok(t);
+                self.restore(pair);
+                return Ok(access);
             }
         }
         Ok(self.renew().await?.access_token.expose_secret().to_owned())
