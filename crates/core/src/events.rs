@@ -52,10 +52,14 @@ pub enum EventType {
     WebhookTest,
     #[serde(rename = "webhook.disabled")]
     WebhookDisabled,
+    #[serde(rename = "grant.set")]
+    GrantSet,
+    #[serde(rename = "grant.failed")]
+    GrantFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 21] = [
+    pub const ALL: [EventType; 23] = [
         EventType::CodeSet,
         EventType::CodeFailed,
         EventType::CodeRemoved,
@@ -77,6 +81,8 @@ impl EventType {
         EventType::ConnectionReauthorized,
         EventType::WebhookTest,
         EventType::WebhookDisabled,
+        EventType::GrantSet,
+        EventType::GrantFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +108,8 @@ impl EventType {
             EventType::ConnectionReauthorized => "connection.reauthorized",
             EventType::WebhookTest => "webhook.test",
             EventType::WebhookDisabled => "webhook.disabled",
+            EventType::GrantSet => "grant.set",
+            EventType::GrantFailed => "grant.failed",
         }
     }
 
@@ -166,6 +174,12 @@ impl Event {
     pub fn code(mut self, code: AccessCodeId, lock: LockId) -> Event {
         self.access_code_id = Some(code);
         self.lock_id = Some(lock);
+        self
+    }
+
+    /// The grant the event concerns.
+    pub fn grant(mut self, grant: crate::ids::GrantId) -> Event {
+        self.grant_id = Some(grant.to_string());
         self
     }
 

@@ -114,6 +114,14 @@ typed_id!(
     /// One attempt to deliver an event to a webhook endpoint.
     DeliveryId, "dlv"
 );
+typed_id!(
+    /// A grant: one person's access to several locks.
+    GrantId, "grt"
+);
+typed_id!(
+    /// A bulk job.
+    JobId, "job"
+);
 
 #[cfg(test)]
 mod tests {

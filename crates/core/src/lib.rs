@@ -5,6 +5,7 @@
 pub mod budgets;
 pub mod credentials;
 pub mod events;
+pub mod grants;
 pub mod ids;
 pub mod metrics;
 pub mod model;
@@ -14,10 +15,12 @@ pub mod schedule;
 pub mod shared_pin;
 pub mod time;
 pub mod webhooks;
+pub mod windows;
 
 pub use credentials::Credentials;
 pub use ids::{
-    AccessCodeId, ApiKeyId, ConnectionId, DeliveryId, EventId, GatewayId, LockId, OrgId, WebhookId,
+    AccessCodeId, ApiKeyId, ConnectionId, DeliveryId, EventId, GatewayId, GrantId, JobId, LockId,
+    OrgId, WebhookId,
 };
 pub use model::*;
 pub use provider::{ErrorKind, ProviderError, ProviderResult, Vendor};

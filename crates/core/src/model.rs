@@ -7,10 +7,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::Credentials;
-use crate::ids::{AccessCodeId, ConnectionId, GatewayId, LockId, OrgId};
+use crate::ids::{AccessCodeId, ConnectionId, GatewayId, GrantId, LockId, OrgId};
 use crate::rules::CodeRules;
 pub use crate::schedule::{Schedule, TimeOfDay, WEEKDAYS, Weekday};
 use crate::time::Millis;
+pub use crate::windows::Scheduling;
 
 /// Declares the vendor clouds: the enum, its wire names and its labels, from one list.
 macro_rules! providers {
@@ -416,6 +417,11 @@ pub struct AccessCode {
     #[schemars(with = "Option<crate::time::Timestamp>")]
     pub ends_at: Option<Millis>,
     pub schedule: Option<Schedule>,
+    /// How the code's period or window reaches the lock: `native` (the lock holds it) or
+    /// `just_in_time` (lockbridge writes the code before each opening and removes it after).
+    pub scheduling: Scheduling,
+    /// The grant the code belongs to, when it does.
+    pub grant_id: Option<GrantId>,
     pub status: CodeStatus,
     pub frozen: bool,
     /// Created through lockbridge (true) or found on the lock (false).
@@ -444,6 +450,9 @@ pub struct AccessCode {
     pub confirming: bool,
     #[serde(skip)]
     pub next_attempt_at: Option<Millis>,
+    /// A just-in-time code's current or next opening: what the lock is given (or will be).
+    #[serde(skip)]
+    pub window: Option<(Millis, Millis)>,
     #[serde(skip)]
     pub idempotency_key: Option<String>,
     /// A hash of the request that used the idempotency key (route, lock, body).
@@ -469,6 +478,8 @@ impl AccessCode {
             starts_at: None,
             ends_at: None,
             schedule: None,
+            scheduling: Scheduling::Native,
+            grant_id: None,
             status: CodeStatus::Setting,
             frozen: false,
             managed: true,
@@ -484,10 +495,32 @@ impl AccessCode {
             attempts: 0,
             confirming: false,
             next_attempt_at: None,
+            window: None,
             idempotency_key: None,
             idempotency_fingerprint: None,
             created_at: now,
             updated_at: now,
+        }
+    }
+}
+
+impl AccessCode {
+    /// What the lock is to hold: the code as it is, or, just in time, the current opening as
+    /// its period (on locks that take periods; a permanent code otherwise, removed at the end).
+    pub fn vendor_spec(&self, lock: &Lock) -> crate::provider::CodeSpec {
+        let (starts_at, ends_at, schedule) = match self.scheduling {
+            Scheduling::JustInTime if lock.capabilities.time_bound_codes => {
+                (self.window.map(|w| w.0), self.window.map(|w| w.1), None)
+            }
+            Scheduling::JustInTime => (None, None, None),
+            _ => (self.starts_at, self.ends_at, self.schedule.clone()),
+        };
+        crate::provider::CodeSpec {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            starts_at,
+            ends_at,
+            schedule,
         }
     }
 }

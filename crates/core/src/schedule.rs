@@ -117,8 +117,9 @@ pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"
 
 impl Schedule {
     /// Checks the window; the error names the field (`schedule.…`) and the rule. A lock that
-    /// keeps its own time zone takes windows in that zone only (lockbridge does not convert
-    /// between zones).
+    /// holds windows in its own time zone (`lock_time_zone`) takes them in that zone only
+    /// (lockbridge does not convert between zones); windows lockbridge applies itself, just in
+    /// time, may be in any zone.
     pub fn check(&self, lock_time_zone: Option<&str>) -> Result<(), (&'static str, String)> {
         if self.weekdays.is_empty() {
             return Err(("schedule.weekdays", "must name at least one day".into()));
@@ -132,9 +133,18 @@ impl Schedule {
                 ));
             }
         }
-        let (start, end) = (self.start_time, self.end_time);
-        if end <= start {
-            return Err(("schedule.end_time", "must be after start_time".into()));
+        if self.end_time == self.start_time {
+            return Err((
+                "schedule.end_time",
+                "must differ from start_time (an end before the start closes the window the next day)".into(),
+            ));
+        }
+        if crate::windows::zone(&self.time_zone).is_none() {
+            return Err((
+                "schedule.time_zone",
+                "must be an IANA time zone name (Europe/Warsaw, UTC) or an offset like +01:00"
+                    .into(),
+            ));
         }
         if let Some(tz) = lock_time_zone.filter(|tz| !tz.is_empty())
             && tz != self.time_zone
@@ -219,10 +229,10 @@ mod tests {
             field(window(&["mon", "mon"], "10:00", "18:00")),
             "schedule.weekdays"
         );
-        assert_eq!(
-            field(window(&["mon"], "10:00", "09:00")),
-            "schedule.end_time"
-        );
+        assert!(window(&["mon"], "22:00", "06:00").check(None).is_ok());
+        let mut nowhere = window(&["mon"], "10:00", "12:00");
+        nowhere.time_zone = "Europe/Atlantis".into();
+        assert_eq!(nowhere.check(None).unwrap_err().0, "schedule.time_zone");
         assert_eq!(
             field(window(&["mon"], "10:00", "10:00")),
             "schedule.end_time"

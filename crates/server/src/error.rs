@@ -54,6 +54,9 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("an organisation keeps at least one admin key; create another admin key first")]
     LastAdminKey,
+    /// A grant's locks cannot share one PIN, and the grant asked for one.
+    #[error("{message}")]
+    SharedCodeImpossible { message: String },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -88,6 +91,9 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
             }
             ApiError::LastAdminKey => (StatusCode::CONFLICT, "last_admin_key"),
+            ApiError::SharedCodeImpossible { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "shared_code_impossible")
+            }
             ApiError::Provider(e) => match e.kind {
                 ErrorKind::InvalidInput => (StatusCode::BAD_REQUEST, "validation_failed"),
                 ErrorKind::AlreadyExists => (StatusCode::CONFLICT, "already_exists"),

@@ -9,6 +9,7 @@ pub mod edge;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod grants;
 pub mod ingest;
 pub mod lock_cache;
 pub mod metrics;
@@ -158,6 +159,7 @@ impl App {
             .merge(routes::locks::router())
             .merge(routes::access_codes::router())
             .merge(routes::events::router())
+            .merge(routes::grants::router())
             .merge(routes::webhooks::router())
             .merge(docs)
     }

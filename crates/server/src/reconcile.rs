@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 use futures_util::StreamExt;
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::model::{
-    AccessCode, CodeStatus, Connection, ExternalPolicy, Lock, RemovedReason, toggle_notice,
+    AccessCode, CodeStatus, Connection, ExternalPolicy, Lock, RemovedReason, Schedule, Scheduling,
+    toggle_notice,
 };
 use lockbridge_core::provider::ProviderCode;
 use lockbridge_core::time::{Millis, to_rfc3339};
@@ -42,8 +43,10 @@ fn time_text(t: Option<Millis>) -> Value {
 /// The fields of `code` that the lock holds otherwise, `{field: {from, to}}`, judged only on
 /// what the vendor reports (no PIN from Tuya; no name when the lock keeps none). PINs are
 /// never written out in full.
-pub fn differences(code: &AccessCode, found: &ProviderCode) -> Map<String, Value> {
+pub fn differences(code: &AccessCode, lock: &Lock, found: &ProviderCode) -> Map<String, Value> {
     let f = &found.spec;
+    // What the lock was given: a just-in-time code holds its current opening.
+    let code = &code.vendor_spec(lock);
     let mut changes = Map::new();
     if !f.code.is_empty() && f.code != code.code {
         changes.insert("code".into(), json!({"from": "••••", "to": "••••"}));
@@ -63,7 +66,7 @@ pub fn differences(code: &AccessCode, found: &ProviderCode) -> Map<String, Value
             json!({"from": time_text(code.ends_at), "to": time_text(f.ends_at)}),
         );
     }
-    let window = |s: &Option<lockbridge_core::Schedule>| {
+    let window = |s: &Option<Schedule>| {
         s.as_ref()
             .map(|s| (s.weekday_bits(), s.start_time, s.end_time))
     };
@@ -109,7 +112,7 @@ async fn reconcile_rows(
         let seen = row.provider_id.as_deref().and_then(|p| on_lock.get(p));
         let acted = match seen {
             None => gone(state, conn, row, now, &mut report).await?,
-            Some(f) if row.managed => modified(state, conn, row, f, now, &mut report).await?,
+            Some(f) if row.managed => modified(state, conn, lock, row, f, now, &mut report).await?,
             Some(_) => false,
         };
         if acted {
@@ -155,6 +158,11 @@ async fn gone(
             .code(row.id, row.lock_id)
             .connection(conn.id)
     };
+    if row.window.is_some_and(|(_, end)| end <= now) {
+        // A just-in-time opening that closed: the engine takes the code off and waits for the
+        // next opening, whether or not the lock dropped it by itself.
+        return Ok(false);
+    }
     let mut next = row.clone();
     let expired = row.ends_at.is_some_and(|end| end <= now);
     let mut events = Vec::new();
@@ -208,12 +216,13 @@ async fn gone(
 async fn modified(
     state: &AppState,
     conn: &Connection,
+    lock: &Lock,
     row: &AccessCode,
     found: &ProviderCode,
     now: Millis,
     report: &mut Report,
 ) -> ApiResult<bool> {
-    let changes = differences(row, found);
+    let changes = differences(row, lock, found);
     if changes.is_empty() {
         return Ok(false);
     }
@@ -245,10 +254,13 @@ async fn modified(
             if f.name.is_some() {
                 next.name = f.name.clone();
             }
-            next.starts_at = f.starts_at;
-            next.ends_at = f.ends_at;
-            if f.schedule.is_some() || row.schedule.is_some() {
-                next.schedule = f.schedule.clone();
+            // A just-in-time code's times are lockbridge's to move, opening by opening.
+            if row.scheduling == Scheduling::Native {
+                next.starts_at = f.starts_at;
+                next.ends_at = f.ends_at;
+                if f.schedule.is_some() || row.schedule.is_some() {
+                    next.schedule = f.schedule.clone();
+                }
             }
         }
     }

@@ -72,6 +72,9 @@ pub struct Settings {
     /// The longest a vendor call waits for its account's budget before it answers
     /// `rate_limited` (`LOCKBRIDGE_BUDGET_WAIT`).
     pub budget_wait: Duration,
+    /// How long before its period or window opens a just-in-time code is written to the lock
+    /// (`LOCKBRIDGE_JIT_LEAD`).
+    pub jit_lead: Duration,
 }
 
 impl Default for Settings {
@@ -104,6 +107,7 @@ impl Default for Settings {
                 lockbridge_core::budgets::Rate::per_hour(700),
             )]),
             budget_wait: Duration::from_secs(10),
+            jit_lead: Duration::from_secs(60 * 60),
         }
     }
 }

@@ -124,6 +124,9 @@ pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
                 if let Err(e) = engine::run_due_codes(&state).await {
                     tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "code engine pass failed");
                 }
+                if let Err(e) = crate::grants::run_due(&state).await {
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "grant pass failed");
+                }
                 if let Err(e) = sync_due_devices(&state).await {
                     tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "device sync pass failed");
                 }

@@ -95,16 +95,16 @@ both_backends!(
             );
             assert_eq!(r.body["error"]["field"], field, "{body}: {}", r.body);
         }
-        let r = t.post(&path, json!({"code": "48213", "schedule": {"weekdays": ["mon"], "start_time": "09:00", "end_time": "17:00", "time_zone": "Europe/Prague"}})).await;
+        let r = t.post(&path, json!({"code": "48213", "scheduling": "native", "schedule": {"weekdays": ["mon"], "start_time": "09:00", "end_time": "17:00", "time_zone": "Europe/Prague"}})).await;
         assert_eq!(
-            r.body["error"]["field"], "schedule",
-            "TTLock custom codes do not recur"
+            r.body["error"]["field"], "scheduling",
+            "TTLock custom codes do not recur by themselves"
         );
         assert!(
             r.body["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains("recurring")
+                .contains("just_in_time")
         );
         assert_eq!(
             t.sim_calls("/v3/keyboardPwd/add"),

@@ -9,31 +9,9 @@ use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::time::now_ms;
 use lockbridge_server::{engine, workers};
-use serde_json::{Value, json};
+use serde_json::json;
 
 impl TestApp {
-    /// Simulator lock `i` (0 Entrance Wi-Fi, 1 Unit 3B Zigbee, 2 Storage Zigbee offline).
-    async fn tuya_lock(&self, i: usize) -> Value {
-        let r = self.get("/v1/locks?provider=tuya&limit=50").await;
-        let id = &self.tuya_demo.lock_ids[i];
-        r.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["provider_id"] == id.as_str())
-            .unwrap()
-            .clone()
-    }
-
-    fn tuya_password(&self, i: usize, pin: &str) -> Option<lockbridge_sim::tuya::TempPassword> {
-        let w = self.tuya.world();
-        w.devices[&self.tuya_demo.lock_ids[i]]
-            .passwords
-            .values()
-            .find(|p| p.pin == pin && !p.deleted)
-            .cloned()
-    }
-
     fn tuya_later(&self, seconds: i64) {
         let mut w = self.tuya.world();
         w.clock_offset_ms += seconds * 1000;

@@ -25,3 +25,18 @@ pub fn wall_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+/// The offset from UTC, in minutes, of the zone `name` at `at_ms`: an IANA name (`Europe/Warsaw`,
+/// with its clock changes) or a fixed `±HH:MM`; `None` when it is neither.
+pub fn zone_offset_min(name: &str, at_ms: i64) -> Option<i64> {
+    if let Ok(tz) = jiff::tz::TimeZone::get(name) {
+        let ts = jiff::Timestamp::from_millisecond(at_ms).ok()?;
+        return Some(i64::from(tz.to_offset(ts).seconds()) / 60);
+    }
+    let b = name.as_bytes();
+    if b.len() != 6 || !matches!(b[0], b'+' | b'-') || b[3] != b':' {
+        return None;
+    }
+    let v = name[1..3].parse::<i64>().ok()? * 60 + name[4..6].parse::<i64>().ok()?;
+    Some(if b[0] == b'-' { -v } else { v })
+}

@@ -6,26 +6,24 @@
 //! writer read (and, for the engine, on still holding the code's lease), so a write that lost
 //! a race changes nothing and says so; the writer reads the row again and decides anew.
 
-use std::collections::HashSet;
-
-use lockbridge_core::events::{Event, EventType};
+use lockbridge_core::events::Event;
 use lockbridge_core::ids::{AccessCodeId, LockId, OrgId};
-use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, Lock, RemovedReason};
-use lockbridge_core::provider::ProviderCode;
+use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReason, Scheduling};
 use lockbridge_core::time::Millis;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
 
-const COLUMNS: &str = "id, org_id, lock_id, name, code, starts_at, ends_at, schedule, status, frozen, managed, \
+pub(crate) const COLUMNS: &str = "id, org_id, lock_id, name, code, starts_at, ends_at, schedule, status, frozen, managed, \
                        provider_id, last_error, attempts, next_attempt_at, idempotency_key, created_at, updated_at, \
                        confirming, version, lease_owner, lease_until, removed_reason, errors, warnings, \
-                       on_external_change, pin_hash, idempotency_fingerprint";
-const NCOLS: usize = 28;
+                       on_external_change, pin_hash, idempotency_fingerprint, scheduling, window_start, \
+                       window_end, grant_id";
+const NCOLS: usize = 32;
 
 /// The statuses that hold a PIN and a place on the lock (the unique index's condition).
-const LIVE: &str = "('scheduled', 'setting', 'set', 'removing')";
+pub(crate) const LIVE: &str = "('scheduled', 'setting', 'set', 'removing')";
 
 /// What a conditional write of a code requires besides the version it read.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +44,7 @@ pub enum InsertError {
 }
 
 /// A unique-index violation: the live-PIN index or the idempotency key.
-fn code_conflict(err: sqlx::Error) -> StoreError {
+pub(crate) fn code_conflict(err: sqlx::Error) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             let pin = db.constraint() == Some("access_codes_live_pin")
@@ -67,7 +65,7 @@ fn json_list<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<
 }
 
 impl Store {
-    fn access_code(&self, row: &AnyRow) -> Result<AccessCode> {
+    pub(crate) fn access_code(&self, row: &AnyRow) -> Result<AccessCode> {
         let id = text(row, "id")?;
         let sealed: Vec<u8> = row.try_get("code")?;
         let status = text(row, "status")?;
@@ -89,6 +87,14 @@ impl Store {
             schedule: opt_text(row, "schedule")?
                 .map(|s| serde_json::from_str(&s).map_err(|_| corrupt("schedule".into())))
                 .transpose()?,
+            scheduling: {
+                let s = text(row, "scheduling")?;
+                Scheduling::parse(&s).ok_or_else(|| corrupt(format!("scheduling {s:?}")))?
+            },
+            grant_id: opt_text(row, "grant_id")?
+                .map(|g| parse("access_codes", &id, "grant_id", &g))
+                .transpose()?,
+            window: opt_int(row, "window_start")?.zip(opt_int(row, "window_end")?),
             status: CodeStatus::parse(&status)
                 .ok_or_else(|| corrupt(format!("status {status:?}")))?,
             frozen: int(row, "frozen")? != 0,
@@ -116,12 +122,12 @@ impl Store {
         })
     }
 
-    fn codes(&self, rows: &[AnyRow]) -> Result<Vec<AccessCode>> {
+    pub(crate) fn codes(&self, rows: &[AnyRow]) -> Result<Vec<AccessCode>> {
         rows.iter().map(|r| self.access_code(r)).collect()
     }
 
     /// Binds a code's columns in `COLUMNS` order, the PIN sealed and hashed.
-    fn bind_code<'q>(
+    pub(crate) fn bind_code<'q>(
         &self,
         q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
         c: &AccessCode,
@@ -156,9 +162,13 @@ impl Store {
             .bind(c.on_external_change.map(|p| p.as_str()))
             .bind(self.cipher.pin_hash(&lock, &c.code))
             .bind(c.idempotency_fingerprint.clone())
+            .bind(c.scheduling.as_str())
+            .bind(c.window.map(|w| w.0))
+            .bind(c.window.map(|w| w.1))
+            .bind(c.grant_id.map(|g| g.to_string()))
     }
 
-    fn insert_sql(&self, rows: usize, tail: &str) -> String {
+    pub(crate) fn insert_sql(&self, rows: usize, tail: &str) -> String {
         let rows: Vec<String> = (0..rows)
             .map(|r| {
                 let params: Vec<String> =
@@ -206,7 +216,7 @@ impl Store {
 
     /// Takes the lock's row for the rest of the transaction (PostgreSQL; SQLite's write
     /// transaction already excludes every other writer).
-    async fn hold_lock_row(
+    pub(crate) async fn hold_lock_row(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         lock: LockId,
@@ -259,14 +269,15 @@ impl Store {
             Guard::Version => ("", ""),
             Guard::Lease(_) => (
                 ", lease_owner = NULL, lease_until = NULL",
-                " AND lease_owner = $22",
+                " AND lease_owner = $25",
             ),
         };
         let sql = format!(
             "UPDATE access_codes SET name = $1, code = $2, starts_at = $3, ends_at = $4, schedule = $5, \
              status = $6, frozen = $7, provider_id = $8, last_error = $9, attempts = $10, next_attempt_at = $11, \
              updated_at = $12, confirming = $13, removed_reason = $14, errors = $15, warnings = $16, \
-             on_external_change = $17, managed = $18, pin_hash = $19, version = version + 1{lease_set} \
+             on_external_change = $17, managed = $18, pin_hash = $19, scheduling = $22, \
+             window_start = $23, window_end = $24, version = version + 1{lease_set} \
              WHERE id = $20 AND version = $21{lease_where}"
         );
         let sql = self.sql(&sql);
@@ -293,6 +304,10 @@ impl Store {
             .bind(self.cipher.pin_hash(&c.lock_id.to_string(), &c.code))
             .bind(id)
             .bind(expected);
+        q = q
+            .bind(c.scheduling.as_str())
+            .bind(c.window.map(|w| w.0))
+            .bind(c.window.map(|w| w.1));
         if let Guard::Lease(owner) = guard {
             q = q.bind(owner.to_owned());
         }
@@ -416,173 +431,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Claims up to `limit` codes whose next attempt is due and that nobody holds: each is
-    /// leased to `owner` until `lease_until`, its version moved and its attempt counted, in the
-    /// same statement, so that several instances never work the same code at once.
-    /// PostgreSQL skips rows another claim holds (`FOR UPDATE SKIP LOCKED`); SQLite has one
-    /// writer at a time.
-    pub async fn claim_due_access_codes(
-        &self,
-        now: Millis,
-        limit: u32,
-        lease_until: Millis,
-        owner: &str,
-    ) -> Result<Vec<AccessCode>> {
-        let skip_locked = self.skip_locked();
-        let sql = format!(
-            "UPDATE access_codes SET lease_owner = $1, lease_until = $2, version = version + 1, \
-             attempts = attempts + 1 WHERE id IN (\
-             SELECT id FROM access_codes WHERE status IN ('setting', 'removing') \
-             AND next_attempt_at IS NOT NULL AND next_attempt_at <= $3 \
-             AND (lease_until IS NULL OR lease_until <= $3) \
-             ORDER BY next_attempt_at LIMIT $4{skip_locked}) \
-             AND (lease_until IS NULL OR lease_until <= $3) RETURNING {COLUMNS}"
-        );
-        let rows = sqlx::query(&self.sql(&sql))
-            .bind(owner.to_owned())
-            .bind(lease_until)
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        self.codes(&rows)
-    }
-
-    /// Claims one code for `owner` if it waits for the engine and nobody holds it (a request
-    /// working its own change at once); `None` when someone else holds it.
-    pub async fn claim_access_code(
-        &self,
-        id: AccessCodeId,
-        now: Millis,
-        lease_until: Millis,
-        owner: &str,
-    ) -> Result<Option<AccessCode>> {
-        let sql = format!(
-            "UPDATE access_codes SET lease_owner = $1, lease_until = $2, version = version + 1, \
-             attempts = attempts + 1 WHERE id = $3 AND status IN ('setting', 'removing') \
-             AND (lease_until IS NULL OR lease_until <= $4) RETURNING {COLUMNS}"
-        );
-        let row = sqlx::query(&self.sql(&sql))
-            .bind(owner.to_owned())
-            .bind(lease_until)
-            .bind(id.to_string())
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.access_code(r)).transpose()
-    }
-
-    /// Extends `owner`'s lease on a code; `false` when the lease is no longer theirs.
-    pub async fn extend_lease(&self, id: AccessCodeId, owner: &str, until: Millis) -> Result<bool> {
-        let done = sqlx::query(
-            &self
-                .sql("UPDATE access_codes SET lease_until = $1 WHERE id = $2 AND lease_owner = $3"),
-        )
-        .bind(until)
-        .bind(id.to_string())
-        .bind(owner.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Records the vendor's id of a code that has none yet (a write whose result came back
-    /// after its lease was lost): a fact about the lock, whatever is wanted of the code now.
-    pub async fn record_provider_id(&self, id: AccessCodeId, provider_id: &str) -> Result<bool> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE access_codes SET provider_id = $1, version = version + 1 \
-             WHERE id = $2 AND provider_id IS NULL",
-        ))
-        .bind(provider_id.to_owned())
-        .bind(id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Codes whose `ends_at` has passed are to be removed from their locks (reason `expired`);
-    /// one statement, conditional on their status and on nobody holding them. Answers how many.
-    pub async fn expire_codes(&self, now: Millis) -> Result<u64> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE access_codes SET status = 'removing', removed_reason = 'expired', attempts = 0, \
-             confirming = 0, next_attempt_at = $1, version = version + 1 \
-             WHERE ends_at IS NOT NULL AND ends_at <= $1 AND managed = 1 \
-             AND status IN ('scheduled', 'setting', 'set') AND (lease_until IS NULL OR lease_until <= $1)",
-        ))
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// Records codes found on the lock that lockbridge does not know (`managed: false`, event
-    /// `access_code.unmanaged_found` each), in one transaction that holds the lock's row, so
-    /// that two passes over the same lock at once cannot both record the same code. A found
-    /// code whose PIN a live code on the lock already holds is passed over (it is that code,
-    /// on its way), as is one that matches a live code of ours whose vendor id is not known
-    /// yet. Answers the new rows.
-    pub async fn record_found_codes(
-        &self,
-        lock: &Lock,
-        found: &[ProviderCode],
-        now: Millis,
-    ) -> Result<Vec<AccessCode>> {
-        let mut tx = self.write_tx().await?;
-        self.hold_lock_row(&mut tx, lock.id).await?;
-        let known: HashSet<String> = sqlx::query(&self.sql(
-            "SELECT provider_id FROM access_codes WHERE lock_id = $1 AND provider_id IS NOT NULL",
-        ))
-        .bind(lock.id.to_string())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| text(r, "provider_id"))
-        .collect::<Result<_>>()?;
-        // Ours on their way to the lock (no vendor id yet): not strangers.
-        let sql = format!(
-            "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND managed = 1 \
-             AND provider_id IS NULL AND status IN {LIVE}"
-        );
-        let in_flight = self.codes(
-            &sqlx::query(&self.sql(&sql))
-                .bind(lock.id.to_string())
-                .fetch_all(&mut *tx)
-                .await?,
-        )?;
-        let insert = self.insert_sql(1, " ON CONFLICT DO NOTHING");
-        let mut added = Vec::new();
-        let strangers = found
-            .iter()
-            .filter(|f| !known.contains(&f.provider_id))
-            .filter(|f| !in_flight.iter().any(|c| f.is(c)));
-        for f in strangers {
-            let code = AccessCode {
-                name: f.spec.name.clone(),
-                starts_at: f.spec.starts_at,
-                ends_at: f.spec.ends_at,
-                schedule: f.spec.schedule.clone(),
-                status: CodeStatus::Set,
-                managed: false,
-                provider_id: Some(f.provider_id.clone()),
-                ..AccessCode::new(lock, f.spec.code.clone(), now)
-            };
-            let done = self
-                .bind_code(sqlx::query(&insert), &code)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 1 {
-                let event = Event::new(lock.org_id, EventType::CodeUnmanagedFound, now)
-                    .code(code.id, lock.id)
-                    .connection(lock.connection_id)
-                    .data(serde_json::json!({"provider_id": f.provider_id, "name": f.spec.name}));
-                self.insert_events(&mut tx, &[event]).await?;
-                added.push(code);
-            }
-        }
-        tx.commit().await?;
-        Ok(added)
     }
 }
 

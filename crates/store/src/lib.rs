@@ -9,10 +9,12 @@
 
 mod budgets;
 mod cipher;
+mod code_passes;
 mod codes;
 mod connections;
 mod devices;
 mod events;
+mod grants;
 mod orgs;
 #[cfg(feature = "test-util")]
 pub mod testing;

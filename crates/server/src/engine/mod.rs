@@ -15,10 +15,10 @@ use std::future::Future;
 
 use futures_util::StreamExt;
 use lockbridge_core::events::{Event, EventType};
-use lockbridge_core::model::{AccessCode, CodeStatus, Connection, Lock, Notice, RemovedReason};
-use lockbridge_core::provider::{
-    CodeChange, CodeSpec, CodeState, ErrorKind, ProviderCode, ProviderError,
+use lockbridge_core::model::{
+    AccessCode, CodeStatus, Connection, Lock, Notice, RemovedReason, Scheduling,
 };
+use lockbridge_core::provider::{CodeChange, CodeState, ErrorKind, ProviderCode, ProviderError};
 use lockbridge_core::time::Millis;
 use lockbridge_store::Guard;
 use serde_json::json;
@@ -76,14 +76,33 @@ fn backoff(state: &AppState, attempts: i64) -> Millis {
     base.saturating_mul(1 << attempts.clamp(0, 20)).min(max)
 }
 
-fn spec(code: &AccessCode) -> CodeSpec {
-    CodeSpec {
-        code: code.code.clone(),
-        name: code.name.clone(),
-        starts_at: code.starts_at,
-        ends_at: code.ends_at,
-        schedule: code.schedule.clone(),
+/// Puts a just-in-time code where its next opening says: `scheduled` until `lead` before it,
+/// `setting` from then on, with the opening as its window. `false` when no opening is left
+/// (the period is over, or the window has no day left inside it).
+pub fn place_in_time(code: &mut AccessCode, now: Millis, lead: Millis) -> bool {
+    let window = match &code.schedule {
+        Some(s) => s.next_occurrence(now, (code.starts_at, code.ends_at)),
+        None => match (code.starts_at, code.ends_at) {
+            (start, Some(end)) if end > now => Some((start.unwrap_or(now), end)),
+            _ => None,
+        },
+    };
+    let Some((start, end)) = window else {
+        return false;
+    };
+    code.window = Some((start, end));
+    if start - lead > now {
+        code.status = CodeStatus::Scheduled;
+        code.next_attempt_at = Some(start - lead);
+    } else {
+        code.status = CodeStatus::Setting;
+        code.next_attempt_at = Some(now);
     }
+    true
+}
+
+fn lead(state: &AppState) -> Millis {
+    state.settings.jit_lead.as_millis() as i64
 }
 
 /// What requests decide about a code (as opposed to what the engine learns).
@@ -96,6 +115,8 @@ fn wanted(c: &AccessCode) -> impl PartialEq + use<> {
         c.ends_at,
         c.schedule.clone(),
         c.removed_reason,
+        c.scheduling,
+        c.window,
     )
 }
 
@@ -174,7 +195,7 @@ async fn act(
 ) -> Result<Reached> {
     let api = state.providers.get(conn.provider)?;
     let asynchronous = api.code_api().is_ok_and(|c| c.confirms_asynchronously());
-    let (c, l, wanted) = (conn, lock, spec(code));
+    let (c, l, wanted) = (conn, lock, code.vendor_spec(lock));
     let removing = code.status == CodeStatus::Removing;
     match code.provider_id.clone() {
         Some(pid) if code.confirming => {
@@ -233,7 +254,7 @@ async fn act(
             if code.attempts > 1
                 && let Some(found) = look_up(state, conn, lock, code).await?
             {
-                return Ok(adopt(code, found));
+                return Ok(adopt(code, lock, found));
             }
             let w = &wanted;
             match call(state, conn, |api| async move {
@@ -247,7 +268,7 @@ async fn act(
                     if e.kind == ErrorKind::AlreadyExists && code.attempts > 1 =>
                 {
                     match look_up(state, conn, lock, code).await? {
-                        Some(found) => Ok(adopt(code, found)),
+                        Some(found) => Ok(adopt(code, lock, found)),
                         None => Err(e.into()),
                     }
                 }
@@ -280,12 +301,12 @@ async fn act(
 }
 
 /// A code found on the lock taken as this one: set when it is as wanted, changed next otherwise.
-fn adopt(code: &AccessCode, found: ProviderCode) -> Reached {
-    let f = &found.spec;
-    let same = (f.code.is_empty() || f.code == code.code)
-        && (f.name.is_none() || f.name == code.name)
-        && f.starts_at.map(|t| t / 60_000) == code.starts_at.map(|t| t / 60_000)
-        && f.ends_at.map(|t| t / 60_000) == code.ends_at.map(|t| t / 60_000);
+fn adopt(code: &AccessCode, lock: &Lock, found: ProviderCode) -> Reached {
+    let (f, w) = (&found.spec, code.vendor_spec(lock));
+    let same = (f.code.is_empty() || f.code == w.code)
+        && (f.name.is_none() || f.name == w.name)
+        && f.starts_at.map(|t| t / 60_000) == w.starts_at.map(|t| t / 60_000)
+        && f.ends_at.map(|t| t / 60_000) == w.ends_at.map(|t| t / 60_000);
     if same {
         Reached::Set(found.provider_id)
     } else {
@@ -361,6 +382,24 @@ fn apply(
             next.provider_id = None;
             next.status = CodeStatus::Failed;
             (Outcome::Done, vec![event(EventType::CodeFailed).data(data)])
+        }
+        Ok(Reached::Removed)
+            if next.scheduling == Scheduling::JustInTime && next.removed_reason.is_none() =>
+        {
+            // A just-in-time opening closed: the code waits for the next one, or, with none
+            // left, has expired.
+            settled(next);
+            next.provider_id = None;
+            if place_in_time(next, now, lead(state)) {
+                return (Outcome::Done, Vec::new());
+            }
+            next.status = CodeStatus::Removed;
+            next.removed_reason = Some(RemovedReason::Expired);
+            let data = json!({"reason": "expired"});
+            (
+                Outcome::Done,
+                vec![event(EventType::CodeExpired).data(data)],
+            )
         }
         Ok(Reached::Removed) => {
             settled(next);
@@ -473,6 +512,12 @@ pub async fn work_on(
             .update_code_if(&mut next, read.version, Guard::Lease(&owner), now, &events)
             .await?
         {
+            if let Some(grant) = next.grant_id {
+                // The grant's status follows its codes'.
+                if let Err(e) = crate::grants::settle(state, grant).await {
+                    tracing::info!(%grant, error = %lockbridge_core::provider::error_chain(&e), "could not settle a grant; the grant worker will");
+                }
+            }
             return Ok((outcome, next));
         }
         let Some(current) = state.store.access_code_by_id(read.id).await? else {
@@ -523,12 +568,15 @@ pub async fn work_now(
     }
 }
 
-/// One pass of the code engine: codes past their end are marked for removal, then up to 50
+/// One pass of the code engine: codes past their end are marked for removal, just-in-time
+/// openings that closed come off their locks and those about to open go on, then up to 50
 /// due codes are claimed and worked (several at once; the TTLock adapter keeps one command at
 /// a time per gateway). Answers how many were worked.
 pub async fn run_due_codes(state: &AppState) -> Result<usize> {
     let now = state.now();
     state.store.expire_codes(now).await?;
+    state.store.close_windows(now).await?;
+    state.store.open_windows(now).await?;
     let lease = now + state.settings.code_lease.as_millis() as i64;
     let due = state
         .store

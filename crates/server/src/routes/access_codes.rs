@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
 use lockbridge_core::ids::{AccessCodeId, LockId};
-use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, Lock, Schedule};
+use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, Lock, Schedule, Scheduling};
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, InsertError, StoreError};
 use serde::Deserialize;
@@ -86,14 +86,58 @@ pub(super) async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<A
         .ok_or(ApiError::NotFound("access code"))
 }
 
-/// Everything checked before the vendor is asked.
-pub(super) fn check(
+/// How a code's period or window reaches `lock`, from what was asked: a permanent code needs
+/// no scheduling; `auto` is native where the lock can hold the limits (no lock holds a window
+/// that crosses midnight), just in time where it cannot.
+pub(crate) fn resolve_scheduling(
+    asked: Scheduling,
+    lock: &Lock,
+    period: bool,
+    schedule: Option<&Schedule>,
+) -> ApiResult<Scheduling> {
+    if !period && schedule.is_none() {
+        return Ok(Scheduling::Native);
+    }
+    let native = match schedule {
+        Some(s) => lock.capabilities.recurring_codes && !s.crosses_midnight(),
+        None => lock.capabilities.time_bound_codes,
+    };
+    match asked {
+        Scheduling::Auto if native => Ok(Scheduling::Native),
+        Scheduling::Auto | Scheduling::JustInTime => Ok(Scheduling::JustInTime),
+        Scheduling::Native if native => Ok(Scheduling::Native),
+        Scheduling::Native => Err(ApiError::validation(
+            "scheduling",
+            match schedule {
+                Some(s) if s.crosses_midnight() && lock.capabilities.recurring_codes => {
+                    "this lock cannot hold a window that crosses midnight itself; use just_in_time or auto"
+                }
+                Some(_) => "this lock cannot hold weekly windows itself; use just_in_time or auto",
+                None => "this lock takes permanent codes only; use just_in_time or auto",
+            },
+        )),
+    }
+}
+
+/// The zone a lock reads a native window in when the code cannot carry its own: Tuya's
+/// passwords carry a `time_zone`, Tedee's PINs do not (the lock's zone applies).
+fn window_zone(lock: &Lock) -> Option<&str> {
+    match lock.provider {
+        lockbridge_core::Provider::Tuya => None,
+        _ => lock.time_zone.as_deref(),
+    }
+}
+
+/// Everything checked before the vendor is asked; `scheduling` as resolved.
+pub(crate) fn check(
     now: Millis,
     lock: &Lock,
     code: &str,
     period: (Option<Millis>, Option<Millis>),
     schedule: Option<&Schedule>,
+    scheduling: Scheduling,
 ) -> ApiResult<()> {
+    let native = scheduling == Scheduling::Native;
     if let Err(v) = lock.code_rules.check(code) {
         return Err(ApiError::validation(
             "code",
@@ -119,7 +163,7 @@ pub(super) fn check(
         (Some(_), Some(e)) if e <= now => {
             return Err(ApiError::validation("ends_at", "is in the past"));
         }
-        (Some(_), Some(_)) if !lock.capabilities.time_bound_codes => {
+        (Some(_), Some(_)) if native && !lock.capabilities.time_bound_codes => {
             return Err(ApiError::validation(
                 "starts_at",
                 "this lock takes permanent codes only",
@@ -128,14 +172,8 @@ pub(super) fn check(
         _ => {}
     }
     if let Some(schedule) = schedule {
-        if !lock.capabilities.recurring_codes {
-            return Err(ApiError::validation(
-                "schedule",
-                "this lock does not take recurring codes",
-            ));
-        }
         schedule
-            .check(lock.time_zone.as_deref())
+            .check(if native { window_zone(lock) } else { None })
             .map_err(|(field, rule)| ApiError::validation(field, rule))?;
     }
     Ok(())
@@ -154,10 +192,13 @@ pub(crate) struct NewCode {
     #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     ends_at: Option<Millis>,
     schedule: Option<Schedule>,
+    /// `native`, `just_in_time` or `auto` (the default).
+    #[serde(default)]
+    scheduling: Scheduling,
     on_external_change: Option<ExternalPolicy>,
 }
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let given = headers.contains_key("idempotency-key");
     match single_header(headers, "Idempotency-Key")? {
         None if !given => Ok(None),
@@ -197,16 +238,23 @@ async fn create(
         Some(c) => c,
         None => lock.code_rules.generate(),
     };
+    let scheduling = resolve_scheduling(
+        body.scheduling,
+        &lock,
+        body.ends_at.is_some(),
+        body.schedule.as_ref(),
+    )?;
     check(
         s.now(),
         &lock,
         &code,
         (body.starts_at, body.ends_at),
         body.schedule.as_ref(),
+        scheduling,
     )?;
     let now = s.now();
     let owner = engine::lease_owner();
-    let row = AccessCode {
+    let mut row = AccessCode {
         name: body
             .name
             .map(|n| n.trim().to_owned())
@@ -214,6 +262,7 @@ async fn create(
         starts_at: body.starts_at,
         ends_at: body.ends_at,
         schedule: body.schedule,
+        scheduling,
         on_external_change: body.on_external_change,
         // This request works the code at once; should it stop, the engine takes over once
         // the lease has run out.
@@ -225,6 +274,15 @@ async fn create(
         idempotency_fingerprint: key.as_ref().map(|_| fingerprint.clone()),
         ..AccessCode::new(&lock, code, now)
     };
+    if scheduling == Scheduling::JustInTime {
+        if !engine::place_in_time(&mut row, now, s.settings.jit_lead.as_millis() as i64) {
+            return Err(no_opening_left(row.schedule.is_some()));
+        }
+        if row.status == CodeStatus::Scheduled {
+            // Nothing to write yet: the engine takes it up when its moment comes.
+            (row.lease_owner, row.lease_until, row.attempts) = (None, None, 0);
+        }
+    }
     match s
         .store
         .insert_access_code(&row, lock.code_rules.max_codes)
@@ -258,6 +316,9 @@ async fn create(
         Err(InsertError::Store(e)) => return Err(e.into()),
         Ok(()) => {}
     }
+    if row.status == CodeStatus::Scheduled {
+        return Ok((StatusCode::CREATED, Json(row)));
+    }
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     match engine::work_on(&s, row, &lock, &conn).await? {
         (Outcome::Failed(err), mut row) => {
@@ -270,6 +331,18 @@ async fn create(
             Err(err.into())
         }
         (_, row) => Ok((StatusCode::CREATED, Json(row))),
+    }
+}
+
+/// A just-in-time code whose period or window has no opening left.
+pub(crate) fn no_opening_left(weekly: bool) -> ApiError {
+    if weekly {
+        ApiError::validation(
+            "schedule",
+            "has no opening left between starts_at and ends_at",
+        )
+    } else {
+        ApiError::validation("ends_at", "is in the past")
     }
 }
 

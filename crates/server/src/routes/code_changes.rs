@@ -6,13 +6,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReason};
+use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReason, Scheduling};
 use lockbridge_core::schedule::Schedule;
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, StoreError};
 use serde::Deserialize;
 
-use super::access_codes::{check, load};
+use super::access_codes::{check, load, no_opening_left, resolve_scheduling};
 use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller};
@@ -37,10 +37,12 @@ pub(crate) struct Change {
     #[serde(default, deserialize_with = "given")]
     #[schemars(with = "Option<Schedule>")]
     schedule: Option<Option<Schedule>>,
+    /// `native`, `just_in_time` or `auto` (absent: as the code is).
+    scheduling: Option<Scheduling>,
 }
 
 /// A field that is there, even as `null` (`Some(None)`), told apart from one left out (`None`).
-fn given<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn given<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
@@ -78,10 +80,11 @@ pub(super) async fn update(
         && body.ends_at.is_none()
         && body.on_external_change.is_none()
         && body.schedule.is_none()
+        && body.scheduling.is_none()
     {
         return Err(ApiError::validation(
             "body",
-            "give at least one of name, code, starts_at, ends_at, schedule, on_external_change",
+            "give at least one of name, code, starts_at, ends_at, schedule, scheduling, on_external_change",
         ));
     }
     if body.starts_at.is_some() != body.ends_at.is_some() {
@@ -99,6 +102,7 @@ pub(super) async fn update(
         && body.code.is_none()
         && body.starts_at.is_none()
         && body.schedule.is_none()
+        && body.scheduling.is_none()
         && body.on_external_change.is_some();
     for _ in 0..WRITE_TRIES {
         let before = load(&s, &caller, &id).await?;
@@ -132,18 +136,39 @@ pub(super) async fn update(
         if let Some(schedule) = &body.schedule {
             row.schedule = schedule.clone();
         }
+        row.scheduling = resolve_scheduling(
+            body.scheduling.unwrap_or(before.scheduling),
+            &lock,
+            row.ends_at.is_some(),
+            row.schedule.as_ref(),
+        )?;
         check(
             s.now(),
             &lock,
             &row.code,
             (row.starts_at, row.ends_at),
             row.schedule.as_ref(),
+            row.scheduling,
         )?;
         if !only_policy {
             row.status = CodeStatus::Setting;
             row.confirming = false;
             row.attempts = 0;
             row.next_attempt_at = Some(s.now());
+            row.window = None;
+            if row.scheduling == Scheduling::JustInTime {
+                let lead = s.settings.jit_lead.as_millis() as i64;
+                if !engine::place_in_time(&mut row, s.now(), lead) {
+                    return Err(no_opening_left(row.schedule.is_some()));
+                }
+                if row.status == CodeStatus::Scheduled && row.provider_id.is_some() {
+                    // On the lock now, not wanted until later: off it first (the engine
+                    // then waits for the new opening).
+                    row.status = CodeStatus::Removing;
+                    row.removed_reason = None;
+                    row.next_attempt_at = Some(s.now());
+                }
+            }
         }
         match s
             .store
@@ -159,7 +184,7 @@ pub(super) async fn update(
             }
             Err(e) => return Err(e.into()),
         }
-        if only_policy {
+        if only_policy || row.status == CodeStatus::Scheduled {
             return Ok(Json(row));
         }
         return match work_if_free(&s, row).await? {
@@ -170,6 +195,7 @@ pub(super) async fn update(
                 row.name = before.name;
                 (row.starts_at, row.ends_at) = (before.starts_at, before.ends_at);
                 row.schedule = before.schedule;
+                (row.scheduling, row.window) = (before.scheduling, before.window);
                 row.status = before.status;
                 row.removed_reason = before.removed_reason;
                 row.last_error = None;
@@ -199,8 +225,9 @@ pub(super) async fn remove(
             CodeStatus::Removing => {
                 return Ok((StatusCode::ACCEPTED, Json(row)));
             }
-            // Refused by the vendor and never given an id: it is not on the lock.
-            CodeStatus::Failed if row.provider_id.is_none() => {
+            // Refused by the vendor and never given an id, or waiting for its opening: it is
+            // not on the lock.
+            CodeStatus::Failed | CodeStatus::Scheduled if row.provider_id.is_none() => {
                 row.status = CodeStatus::Removed;
                 row.removed_reason = Some(RemovedReason::Deleted);
                 row.next_attempt_at = None;

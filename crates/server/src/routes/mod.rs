@@ -4,6 +4,7 @@ pub mod bff;
 pub(crate) mod code_changes;
 pub mod connections;
 pub mod events;
+pub mod grants;
 pub mod locks;
 pub mod system;
 pub mod things;

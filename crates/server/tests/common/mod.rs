@@ -308,10 +308,18 @@ impl TestApp {
         panic!("the code engine never settled");
     }
 
-    /// Moves the service's clock and every simulator's clock forward together.
+    /// Moves the service's clock and the TTLock simulator's forward together.
     pub fn advance(&self, ms: i64) {
         self.app.state.clock.advance(ms);
         self.sim.world().clock_offset_ms += ms;
+    }
+
+    /// Moves the service's clock and every simulator's clock forward together.
+    pub fn advance_all(&self, ms: i64) {
+        self.advance(ms);
+        self.kii.world().clock_offset_ms += ms;
+        self.tedee.world().clock_offset_ms += ms;
+        self.tuya.world().clock_offset_ms += ms;
     }
 
     /// The PINs on the simulated TTLock lock `i`, with their vendor ids.
@@ -400,6 +408,28 @@ impl TestApp {
             .find(|l| l["provider_id"] == sim_id.as_str())
             .unwrap()
             .clone()
+    }
+
+    /// Simulator lock `i` (0 Entrance Wi-Fi, 1 Unit 3B Zigbee, 2 Storage Zigbee offline).
+    pub async fn tuya_lock(&self, i: usize) -> Value {
+        let r = self.get("/v1/locks?provider=tuya&limit=50").await;
+        let id = &self.tuya_demo.lock_ids[i];
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["provider_id"] == id.as_str())
+            .unwrap()
+            .clone()
+    }
+
+    pub fn tuya_password(&self, i: usize, pin: &str) -> Option<lockbridge_sim::tuya::TempPassword> {
+        let w = self.tuya.world();
+        w.devices[&self.tuya_demo.lock_ids[i]]
+            .passwords
+            .values()
+            .find(|p| p.pin == pin && !p.deleted)
+            .cloned()
     }
 
     pub fn tedee_pins(&self, i: usize) -> Vec<lockbridge_sim::tedee::Pin> {

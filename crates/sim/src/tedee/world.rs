@@ -490,10 +490,12 @@ impl World {
     }
 
     /// Whether `pin` opens the lock now: the value, the date range, the weekdays and the day
-    /// window (in the lock's local time, by its configured offset).
+    /// window (in the lock's local time: its zone's, clock changes included, or its configured
+    /// offset).
     pub fn pin_allows_now(&self, lock: &Lock, pin: &Pin) -> bool {
         let now = self.now_ms();
-        let local = now + lock.utc_offset_min * 60_000;
+        let offset = crate::zone_offset_min(&lock.time_zone, now).unwrap_or(lock.utc_offset_min);
+        let local = now + offset * 60_000;
         let in_dates = pin
             .start_date
             .as_deref()

@@ -389,10 +389,20 @@ impl World {
         let now = self.now_ms();
         let d = self.devices.get(device_id)?;
         let now_s = now / 1000;
-        let offset_min = parse_offset(&d.time_zone);
-        let local_min = (now / 60_000 + offset_min).rem_euclid(1440);
-        let weekday = ((now / 60_000 + offset_min).div_euclid(1440) + 4).rem_euclid(7); // 0 = Sunday
+        // A password's schedule is read in its own `time_zone` (an IANA name or an offset;
+        // which forms Tuya takes is unconfirmed, so both are), else in the device's.
+        let device_offset = parse_offset(&d.time_zone);
+        let local = |p: &TempPassword| {
+            let offset = crate::zone_offset_min(&p.time_zone, now).unwrap_or(device_offset);
+            let minutes = now.div_euclid(60_000) + offset;
+            // (minute of the day, weekday with 0 = Sunday)
+            (
+                minutes.rem_euclid(1440),
+                (minutes.div_euclid(1440) + 4).rem_euclid(7),
+            )
+        };
         let temp = d.passwords.values().find(|p| {
+            let (local_min, weekday) = local(p);
             p.pin == pin
                 && p.phase == 2
                 && !p.frozen

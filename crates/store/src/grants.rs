@@ -1,0 +1,285 @@
+//! Grants: the wanted state of one person's access to several locks. Their codes are rows of
+//! `access_codes` with the grant's id. A grant is written whole, conditionally on the version
+//! read; `applied_version` records how far its codes have been brought, so that a change an
+//! instance did not finish applying is finished by the next pass.
+
+use lockbridge_core::events::Event;
+use lockbridge_core::grants::{Grant, GrantStatus, SharedCodePolicy};
+use lockbridge_core::ids::{GrantId, LockId, OrgId};
+use lockbridge_core::model::{AccessCode, Scheduling};
+use lockbridge_core::time::Millis;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::codes::{COLUMNS as CODE_COLUMNS, InsertError, LIVE, code_conflict};
+use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
+
+const COLUMNS: &str = "id, org_id, name, starts_at, ends_at, schedule, scheduling, \
+                       on_shared_code_impossible, lock_ids, code, applied_version, status, version, \
+                       idempotency_key, idempotency_fingerprint, created_at, updated_at";
+
+impl Store {
+    fn grant(&self, row: &AnyRow) -> Result<Grant> {
+        let id = text(row, "id")?;
+        let corrupt = |what: &str| StoreError::Corrupt {
+            table: "grants",
+            id: id.clone(),
+            what: what.to_owned(),
+        };
+        let sealed: Option<Vec<u8>> = row.try_get("code")?;
+        let lock_ids: Vec<LockId> =
+            serde_json::from_str(&text(row, "lock_ids")?).map_err(|_| corrupt("lock_ids"))?;
+        Ok(Grant {
+            id: parse("grants", &id, "id", &id)?,
+            org_id: parse("grants", &id, "org_id", &text(row, "org_id")?)?,
+            name: text(row, "name")?,
+            code: sealed
+                .map(|s| self.cipher.open_string(&id, &s))
+                .transpose()?,
+            lock_ids,
+            starts_at: opt_int(row, "starts_at")?,
+            ends_at: opt_int(row, "ends_at")?,
+            schedule: opt_text(row, "schedule")?
+                .map(|s| serde_json::from_str(&s).map_err(|_| corrupt("schedule")))
+                .transpose()?,
+            scheduling: Scheduling::parse(&text(row, "scheduling")?)
+                .ok_or_else(|| corrupt("scheduling"))?,
+            on_shared_code_impossible: SharedCodePolicy::parse(&text(
+                row,
+                "on_shared_code_impossible",
+            )?)
+            .ok_or_else(|| corrupt("on_shared_code_impossible"))?,
+            status: GrantStatus::parse(&text(row, "status")?).ok_or_else(|| corrupt("status"))?,
+            access_codes: Vec::new(),
+            version: int(row, "version")?,
+            applied_version: int(row, "applied_version")?,
+            idempotency_key: opt_text(row, "idempotency_key")?,
+            idempotency_fingerprint: opt_text(row, "idempotency_fingerprint")?,
+            created_at: int(row, "created_at")?,
+            updated_at: int(row, "updated_at")?,
+        })
+    }
+
+    /// Inserts a grant and its codes in one transaction: all of them or none. Each lock's live
+    /// codes are counted against its `max` with the lock's row held; the error says which code
+    /// (by index) could not be stored.
+    pub async fn insert_grant(
+        &self,
+        g: &Grant,
+        codes: &[(AccessCode, Option<u32>)],
+    ) -> Result<(), (Option<usize>, InsertError)> {
+        let at = |i: usize| move |e: StoreError| (Some(i), InsertError::Store(e));
+        let mut tx = self.write_tx().await.map_err(|e| (None, e.into()))?;
+        let id = g.id.to_string();
+        sqlx::query(&self.sql(&format!(
+            "INSERT INTO grants ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+             $12, $13, $14, $15, $16, $17)"
+        )))
+        .bind(id.clone())
+        .bind(g.org_id.to_string())
+        .bind(g.name.clone())
+        .bind(g.starts_at)
+        .bind(g.ends_at)
+        .bind(schedule_text(g))
+        .bind(g.scheduling.as_str())
+        .bind(g.on_shared_code_impossible.as_str())
+        .bind(serde_json::to_string(&g.lock_ids).unwrap_or_default())
+        .bind(g.code.as_ref().map(|c| self.cipher.seal(&id, c.as_bytes())))
+        .bind(g.applied_version)
+        .bind(g.status.as_str())
+        .bind(g.version)
+        .bind(g.idempotency_key.clone())
+        .bind(g.idempotency_fingerprint.clone())
+        .bind(g.created_at)
+        .bind(g.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| (None, InsertError::Store(code_conflict(e))))?;
+        for (i, (c, max)) in codes.iter().enumerate() {
+            if let Some(max) = max {
+                self.hold_lock_row(&mut tx, c.lock_id)
+                    .await
+                    .map_err(at(i))?;
+                let row = sqlx::query(&self.sql(&format!(
+                    "SELECT COUNT(*) AS n FROM access_codes WHERE lock_id = $1 AND status IN {LIVE}"
+                )))
+                .bind(c.lock_id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| at(i)(e.into()))?;
+                if int(&row, "n").map_err(at(i))? >= i64::from(*max) {
+                    return Err((Some(i), InsertError::Capacity(*max)));
+                }
+            }
+            self.bind_code(sqlx::query(&self.insert_sql(1, "")), c)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| at(i)(code_conflict(e)))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| (None, StoreError::from(e).into()))?;
+        Ok(())
+    }
+
+    /// Writes every changeable field of `g` if the row is still at `expected` version, with
+    /// `events` in the same transaction; `false` when another writer came first.
+    pub async fn update_grant_if(
+        &self,
+        g: &mut Grant,
+        expected: i64,
+        now: Millis,
+        events: &[Event],
+    ) -> Result<bool> {
+        let id = g.id.to_string();
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(&self.sql(
+            "UPDATE grants SET name = $1, starts_at = $2, ends_at = $3, schedule = $4, scheduling = $5, \
+             lock_ids = $6, code = $7, status = $8, updated_at = $9, \
+             version = version + 1 WHERE id = $10 AND version = $11",
+        ))
+        .bind(g.name.clone())
+        .bind(g.starts_at)
+        .bind(g.ends_at)
+        .bind(schedule_text(g))
+        .bind(g.scheduling.as_str())
+        .bind(serde_json::to_string(&g.lock_ids).unwrap_or_default())
+        .bind(g.code.as_ref().map(|c| self.cipher.seal(&id, c.as_bytes())))
+        .bind(g.status.as_str())
+        .bind(now)
+        .bind(id)
+        .bind(expected)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        self.insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        g.version = expected + 1;
+        g.updated_at = now;
+        Ok(true)
+    }
+
+    /// Records that every code was brought to the grant's `version` (if it is still that).
+    pub async fn mark_grant_applied(&self, id: GrantId, version: i64) -> Result<bool> {
+        let done = sqlx::query(&self.sql(
+            "UPDATE grants SET applied_version = $1 WHERE id = $2 AND version = $1 \
+             AND applied_version < $1",
+        ))
+        .bind(version)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Moves a grant's status from `from` to `to` with `events`, in one transaction, if it is
+    /// still `from` (what its codes add up to is not a change of what is wanted: the version
+    /// stays). `false` when another writer moved it first.
+    pub async fn set_grant_status(
+        &self,
+        id: GrantId,
+        from: GrantStatus,
+        to: GrantStatus,
+        now: Millis,
+        events: &[Event],
+    ) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let done =
+            sqlx::query(&self.sql(
+                "UPDATE grants SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+            ))
+            .bind(to.as_str())
+            .bind(now)
+            .bind(id.to_string())
+            .bind(from.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        self.insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Any organisation's grant (workers), without its codes.
+    pub async fn grant_by_id(&self, id: GrantId) -> Result<Option<Grant>> {
+        let row = sqlx::query(&self.sql(&format!("SELECT {COLUMNS} FROM grants WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| self.grant(r)).transpose()
+    }
+
+    pub async fn get_grant(&self, org: OrgId, id: GrantId) -> Result<Option<Grant>> {
+        Ok(self.grant_by_id(id).await?.filter(|g| g.org_id == org))
+    }
+
+    pub async fn grant_by_key(&self, org: OrgId, key: &str) -> Result<Option<Grant>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM grants WHERE org_id = $1 AND idempotency_key = $2");
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| self.grant(r)).transpose()
+    }
+
+    /// A page of the organisation's grants in id order, without their codes.
+    pub async fn list_grants(
+        &self,
+        org: OrgId,
+        limit: u32,
+        after: Option<GrantId>,
+    ) -> Result<Vec<Grant>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM grants WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| self.grant(r)).collect()
+    }
+
+    /// Every code the grant ever had, oldest first.
+    pub async fn grant_codes(&self, id: GrantId) -> Result<Vec<AccessCode>> {
+        let sql = format!(
+            "SELECT {CODE_COLUMNS} FROM access_codes WHERE grant_id = $1 ORDER BY grant_id, id"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        self.codes(&rows)
+    }
+
+    /// Grants whose status may move (codes on their way, or being revoked) or whose last change
+    /// was not applied to every code: up to `limit`, oldest change first.
+    pub async fn unsettled_grants(&self, limit: u32) -> Result<Vec<GrantId>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT id FROM grants WHERE status IN ('setting', 'removing') \
+             OR applied_version < version ORDER BY updated_at LIMIT $1",
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id = text(r, "id")?;
+                parse("grants", &id, "id", &id)
+            })
+            .collect()
+    }
+}
+
+fn schedule_text(g: &Grant) -> Option<String> {
+    g.schedule
+        .as_ref()
+        .map(|s| serde_json::to_string(s).unwrap_or_default())
+}
