@@ -1,5 +1,7 @@
 //! `lockbridge`: the service, its simulators and its tools in one binary.
 
+mod client;
+mod codes;
 mod config;
 mod demo;
 mod listen;
@@ -34,6 +36,12 @@ enum Command {
     /// Organisations.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Access codes through a running service's API (import a CSV, list a lock's codes).
+    #[command(subcommand)]
+    Codes(codes::CodesCommand),
+    /// Grants through a running service's API.
+    #[command(subcommand)]
+    Grants(codes::GrantsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,5 +92,15 @@ async fn main() -> anyhow::Result<()> {
             name,
             db,
         }) => serve::org_key(db, &org_id, &role, &name).await,
+        Command::Codes(command) => exit_with(codes::run(command).await?),
+        Command::Grants(command) => exit_with(codes::grants(command).await?),
     }
+}
+
+/// Ends the process with `code` when it is not 0.
+fn exit_with(code: i32) -> anyhow::Result<()> {
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
 }

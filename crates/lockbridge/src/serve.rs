@@ -105,6 +105,10 @@ pub struct WorkerArgs {
     /// `rate_limited` (the code engine tries again later).
     #[arg(long, env = "LOCKBRIDGE_BUDGET_WAIT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub budget_wait: Duration,
+    /// How long before its period or weekly window opens a just-in-time code is written to
+    /// the lock (it is `scheduled` until then, and removed when the window closes).
+    #[arg(long, env = "LOCKBRIDGE_JIT_LEAD", default_value = "60m", value_parser = humantime::parse_duration)]
+    pub jit_lead: Duration,
 }
 
 impl WorkerArgs {
@@ -116,6 +120,7 @@ impl WorkerArgs {
         settings.vendor_request_timeout = self.vendor_request_timeout;
         settings.webhook_allow_private = self.webhook_allow_private;
         settings.budget_wait = self.budget_wait;
+        settings.jit_lead = self.jit_lead;
         settings.worker_interval = self.worker_interval.max(Duration::from_millis(10));
         settings.retry_base = self.retry_base;
         settings.retry_max = self.retry_max.max(self.retry_base);

@@ -40,7 +40,7 @@ pub enum ApiError {
     Internal,
     #[error("this route does not take that method")]
     MethodNotAllowed,
-    #[error("the request body is larger than 1 MiB")]
+    #[error("the request body is larger than this route takes (1 MiB; 16 MiB for /v1/jobs)")]
     TooLarge,
     #[error("the request body did not arrive in time")]
     BodyTimeout,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod grants;
 pub mod ingest;
+pub mod jobs;
 pub mod lock_cache;
 pub mod metrics;
 pub mod openapi;
@@ -160,6 +161,7 @@ impl App {
             .merge(routes::access_codes::router())
             .merge(routes::events::router())
             .merge(routes::grants::router())
+            .merge(routes::jobs::router())
             .merge(routes::webhooks::router())
             .merge(docs)
     }
@@ -190,13 +192,14 @@ impl App {
             stop.clone(),
         ));
         let deliveries = tokio::spawn(workers::run_webhooks(self.state.clone(), stop.clone()));
+        let jobs = tokio::spawn(workers::run_jobs(self.state.clone(), stop.clone()));
         let limits = self.state.settings.edge.clone();
         edge::serve(self.router(), listener, &limits, stop.clone()).await?;
         stop.cancel();
         // A worker in the middle of a vendor call is not waited for past the grace period:
         // its leases hand the work to whichever instance runs next.
         let _ = tokio::time::timeout(limits.shutdown_grace, async {
-            let _ = tokio::join!(workers, deliveries);
+            let _ = tokio::join!(workers, deliveries, jobs);
         })
         .await;
         Ok(())

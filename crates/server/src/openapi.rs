@@ -52,6 +52,8 @@ fn schemas() -> Map<String, Value> {
         crate::routes::grants::GrantChange,
         lockbridge_core::grants::Grant,
         Page<lockbridge_core::grants::Grant>,
+        crate::routes::jobs::NewJob,
+        crate::routes::jobs::JobView,
         lockbridge_core::webhooks::Webhook,
         Page<lockbridge_core::webhooks::Webhook>,
         lockbridge_core::webhooks::Delivery,

@@ -162,3 +162,23 @@ pub async fn run_webhooks(state: AppState, stop: CancellationToken) {
         }
     }
 }
+
+/// Works bulk jobs every `worker_interval` (one job per pass; a pass lasts as long as its
+/// job's items take) until `stop` is cancelled.
+pub async fn run_jobs(state: AppState, stop: CancellationToken) {
+    let every = state.settings.worker_interval;
+    while !stop.is_cancelled() {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            done = crate::jobs::run_due(&state) => {
+                if let Err(e) = done {
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "job pass failed");
+                }
+            }
+        }
+    }
+}

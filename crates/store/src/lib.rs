@@ -15,6 +15,7 @@ mod connections;
 mod devices;
 mod events;
 mod grants;
+mod jobs;
 mod orgs;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -32,6 +33,7 @@ pub use cipher::MasterKey;
 pub use codes::{Guard, InsertError};
 pub use devices::{LockFilter, SyncCounts};
 pub use events::EventFilter;
+pub use jobs::{JobItem, JobProgress, JobRow};
 pub use webhooks::{Endpoint, WebhookPatch};
 
 use cipher::Cipher;
@@ -100,6 +102,17 @@ impl Store {
                         conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
                             .await?;
                         Ok(())
+                    })
+                })
+                // A request or pass dropped while its `BEGIN IMMEDIATE` waited for the write
+                // lock leaves the connection in a transaction no `Transaction` will end; back
+                // in the pool it would hold the lock until its next use. Such a connection is
+                // rolled back and closed (the driver still counts it as in a transaction); on
+                // any other, `ROLLBACK` fails harmlessly and it is kept.
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        Ok(conn.execute("ROLLBACK").await.is_err())
                     })
                 });
                 if url.contains('?') {

@@ -26,7 +26,10 @@ use serde_json::json;
 use crate::service;
 
 mod error;
+mod jit;
 pub use error::EngineError;
+use jit::lead;
+pub use jit::place_in_time;
 
 type Result<T> = std::result::Result<T, EngineError>;
 use crate::state::AppState;
@@ -74,35 +77,6 @@ fn backoff(state: &AppState, attempts: i64) -> Millis {
     let base = state.settings.retry_base.as_millis() as i64;
     let max = state.settings.retry_max.as_millis() as i64;
     base.saturating_mul(1 << attempts.clamp(0, 20)).min(max)
-}
-
-/// Puts a just-in-time code where its next opening says: `scheduled` until `lead` before it,
-/// `setting` from then on, with the opening as its window. `false` when no opening is left
-/// (the period is over, or the window has no day left inside it).
-pub fn place_in_time(code: &mut AccessCode, now: Millis, lead: Millis) -> bool {
-    let window = match &code.schedule {
-        Some(s) => s.next_occurrence(now, (code.starts_at, code.ends_at)),
-        None => match (code.starts_at, code.ends_at) {
-            (start, Some(end)) if end > now => Some((start.unwrap_or(now), end)),
-            _ => None,
-        },
-    };
-    let Some((start, end)) = window else {
-        return false;
-    };
-    code.window = Some((start, end));
-    if start - lead > now {
-        code.status = CodeStatus::Scheduled;
-        code.next_attempt_at = Some(start - lead);
-    } else {
-        code.status = CodeStatus::Setting;
-        code.next_attempt_at = Some(now);
-    }
-    true
-}
-
-fn lead(state: &AppState) -> Millis {
-    state.settings.jit_lead.as_millis() as i64
 }
 
 /// What requests decide about a code (as opposed to what the engine learns).

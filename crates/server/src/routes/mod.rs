@@ -5,6 +5,7 @@ pub(crate) mod code_changes;
 pub mod connections;
 pub mod events;
 pub mod grants;
+pub mod jobs;
 pub mod locks;
 pub mod system;
 pub mod things;

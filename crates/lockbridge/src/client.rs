@@ -1,0 +1,161 @@
+//! A small typed client of lockbridge's own API, for the command-line tools (`codes`,
+//! `grants`). Errors carry the API's `code` and message; the key never appears in them.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Where the API is and the key to call it with.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiArgs {
+    /// The service's base URL.
+    #[arg(
+        long,
+        env = "LOCKBRIDGE_API_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub api_url: String,
+    /// An API key of the organisation (`lb_…`).
+    #[arg(long, env = "LOCKBRIDGE_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+}
+
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+/// A job as `GET /v1/jobs/{id}` answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub status: String,
+    pub total: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub errors: Vec<ItemError>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemError {
+    pub index: usize,
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl Job {
+    pub fn finished(&self) -> bool {
+        self.status == "done" || self.status == "failed"
+    }
+}
+
+/// An access code, as listed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Code {
+    pub id: String,
+    pub code: String,
+    pub name: Option<String>,
+    pub status: String,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub managed: bool,
+}
+
+#[derive(Deserialize)]
+struct Page<T> {
+    data: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+impl Api {
+    pub fn new(args: &ApiArgs) -> anyhow::Result<Api> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .context("could not build an HTTP client")?;
+        Ok(Api {
+            http,
+            base: args.api_url.trim_end_matches('/').to_owned(),
+            key: args.api_key.clone(),
+        })
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<T> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("could not reach lockbridge at {}", self.base))?;
+        let status = resp.status();
+        let text = resp.text().await.context("the answer did not arrive")?;
+        if !status.is_success() {
+            match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(e) => bail!("{method} {path}: {} ({})", e.error.message, e.error.code),
+                Err(_) => bail!("{method} {path}: HTTP {status}"),
+            }
+        }
+        serde_json::from_str(&text)
+            .with_context(|| format!("{method} {path}: an unexpected answer"))
+    }
+
+    /// Submits a bulk job of `access_codes.create` items.
+    pub async fn submit_codes(&self, items: Vec<Value>) -> anyhow::Result<Job> {
+        let body = serde_json::json!({"kind": "access_codes.create", "items": items});
+        self.send(reqwest::Method::POST, "/v1/jobs", Some(&body))
+            .await
+    }
+
+    pub async fn job(&self, id: &str) -> anyhow::Result<Job> {
+        self.send(reqwest::Method::GET, &format!("/v1/jobs/{id}"), None)
+            .await
+    }
+
+    /// Every code of a lock (all pages).
+    pub async fn codes(&self, lock: &str) -> anyhow::Result<Vec<Code>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/locks/{lock}/access-codes?limit=200");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page: Page<Code> = self.send(reqwest::Method::GET, &path, None).await?;
+            out.extend(page.data);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Creates a grant; answers it as the API does.
+    pub async fn create_grant(&self, body: &Value) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::POST, "/v1/grants", Some(body))
+            .await
+    }
+}

@@ -1,0 +1,335 @@
+//! `lockbridge codes …` and `lockbridge grants …`: the API from the command line.
+//!
+//! `codes import FILE.csv` reads every line first (header `lock_id,name,code,starts_at,ends_at`
+//! in any order; `code`, `starts_at` and `ends_at` may be empty) and stops with every bad line
+//! named before anything is sent; then it submits one job and follows it with a progress bar
+//! (plain progress lines when the output is not a terminal), prints the lines that failed and
+//! exits 1 if any did.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use crate::client::{Api, ApiArgs, Job};
+
+#[derive(Debug, Subcommand)]
+pub enum CodesCommand {
+    /// Issue codes from a CSV file (`lock_id,name,code,starts_at,ends_at`) as one bulk job.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Print the outcome as JSON (no progress output).
+        #[arg(long)]
+        json: bool,
+        /// How often the job's progress is read.
+        #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+        poll: Duration,
+    },
+    /// A lock's codes.
+    List {
+        /// The lock's id (`lck_…`).
+        #[arg(long)]
+        lock: String,
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantsCommand {
+    /// Give one person access to several locks with one PIN (generated when not given).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A lock's id; repeat for each lock.
+        #[arg(long = "lock", required = true)]
+        locks: Vec<String>,
+        #[arg(long)]
+        code: Option<String>,
+        /// RFC 3339, with `--ends-at`.
+        #[arg(long, requires = "ends_at")]
+        starts_at: Option<String>,
+        #[arg(long, requires = "starts_at")]
+        ends_at: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// One line of the file, as an item of the job.
+struct Line {
+    number: u64,
+    lock_id: String,
+    item: Value,
+}
+
+const COLUMNS: [&str; 5] = ["lock_id", "name", "code", "starts_at", "ends_at"];
+
+/// Reads the file; every problem is named by line and column, all of them at once.
+fn read_csv(file: &PathBuf) -> anyhow::Result<Result<Vec<Line>, Vec<String>>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .with_context(|| format!("could not read {}", file.display()))?;
+    let header = reader
+        .headers()
+        .context("the file has no header line")?
+        .clone();
+    let mut problems = Vec::new();
+    let at: Vec<Option<usize>> = COLUMNS
+        .iter()
+        .map(|c| header.iter().position(|h| h == *c))
+        .collect();
+    for h in header.iter().filter(|h| !COLUMNS.contains(h)) {
+        problems.push(format!(
+            "line 1: unknown column {h:?} (the columns are {})",
+            COLUMNS.join(",")
+        ));
+    }
+    if at[0].is_none() {
+        problems.push("line 1: the header has no lock_id column".to_owned());
+    }
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let mut lines = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                problems.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        let number = record.position().map_or(0, |p| p.line());
+        let get = |i: usize| at[i].and_then(|c| record.get(c)).filter(|v| !v.is_empty());
+        let mut bad =
+            |column: &str, rule: &str| problems.push(format!("line {number}: {column}: {rule}"));
+        let Some(lock_id) = get(0) else {
+            bad("lock_id", "is required");
+            continue;
+        };
+        let mut item = json!({"lock_id": lock_id});
+        if let Some(name) = get(1) {
+            item["name"] = json!(name);
+        }
+        if let Some(code) = get(2) {
+            if !code.chars().all(|c| c.is_ascii_digit()) {
+                bad(
+                    "code",
+                    "must be digits only (or empty, to have one generated)",
+                );
+            }
+            item["code"] = json!(code);
+        }
+        for (i, column) in [(3, "starts_at"), (4, "ends_at")] {
+            if let Some(t) = get(i) {
+                match lockbridge_core::time::parse_rfc3339(t) {
+                    Some(_) => item[column] = json!(t),
+                    None => bad(column, "must be an RFC 3339 time like 2027-05-01T15:00:00Z"),
+                }
+            }
+        }
+        if get(3).is_some() != get(4).is_some() {
+            bad(
+                "starts_at",
+                "starts_at and ends_at go together (both, or neither for a permanent code)",
+            );
+        }
+        lines.push(Line {
+            number,
+            lock_id: lock_id.to_owned(),
+            item,
+        });
+    }
+    if lines.is_empty() && problems.is_empty() {
+        problems.push("the file has no lines after its header".to_owned());
+    }
+    Ok(if problems.is_empty() {
+        Ok(lines)
+    } else {
+        Err(problems)
+    })
+}
+
+/// Shows a job's progress: a bar on a terminal, a line per change otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+    last: (u64, u64),
+}
+
+impl Progress {
+    fn new(total: u64, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40.cyan/blue} {pos}/{len} done, {msg} failed · {per_sec} · ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            started: Instant::now(),
+            last: (u64::MAX, u64::MAX),
+        }
+    }
+
+    fn show(&mut self, job: &Job, quiet: bool) {
+        let done = job.succeeded + job.failed;
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            bar.set_message(job.failed.to_string());
+            return;
+        }
+        if quiet || (done, job.failed) == self.last {
+            return;
+        }
+        self.last = (done, job.failed);
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = done as f64 / secs;
+        let eta = if rate > 0.0 {
+            format!("{:.0}s", (job.total - done) as f64 / rate)
+        } else {
+            "?".to_owned()
+        };
+        eprintln!(
+            "progress: {done}/{} done, {} failed, {rate:.1}/s, ETA {eta}",
+            job.total, job.failed
+        );
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+}
+
+/// Exit codes: 0 every line set, 1 some failed, 2 the file was refused before sending.
+pub async fn run(command: CodesCommand) -> anyhow::Result<i32> {
+    match command {
+        CodesCommand::Import {
+            file,
+            api,
+            json,
+            poll,
+        } => import(&file, &api, json, poll).await,
+        CodesCommand::List { lock, api, json } => {
+            let codes = Api::new(&api)?.codes(&lock).await?;
+            if json {
+                let rows: Vec<Value> = codes
+                    .iter()
+                    .map(|c| json!({"id": c.id, "code": c.code, "name": c.name, "status": c.status,
+                                    "starts_at": c.starts_at, "ends_at": c.ends_at, "managed": c.managed}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for c in &codes {
+                    let period = match (&c.starts_at, &c.ends_at) {
+                        (Some(s), Some(e)) => format!("{s} → {e}"),
+                        _ => "permanent".to_owned(),
+                    };
+                    let name = c.name.as_deref().unwrap_or("-");
+                    println!(
+                        "{}  {:<9} {:<10} {name}  ({period})",
+                        c.id, c.status, c.code
+                    );
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn import(file: &PathBuf, args: &ApiArgs, json: bool, poll: Duration) -> anyhow::Result<i32> {
+    let lines = match read_csv(file)? {
+        Ok(lines) => lines,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{}: {p}", file.display());
+            }
+            eprintln!("nothing was sent: fix the lines above and run the import again");
+            return Ok(2);
+        }
+    };
+    let api = Api::new(args)?;
+    let items = lines.iter().map(|l| l.item.clone()).collect();
+    let mut job = api.submit_codes(items).await?;
+    if !json {
+        eprintln!("job {}: {} codes", job.id, job.total);
+    }
+    let mut progress = Progress::new(job.total, json);
+    loop {
+        progress.show(&job, json);
+        if job.finished() {
+            break;
+        }
+        tokio::time::sleep(poll).await;
+        job = api.job(&job.id).await?;
+    }
+    progress.finish();
+    let failed: Vec<Value> = job
+        .errors
+        .iter()
+        .map(|e| {
+            let line = lines.get(e.index);
+            json!({"line": line.map(|l| l.number), "lock_id": line.map(|l| l.lock_id.clone()),
+                   "code": e.error.code, "message": e.error.message})
+        })
+        .collect();
+    if json {
+        let out = json!({"job_id": job.id, "status": job.status, "total": job.total,
+                         "succeeded": job.succeeded, "failed": job.failed, "errors": failed});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for f in &failed {
+            eprintln!(
+                "line {} (lock {}): {} ({})",
+                f["line"],
+                f["lock_id"].as_str().unwrap_or("?"),
+                f["message"].as_str().unwrap_or(""),
+                f["code"].as_str().unwrap_or("")
+            );
+        }
+        eprintln!(
+            "{} of {} set, {} failed",
+            job.succeeded, job.total, job.failed
+        );
+    }
+    Ok(i32::from(job.failed > 0))
+}
+
+/// `grants create`: prints the grant's PIN(s) and status.
+pub async fn grants(command: GrantsCommand) -> anyhow::Result<i32> {
+    let GrantsCommand::Create {
+        name,
+        locks,
+        code,
+        starts_at,
+        ends_at,
+        api,
+    } = command;
+    let mut body = json!({"name": name, "lock_ids": locks});
+    if let Some(c) = code {
+        body["code"] = json!(c);
+    }
+    if let (Some(s), Some(e)) = (starts_at, ends_at) {
+        body["starts_at"] = json!(s);
+        body["ends_at"] = json!(e);
+    }
+    let grant = Api::new(&api)?.create_grant(&body).await?;
+    println!("{}", serde_json::to_string_pretty(&grant)?);
+    Ok(0)
+}

@@ -1,0 +1,217 @@
+//! `/v1/jobs`: bulk work. Every item is checked when the job is submitted (a bad item fails
+//! alone, with its index); the job worker does the rest at the vendors' pace.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use lockbridge_core::ids::{JobId, LockId};
+use lockbridge_core::model::Lock;
+use lockbridge_core::time::Millis;
+use lockbridge_store::{JobItem, JobRow};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::api::{Access, Api, Op};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Caller};
+use crate::jobs::{BulkItem, code_of, error_json};
+use crate::state::AppState;
+
+/// At most this many items in one job.
+pub const MAX_ITEMS: usize = 10_000;
+
+/// The largest job body (a full job of codes with names and windows fits).
+const MAX_BODY: usize = 16 << 20;
+
+pub fn router() -> Api {
+    let m = Access::Member;
+    Api::new("jobs")
+        .post(
+            "/v1/jobs",
+            post(create).layer(DefaultBodyLimit::max(MAX_BODY)),
+            Op::new(m, "Submit bulk work: up to 10,000 codes, checked at once, worked at the vendors' pace")
+                .body("NewJob")
+                .returns(202, "Job"),
+        )
+        .get(
+            "/v1/jobs/{id}",
+            get(read),
+            Op::new(m, "A job's progress and its failed items").returns(200, "Job"),
+        )
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "NewJob")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewJob {
+    /// `access_codes.create`.
+    kind: String,
+    /// Each item is checked on its own: one that is malformed or breaks a rule fails alone.
+    #[schemars(with = "Vec<BulkItem>")]
+    items: Vec<Value>,
+}
+
+/// A failed item.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ItemError {
+    /// The item's position in `items`, from 0.
+    pub index: i64,
+    pub error: ItemErrorDetail,
+}
+
+/// Why an item failed: a stable `code` (as for a single request), words, and the item's
+/// field when one is to blame.
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ItemErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+/// A job and how far it has got.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Job")]
+pub struct JobView {
+    pub id: JobId,
+    pub kind: String,
+    /// `queued`, `running`, `done` (every item finished), `failed` (no item succeeded).
+    pub status: String,
+    pub total: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub errors: Vec<ItemError>,
+    #[serde(with = "lockbridge_core::time::rfc3339")]
+    #[schemars(with = "lockbridge_core::time::Timestamp")]
+    pub created_at: Millis,
+    #[serde(with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
+    pub finished_at: Option<Millis>,
+}
+
+async fn view(s: &AppState, job: JobRow) -> ApiResult<JobView> {
+    let p = s.store.job_progress(job.id).await?;
+    Ok(JobView {
+        id: job.id,
+        kind: job.kind,
+        status: job.status,
+        total: job.total,
+        succeeded: p.succeeded,
+        failed: p.failed,
+        errors: p
+            .errors
+            .into_iter()
+            .map(|(index, e)| ItemError {
+                index,
+                error: serde_json::from_str(&e).unwrap_or_default(),
+            })
+            .collect(),
+        created_at: job.created_at,
+        finished_at: job.finished_at,
+    })
+}
+
+/// Checks one item; answers its lock and the item as it will be worked.
+async fn check_item(
+    s: &AppState,
+    caller: &Caller,
+    locks: &mut HashMap<String, Option<Lock>>,
+    value: Value,
+    now: Millis,
+) -> Result<(LockId, BulkItem), ApiError> {
+    let item: BulkItem =
+        serde_json::from_value(value).map_err(|e| ApiError::validation("item", e.to_string()))?;
+    let lock = match locks.get(&item.lock_id) {
+        Some(l) => l.clone(),
+        None => {
+            let l = match item.lock_id.parse::<LockId>() {
+                Ok(id) => s.store.get_lock(caller.org, id).await?,
+                Err(_) => None,
+            };
+            locks.insert(item.lock_id.clone(), l.clone());
+            l
+        }
+    }
+    .ok_or_else(|| {
+        ApiError::validation(
+            "lock_id",
+            format!("no lock {:?} in this organisation", item.lock_id),
+        )
+    })?;
+    code_of(s, &lock, &item, now)?;
+    Ok((lock.id, item))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    Body(body): Body<NewJob>,
+) -> ApiResult<(StatusCode, Json<JobView>)> {
+    if body.kind != "access_codes.create" {
+        return Err(ApiError::validation("kind", "must be access_codes.create"));
+    }
+    if body.items.is_empty() || body.items.len() > MAX_ITEMS {
+        return Err(ApiError::validation(
+            "items",
+            format!("must hold 1 to {MAX_ITEMS} items"),
+        ));
+    }
+    let now = s.now();
+    let mut locks = HashMap::new();
+    let mut items = Vec::with_capacity(body.items.len());
+    for (index, value) in body.items.into_iter().enumerate() {
+        let index = index as i64;
+        items.push(
+            match check_item(&s, &caller, &mut locks, value, now).await {
+                Ok((lock, item)) => JobItem {
+                    index,
+                    lock_id: Some(lock),
+                    item: serde_json::to_string(&item).unwrap_or_default(),
+                    status: "pending".into(),
+                    access_code_id: None,
+                    error: None,
+                },
+                Err(e @ (ApiError::Store(_) | ApiError::Internal)) => return Err(e),
+                Err(e) => JobItem {
+                    index,
+                    lock_id: None,
+                    item: "{}".into(),
+                    status: "failed".into(),
+                    access_code_id: None,
+                    error: Some(error_json(&e)),
+                },
+            },
+        );
+    }
+    let all_failed = items.iter().all(|i| i.status == "failed");
+    let job = JobRow {
+        id: JobId::new(),
+        org_id: caller.org,
+        kind: body.kind,
+        status: if all_failed { "failed" } else { "queued" }.into(),
+        total: items.len() as i64,
+        lease_owner: None,
+        lease_until: None,
+        created_at: now,
+        finished_at: all_failed.then_some(now),
+    };
+    s.store.insert_job(&job, &items).await?;
+    Ok((StatusCode::ACCEPTED, Json(view(&s, job).await?)))
+}
+
+async fn read(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobView>> {
+    let id: JobId = id.parse().map_err(|_| ApiError::NotFound("job"))?;
+    let job = s
+        .store
+        .get_job(caller.org, id)
+        .await?
+        .ok_or(ApiError::NotFound("job"))?;
+    Ok(Json(view(&s, job).await?))
+}
