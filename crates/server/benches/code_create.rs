@@ -10,16 +10,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lockbridge_core::model::Role;
-use lockbridge_server::{App, Settings, engine};
+use lockbridge_server::{Settings, engine};
 use lockbridge_sim::ttlock::TtlockSim;
 use lockbridge_store::testing::{Backend, TestDb};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Counts the statements sqlx runs (one `sqlx::query` event each); with `BENCH_SHOW=1`, prints
@@ -70,17 +70,7 @@ async fn bench(backend: Backend, creates: usize, statements: &AtomicU64) {
     settings
         .base_urls
         .insert(lockbridge_core::Provider::Ttlock, sim_server.base_url());
-    let app = App::new(db.store.clone(), settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    tokio::spawn(app.clone().serve(listener, stop.clone()));
-    let org = db.store.create_org("Bench").await.unwrap().id;
-    let (_, key) = db
-        .store
-        .create_api_key(org, "bench", Role::Admin)
-        .await
-        .unwrap();
+    let (app, url, key, stop) = common::serve_with_admin(&db, settings).await;
     let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: String, body: Value| {
         http.request(method, format!("{url}{path}"))

@@ -22,7 +22,7 @@ use lockbridge_store::{Guard, InsertError, JobItem, JobRow, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::engine;
+use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::access_codes::{check, no_opening_left, resolve_scheduling};
 use crate::state::AppState;
@@ -156,11 +156,14 @@ pub async fn run_due(s: &AppState) -> ApiResult<bool> {
 }
 
 /// Where an item's lock takes its commands one at a time (a TTLock gateway, or the lock
-/// itself), or the account whose budget paces it; and how many go at once.
+/// itself), or the account whose budget paces it; and how many items are worked at once. A
+/// gateway's lane has two: one item's code is stored while the other's command runs (the
+/// adapter's turn on the gateway keeps the commands themselves one at a time), so the
+/// gateway never waits for the database.
 fn lane(lock: &Lock) -> (String, usize) {
     match (lock.provider, lock.gateway_id) {
-        (Provider::Ttlock, Some(g)) => (format!("gateway {g}"), 1),
-        (Provider::Ttlock, None) => (format!("lock {}", lock.id), 1),
+        (Provider::Ttlock, Some(g)) => (format!("gateway {g}"), 2),
+        (Provider::Ttlock, None) => (format!("lock {}", lock.id), 2),
         _ => (format!("connection {}", lock.connection_id), 4),
     }
 }
@@ -336,9 +339,27 @@ async fn work_item(
     if row.status != CodeStatus::Setting {
         return record(s, job, &item, Some(row)).await;
     }
-    let (_, code) = engine::work_on(s, row, lock, conn).await?;
+    let (mut outcome, mut code) = engine::work_on(s, row, lock, conn).await?;
+    // A vendor (or the account's budget) that said when it takes more: the lane waits that
+    // long and goes on with the same code, so the budget is spent as soon as it frees rather
+    // than at the engine's next pass.
+    for _ in 0..RATE_WAITS {
+        let Outcome::Retry(e) = &outcome else { break };
+        let Some(ms) = e.retry_after_ms().filter(|ms| *ms <= MAX_RATE_WAIT_MS) else {
+            break;
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(ms.max(0) as u64)).await;
+        match engine::work_now(s, code.id).await? {
+            Some(next) => (outcome, code) = next,
+            None => break,
+        }
+    }
     record(s, job, &item, Some(code)).await
 }
+
+/// How often, and how long at most, a lane waits for a vendor's `Retry-After` on one item.
+const RATE_WAITS: usize = 5;
+const MAX_RATE_WAIT_MS: Millis = 5 * 60_000;
 
 /// Records a working item's outcome once its code has one: `set` (or waiting for its
 /// just-in-time opening) succeeded; `failed` failed, and the code, never on the lock, is

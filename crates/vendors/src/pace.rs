@@ -119,13 +119,15 @@ impl Pace {
         }
     }
 
-    /// A gate for a client that paces itself per request (Tedee's), on `conn`'s budget.
-    pub fn gate(self: &Arc<Self>, provider: Provider, conn: ConnectionId) -> Option<Gate> {
+    /// A gate for a client that paces itself per request (Tedee's), on the budget of the
+    /// vendor account `account` names (every connection to that account, and a credential
+    /// check before there is a connection, spend the same budget).
+    pub fn gate(self: &Arc<Self>, provider: Provider, account: &str) -> Option<Gate> {
         let rate = self.rate(provider)?;
         Some(Gate {
             pace: self.clone(),
             provider,
-            conn,
+            key: format!("{provider}:{account}"),
             rate,
         })
     }
@@ -233,7 +235,7 @@ impl Drop for Turn {
 pub struct Gate {
     pace: Arc<Pace>,
     provider: Provider,
-    conn: ConnectionId,
+    key: String,
     rate: Rate,
 }
 
@@ -242,16 +244,17 @@ impl lockbridge_tedee::RateGate for Gate {
         &self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Duration>> + Send + '_>>
     {
-        Box::pin(async move {
-            let key = Pace::key(self.provider, self.conn);
-            self.pace.take(self.provider, &key, self.rate).await
-        })
+        Box::pin(async move { self.pace.take(self.provider, &self.key, self.rate).await })
     }
 
     fn retry_after(&self, wait: Duration) {
-        let (pace, provider, conn) = (self.pace.clone(), self.provider, self.conn);
+        let (budgets, key, provider) = (self.pace.budgets.clone(), self.key.clone(), self.provider);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { pace.retry_after(provider, conn, wait).await });
+            rt.spawn(async move {
+                if let Err(e) = budgets.pause(&key, wait).await {
+                    tracing::warn!(%provider, error = %e, "could not share the vendor's Retry-After");
+                }
+            });
         }
     }
 }

@@ -182,3 +182,28 @@ pub fn rss_mb() -> Option<f64> {
     let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096.0 / 1_048_576.0)
 }
+
+/// The service on a free port with a new organisation: the app, its URL, an admin key and the
+/// token that stops it.
+pub async fn serve_with_admin(
+    db: &TestDb,
+    settings: lockbridge_server::Settings,
+) -> (
+    lockbridge_server::App,
+    String,
+    String,
+    tokio_util::sync::CancellationToken,
+) {
+    let app = lockbridge_server::App::new(db.store.clone(), settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(app.clone().serve(listener, stop.clone()));
+    let org = db.store.create_org("Bench").await.unwrap().id;
+    let (_, key) = db
+        .store
+        .create_api_key(org, "bench", Role::Admin)
+        .await
+        .unwrap();
+    (app, url, key, stop)
+}

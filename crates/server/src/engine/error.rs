@@ -32,6 +32,13 @@ impl EngineError {
         }
     }
 
+    /// Refused before it was carried out (the account's budget, or the vendor's 429): what
+    /// the lock holds did not change, so the attempt does not count as one whose outcome is
+    /// unknown.
+    pub fn was_not_sent(&self) -> bool {
+        matches!(self, EngineError::Vendor(e) if e.kind == lockbridge_core::ErrorKind::RateLimited)
+    }
+
     pub fn is_transient(&self) -> bool {
         match self {
             EngineError::Vendor(e) => e.kind.is_transient(),

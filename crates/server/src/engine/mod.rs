@@ -412,6 +412,10 @@ fn apply(
             (Outcome::Pending, Vec::new())
         }
         Err(e) if e.is_transient() => {
+            if e.was_not_sent() {
+                // Nothing reached the vendor: the next attempt need not look on the lock first.
+                next.attempts = (next.attempts - 1).max(0);
+            }
             next.last_error = Some(e.public().1);
             next.errors = vec![error_notice(&e, now)];
             // Not before the vendor (or the shared budget) said it would take more.

@@ -223,12 +223,7 @@ impl TedeeProvider {
         }
     }
 
-    fn client(
-        &self,
-        conn: Option<ConnectionId>,
-        base_url: Option<&str>,
-        c: &Credentials,
-    ) -> ProviderResult<TedeeClient> {
+    fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<TedeeClient> {
         let key = c.get("personal_access_key").ok_or_else(|| {
             ProviderError::new(
                 P,
@@ -243,9 +238,18 @@ impl TedeeProvider {
         if let Some(url) = base_url {
             config = config.base_url(url);
         }
-        // A connection's requests spend its account's budget, shared by every instance (a
-        // credential check before there is a connection paces itself).
-        if let Some(gate) = conn.and_then(|id| self.pace.gate(P, id)) {
+        // Every request spends the account's budget, shared by every instance: the account is
+        // the key's (a digest of it names the budget), whichever connection or credential
+        // check sends it.
+        let account = {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(key.as_bytes());
+            digest[..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        if let Some(gate) = self.pace.gate(P, &account) {
             config = config.rate_gate(Arc::new(gate));
         }
         Ok(TedeeClient::with_http(config, self.http.clone()))
@@ -255,7 +259,7 @@ impl TedeeProvider {
     /// (Tedee's limit is per user account).
     fn session(&self, conn: &Connection) -> ProviderResult<TedeeClient> {
         self.sessions.get(conn, || {
-            self.client(Some(conn.id), conn.base_url.as_deref(), &conn.credentials)
+            self.client(conn.base_url.as_deref(), &conn.credentials)
         })
     }
 
@@ -321,7 +325,7 @@ impl Vendor for TedeeProvider {
         base_url: Option<&str>,
         credentials: &Credentials,
     ) -> ProviderResult<Verified> {
-        let client = self.client(None, base_url, credentials)?;
+        let client = self.client(base_url, credentials)?;
         client.locks().await.map_err(|e| map_err(e, true))?;
         Ok(Verified {
             credentials: credentials.clone(),
