@@ -101,7 +101,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.json {
         println!(
             "{}",
-            json!({ "api_url": api_url, "api_key": api_key, "simulators": sims.description })
+            json!({ "api_url": api_url, "console_url": format!("{api_url}/console"), "api_key": api_key, "simulators": sims.description })
         );
     } else {
         let locks = store.list_locks(org.id, 200, None).await?;
@@ -151,6 +151,8 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
     let thing = sims["kii"]["thing_ids"][0].as_str().unwrap_or_default();
     let auth = format!("-H \"Authorization: Bearer {key}\"");
     println!("lockbridge demo is serving at {api}\n");
+    println!("Console: open {api}/console in a browser and sign in with this admin key:\n");
+    println!("  {key}\n");
     println!("Simulators (control API under /_sim/ on each):");
     for (vendor, entry) in sims.as_object().into_iter().flatten() {
         println!(

@@ -5,6 +5,7 @@
 //! a cancellation token it is given: no global state, so a test can run several in one process.
 
 pub mod api;
+pub mod console;
 pub mod edge;
 pub mod engine;
 pub mod error;
@@ -167,7 +168,7 @@ impl App {
     }
 
     pub fn router(&self) -> Router {
-        self.wrap(App::api().router)
+        self.wrap(App::api().router.merge(console::router()))
     }
 
     /// `routes` behind the edge's layers, with request ids and metrics: what `serve` serves

@@ -50,8 +50,9 @@ both_backends!(
     a_weekly_ttlock_window_is_on_the_lock_only_for_its_occurrences,
     |db: Db| async move {
         let t = TestApp::start(db).await;
-        // Friday 26 March 2027, before Warsaw's spring-forward night (28 March, 02:00 → 03:00).
-        t.at("2027-03-26T12:00:00Z").await;
+        // Friday 28 March 2036, before Warsaw's spring-forward night (30 March, 02:00 → 03:00);
+        // far enough ahead that the clocks only ever move forward to it.
+        t.at("2036-03-28T12:00:00Z").await;
         t.connect().await;
         let front = t.lock_id("Front door").await;
         let pin = "360417";
@@ -72,28 +73,28 @@ both_backends!(
         assert_eq!(t.on_front_door(pin), None);
 
         // Saturday 22:00 CET is 21:00 UTC; with the default hour of lead it goes on at 20:00.
-        t.at("2027-03-27T19:59:00Z").await;
+        t.at("2036-03-29T19:59:00Z").await;
         assert_eq!(t.on_front_door(pin), None);
         assert_eq!(t.code(&id).await["status"], "scheduled");
-        t.at("2027-03-27T20:00:00Z").await;
+        t.at("2036-03-29T20:00:00Z").await;
         assert_eq!(t.code(&id).await["status"], "set");
         // Across midnight and across the change: 22:00 CET to 06:00 CEST, seven hours.
         assert_eq!(
             t.on_front_door(pin),
-            pair("2027-03-27T21:00:00Z", "2027-03-28T04:00:00Z")
+            pair("2036-03-29T21:00:00Z", "2036-03-30T04:00:00Z")
         );
         assert!(!t.opens_front_door(pin), "on the lock, not yet open");
-        t.at("2027-03-28T03:30:00Z").await; // 05:30 CEST
+        t.at("2036-03-30T03:30:00Z").await; // 05:30 CEST
         assert!(t.opens_front_door(pin));
         // Off the lock when the window closes, waiting for Sunday's.
-        t.at("2027-03-28T04:00:00Z").await;
+        t.at("2036-03-30T04:00:00Z").await;
         assert_eq!(t.on_front_door(pin), None);
         assert_eq!(t.code(&id).await["status"], "scheduled");
         // Sunday 22:00 CEST is 20:00 UTC now.
-        t.at("2027-03-28T19:00:00Z").await;
+        t.at("2036-03-30T19:00:00Z").await;
         assert_eq!(
             t.on_front_door(pin),
-            pair("2027-03-28T20:00:00Z", "2027-03-29T04:00:00Z")
+            pair("2036-03-30T20:00:00Z", "2036-03-31T04:00:00Z")
         );
 
         // A new window while this one is on the lock: off it now, on again for the new one.
@@ -107,13 +108,13 @@ both_backends!(
         t.drain().await;
         assert_eq!(t.on_front_door(pin), None);
         assert_eq!(t.code(&id).await["status"], "scheduled");
-        t.at("2027-03-29T06:00:00Z").await;
+        t.at("2036-03-31T06:00:00Z").await;
         assert_eq!(
             t.on_front_door(pin),
-            pair("2027-03-29T07:00:00Z", "2027-03-29T08:00:00Z")
+            pair("2036-03-31T07:00:00Z", "2036-03-31T08:00:00Z")
         );
         // Deleted while between windows: nothing to take off the lock.
-        t.at("2027-03-29T08:00:00Z").await;
+        t.at("2036-03-31T08:00:00Z").await;
         assert_eq!(t.code(&id).await["status"], "scheduled");
         let r = t.delete(&format!("/v1/access-codes/{id}")).await;
         assert_eq!(
@@ -136,27 +137,27 @@ both_backends!(
     |db: Db| async move {
         let t =
             TestApp::start_with(db, |s| s.jit_lead = std::time::Duration::from_secs(30 * 60)).await;
-        t.at("2027-01-08T08:00:00Z").await;
+        t.at("2036-01-11T08:00:00Z").await;
         t.connect().await;
         let front = t.lock_id("Front door").await;
         let r = t
             .post(
                 &format!("/v1/locks/{front}/access-codes"),
                 json!({"code": "714302", "scheduling": "just_in_time",
-                   "starts_at": "2027-01-08T15:00:00Z", "ends_at": "2027-01-10T11:00:00Z"}),
+                   "starts_at": "2036-01-11T15:00:00Z", "ends_at": "2036-01-13T11:00:00Z"}),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         let id = r.body["id"].as_str().unwrap().to_owned();
         assert_eq!(r.body["status"], "scheduled");
-        t.at("2027-01-08T14:29:00Z").await;
+        t.at("2036-01-11T14:29:00Z").await;
         assert_eq!(t.on_front_door("714302"), None);
-        t.at("2027-01-08T14:30:00Z").await;
+        t.at("2036-01-11T14:30:00Z").await;
         assert_eq!(
             t.on_front_door("714302"),
-            pair("2027-01-08T15:00:00Z", "2027-01-10T11:00:00Z")
+            pair("2036-01-11T15:00:00Z", "2036-01-13T11:00:00Z")
         );
-        t.at("2027-01-10T11:00:00Z").await;
+        t.at("2036-01-13T11:00:00Z").await;
         assert_eq!(t.on_front_door("714302"), None);
         let code = t.code(&id).await;
         assert_eq!(
@@ -167,7 +168,7 @@ both_backends!(
         let r = t
         .post(
             &format!("/v1/locks/{front}/access-codes"),
-            json!({"code": "714303", "starts_at": "2027-01-11T15:00:00Z", "ends_at": "2027-01-12T11:00:00Z"}),
+            json!({"code": "714303", "starts_at": "2036-01-14T15:00:00Z", "ends_at": "2036-01-15T11:00:00Z"}),
         )
         .await;
         assert_eq!(
@@ -179,7 +180,7 @@ both_backends!(
                 &format!("/v1/locks/{front}/access-codes"),
                 json!({"code": "714304", "scheduling": "just_in_time",
                    "schedule": window(&["mon"], "09:00", "10:00", "Europe/Warsaw"),
-                   "starts_at": "2027-01-11T10:00:00Z", "ends_at": "2027-01-11T11:00:00Z"}),
+                   "starts_at": "2036-01-14T10:00:00Z", "ends_at": "2036-01-14T11:00:00Z"}),
             )
             .await;
         assert_eq!(r.status, 400, "{}", r.body);
@@ -194,7 +195,7 @@ both_backends!(
     native_windows_keep_wall_clock_times_when_clocks_change,
     |db: Db| async move {
         let t = TestApp::start(db).await;
-        t.at("2027-03-26T12:00:00Z").await;
+        t.at("2036-03-28T12:00:00Z").await;
         t.connect_tedee().await;
         t.connect_tuya().await;
         let tedee = t.tedee_lock(1).await["id"].as_str().unwrap().to_owned();
@@ -234,15 +235,15 @@ both_backends!(
                 t.tuya.world().keypad(&tuya_sim, "528174").unwrap(),
             )
         };
-        // 28 March, after the change: 09:30 CEST is 07:30 UTC (an hour earlier in UTC than the
+        // 30 March, after the change: 09:30 CEST is 07:30 UTC (an hour earlier in UTC than the
         // Sunday before, when 09:30 CET was 08:30 UTC).
-        t.at("2027-03-28T07:30:00Z").await;
+        t.at("2036-03-30T07:30:00Z").await;
         assert_eq!(
             try_both(&t),
             (true, true),
             "09:30 local on the day clocks changed"
         );
-        t.at("2027-03-28T08:30:00Z").await;
+        t.at("2036-03-30T08:30:00Z").await;
         assert_eq!(try_both(&t), (false, false), "10:30 local: closed");
         // Across midnight on Tedee: the lock cannot be trusted with it, so it is just in time.
         let r = t

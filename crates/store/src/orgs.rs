@@ -166,4 +166,54 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+
+    /// Signs `key` in to the console until `expires_at`: answers the cookie's token and the
+    /// session's CSRF token (only the token's hash is stored).
+    pub async fn create_console_session(
+        &self,
+        key: ApiKeyId,
+        expires_at: i64,
+    ) -> Result<(String, String)> {
+        let (token, csrf) = (random_hex(32), random_hex(32));
+        sqlx::query(&self.sql(
+            "INSERT INTO console_sessions (token_hash, api_key_id, csrf, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        ))
+        .bind(key_hash(&token))
+        .bind(key.to_string())
+        .bind(csrf.clone())
+        .bind(expires_at)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok((token, csrf))
+    }
+
+    /// The key and CSRF token of a console session that has not expired (nor lost its key).
+    pub async fn console_session(&self, token: &str, now: i64) -> Result<Option<(ApiKey, String)>> {
+        let row = sqlx::query(&self.sql(
+            "SELECT k.id, k.org_id, k.name, k.role, k.prefix, k.created_at, s.csrf \
+             FROM console_sessions s JOIN api_keys k ON k.id = s.api_key_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        ))
+        .bind(key_hash(token))
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(|r| Ok((api_key(r)?, text(r, "csrf")?)))
+            .transpose()
+    }
+
+    /// Ends a console session (sign-out); expired ones are cleared on the way.
+    pub async fn end_console_session(&self, token: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            &self.sql("DELETE FROM console_sessions WHERE token_hash = $1 OR expires_at <= $2"),
+        )
+        .bind(key_hash(token))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }

@@ -1,0 +1,353 @@
+//! `/console`: the web page for the people who run the doors, served by the same binary.
+//!
+//! Pages are rendered on the server from typed templates (maud: HTML written as Rust, escaped by
+//! default and checked when the binary builds — no template files to ship or to get out of step).
+//! Every page gets its data, and every form does its work, through the API itself: the console
+//! calls its own routes in-process with the signed-in key's caller, so the console can do
+//! nothing the API would not let that key do, and shows the API's own errors.
+//!
+//! Sign-in takes an API key and answers a session cookie (`HttpOnly`, `SameSite=Strict`,
+//! `Secure` behind HTTPS, path `/console`); the session is stored hashed, expires after 12 hours,
+//! ends on sign-out and with its key. Every form carries the session's CSRF token (sign-in: a
+//! token in a cookie of its own); a form without it is refused with 403.
+
+mod codes;
+mod pages;
+mod webhooks;
+
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use lockbridge_core::model::{ApiKey, Role};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::extract::{Caller, ConsoleCaller};
+use crate::state::AppState;
+
+const SESSION_COOKIE: &str = "lb_console";
+const SIGN_IN_COOKIE: &str = "lb_console_csrf";
+const SESSION_MS: i64 = 12 * 3600 * 1000;
+
+/// The console's routes (outside the API's description: they answer HTML).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/console",
+            get(|| async { Redirect::to("/console/overview") }),
+        )
+        .route("/console/assets/console.css", get(css))
+        .route("/console/assets/console.js", get(js))
+        .route("/console/sign-in", get(sign_in_page).post(sign_in))
+        .route("/console/sign-out", post(sign_out))
+        .route("/console/overview", get(pages::overview))
+        .route(
+            "/console/connections/{id}/credentials",
+            post(pages::reauthenticate),
+        )
+        .route("/console/locks", get(pages::locks))
+        .route("/console/locks/{id}", get(codes::lock))
+        .route("/console/locks/{id}/codes-table", get(codes::codes_table))
+        .route("/console/locks/{id}/operate", post(pages::operate))
+        .route("/console/locks/{id}/codes", post(codes::create_code))
+        .route("/console/codes/{id}/change", post(codes::change_code))
+        .route("/console/grants", get(pages::grants))
+        .route("/console/events", get(pages::events))
+        .route(
+            "/console/webhooks",
+            get(webhooks::webhooks).post(webhooks::create_webhook),
+        )
+        .route("/console/webhooks/{id}", get(webhooks::webhook))
+        .route(
+            "/console/webhooks/{id}/deliveries/{delivery}/retry",
+            post(webhooks::retry_delivery),
+        )
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("console.css"),
+    )
+}
+
+async fn js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("console.js"),
+    )
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether the browser reached the service over HTTPS (directly or through a proxy that says
+/// so): then cookies are `Secure`.
+fn https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age_s: i64) -> String {
+    let secure = if https(headers) { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
+}
+
+/// Two strings compared in time that does not depend on where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// A signed-in console user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub key: ApiKey,
+    pub csrf: String,
+    pub caller: Caller,
+}
+
+impl Session {
+    pub fn admin(&self) -> bool {
+        self.key.role == Role::Admin
+    }
+
+    /// The refusal of a form whose token is not this session's; `None` when it is.
+    pub fn refuse(&self, token: Option<&str>) -> Option<Response> {
+        match token {
+            Some(t) if same(t, &self.csrf) => None,
+            _ => Some(forbidden()),
+        }
+    }
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Html(
+            pages::message_page(
+                "Refused",
+                "This form has no valid security token. Reload the page and send it again.",
+            )
+            .into_string(),
+        ),
+    )
+        .into_response()
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let to_sign_in = || Redirect::to("/console/sign-in").into_response();
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_sign_in());
+        };
+        match s.store.console_session(token, s.now()).await {
+            Ok(Some((key, csrf))) => Ok(Session {
+                caller: Caller {
+                    org: key.org_id,
+                    role: key.role,
+                    key: key.id,
+                },
+                key,
+                csrf,
+            }),
+            Ok(None) => Err(to_sign_in()),
+            Err(e) => {
+                tracing::error!(error = %lockbridge_core::provider::error_chain(&e), "could not read a console session");
+                Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            }
+        }
+    }
+}
+
+/// What the API answered a console call.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn ok(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// The API's error message, for the page.
+    pub fn error(&self) -> String {
+        self.body["error"]["message"]
+            .as_str()
+            .map_or_else(|| format!("failed ({})", self.status), str::to_owned)
+    }
+
+    /// The `data` list of a page answer.
+    pub fn list(&self) -> Vec<Value> {
+        self.body["data"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Calls the API in-process as the session's key.
+pub async fn api(
+    s: &AppState,
+    session: &Session,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+) -> Answer {
+    static ROUTES: OnceLock<Router<AppState>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(|| crate::App::api().router).clone();
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .extension(ConsoleCaller(session.caller))
+        .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()));
+    let Ok(request) = request else {
+        return Answer {
+            status: StatusCode::BAD_REQUEST,
+            body: Value::Null,
+        };
+    };
+    let response = match routes.with_state(s.clone()).oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 16 << 20)
+        .await
+        .unwrap_or_default();
+    Answer {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SignInForm {
+    api_key: String,
+    csrf: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Notice {
+    error: Option<String>,
+}
+
+async fn sign_in_page(headers: HeaderMap, Query(q): Query<Notice>) -> Response {
+    let token = lockbridge_core::ids::JobId::new().0.simple().to_string();
+    let page = pages::sign_in(&token, q.error.as_deref());
+    (
+        [(
+            header::SET_COOKIE,
+            set_cookie(&headers, SIGN_IN_COOKIE, &token, 3600),
+        )],
+        Html(page.into_string()),
+    )
+        .into_response()
+}
+
+async fn sign_in(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    form: axum::Form<SignInForm>,
+) -> Response {
+    let expected = cookie(&headers, SIGN_IN_COOKIE);
+    if !matches!((expected, form.csrf.as_deref()), (Some(a), Some(b)) if same(a, b)) {
+        return forbidden();
+    }
+    let key = match s.store.api_key_by_secret(form.api_key.trim()).await {
+        Ok(Some(k)) => k,
+        Ok(None) => {
+            return Redirect::to("/console/sign-in?error=That+key+is+not+valid").into_response();
+        }
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let Ok((token, _)) = s
+        .store
+        .create_console_session(key.id, s.now() + SESSION_MS)
+        .await
+    else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                set_cookie(&headers, SESSION_COOKIE, &token, SESSION_MS / 1000),
+            ),
+            (header::LOCATION, "/console/overview".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+async fn sign_out(
+    State(s): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    form: axum::Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = session.refuse(form.csrf.as_deref()) {
+        return refused;
+    }
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && s.store.end_console_session(token, s.now()).await.is_err()
+    {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                set_cookie(&headers, SESSION_COOKIE, "", 0),
+            ),
+            (header::LOCATION, "/console/sign-in".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+/// Back to `to` with a message for the page (`notice` or `error`).
+pub fn back(to: &str, outcome: Result<String, String>) -> Response {
+    let (kind, text) = match outcome {
+        Ok(t) => ("notice", t),
+        Err(t) => ("error", t),
+    };
+    let sep = if to.contains('?') { '&' } else { '?' };
+    let text: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+    Redirect::to(&format!("{to}{sep}{kind}={text}")).into_response()
+}
+
+/// A path segment from a URL, checked to be an id's characters only.
+pub fn id_of(Path(id): Path<String>) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
