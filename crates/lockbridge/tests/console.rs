@@ -117,16 +117,23 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Clicks what `what` finds and waits until the browser has left the page (a form sent, a
+/// link followed), so that nothing of the old page is read as the new one's.
+async fn follow(c: &Client, what: Locator<'_>) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(what).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while old.tag_name().await.is_ok() {
+        assert!(Instant::now() < deadline, "the page did not change");
+        tokio::task::yield_now().await;
+    }
+}
+
 async fn sign_in(c: &Client, api: &str, key: &str) {
     c.goto(&format!("{api}/console")).await.unwrap();
     let field = c.wait().for_element(Locator::Id("api_key")).await.unwrap();
     field.send_keys(key).await.unwrap();
-    c.find(Locator::Css("form.card button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(c, Locator::Css("form.card button[type=submit]")).await;
     assert_eq!(text_of(c, "main h1").await, "Overview");
 }
 
@@ -202,12 +209,7 @@ async fn the_console_in_a_real_browser() {
     shot(&c, "locks").await;
 
     // A code on the front door: created, shown `set`, on the simulated lock.
-    c.find(Locator::LinkText("Front door"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(&c, Locator::LinkText("Front door")).await;
     assert_eq!(text_of(&c, "main h1").await, "Front door");
     // A PIN the lock cannot take is stopped on the field, before anything is sent.
     c.find(Locator::Id("name"))
@@ -228,12 +230,7 @@ async fn the_console_in_a_real_browser() {
     assert_eq!(valid, json!(false));
     pin.clear().await.unwrap();
     pin.send_keys("583927").await.unwrap();
-    c.find(Locator::Css("form.card button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(&c, Locator::Css("form.card button[type=submit]")).await;
     assert!(text_of(&c, "p.flash").await.contains("Code created"));
     let row = text_of(&c, "#codes tbody").await;
     assert!(row.contains("583927") && row.contains("set"), "{row}");
@@ -241,25 +238,22 @@ async fn the_console_in_a_real_browser() {
     shot(&c, "lock").await;
 
     // Deleted: gone from the lock.
-    let delete = c
-        .find(Locator::Css(
-            "button[aria-label='Delete code Browser guest']",
-        ))
-        .await
-        .unwrap();
-    delete.click().await.unwrap();
+    follow(
+        &c,
+        Locator::Css("button[aria-label='Delete code Browser guest']"),
+    )
+    .await;
     assert!(text_of(&c, "p.flash").await.contains("Done"));
     assert!(!front_door_pins(&d).await.contains(&"583927".to_owned()));
+    // A code found on the lock is taken under management from its row.
+    follow(&c, Locator::Css("button[aria-label='Manage code Cleaner']")).await;
+    assert!(text_of(&c, "p.flash").await.contains("Done"));
+    text_of(&c, "button[aria-label='Delete code Cleaner']").await;
 
     // A Tuya code is confirmed by the lock later: the page shows `setting`, then `set` by
     // itself.
     c.goto(&format!("{}/console/locks", d.api)).await.unwrap();
-    c.find(Locator::LinkText("Entrance"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(&c, Locator::LinkText("Entrance")).await;
     c.find(Locator::Id("name"))
         .await
         .unwrap()
@@ -272,24 +266,13 @@ async fn the_console_in_a_real_browser() {
         .send_keys("6048213")
         .await
         .unwrap();
-    c.find(Locator::Css("form.card button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(&c, Locator::Css("form.card button[type=submit]")).await;
     text_of(&c, "tr[data-status='set'] td.pin").await;
     assert!(text_of(&c, "#codes tbody").await.contains("6048213"));
 
     // Unlock from the locks page: the operation's result is shown.
     c.goto(&format!("{}/console/locks", d.api)).await.unwrap();
-    let unlock = c
-        .find(Locator::XPath(
-            "//tr[td/a[text()='Front door']]//button[@value='unlock']",
-        ))
-        .await
-        .unwrap();
-    unlock.click().await.unwrap();
+    follow(&c, Locator::Css("button[aria-label='Unlock Front door']")).await;
     assert!(text_of(&c, "p.flash").await.starts_with("Unlocked"));
 
     for page in ["grants", "events", "webhooks"] {
@@ -302,12 +285,7 @@ async fn the_console_in_a_real_browser() {
     c.goto(&format!("{}/console/overview", d.api))
         .await
         .unwrap();
-    c.find(Locator::Css("form.signout button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(&c, Locator::Css("form.signout button")).await;
     assert_eq!(text_of(&c, "main h1").await, "Sign in");
     c.goto(&format!("{}/console/overview", d.api))
         .await

@@ -221,7 +221,11 @@ pub async fn converge(s: &AppState, g: &Grant) -> ApiResult<Vec<AccessCodeId>> {
                     .await
                 {
                     Ok(()) if row.status == CodeStatus::Setting => due.push(row.id),
-                    Ok(()) | Err(InsertError::Store(StoreError::Conflict(_))) => {}
+                    // Created already, for this version, by another pass.
+                    Ok(()) | Err(InsertError::Store(StoreError::Conflict("idempotency_key"))) => {}
+                    Err(InsertError::Store(StoreError::Conflict(_))) => {
+                        tracing::warn!(grant = %g.id, lock = %lock.id, "the lock already holds the grant's PIN in another code; the grant stays short of this lock");
+                    }
                     Err(InsertError::Capacity(max)) => {
                         tracing::warn!(grant = %g.id, lock = %lock.id, max, "a grant's lock is full");
                     }

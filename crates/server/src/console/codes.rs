@@ -64,6 +64,11 @@ fn codes_rows(codes: &[Value], session: &Session, lock: &Value) -> Markup {
                                 }
                             }
                         }
+                    } @else if c["managed"] == false && status == "set" {
+                        form.inline method="post" action={ "/console/codes/" (id) "/change" } {
+                            (csrf(session))
+                            button name="action" value="manage" aria-label={ "Manage code " (text(&c["name"])) } title="Found on the lock: kept as it is from now on" { "Manage" }
+                        }
                     }
                 }
             }
@@ -269,7 +274,7 @@ pub async fn change_code(
             )
             .await
         }
-        Some(a @ ("freeze" | "unfreeze")) => {
+        Some(a @ ("freeze" | "unfreeze" | "manage")) => {
             api(
                 &s,
                 &session,
