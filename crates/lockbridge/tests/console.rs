@@ -138,6 +138,17 @@ async fn sign_in(c: &Client, api: &str, key: &str) {
 }
 
 async fn shot(c: &Client, name: &str) {
+    // Every control a person fills in or presses has a name a screen reader can say.
+    let unnamed: Value = c
+        .execute(
+            "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea, button'))\
+               .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())\
+               .map(e => e.outerHTML)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unnamed, json!([]), "{name}: controls without a label");
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     for (width, label) in [(1280, "1280"), (375, "375")] {

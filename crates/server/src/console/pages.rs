@@ -163,8 +163,8 @@ pub async fn overview(
                             form method="post" action={ "/console/connections/" (id) "/credentials" } {
                                 (csrf(&session))
                                 @for (name, shown) in c["credentials"].as_object().into_iter().flatten() {
-                                    label for={ "cred_" (name) } { (name) " " span.muted { "(now " (text(shown)) ")" } }
-                                    input id={ "cred_" (name) } name={ "cred_" (name) } autocomplete="off";
+                                    label for={ (id) "-" (name) } { (name) " " span.muted { "(now " (text(shown)) ")" } }
+                                    input id={ (id) "-" (name) } name={ "cred_" (name) } autocomplete="off";
                                 }
                                 p.hint { "Fields left empty keep their stored value; the new ones are checked with the vendor first." }
                                 button type="submit" { "Update credentials" }
