@@ -103,17 +103,6 @@ impl Store {
                             .await?;
                         Ok(())
                     })
-                })
-                // A request or pass dropped while its `BEGIN IMMEDIATE` waited for the write
-                // lock leaves the connection in a transaction no `Transaction` will end; back
-                // in the pool it would hold the lock until its next use. Such a connection is
-                // rolled back and closed (the driver still counts it as in a transaction); on
-                // any other, `ROLLBACK` fails harmlessly and it is kept.
-                .after_release(|conn, _| {
-                    Box::pin(async move {
-                        use sqlx::Executor;
-                        Ok(conn.execute("ROLLBACK").await.is_err())
-                    })
                 });
                 if url.contains('?') {
                     Cow::Borrowed(url)
@@ -183,7 +172,16 @@ impl Store {
     /// timeout. PostgreSQL takes row locks (`FOR UPDATE`) where it reads before writing.
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            // Begun in a task of its own: a caller dropped while `BEGIN IMMEDIATE` waits for
+            // the write lock (a client gone, a pass cancelled) would otherwise leave the
+            // connection in a transaction that no `Transaction` ends, holding the lock in the
+            // pool. The task's `Transaction`, when nobody takes it, is rolled back on drop.
+            Dialect::Sqlite => {
+                let pool = self.pool.clone();
+                tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
+                    .await
+                    .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))??
+            }
             Dialect::Postgres => self.pool.begin().await?,
         })
     }
