@@ -254,7 +254,12 @@ struct Notice {
 }
 
 async fn sign_in_page(headers: HeaderMap, Query(q): Query<Notice>) -> Response {
-    let token = lockbridge_core::ids::JobId::new().0.simple().to_string();
+    // 244 random bits (two version-4 UUIDs).
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let page = pages::sign_in(&token, q.error.as_deref());
     (
         [(
