@@ -11,14 +11,14 @@ use futures_util::StreamExt;
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::grants::{Grant, GrantStatus};
 use lockbridge_core::ids::{AccessCodeId, GrantId};
-use lockbridge_core::model::{AccessCode, CodeStatus, Lock, RemovedReason, Scheduling};
+use lockbridge_core::model::{AccessCode, CodeStatus, Lock, RemovedReason};
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, InsertError, StoreError};
 use serde_json::json;
 
 use crate::engine;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::access_codes::{check, no_opening_left, resolve_scheduling};
+use crate::routes::access_codes::prepare;
 use crate::state::AppState;
 
 /// An error about one lock of a grant: the lock is named in the message.
@@ -57,30 +57,10 @@ fn want(s: &AppState, g: &Grant, lock: &Lock, row: &mut AccessCode, now: Millis)
         // The grant's PIN does not suit this lock: it keeps a PIN of its own.
         row.code = lock.code_rules.generate();
     }
-    row.scheduling =
-        resolve_scheduling(g.scheduling, lock, g.ends_at.is_some(), g.schedule.as_ref())?;
-    check(
-        now,
-        lock,
-        &row.code,
-        (g.starts_at, g.ends_at),
-        g.schedule.as_ref(),
-        row.scheduling,
-    )?;
     row.name = Some(g.name.clone());
     (row.starts_at, row.ends_at) = (g.starts_at, g.ends_at);
     row.schedule = g.schedule.clone();
-    row.status = CodeStatus::Setting;
-    row.confirming = false;
-    row.attempts = 0;
-    row.next_attempt_at = Some(now);
-    row.window = None;
-    if row.scheduling == Scheduling::JustInTime
-        && !engine::place_in_time(row, now, s.settings.jit_lead.as_millis() as i64)
-    {
-        return Err(no_opening_left(row.schedule.is_some()));
-    }
-    Ok(())
+    prepare(s, lock, row, g.scheduling, now)
 }
 
 /// Whether `row` already is what `g` wants of it.
@@ -196,13 +176,7 @@ pub async fn converge(s: &AppState, g: &Grant) -> ApiResult<Vec<AccessCodeId>> {
                     if let Some(pin) = &g.code {
                         r.code = pin.clone();
                     }
-                    let on_lock_now = r.provider_id.is_some();
                     want(s, g, &lock, r, now).map_err(on_lock(&lock))?;
-                    if r.status == CodeStatus::Scheduled && on_lock_now {
-                        r.status = CodeStatus::Removing;
-                        r.removed_reason = None;
-                        r.next_attempt_at = Some(now);
-                    }
                     Ok(true)
                 })
                 .await?;

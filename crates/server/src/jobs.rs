@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::access_codes::{check, no_opening_left, resolve_scheduling};
+use crate::routes::access_codes::prepare;
 use crate::state::AppState;
 
 /// One item of an `access_codes.create` job, as submitted.
@@ -74,34 +74,14 @@ pub fn code_of(s: &AppState, lock: &Lock, item: &BulkItem, now: Millis) -> ApiRe
         .code
         .clone()
         .unwrap_or_else(|| lock.code_rules.generate());
-    let scheduling = resolve_scheduling(
-        item.scheduling,
-        lock,
-        item.ends_at.is_some(),
-        item.schedule.as_ref(),
-    )?;
-    check(
-        now,
-        lock,
-        &pin,
-        (item.starts_at, item.ends_at),
-        item.schedule.as_ref(),
-        scheduling,
-    )?;
     let mut row = AccessCode {
         name: name.map(str::to_owned),
         starts_at: item.starts_at,
         ends_at: item.ends_at,
         schedule: item.schedule.clone(),
-        scheduling,
-        next_attempt_at: Some(now),
         ..AccessCode::new(lock, pin, now)
     };
-    if scheduling == Scheduling::JustInTime
-        && !engine::place_in_time(&mut row, now, s.settings.jit_lead.as_millis() as i64)
-    {
-        return Err(no_opening_left(row.schedule.is_some()));
-    }
+    prepare(s, lock, &mut row, item.scheduling, now)?;
     Ok(row)
 }
 

@@ -209,6 +209,10 @@ both_backends!(locks_that_cannot_share_a_pin, |db: Db| async move {
         t.tuya_password(1, &pin_of(&zigbee))
             .is_some_and(|p| p.phase == 2)
     );
+    // Listed with its codes.
+    let listed = t.get("/v1/grants").await;
+    assert_eq!(listed.body["data"][0]["id"], id.as_str());
+    assert_eq!(codes(&listed.body["data"][0]).len(), 2);
 
     // The same Idempotency-Key answers the first grant; with another body, 422.
     let send = |body: Value| {

@@ -259,6 +259,33 @@ impl Store {
         self.codes(&rows)
     }
 
+    /// The codes of each of `grants` (a page of them), a few queries for all.
+    pub async fn codes_of_grants(
+        &self,
+        grants: &[GrantId],
+    ) -> Result<std::collections::HashMap<GrantId, Vec<AccessCode>>> {
+        let mut out: std::collections::HashMap<GrantId, Vec<AccessCode>> =
+            grants.iter().map(|g| (*g, Vec::new())).collect();
+        for chunk in grants.chunks(100) {
+            let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {CODE_COLUMNS} FROM access_codes WHERE grant_id IN ({}) ORDER BY grant_id, id",
+                params.join(", ")
+            );
+            let sql = self.sql(&sql);
+            let mut q = sqlx::query(&sql);
+            for g in chunk {
+                q = q.bind(g.to_string());
+            }
+            for code in self.codes(&q.fetch_all(&self.pool).await?)? {
+                if let Some(g) = code.grant_id {
+                    out.entry(g).or_default().push(code);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Grants whose status may move (codes on their way, or being revoked) or whose last change
     /// was not applied to every code: up to `limit`, oldest change first.
     pub async fn unsettled_grants(&self, limit: u32) -> Result<Vec<GrantId>> {

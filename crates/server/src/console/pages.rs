@@ -77,6 +77,18 @@ pub(super) fn layout(
     }
 }
 
+/// `path` with the page's filters `names` that were given, encoded, added to its query.
+fn filtered(path: &str, q: &Fields, names: &[&str]) -> String {
+    let mut out = path.to_owned();
+    for name in names {
+        if let Some(v) = field(q, name) {
+            let v: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            out.push_str(&format!("&{name}={v}"));
+        }
+    }
+    out
+}
+
 pub(super) fn csrf(s: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(s.csrf); }
 }
@@ -229,21 +241,8 @@ pub async fn locks(
     session: Session,
     Query(q): Query<Fields>,
 ) -> Response {
-    let mut query: Vec<String> = vec!["limit=200".into()];
-    for name in ["provider", "online", "q"] {
-        if let Some(v) = field(&q, name) {
-            let v: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
-            query.push(format!("{name}={v}"));
-        }
-    }
-    let r = api(
-        &s,
-        &session,
-        Method::GET,
-        &format!("/v1/locks?{}", query.join("&")),
-        None,
-    )
-    .await;
+    let path = filtered("/v1/locks?limit=200", &q, &["provider", "online", "q"]);
+    let r = api(&s, &session, Method::GET, &path, None).await;
     let selected = |name: &str, v: &str| field(&q, name) == Some(v);
     let body = html! {
         form.filters method="get" action="/console/locks" role="search" {
@@ -366,21 +365,8 @@ pub async fn events(
     session: Session,
     Query(q): Query<Fields>,
 ) -> Response {
-    let mut query = vec!["limit=100".to_owned()];
-    for name in ["type", "lock_id"] {
-        if let Some(v) = field(&q, name) {
-            let v: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
-            query.push(format!("{name}={v}"));
-        }
-    }
-    let r = api(
-        &s,
-        &session,
-        Method::GET,
-        &format!("/v1/events?{}", query.join("&")),
-        None,
-    )
-    .await;
+    let path = filtered("/v1/events?limit=100", &q, &["type", "lock_id"]);
+    let r = api(&s, &session, Method::GET, &path, None).await;
     let body = html! {
         form.filters method="get" action="/console/events" role="search" {
             div { label for="type" { "Type" } input #type name="type" placeholder="access_code.* or lock.unlocked" value=(field(&q, "type").unwrap_or("")); }

@@ -30,6 +30,7 @@ pub fn place_in_time(code: &mut AccessCode, now: Millis, lead: Millis) -> bool {
     true
 }
 
-pub(super) fn lead(state: &AppState) -> Millis {
+/// How long before an opening a just-in-time code is written (`LOCKBRIDGE_JIT_LEAD`).
+pub fn lead(state: &AppState) -> Millis {
     state.settings.jit_lead.as_millis() as i64
 }

@@ -28,8 +28,7 @@ use crate::service;
 mod error;
 mod jit;
 pub use error::EngineError;
-use jit::lead;
-pub use jit::place_in_time;
+pub use jit::{lead, place_in_time};
 
 type Result<T> = std::result::Result<T, EngineError>;
 use crate::state::AppState;

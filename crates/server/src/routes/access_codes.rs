@@ -89,7 +89,7 @@ pub(super) async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<A
 /// How a code's period or window reaches `lock`, from what was asked: a permanent code needs
 /// no scheduling; `auto` is native where the lock can hold the limits (no lock holds a window
 /// that crosses midnight), just in time where it cannot.
-pub(crate) fn resolve_scheduling(
+fn resolve_scheduling(
     asked: Scheduling,
     lock: &Lock,
     period: bool,
@@ -128,8 +128,46 @@ fn window_zone(lock: &Lock) -> Option<&str> {
     }
 }
 
+/// Resolves how `row`'s period or window reaches `lock` (from `asked`), checks the code against
+/// the lock before the vendor is asked, and sets where that puts it: `setting` now, or
+/// `scheduled` until its just-in-time moment (a code on the lock now but not wanted until then
+/// comes off it first; the engine then waits for the opening).
+pub(crate) fn prepare(
+    s: &AppState,
+    lock: &Lock,
+    row: &mut AccessCode,
+    asked: Scheduling,
+    now: Millis,
+) -> ApiResult<()> {
+    row.scheduling = resolve_scheduling(asked, lock, row.ends_at.is_some(), row.schedule.as_ref())?;
+    check(
+        now,
+        lock,
+        &row.code,
+        (row.starts_at, row.ends_at),
+        row.schedule.as_ref(),
+        row.scheduling,
+    )?;
+    row.status = CodeStatus::Setting;
+    row.confirming = false;
+    row.attempts = 0;
+    row.next_attempt_at = Some(now);
+    row.window = None;
+    if row.scheduling == Scheduling::JustInTime {
+        if !engine::place_in_time(row, now, engine::lead(s)) {
+            return Err(no_opening_left(row.schedule.is_some()));
+        }
+        if row.status == CodeStatus::Scheduled && row.provider_id.is_some() {
+            row.status = CodeStatus::Removing;
+            row.removed_reason = None;
+            row.next_attempt_at = Some(now);
+        }
+    }
+    Ok(())
+}
+
 /// Everything checked before the vendor is asked; `scheduling` as resolved.
-pub(crate) fn check(
+fn check(
     now: Millis,
     lock: &Lock,
     code: &str,
@@ -238,22 +276,7 @@ async fn create(
         Some(c) => c,
         None => lock.code_rules.generate(),
     };
-    let scheduling = resolve_scheduling(
-        body.scheduling,
-        &lock,
-        body.ends_at.is_some(),
-        body.schedule.as_ref(),
-    )?;
-    check(
-        s.now(),
-        &lock,
-        &code,
-        (body.starts_at, body.ends_at),
-        body.schedule.as_ref(),
-        scheduling,
-    )?;
     let now = s.now();
-    let owner = engine::lease_owner();
     let mut row = AccessCode {
         name: body
             .name
@@ -262,26 +285,18 @@ async fn create(
         starts_at: body.starts_at,
         ends_at: body.ends_at,
         schedule: body.schedule,
-        scheduling,
         on_external_change: body.on_external_change,
-        // This request works the code at once; should it stop, the engine takes over once
-        // the lease has run out.
-        lease_owner: Some(owner),
-        lease_until: Some(now + s.settings.code_lease.as_millis() as i64),
-        attempts: 1,
-        next_attempt_at: Some(now),
         idempotency_key: key.clone(),
         idempotency_fingerprint: key.as_ref().map(|_| fingerprint.clone()),
         ..AccessCode::new(&lock, code, now)
     };
-    if scheduling == Scheduling::JustInTime {
-        if !engine::place_in_time(&mut row, now, s.settings.jit_lead.as_millis() as i64) {
-            return Err(no_opening_left(row.schedule.is_some()));
-        }
-        if row.status == CodeStatus::Scheduled {
-            // Nothing to write yet: the engine takes it up when its moment comes.
-            (row.lease_owner, row.lease_until, row.attempts) = (None, None, 0);
-        }
+    prepare(&s, &lock, &mut row, body.scheduling, now)?;
+    if row.status == CodeStatus::Setting {
+        // This request works the code at once; should it stop, the engine takes over once
+        // the lease has run out. (A scheduled code waits for the engine.)
+        row.lease_owner = Some(engine::lease_owner());
+        row.lease_until = Some(now + s.settings.code_lease.as_millis() as i64);
+        row.attempts = 1;
     }
     match s
         .store
@@ -335,7 +350,7 @@ async fn create(
 }
 
 /// A just-in-time code whose period or window has no opening left.
-pub(crate) fn no_opening_left(weekly: bool) -> ApiError {
+fn no_opening_left(weekly: bool) -> ApiError {
     if weekly {
         ApiError::validation(
             "schedule",

@@ -12,7 +12,7 @@ use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, StoreError};
 use serde::Deserialize;
 
-use super::access_codes::{check, load, no_opening_left, resolve_scheduling};
+use super::access_codes::{load, prepare};
 use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller};
@@ -136,39 +136,9 @@ pub(super) async fn update(
         if let Some(schedule) = &body.schedule {
             row.schedule = schedule.clone();
         }
-        row.scheduling = resolve_scheduling(
-            body.scheduling.unwrap_or(before.scheduling),
-            &lock,
-            row.ends_at.is_some(),
-            row.schedule.as_ref(),
-        )?;
-        check(
-            s.now(),
-            &lock,
-            &row.code,
-            (row.starts_at, row.ends_at),
-            row.schedule.as_ref(),
-            row.scheduling,
-        )?;
         if !only_policy {
-            row.status = CodeStatus::Setting;
-            row.confirming = false;
-            row.attempts = 0;
-            row.next_attempt_at = Some(s.now());
-            row.window = None;
-            if row.scheduling == Scheduling::JustInTime {
-                let lead = s.settings.jit_lead.as_millis() as i64;
-                if !engine::place_in_time(&mut row, s.now(), lead) {
-                    return Err(no_opening_left(row.schedule.is_some()));
-                }
-                if row.status == CodeStatus::Scheduled && row.provider_id.is_some() {
-                    // On the lock now, not wanted until later: off it first (the engine
-                    // then waits for the new opening).
-                    row.status = CodeStatus::Removing;
-                    row.removed_reason = None;
-                    row.next_attempt_at = Some(s.now());
-                }
-            }
+            let asked = body.scheduling.unwrap_or(before.scheduling);
+            prepare(&s, &lock, &mut row, asked, s.now())?;
         }
         match s
             .store

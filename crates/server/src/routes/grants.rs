@@ -369,12 +369,16 @@ async fn list(
         .store
         .list_grants(caller.org, page.limit + 1, page.cursor)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for g in rows {
-        let codes = s.store.grant_codes(g.id).await?;
-        let access_codes = codes.into_iter().filter(|c| g.holds(c)).collect();
-        out.push(Grant { access_codes, ..g });
-    }
+    let ids: Vec<GrantId> = rows.iter().map(|g| g.id).collect();
+    let mut codes = s.store.codes_of_grants(&ids).await?;
+    let out: Vec<Grant> = rows
+        .into_iter()
+        .map(|g| {
+            let mine = codes.remove(&g.id).unwrap_or_default();
+            let access_codes = mine.into_iter().filter(|c| g.holds(c)).collect();
+            Grant { access_codes, ..g }
+        })
+        .collect();
     Ok(Json(super::List::of(out, page.limit, |g| g.id.to_string())))
 }
 
