@@ -132,7 +132,8 @@ impl Grant {
             && !(code.status == CodeStatus::Removing && code.removed_reason.is_some())
     }
 
-    /// The status `codes` (the grant's own, see [`Grant::holds`]) add up to.
+    /// The status `codes` (the grant's own, see [`Grant::holds`]) add up to: `set` only once
+    /// they were brought to this version and each holds the grant's PIN.
     pub fn status_of(&self, codes: &[&AccessCode]) -> GrantStatus {
         if self.status.is_revoked() {
             return if codes.is_empty() {
@@ -143,7 +144,12 @@ impl Grant {
         }
         if codes.iter().any(|c| c.status == CodeStatus::Failed) {
             GrantStatus::Partial
-        } else if codes.len() == self.lock_ids.len()
+        } else if self.applied_version == self.version
+            && codes.len() == self.lock_ids.len()
+            && self
+                .code
+                .as_ref()
+                .is_none_or(|pin| codes.iter().all(|c| c.code == *pin))
             && codes
                 .iter()
                 .all(|c| matches!(c.status, CodeStatus::Set | CodeStatus::Scheduled))

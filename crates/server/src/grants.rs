@@ -2,10 +2,13 @@
 //! (`converge`), and the grant's status summed up from them (`settle`, which writes
 //! `grant.set` / `grant.failed` with the status change, once per change).
 //!
-//! A change is written to the grant's row first; its codes follow, each by a conditional
-//! write. An instance that stops between the two leaves `applied_version` behind `version`,
-//! and the next worker pass (on any instance) converges the grant again: converging is
-//! idempotent, so doing it twice changes nothing more.
+//! A change is written to the grant's row first; its codes follow, each by a write conditional
+//! on the code's version *and* on the grant still being at the version the values were taken
+//! from, so codes always converge from the grant as stored: a request whose change was
+//! overtaken by another stops writing and converges the newer grant instead. An instance that
+//! stops between the two leaves `applied_version` behind `version`, and the next worker pass
+//! (on any instance) converges the grant again: converging is idempotent, so doing it twice
+//! changes nothing more.
 
 use futures_util::StreamExt;
 use lockbridge_core::events::{Event, EventType};
@@ -13,7 +16,7 @@ use lockbridge_core::grants::{Grant, GrantStatus};
 use lockbridge_core::ids::{AccessCodeId, GrantId};
 use lockbridge_core::model::{AccessCode, CodeStatus, Lock, RemovedReason};
 use lockbridge_core::time::Millis;
-use lockbridge_store::{Guard, InsertError, StoreError};
+use lockbridge_store::{GrantCodeWrite, InsertError, StoreError};
 use serde_json::json;
 
 use crate::engine;
@@ -87,48 +90,54 @@ fn revoke(row: &mut AccessCode, now: Millis) {
     row.next_attempt_at = (!off_lock).then_some(now);
 }
 
-/// Rewrites one code with `change`, conditionally on its version, reading it again when
-/// another writer came first. Answers whether the engine has work on it.
+/// Rewrites one code of `g` with `change`, conditionally on the code's version and on the
+/// grant still being at `g.version`, reading the code again when another writer came first.
+/// Answers whether the engine has work on it, or `None` when the grant moved on (what `g`
+/// wants is no longer wanted: the caller converges the newer grant instead).
 async fn rewrite(
     s: &AppState,
+    g: &Grant,
     mut row: AccessCode,
     change: impl Fn(&mut AccessCode) -> ApiResult<bool>,
-) -> ApiResult<bool> {
+) -> ApiResult<Option<bool>> {
     for _ in 0..5 {
         let version = row.version;
         if !change(&mut row)? {
-            return Ok(false);
+            return Ok(Some(false));
         }
         match s
             .store
-            .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
+            .update_grant_code_if(&mut row, version, g.id, g.version, s.now())
             .await
         {
-            Ok(true) => {
-                return Ok(matches!(
+            Ok(GrantCodeWrite::Written) => {
+                return Ok(Some(matches!(
                     row.status,
                     CodeStatus::Setting | CodeStatus::Removing
-                ));
+                )));
             }
-            Ok(false) => {}
+            Ok(GrantCodeWrite::GrantMoved) => return Ok(None),
+            Ok(GrantCodeWrite::CodeMoved) => {}
             Err(StoreError::Conflict(_)) => {
                 tracing::info!(code = %row.id, "a grant's new PIN is already on the lock; the code keeps its own");
-                return Ok(false);
+                return Ok(Some(false));
             }
             Err(e) => return Err(e.into()),
         }
         match s.store.access_code_by_id(row.id).await? {
             Some(current) => row = current,
-            None => return Ok(false),
+            None => return Ok(Some(false)),
         }
     }
-    Ok(false)
+    Ok(Some(false))
 }
 
-/// Brings every code of `g` to what it wants: codes of locks no longer in it (or of a revoked
-/// grant) come off, codes of new locks are created, the others rewritten where they differ.
-/// Answers the codes the engine has work on.
-pub async fn converge(s: &AppState, g: &Grant) -> ApiResult<Vec<AccessCodeId>> {
+/// Brings every code of `g` (read from the store) to what it wants: codes of locks no longer
+/// in it (or of a revoked grant) come off, codes of new locks are created, the others
+/// rewritten where they differ. Every write holds only while the grant is still at
+/// `g.version`. Answers the codes the engine has work on, or `None` when the grant was changed
+/// again meanwhile.
+async fn converge(s: &AppState, g: &Grant) -> ApiResult<Option<Vec<AccessCodeId>>> {
     let codes = s.store.grant_codes(g.id).await?;
     let now = s.now();
     let mut due = Vec::new();
@@ -141,7 +150,7 @@ pub async fn converge(s: &AppState, g: &Grant) -> ApiResult<Vec<AccessCodeId>> {
             continue;
         }
         let id = row.id;
-        let work = rewrite(s, row.clone(), |r| {
+        let work = rewrite(s, g, row.clone(), |r| {
             if !(r.status.is_live() || r.status == CodeStatus::Failed) || r.removed_reason.is_some()
             {
                 return Ok(false);
@@ -150,12 +159,14 @@ pub async fn converge(s: &AppState, g: &Grant) -> ApiResult<Vec<AccessCodeId>> {
             Ok(true)
         })
         .await?;
-        if work {
-            due.push(id);
+        match work {
+            None => return Ok(None),
+            Some(true) => due.push(id),
+            Some(false) => {}
         }
     }
     if g.status.is_revoked() {
-        return Ok(due);
+        return Ok(Some(due));
     }
     for lock_id in &g.lock_ids {
         let Some(lock) = s.store.lock_by_id(*lock_id).await? else {
@@ -169,7 +180,7 @@ pub async fn converge(s: &AppState, g: &Grant) -> ApiResult<Vec<AccessCodeId>> {
             Some(row) if as_wanted(g, row) => {}
             Some(row) => {
                 let id = row.id;
-                let work = rewrite(s, row.clone(), |r| {
+                let work = rewrite(s, g, row.clone(), |r| {
                     if !g.holds(r) {
                         return Ok(false);
                     }
@@ -180,8 +191,10 @@ pub async fn converge(s: &AppState, g: &Grant) -> ApiResult<Vec<AccessCodeId>> {
                     Ok(true)
                 })
                 .await?;
-                if work {
-                    due.push(id);
+                match work {
+                    None => return Ok(None),
+                    Some(true) => due.push(id),
+                    Some(false) => {}
                 }
             }
             None => {
@@ -191,12 +204,14 @@ pub async fn converge(s: &AppState, g: &Grant) -> ApiResult<Vec<AccessCodeId>> {
                 row.idempotency_key = Some(format!("grant:{}:{}:{}", g.id, lock.id, g.version));
                 match s
                     .store
-                    .insert_access_code(&row, lock.code_rules.max_codes)
+                    .insert_grant_code(&row, lock.code_rules.max_codes, g.id, g.version)
                     .await
                 {
-                    Ok(()) if row.status == CodeStatus::Setting => due.push(row.id),
+                    Ok(false) => return Ok(None),
+                    Ok(true) if row.status == CodeStatus::Setting => due.push(row.id),
                     // Created already, for this version, by another pass.
-                    Ok(()) | Err(InsertError::Store(StoreError::Conflict("idempotency_key"))) => {}
+                    Ok(true) | Err(InsertError::Store(StoreError::Conflict("idempotency_key"))) => {
+                    }
                     Err(InsertError::Store(StoreError::Conflict(_))) => {
                         tracing::warn!(grant = %g.id, lock = %lock.id, "the lock already holds the grant's PIN in another code; the grant stays short of this lock");
                     }
@@ -208,7 +223,23 @@ pub async fn converge(s: &AppState, g: &Grant) -> ApiResult<Vec<AccessCodeId>> {
             }
         }
     }
-    Ok(due)
+    Ok(Some(due))
+}
+
+/// Converges grant `id` as stored, again while other changes move it on, and records the
+/// version its codes were brought to. Answers the codes the engine has work on. A grant still
+/// moving after a few rounds is left to the grant worker (its `applied_version` stays behind).
+pub async fn bring(s: &AppState, id: GrantId) -> ApiResult<Vec<AccessCodeId>> {
+    for _ in 0..5 {
+        let Some(g) = s.store.grant_by_id(id).await? else {
+            break;
+        };
+        if let Some(due) = converge(s, &g).await? {
+            s.store.mark_grant_applied(g.id, g.version).await?;
+            return Ok(due);
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// Works `ids` now where nobody else holds them (several at once; the vendors' own pacing
@@ -280,8 +311,7 @@ pub async fn run_due(s: &AppState) -> ApiResult<usize> {
             continue;
         };
         if g.applied_version < g.version {
-            let work = converge(s, &g).await?;
-            s.store.mark_grant_applied(g.id, g.version).await?;
+            let work = bring(s, g.id).await?;
             work_and_settle(s, g.id, work).await?;
         } else {
             settle(s, g.id).await?;

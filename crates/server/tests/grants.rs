@@ -273,3 +273,84 @@ both_backends!(a_grant_moves_between_locks, |db: Db| async move {
         [true, false, true]
     );
 });
+
+both_backends!(
+    concurrent_changes_leave_every_lock_with_the_grants_pin,
+    |db: Db| async move {
+        use lockbridge_core::rules::CodeRules;
+        use reqwest::Method;
+
+        let t = TestApp::start(db).await;
+        let [ttlock, tedee, zigbee, _] = t.three_vendors().await;
+        let (_other, other_url) = t.serve_other().await;
+        let rules = lockbridge_core::shared_pin::common_rules(&[
+            CodeRules::ttlock(),
+            CodeRules::tedee(),
+            CodeRules::tuya(6),
+        ])
+        .unwrap();
+        let r = t
+            .post(
+                "/v1/grants",
+                json!({"name": "Guest", "lock_ids": [ttlock, tedee, zigbee]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        t.settle_all().await;
+        let mut handed_out = vec![r.body["code"].as_str().unwrap().to_owned()];
+        for round in 0..6 {
+            // Eight clients change the grant at once, half through each instance.
+            let mut pins: Vec<String> = Vec::new();
+            while pins.len() < 8 {
+                let pin = rules.generate();
+                if !handed_out.contains(&pin) && !pins.contains(&pin) {
+                    pins.push(pin);
+                }
+            }
+            let path = format!("/v1/grants/{id}");
+            let calls = pins.iter().enumerate().map(|(i, pin)| {
+                let base = if i % 2 == 0 { &t.url } else { &other_url };
+                let body = json!({"name": format!("Guest {round}.{i}"), "code": pin});
+                t.call_at(base, Method::PATCH, &path, Some(&t.admin), Some(body))
+            });
+            for r in futures_util::future::join_all(calls).await {
+                assert!(
+                    r.status == 200 || r.status == 409,
+                    "{} {}",
+                    r.status,
+                    r.body
+                );
+            }
+            handed_out.extend(pins);
+            t.settle_all().await;
+
+            let g = t.grant(&id).await;
+            assert_eq!(g["status"], "set", "round {round}: {g}");
+            let stored =
+                t.db.store
+                    .grant_by_id(id.parse().unwrap())
+                    .await
+                    .unwrap()
+                    .unwrap();
+            assert_eq!(stored.version, stored.applied_version, "round {round}");
+            let pin = g["code"].as_str().unwrap().to_owned();
+            for c in codes(&g) {
+                assert_eq!(c["code"], pin.as_str(), "round {round}: {g}");
+                assert_eq!(c["name"], g["name"], "round {round}: {g}");
+            }
+            // The simulators' truth: every lock holds the grant's PIN, and no other PIN ever
+            // handed out for it.
+            for held in t.ends_on_locks(&pin) {
+                assert!(held.is_some(), "round {round}: a lock lacks {pin}");
+            }
+            for old in handed_out.iter().filter(|p| **p != pin) {
+                assert_eq!(
+                    t.ends_on_locks(old),
+                    [None, None, None],
+                    "round {round}: {old} still opens a door (the grant's PIN is {pin})"
+                );
+            }
+        }
+    }
+);

@@ -7,7 +7,7 @@
 //! a race changes nothing and says so; the writer reads the row again and decides anew.
 
 use lockbridge_core::events::Event;
-use lockbridge_core::ids::{AccessCodeId, LockId, OrgId};
+use lockbridge_core::ids::{AccessCodeId, GrantId, LockId, OrgId};
 use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReason, Scheduling};
 use lockbridge_core::time::Millis;
 use sqlx::Row;
@@ -41,6 +41,16 @@ pub enum InsertError {
     Capacity(u32),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How a grant's conditional write of one of its codes ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantCodeWrite {
+    Written,
+    /// The code was not at the version read: read it again.
+    CodeMoved,
+    /// The grant was changed again: what was to be written is no longer wanted.
+    GrantMoved,
 }
 
 /// A unique-index violation: the live-PIN index or the idempotency key.
@@ -192,7 +202,35 @@ impl Store {
         c: &AccessCode,
         max_codes: Option<u32>,
     ) -> Result<(), InsertError> {
+        self.insert_code(c, max_codes, None).await.map(|_| ())
+    }
+
+    /// [`Store::insert_access_code`] for a code of `grant`, only while the grant is still at
+    /// `grant_version` (checked in the same transaction, holding the grant's row, so a change
+    /// of the grant cannot slip in between): `false`, and nothing stored, when it moved.
+    pub async fn insert_grant_code(
+        &self,
+        c: &AccessCode,
+        max_codes: Option<u32>,
+        grant: GrantId,
+        grant_version: i64,
+    ) -> Result<bool, InsertError> {
+        self.insert_code(c, max_codes, Some((grant, grant_version)))
+            .await
+    }
+
+    async fn insert_code(
+        &self,
+        c: &AccessCode,
+        max_codes: Option<u32>,
+        grant: Option<(GrantId, i64)>,
+    ) -> Result<bool, InsertError> {
         let mut tx = self.write_tx().await?;
+        if let Some((id, version)) = grant
+            && !self.grant_at(&mut tx, id, version).await?
+        {
+            return Ok(false);
+        }
         if let Some(max) = max_codes {
             self.hold_lock_row(&mut tx, c.lock_id).await?;
             let row = sqlx::query(&self.sql(&format!(
@@ -211,7 +249,32 @@ impl Store {
             .await
             .map_err(code_conflict)?;
         tx.commit().await.map_err(StoreError::from)?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// Whether grant `id` is still at `version`, holding its row against changes for the rest
+    /// of the transaction (PostgreSQL: a share lock, which a concurrent change waits for and
+    /// whose wait ends with the changed row read; SQLite's write transaction excludes every
+    /// other writer already).
+    pub(crate) async fn grant_at(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: GrantId,
+        version: i64,
+    ) -> Result<bool> {
+        let hold = match self.dialect {
+            crate::Dialect::Postgres => " FOR SHARE",
+            crate::Dialect::Sqlite => "",
+        };
+        let row =
+            sqlx::query(&self.sql(&format!("SELECT version FROM grants WHERE id = $1{hold}")))
+                .bind(id.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(match row {
+            Some(row) => int(&row, "version")? == version,
+            None => false,
+        })
     }
 
     /// Takes the lock's row for the rest of the transaction (PostgreSQL; SQLite's write
@@ -264,6 +327,53 @@ impl Store {
         now: Millis,
         events: &[Event],
     ) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        if !self.write_code(&mut tx, c, expected, guard, now).await? {
+            return Ok(false);
+        }
+        self.insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        self.written(c, expected, guard, now);
+        Ok(true)
+    }
+
+    /// [`Store::update_code_if`] for a grant bringing one of its codes to what version
+    /// `grant_version` of it wants: written only while the grant is still at that version (its
+    /// row held for the transaction), so a change computed from a grant that has moved on never
+    /// lands after the newer one's.
+    pub async fn update_grant_code_if(
+        &self,
+        c: &mut AccessCode,
+        expected: i64,
+        grant: GrantId,
+        grant_version: i64,
+        now: Millis,
+    ) -> Result<GrantCodeWrite> {
+        let mut tx = self.write_tx().await?;
+        if !self.grant_at(&mut tx, grant, grant_version).await? {
+            return Ok(GrantCodeWrite::GrantMoved);
+        }
+        if !self
+            .write_code(&mut tx, c, expected, Guard::Version, now)
+            .await?
+        {
+            return Ok(GrantCodeWrite::CodeMoved);
+        }
+        tx.commit().await?;
+        self.written(c, expected, Guard::Version, now);
+        Ok(GrantCodeWrite::Written)
+    }
+
+    /// The conditional `UPDATE` of [`Store::update_code_if`], in `tx`; `false` when the row was
+    /// not at `expected` (or not leased as `guard` says).
+    async fn write_code(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        c: &AccessCode,
+        expected: i64,
+        guard: Guard<'_>,
+        now: Millis,
+    ) -> Result<bool> {
         let id = c.id.to_string();
         let (lease_set, lease_where) = match guard {
             Guard::Version => ("", ""),
@@ -281,7 +391,6 @@ impl Store {
              WHERE id = $20 AND version = $21{lease_where}"
         );
         let sql = self.sql(&sql);
-        let mut tx = self.write_tx().await?;
         let mut q = sqlx::query(&sql)
             .bind(c.name.clone())
             .bind(self.cipher.seal(&id, c.code.as_bytes()))
@@ -311,19 +420,18 @@ impl Store {
         if let Guard::Lease(owner) = guard {
             q = q.bind(owner.to_owned());
         }
-        let done = q.execute(&mut *tx).await.map_err(code_conflict)?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        self.insert_events(&mut tx, events).await?;
-        tx.commit().await?;
+        let done = q.execute(&mut **tx).await.map_err(code_conflict)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// What a committed [`Store::write_code`] changed of the row, mirrored in `c`.
+    fn written(&self, c: &mut AccessCode, expected: i64, guard: Guard<'_>, now: Millis) {
         c.version = expected + 1;
         c.updated_at = now;
         if matches!(guard, Guard::Lease(_)) {
             c.lease_owner = None;
             c.lease_until = None;
         }
-        Ok(true)
     }
 
     /// Any organisation's code (workers).

@@ -30,7 +30,7 @@ use sqlx::{AnyPool, Row};
 
 pub use budgets::SharedBudgets;
 pub use cipher::MasterKey;
-pub use codes::{Guard, InsertError};
+pub use codes::{GrantCodeWrite, Guard, InsertError};
 pub use devices::{LockFilter, SyncCounts};
 pub use events::EventFilter;
 pub use jobs::{JobItem, JobProgress, JobRow};

@@ -21,7 +21,7 @@ use crate::api::{Access, Api, Op};
 use crate::engine;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller, Fingerprinted};
-use crate::grants::{code_for, converge, settle, work_and_settle};
+use crate::grants::{bring, code_for, settle, work_and_settle};
 use crate::query::{Page, Query};
 use crate::routes::access_codes::idempotency_key;
 use crate::state::AppState;
@@ -472,8 +472,7 @@ async fn update(
         {
             continue;
         }
-        let due = converge(&s, &g).await?;
-        s.store.mark_grant_applied(g.id, g.version).await?;
+        let due = bring(&s, g.id).await?;
         return Ok(Json(work_and_settle(&s, g.id, due).await?));
     }
     Err(ApiError::AlreadyExists {
@@ -499,8 +498,7 @@ async fn remove(
                 continue;
             }
         }
-        let due = converge(&s, &g).await?;
-        s.store.mark_grant_applied(g.id, g.version).await?;
+        let due = bring(&s, g.id).await?;
         let g = work_and_settle(&s, g.id, due).await?;
         let status = if g.status == GrantStatus::Removed {
             StatusCode::OK

@@ -164,9 +164,19 @@ impl TestApp {
         key: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.url));
+        self.call_at(&self.url, method, path, key, body).await
+    }
+
+    /// [`TestApp::call`] to the instance serving at `base`.
+    pub async fn call_at(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.http.request(method.clone(), format!("{base}{path}"));
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
@@ -381,6 +391,16 @@ impl TestApp {
             .clock
             .advance(self.app.state.now() - lockbridge_core::time::now_ms());
         other
+    }
+
+    /// [`TestApp::other_instance`] with this one's settings, serving HTTP on a port of its own
+    /// until the test ends; answers it and its base URL.
+    pub async fn serve_other(&self) -> (App, String) {
+        let other = self.other_instance((*self.app.state.settings).clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(other.clone().serve(listener, self.stop.clone()));
+        (other, url)
     }
 
     /// Connects the Tuya simulator's demo project and syncs it; answers the connection id.
