@@ -43,6 +43,9 @@ pub enum DeliveryStatus {
     Pending,
     Succeeded,
     Failed,
+    /// Not sent: another attempt of the same event to the same endpoint succeeded first (a
+    /// retry by hand while a scheduled one waited).
+    Superseded,
 }
 
 impl DeliveryStatus {
@@ -51,6 +54,7 @@ impl DeliveryStatus {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Succeeded => "succeeded",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Superseded => "superseded",
         }
     }
 
@@ -59,6 +63,7 @@ impl DeliveryStatus {
             DeliveryStatus::Pending,
             DeliveryStatus::Succeeded,
             DeliveryStatus::Failed,
+            DeliveryStatus::Superseded,
         ]
         .into_iter()
         .find(|d| d.as_str() == s)

@@ -60,7 +60,8 @@ pub struct Settings {
     pub webhook_allow_private: bool,
     /// The longest one webhook attempt may take; past it the attempt failed.
     pub webhook_timeout: Duration,
-    /// Attempts in flight at once, overall and per endpoint.
+    /// Endpoints sent to at once (each in a lane of its own), and attempts in flight at once
+    /// per endpoint.
     pub webhook_concurrency: usize,
     pub webhook_per_endpoint: usize,
     /// How often the delivery worker looks for due attempts.
@@ -99,7 +100,7 @@ impl Default for Settings {
             edge: Default::default(),
             webhook_allow_private: false,
             webhook_timeout: Duration::from_secs(15),
-            webhook_concurrency: 64,
+            webhook_concurrency: 256,
             webhook_per_endpoint: 8,
             webhook_poll: Duration::from_millis(250),
             vendor_rates: HashMap::from([(

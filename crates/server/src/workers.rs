@@ -141,13 +141,13 @@ pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
     }
 }
 
-/// Delivers due webhook attempts every `webhook_poll` (and at once again after a busy pass)
-/// until `stop` is cancelled.
+/// Starts lanes for due webhook attempts every `webhook_poll` (and at once again after a pass
+/// that started any) until `stop` is cancelled; it never waits for a lane to end.
 pub async fn run_webhooks(state: AppState, stop: CancellationToken) {
     let every = state.settings.webhook_poll;
     while !stop.is_cancelled() {
-        let busy = match crate::webhooks::deliver_due(&state).await {
-            Ok(n) => n > 0,
+        let busy = match crate::webhooks::start_due(&state).await {
+            Ok(lanes) => !lanes.is_empty(),
             Err(e) => {
                 tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "webhook pass failed");
                 false

@@ -330,15 +330,92 @@ both_backends!(a_hanging_endpoint_delays_no_other, |db: Db| async move {
     *slow.hang.lock().unwrap() = true;
     let (slow_hook, _) = endpoint(&t, &slow_url, json!([])).await;
     let (fast_hook, _) = endpoint(&t, &fast_url, json!([])).await;
-    t.post(&format!("/v1/webhooks/{slow_hook}/test"), json!({}))
-        .await;
-    t.post(&format!("/v1/webhooks/{fast_hook}/test"), json!({}))
-        .await;
-    assert_eq!(deliver(&t).await, 2);
-    assert_eq!(fast.got().len(), 1);
-    let log = attempts(&t, &slow_hook).await;
-    assert_eq!(log[1]["error"], "no answer within 500 ms", "{log:?}");
+    // Two dozen attempts queue up for an endpoint that takes requests and never answers.
+    for _ in 0..24 {
+        t.post(&format!("/v1/webhooks/{slow_hook}/test"), json!({}))
+            .await;
+    }
+    let hanging = webhooks::start_due(&t.app.state).await.unwrap();
+    wait_until("the slow endpoint holds its lane's attempts", || {
+        slow.got().len() == 8
+    })
+    .await;
+    // Meanwhile every other endpoint is served, pass after pass.
+    for round in 1..=3 {
+        t.post(&format!("/v1/webhooks/{fast_hook}/test"), json!({}))
+            .await;
+        assert_eq!(deliver(&t).await, 1, "round {round}");
+        assert_eq!(fast.got().len(), round);
+    }
+    assert_eq!(slow.got().len(), 8, "one lane's attempts, no more");
+    drop(hanging);
 });
+
+both_backends!(a_disabled_endpoint_gets_nothing, |db: Db| async move {
+    let t = TestApp::start_with(db, allow_private).await;
+    let (rx, url) = Receiver::start().await;
+    let (hook, _) = endpoint(&t, &url, json!([])).await;
+    rx.answer(&[500]);
+    t.post(&format!("/v1/webhooks/{hook}/test"), json!({}))
+        .await;
+    assert_eq!(deliver(&t).await, 1);
+    let r = t
+        .patch(&format!("/v1/webhooks/{hook}"), json!({"enabled": false}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Its scheduled retry is due, and not sent.
+    t.advance(3_600_000);
+    assert_eq!(deliver(&t).await, 0);
+    assert_eq!(rx.got().len(), 1);
+    assert_eq!(attempts(&t, &hook).await[0]["status"], "pending");
+    // Enabled again, the waiting attempt goes out.
+    t.patch(&format!("/v1/webhooks/{hook}"), json!({"enabled": true}))
+        .await;
+    assert_eq!(deliver(&t).await, 1);
+    assert_eq!(rx.got().len(), 2);
+});
+
+both_backends!(
+    a_retry_by_hand_that_succeeds_closes_the_scheduled_one,
+    |db: Db| async move {
+        let t = TestApp::start_with(db, allow_private).await;
+        let (rx, url) = Receiver::start().await;
+        let (hook, _) = endpoint(&t, &url, json!([])).await;
+        rx.answer(&[500]);
+        t.post(&format!("/v1/webhooks/{hook}/test"), json!({}))
+            .await;
+        assert_eq!(deliver(&t).await, 1);
+        let first = attempts(&t, &hook).await.pop().unwrap();
+        let retry = format!(
+            "/v1/webhooks/{hook}/deliveries/{}/retry",
+            first["id"].as_str().unwrap()
+        );
+        // Two retries by hand at once take two numbers.
+        let (a, b) = tokio::join!(t.post(&retry, json!({})), t.post(&retry, json!({})));
+        assert_eq!((a.status.as_u16(), b.status.as_u16()), (202, 202));
+        let mut numbers = [a.body["attempt"].as_u64(), b.body["attempt"].as_u64()];
+        numbers.sort();
+        assert_eq!(numbers, [Some(3), Some(4)], "{} {}", a.body, b.body);
+        // The first to succeed closes the others, the scheduled second attempt included.
+        t.advance(10_000);
+        let sent = deliver(&t).await;
+        assert!(sent >= 1, "{sent}");
+        assert_eq!(
+            rx.got().len(),
+            2,
+            "one more request: the event arrived once"
+        );
+        let log = attempts(&t, &hook).await;
+        let mut statuses: Vec<&str> = log.iter().map(|a| a["status"].as_str().unwrap()).collect();
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            ["failed", "succeeded", "superseded", "superseded"],
+            "{log:?}"
+        );
+        assert_eq!(deliver(&t).await, 0);
+    }
+);
 
 both_backends!(endpoints_are_checked, |db: Db| async move {
     let t = TestApp::start(db).await;

@@ -22,6 +22,7 @@ const DELIVERY_COLUMNS: &str = "id, org_id, webhook_id, event_id, attempt, statu
 pub struct Endpoint {
     pub id: WebhookId,
     pub url: String,
+    pub enabled: bool,
     /// The current secret, and the previous one while a rotation lasts.
     pub secrets: Vec<String>,
 }
@@ -292,10 +293,46 @@ impl Store {
         Ok(d)
     }
 
-    /// Claims up to `limit` due attempts for `owner` until `lease_until` (on PostgreSQL, rows
-    /// another instance is claiming are skipped).
+    /// Enabled endpoints with attempts due at `now` that nobody holds, but those of `busy`
+    /// (endpoints this instance is sending to already), oldest due first, at most `limit`.
+    pub async fn due_endpoints(
+        &self,
+        now: Millis,
+        busy: &[WebhookId],
+        limit: u32,
+    ) -> Result<Vec<WebhookId>> {
+        let not_busy = if busy.is_empty() {
+            String::new()
+        } else {
+            format!(" AND d.webhook_id NOT IN ({})", placeholders(3, busy.len()))
+        };
+        let sql = format!(
+            "SELECT d.webhook_id, MIN(d.next_attempt_at) AS due FROM webhook_deliveries d \
+             JOIN webhooks w ON w.id = d.webhook_id AND w.enabled = 1 \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+             AND (d.lease_until IS NULL OR d.lease_until <= $1){not_busy} \
+             GROUP BY d.webhook_id ORDER BY due LIMIT $2"
+        );
+        let sql = self.sql(&sql);
+        let mut q = sqlx::query(&sql).bind(now).bind(i64::from(limit));
+        for id in busy {
+            q = q.bind(id.to_string());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let id = text(r, "webhook_id")?;
+                parse("webhook_deliveries", &id, "webhook_id", &id)
+            })
+            .collect()
+    }
+
+    /// Claims up to `limit` due attempts to endpoint `webhook` (while it is enabled) for
+    /// `owner` until `lease_until` (on PostgreSQL, rows another instance is claiming are
+    /// skipped).
     pub async fn claim_due_deliveries(
         &self,
+        webhook: WebhookId,
         now: Millis,
         limit: u32,
         lease_until: Millis,
@@ -304,8 +341,9 @@ impl Store {
         let skip_locked = self.skip_locked();
         let sql = format!(
             "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
-             SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
-             AND (lease_until IS NULL OR lease_until <= $3) \
+             SELECT id FROM webhook_deliveries WHERE webhook_id = $5 AND status = 'pending' \
+             AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+             AND EXISTS (SELECT 1 FROM webhooks WHERE id = $5 AND enabled = 1) \
              ORDER BY next_attempt_at LIMIT $4{skip_locked}) \
              AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
              RETURNING {DELIVERY_COLUMNS}"
@@ -315,9 +353,24 @@ impl Store {
             .bind(lease_until)
             .bind(now)
             .bind(i64::from(limit))
+            .bind(webhook.to_string())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(delivery).collect()
+    }
+
+    /// Gives a claimed attempt back unsent: it stays pending (for when its endpoint, disabled
+    /// after the claim, is enabled again, or another attempt of its event has ended).
+    pub async fn release_delivery(&self, d: &Delivery, owner: &str) -> Result<()> {
+        sqlx::query(&self.sql(
+            "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL \
+             WHERE id = $1 AND status = 'pending' AND lease_owner = $2",
+        ))
+        .bind(d.id.to_string())
+        .bind(owner.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// The events of `ids`.
@@ -346,7 +399,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT id, url, secret, previous_secret, previous_until FROM webhooks WHERE id IN ({})",
+            "SELECT id, url, secret, previous_secret, previous_until, enabled FROM webhooks WHERE id IN ({})",
             placeholders(1, ids.len())
         );
         let sql = self.sql(&sql);
@@ -368,6 +421,7 @@ impl Store {
             out.push(Endpoint {
                 id: parse("webhooks", &id, "id", &id)?,
                 url: text(&row, "url")?,
+                enabled: int(&row, "enabled")? != 0,
                 secrets,
             });
         }
@@ -400,6 +454,18 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
+        // The event has arrived: its other attempts waiting for this endpoint are not sent.
+        sqlx::query(&self.sql(
+            "UPDATE webhook_deliveries SET status = 'superseded', finished_at = $1, \
+             next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL \
+             WHERE webhook_id = $2 AND event_id = $3 AND status = 'pending' AND id <> $4",
+        ))
+        .bind(now)
+        .bind(d.webhook_id.to_string())
+        .bind(d.event_id.to_string())
+        .bind(d.id.to_string())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(&self.sql("UPDATE webhooks SET failing_since = NULL WHERE id = $1"))
             .bind(d.webhook_id.to_string())
             .execute(&mut *tx)
@@ -494,7 +560,14 @@ impl Store {
         id: DeliveryId,
         now: Millis,
     ) -> Result<Option<Delivery>> {
-        let mut tx = self.pool.begin().await?;
+        // One retry at a time per endpoint, so that each takes the next number.
+        let mut tx = self.write_tx().await?;
+        if self.dialect == crate::Dialect::Postgres {
+            sqlx::query("SELECT id FROM webhooks WHERE id = $1 FOR UPDATE")
+                .bind(webhook.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         let row = sqlx::query(&self.sql(
             "SELECT event_id, (SELECT MAX(attempt) FROM webhook_deliveries o \
              WHERE o.webhook_id = d.webhook_id AND o.event_id = d.event_id) AS last \

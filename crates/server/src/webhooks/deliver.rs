@@ -1,13 +1,16 @@
-//! The delivery worker: claims due attempts (leases; `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
-//! instances never send one attempt twice while its lease holds), signs each event as Standard
-//! Webhooks says, sends it with a per-attempt timeout, and records the result on the attempt it
-//! holds — a failure and the next attempt in one transaction.
+//! The delivery worker: each endpoint with due attempts gets a lane of its own, which claims
+//! its attempts a few at a time (leases; `FOR UPDATE SKIP LOCKED` on PostgreSQL, so instances
+//! never send one attempt twice while its lease holds), signs each event as Standard Webhooks
+//! says, sends it with a per-attempt timeout, and records the result on the attempt it holds —
+//! a failure and the next attempt in one transaction, a success closing the event's other
+//! attempts to that endpoint.
 //!
-//! Concurrency is bounded overall and per endpoint, so a slow or hanging endpoint holds at most
-//! its own share of the slots for at most one timeout per attempt.
+//! The worker never waits for a lane: a slow or hanging endpoint holds only its own lane (at
+//! most `webhook_per_endpoint` attempts, each for at most one timeout), while the next passes
+//! start lanes for every other endpoint. A disabled endpoint is claimed for nothing.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -17,17 +20,19 @@ use lockbridge_core::time::to_rfc3339;
 use lockbridge_core::webhooks::{Delivery, sign};
 use lockbridge_store::{Endpoint, StoreError};
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 
 use crate::state::AppState;
 
-/// How the worker sends: its HTTP client and its concurrency.
+/// How the worker sends: its HTTP client, its concurrency, and the endpoints this instance
+/// has a lane running for.
 #[derive(Debug)]
 pub struct Sender {
     client: reqwest::Client,
-    slots: Arc<Semaphore>,
+    lanes: usize,
     per_endpoint: usize,
     allow_private: bool,
+    busy: Arc<Mutex<HashSet<WebhookId>>>,
 }
 
 impl Sender {
@@ -37,10 +42,146 @@ impl Sender {
                 settings.webhook_timeout,
                 settings.webhook_allow_private,
             ),
-            slots: Arc::new(Semaphore::new(settings.webhook_concurrency.max(1))),
+            lanes: settings.webhook_concurrency.max(1),
             per_endpoint: settings.webhook_per_endpoint.max(1),
             allow_private: settings.webhook_allow_private,
+            busy: Arc::default(),
         }
+    }
+
+    fn busy(&self) -> Vec<WebhookId> {
+        self.busy
+            .lock()
+            .map(|b| b.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Marks an endpoint's lane running on this instance until dropped.
+struct LaneGuard(Arc<Mutex<HashSet<WebhookId>>>, WebhookId);
+
+impl Drop for LaneGuard {
+    fn drop(&mut self) {
+        if let Ok(mut busy) = self.0.lock() {
+            busy.remove(&self.1);
+        }
+    }
+}
+
+/// The lanes one pass started.
+#[derive(Debug, Default)]
+pub struct Lanes {
+    tasks: Vec<JoinHandle<usize>>,
+}
+
+impl Lanes {
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Waits for every lane; answers how many attempts they sent.
+    pub async fn finish(self) -> usize {
+        let mut sent = 0;
+        for task in self.tasks {
+            sent += task.await.unwrap_or(0);
+        }
+        sent
+    }
+}
+
+/// One pass: starts a lane for each endpoint with due attempts that has none running on this
+/// instance, and returns without waiting for them.
+pub async fn start_due(state: &AppState) -> Result<Lanes, StoreError> {
+    let sender = &state.webhooks;
+    let busy = sender.busy();
+    let room = sender.lanes.saturating_sub(busy.len());
+    if room == 0 {
+        return Ok(Lanes::default());
+    }
+    let due = state
+        .store
+        .due_endpoints(state.now(), &busy, u32::try_from(room).unwrap_or(u32::MAX))
+        .await?;
+    let mut lanes = Lanes::default();
+    for hook in due {
+        let guard = {
+            let Ok(mut set) = sender.busy.lock() else {
+                break;
+            };
+            if !set.insert(hook) {
+                continue;
+            }
+            LaneGuard(sender.busy.clone(), hook)
+        };
+        let state = state.clone();
+        lanes.tasks.push(tokio::spawn(async move {
+            let _guard = guard;
+            match lane(&state, hook).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(webhook = %hook, error = %lockbridge_core::provider::error_chain(&e), "webhook lane failed");
+                    0
+                }
+            }
+        }));
+    }
+    Ok(lanes)
+}
+
+/// A pass that waits for its lanes (tests and benchmarks drive delivery with it); answers how
+/// many attempts were sent.
+pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
+    Ok(start_due(state).await?.finish().await)
+}
+
+/// One endpoint's lane: claims up to `per_endpoint` of its due attempts, sends them at once,
+/// and again until none is due. Answers how many it sent.
+async fn lane(state: &AppState, hook: WebhookId) -> Result<usize, StoreError> {
+    let per_endpoint = state.webhooks.per_endpoint;
+    let owner = crate::engine::lease_owner();
+    let mut sent = 0;
+    loop {
+        let now = state.now();
+        // Long enough for every attempt claimed: they are sent at once.
+        let lease = now + state.settings.webhook_timeout.as_millis() as i64 + 30_000;
+        let due = state
+            .store
+            .claim_due_deliveries(hook, now, per_endpoint as u32, lease, &owner)
+            .await?;
+        if due.is_empty() {
+            return Ok(sent);
+        }
+        // One attempt of an event at a time: the others (retries by hand) go back, to be
+        // closed by its success or sent after its failure.
+        let mut event_ids: Vec<EventId> = Vec::new();
+        let mut now_due = Vec::with_capacity(due.len());
+        for d in due {
+            if event_ids.contains(&d.event_id) {
+                state.store.release_delivery(&d, &owner).await?;
+            } else {
+                event_ids.push(d.event_id);
+                now_due.push(d);
+            }
+        }
+        let due = now_due;
+        let events: HashMap<EventId, Event> = state
+            .store
+            .events_by_ids(&event_ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        let endpoint = state.store.endpoints(&[hook], now).await?.pop();
+        sent += due.len();
+        let (events, endpoint, owner) = (&events, endpoint.as_ref(), owner.as_str());
+        futures_util::stream::iter(due)
+            .for_each_concurrent(per_endpoint, |d| async move {
+                let result = attempt(state, &d, events.get(&d.event_id), endpoint, owner).await;
+                if let Err(e) = result {
+                    tracing::warn!(delivery = %d.id, error = %lockbridge_core::provider::error_chain(&e), "could not record a delivery");
+                }
+            })
+            .await;
     }
 }
 
@@ -74,73 +215,6 @@ pub fn body(event: &Event) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// One pass: claims up to 200 due attempts and sends them; answers how many were sent.
-pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
-    let now = state.now();
-    let owner = crate::engine::lease_owner();
-    // Long enough for every attempt of the batch, whatever the concurrency.
-    let lease = now + (state.settings.webhook_timeout * 4).as_millis() as i64 + 30_000;
-    let due = state
-        .store
-        .claim_due_deliveries(now, 200, lease, &owner)
-        .await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let mut event_ids: Vec<EventId> = due.iter().map(|d| d.event_id).collect();
-    event_ids.sort();
-    event_ids.dedup();
-    let mut hook_ids: Vec<WebhookId> = due.iter().map(|d| d.webhook_id).collect();
-    hook_ids.sort();
-    hook_ids.dedup();
-    let events: HashMap<EventId, Event> = state
-        .store
-        .events_by_ids(&event_ids)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e))
-        .collect();
-    let endpoints: HashMap<WebhookId, Endpoint> = state
-        .store
-        .endpoints(&hook_ids, now)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e))
-        .collect();
-    let mut by_endpoint: HashMap<WebhookId, Vec<Delivery>> = HashMap::new();
-    for d in due {
-        by_endpoint.entry(d.webhook_id).or_default().push(d);
-    }
-    let sent = by_endpoint.len();
-    let total: usize = by_endpoint.values().map(Vec::len).sum();
-    let per_endpoint = state.webhooks.per_endpoint;
-    let work = by_endpoint.into_iter().map(|(hook, deliveries)| {
-        let (events, endpoints, owner) = (&events, &endpoints, owner.as_str());
-        async move {
-            futures_util::stream::iter(deliveries)
-                .map(|d| async move {
-                    let result = attempt(
-                        state,
-                        &d,
-                        events.get(&d.event_id),
-                        endpoints.get(&hook),
-                        owner,
-                    )
-                    .await;
-                    if let Err(e) = result {
-                        tracing::warn!(delivery = %d.id, error = %lockbridge_core::provider::error_chain(&e), "could not record a delivery");
-                    }
-                })
-                .buffer_unordered(per_endpoint)
-                .collect::<Vec<()>>()
-                .await
-        }
-    });
-    futures_util::future::join_all(work).await;
-    tracing::debug!(endpoints = sent, attempts = total, "webhook pass");
-    Ok(total)
-}
-
 /// Sends one attempt and records what came of it.
 async fn attempt(
     state: &AppState,
@@ -159,6 +233,9 @@ async fn attempt(
             .await?;
         return Ok(());
     };
+    if !endpoint.enabled {
+        return state.store.release_delivery(d, owner).await;
+    }
     if let Err(rule) = super::address::check_url(&endpoint.url, sender.allow_private) {
         let why = format!("the endpoint's URL {rule}");
         state
@@ -175,7 +252,6 @@ async fn attempt(
         .iter()
         .filter_map(|s| sign(s, &id, timestamp, &body))
         .collect();
-    let _slot = sender.slots.acquire().await;
     let started = Instant::now();
     let sent = sender
         .client

@@ -3,4 +3,4 @@
 pub mod address;
 pub mod deliver;
 
-pub use deliver::{Sender, deliver_due};
+pub use deliver::{Lanes, Sender, deliver_due, start_due};
