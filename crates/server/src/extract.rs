@@ -224,20 +224,24 @@ where
             return Ok(*caller);
         }
         let state = AppState::from_ref(state);
-        let header = single_header(&parts.headers, header::AUTHORIZATION.as_str())?
-            .ok_or(ApiError::Unauthorized)?;
+        let refused = || {
+            state.http.auth_failed();
+            ApiError::Unauthorized
+        };
+        let header =
+            single_header(&parts.headers, header::AUTHORIZATION.as_str())?.ok_or_else(refused)?;
         // The scheme is case-insensitive (RFC 9110 §11.1).
         let secret = header
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, secret)| secret.trim())
             .filter(|s| !s.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or_else(refused)?;
         let key = state
             .keys
-            .lookup(&state.store, secret)
+            .lookup(&state.store, secret, state.now())
             .await?
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or_else(refused)?;
         Ok(Caller {
             org: key.org_id,
             role: key.role,

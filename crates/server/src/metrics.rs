@@ -3,15 +3,22 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::state::AppState;
 
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
+    auth_failures: AtomicU64,
 }
 
 impl HttpMetrics {
+    /// A request refused for want of a valid API key.
+    pub fn auth_failed(&self) {
+        self.auth_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn record(&self, route: &str, status: u16) {
         let mut r = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         match r.get_mut(&(route.to_owned(), status)) {
@@ -49,6 +56,16 @@ pub fn render(state: &AppState) -> String {
             label(route)
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP lockbridge_auth_failures_total Requests refused for a missing, malformed, unknown or deleted API key."
+    );
+    let _ = writeln!(out, "# TYPE lockbridge_auth_failures_total counter");
+    let _ = writeln!(
+        out,
+        "lockbridge_auth_failures_total {}",
+        state.http.auth_failures.load(Ordering::Relaxed)
+    );
     let _ = writeln!(
         out,
         "# HELP lockbridge_vendor_calls_total Calls made to vendor clouds, by connection and route."

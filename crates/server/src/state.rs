@@ -23,8 +23,8 @@ pub struct Settings {
     /// First retry delay of a code the vendor could not take yet; doubles per attempt.
     pub retry_base: Duration,
     pub retry_max: Duration,
-    /// How long an API key lookup is cached (a deleted key stops working at once here, and
-    /// within this time on other instances).
+    /// How long an API key lookup is cached, on the service's clock (a deleted key stops
+    /// working at once here, and within this time on other instances).
     pub key_cache_ttl: Duration,
     /// How old the in-memory lock list may get when another instance changed the locks.
     pub lock_cache_ttl: Duration,
@@ -85,7 +85,7 @@ impl Default for Settings {
             worker_interval: Duration::from_secs(5),
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(15 * 60),
-            key_cache_ttl: Duration::from_secs(30),
+            key_cache_ttl: Duration::from_secs(2),
             lock_cache_ttl: Duration::from_secs(2),
             found_codes_interval: Duration::from_secs(60),
             operation_poll: Duration::from_millis(500),
@@ -152,7 +152,8 @@ impl Providers {
 #[derive(Debug, Default)]
 pub struct KeyCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (ApiKey, Instant)>>,
+    /// Each key found, and when (on the service's clock) it was read.
+    entries: Mutex<HashMap<String, (ApiKey, lockbridge_core::time::Millis)>>,
 }
 
 impl KeyCache {
@@ -163,11 +164,19 @@ impl KeyCache {
         }
     }
 
-    pub async fn lookup(&self, store: &Store, secret: &str) -> Result<Option<ApiKey>, ApiError> {
+    /// The key whose secret is `secret`, read again from the store once the cached one is
+    /// `ttl` old at `now`.
+    pub async fn lookup(
+        &self,
+        store: &Store,
+        secret: &str,
+        now: lockbridge_core::time::Millis,
+    ) -> Result<Option<ApiKey>, ApiError> {
+        let ttl = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
         {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((key, at)) = entries.get(secret)
-                && at.elapsed() < self.ttl
+                && (*at..at.saturating_add(ttl)).contains(&now)
             {
                 return Ok(Some(key.clone()));
             }
@@ -179,7 +188,7 @@ impl KeyCache {
                 if entries.len() > 10_000 {
                     entries.clear();
                 }
-                entries.insert(secret.to_owned(), (key.clone(), Instant::now()));
+                entries.insert(secret.to_owned(), (key.clone(), now));
             }
             None => {
                 entries.remove(secret);

@@ -206,3 +206,33 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_deleted_key_stops_working_on_every_instance_within_two_seconds,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let (other, other_url) = t.serve_other().await;
+        let created = t
+            .post("/v1/api-keys", json!({"name": "cleaner", "role": "member"}))
+            .await;
+        let key = created.body["key"].as_str().unwrap().to_owned();
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let on_other = || t.call_at(&other_url, Method::GET, "/v1/locks", Some(&key), None);
+        assert_eq!(
+            on_other().await.status,
+            200,
+            "the other instance knows it now"
+        );
+        assert_eq!(t.delete(&format!("/v1/api-keys/{id}")).await.status, 204);
+        // The other instance may still hold it for a moment, never for 2 s.
+        t.app.state.clock.advance(2_000);
+        other.state.clock.advance(2_000);
+        let r = on_other().await;
+        assert_eq!(r.status, 401, "{}", r.body);
+        let metrics = t
+            .call_at(&other_url, Method::GET, "/metrics", Some(&t.admin), None)
+            .await;
+        let text = metrics.body.as_str().unwrap_or_default().to_owned();
+        assert!(text.contains("lockbridge_auth_failures_total 1"), "{text}");
+    }
+);
