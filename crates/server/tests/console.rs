@@ -114,13 +114,18 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(r.status(), 303);
-        assert!(
-            r.headers()["location"]
-                .to_str()
-                .unwrap()
-                .contains("notice=Unlocked")
+        assert_eq!(
+            r.headers()["location"],
+            "/console/locks",
+            "no text in the URL"
         );
+        let flash = set_cookie(&r, "lb_console_flash");
         assert_eq!(t.sim_calls("/v3/lock/unlock"), unlocks + 1);
+        // The page it leads to says what happened, once.
+        let (_, page) = t
+            .page(&format!("{session}; {flash}"), "/console/locks")
+            .await;
+        assert!(page.contains("Unlocked: "), "{page}");
 
         // Sign-out ends it.
         let r = t
@@ -170,5 +175,95 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(r.status(), 403);
+    }
+);
+
+both_backends!(
+    console_pages_cannot_be_framed_cached_or_spoofed,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let session = t.console_session(&t.admin).await;
+        for path in ["/console/sign-in", "/console/overview", "/console/locks"] {
+            let r = t
+                .browserless()
+                .get(format!("{}{path}", t.url))
+                .header("cookie", &session)
+                .send()
+                .await
+                .unwrap();
+            let h = r.headers();
+            assert_eq!(h["x-frame-options"], "DENY", "{path}");
+            let csp = h["content-security-policy"].to_str().unwrap();
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+            assert_eq!(h["cache-control"], "no-store", "{path}");
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert!(h.contains_key("referrer-policy"), "{path}");
+        }
+        // Text handed in a link is never printed.
+        let spoof = "/console/locks?error=Your+account+is+locked.+Call+555-0100&notice=Call+us";
+        let (status, page) = t.page(&session, spoof).await;
+        assert_eq!(status, 200);
+        assert!(
+            !page.contains("555-0100") && !page.contains("Call us"),
+            "{page}"
+        );
+        let (_, page) = t
+            .page(
+                "",
+                "/console/sign-in?error=Your+key+expired.+Send+it+to+evil.example",
+            )
+            .await;
+        assert!(!page.contains("evil.example"), "{page}");
+
+        // Behind HTTPS every cookie is `__Host-` (Secure, the whole host, no domain), and a
+        // cookie without the prefix is not taken there.
+        let http = t.browserless();
+        let page = http
+            .get(format!("{}/console/sign-in", t.url))
+            .header("x-forwarded-proto", "https")
+            .send()
+            .await
+            .unwrap();
+        let raw: Vec<String> = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            raw.iter().all(|c| c.starts_with("__Host-")
+                && c.contains("; Secure")
+                && c.contains("Path=/;")
+                && !c.contains("Domain")),
+            "{raw:?}"
+        );
+        let pre = set_cookie(&page, "__Host-lb_console_csrf");
+        let token = pre.split_once('=').unwrap().1.to_owned();
+        let signed = http
+            .post(format!("{}/console/sign-in", t.url))
+            .header("x-forwarded-proto", "https")
+            .header("cookie", &pre)
+            .form(&[("api_key", t.admin.as_str()), ("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), 303);
+        let host_session = set_cookie(&signed, "__Host-lb_console");
+        let over_https = |cookie: String| {
+            http.get(format!("{}/console/overview", t.url))
+                .header("x-forwarded-proto", "https")
+                .header("cookie", cookie)
+                .send()
+        };
+        assert_eq!(
+            over_https(host_session.clone()).await.unwrap().status(),
+            200
+        );
+        let plain = host_session.replacen("__Host-", "", 1);
+        assert_eq!(
+            over_https(plain).await.unwrap().status(),
+            303,
+            "a tossed cookie without the prefix is not a session"
+        );
     }
 );

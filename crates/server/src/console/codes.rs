@@ -2,14 +2,14 @@
 //! moves), the new-code form with the lock's PIN rules, and each code's actions.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
 use super::pages::{Fields, csrf, field, layout, lock_errors, notices, text};
-use super::{Answer, Session, api, back, id_of};
+use super::{Answer, Flash, Session, api, back, id_of};
 use crate::state::AppState;
 
 /// The input rules of a lock's codes, for the browser to check before sending.
@@ -132,7 +132,7 @@ pub async fn lock(
     State(s): State<AppState>,
     session: Session,
     id: Path<String>,
-    Query(flash): Query<Fields>,
+    flash: Flash,
 ) -> Response {
     let id = id_of(id);
     let (lock, codes) = lock_and_codes(&s, &session, &id).await;
@@ -141,7 +141,7 @@ pub async fn lock(
             layout(
                 "Lock",
                 Some(&session),
-                &flash,
+                &flash.0,
                 html! { p.flash.error { (lock.error()) } },
             )
             .into_string(),
@@ -180,7 +180,7 @@ pub async fn lock(
         }
     };
     let title = text(&l["name"]);
-    Html(layout(&title, Some(&session), &flash, body).into_string()).into_response()
+    Html(layout(&title, Some(&session), &flash.0, body).into_string()).into_response()
 }
 
 pub async fn codes_table(
@@ -205,6 +205,7 @@ fn utc(local: &str) -> String {
 pub async fn create_code(
     State(s): State<AppState>,
     session: Session,
+    headers: axum::http::HeaderMap,
     id: Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
@@ -235,6 +236,7 @@ pub async fn create_code(
     .await;
     let page = format!("/console/locks/{id}");
     back(
+        &headers,
         &page,
         if r.ok() {
             Ok(format!("Code created: {}", text(&r.body["status"])))
@@ -247,6 +249,7 @@ pub async fn create_code(
 pub async fn change_code(
     State(s): State<AppState>,
     session: Session,
+    headers: axum::http::HeaderMap,
     id: Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
@@ -295,9 +298,10 @@ pub async fn change_code(
             )
             .await
         }
-        _ => return back(&page, Err("unknown action".into())),
+        _ => return back(&headers, &page, Err("unknown action".into())),
     };
     back(
+        &headers,
         &page,
         if r.ok() {
             Ok(format!("Done: {}", text(&r.body["status"])))

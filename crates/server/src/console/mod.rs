@@ -6,10 +6,16 @@
 //! calls its own routes in-process with the signed-in key's caller, so the console can do
 //! nothing the API would not let that key do, and shows the API's own errors.
 //!
-//! Sign-in takes an API key and answers a session cookie (`HttpOnly`, `SameSite=Strict`,
-//! `Secure` behind HTTPS, path `/console`); the session is stored hashed, expires after 12 hours,
-//! ends on sign-out and with its key. Every form carries the session's CSRF token (sign-in: a
-//! token in a cookie of its own); a form without it is refused with 403.
+//! Sign-in takes an API key and answers a session cookie (`HttpOnly`, `SameSite=Strict`; behind
+//! HTTPS `Secure` and named `__Host-…`, so no other origin of the host can plant one; path
+//! `/console` otherwise); the session is stored hashed, expires after 12 hours, ends on sign-out
+//! and with its key. Every form carries the session's CSRF token (sign-in: a token in a cookie
+//! of its own); a form without it is refused with 403.
+//!
+//! Every console answer forbids framing (`X-Frame-Options`, CSP `frame-ancestors 'none'`),
+//! caching (`no-store`: pages show PINs and secrets), sniffing and referrers. A form's outcome
+//! reaches the next page in a one-time cookie, never in the URL: no page prints text it was
+//! handed in a link.
 
 mod codes;
 mod pages;
@@ -19,7 +25,7 @@ use std::sync::OnceLock;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -33,6 +39,8 @@ use crate::state::AppState;
 
 const SESSION_COOKIE: &str = "lb_console";
 const SIGN_IN_COOKIE: &str = "lb_console_csrf";
+/// The outcome of the last form, shown once by the page it led to.
+const FLASH_COOKIE: &str = "lb_console_flash";
 const SESSION_MS: i64 = 12 * 3600 * 1000;
 
 /// The console's routes (outside the API's description: they answer HTML).
@@ -68,6 +76,65 @@ pub fn router() -> Router<AppState> {
             "/console/webhooks/{id}/deliveries/{delivery}/retry",
             post(webhooks::retry_delivery),
         )
+        .layer(axum::middleware::from_fn(edge))
+}
+
+/// What every console answer carries, and the one-time message of the last form: read from
+/// its cookie into the request (see [`Flash`]) and cleared by the page that shows it.
+async fn edge(mut request: Request<Body>, next: axum::middleware::Next) -> Response {
+    let flash = flash_of(request.headers());
+    let clear = (!flash.is_empty()).then(|| set_cookie(request.headers(), FLASH_COOKIE, "", 0));
+    request.extensions_mut().insert(Flash(flash));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        (
+            "content-security-policy",
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+        ),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+    ] {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    }
+    if let Some(clear) = clear
+        && !response.status().is_redirection()
+        && let Ok(v) = header::HeaderValue::from_str(&clear)
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// The message the last form left for this page (`notice` or `error`), from its cookie.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Flash(pub pages::Fields);
+
+impl<S: Send + Sync> FromRequestParts<S> for Flash {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Flash>().cloned().unwrap_or_default())
+    }
+}
+
+fn flash_of(headers: &HeaderMap) -> pages::Fields {
+    let mut out = pages::Fields::new();
+    let Some(raw) = cookie(headers, FLASH_COOKIE) else {
+        return out;
+    };
+    let text: String = form_urlencoded::parse(format!("m={raw}").as_bytes())
+        .map(|(_, v)| v.into_owned())
+        .next()
+        .unwrap_or_default();
+    if let Some((kind, message)) = text.split_once(':')
+        && matches!(kind, "notice" | "error")
+    {
+        out.insert(kind.into(), message.into());
+    }
+    out
 }
 
 async fn css() -> impl IntoResponse {
@@ -84,7 +151,9 @@ async fn js() -> impl IntoResponse {
     )
 }
 
+/// The cookie `name` (its `__Host-` form behind HTTPS: the only one taken there).
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let name = cookie_name(headers, name);
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -93,6 +162,16 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|c| c.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// `name` as the console's cookies are called here: behind HTTPS with the `__Host-` prefix,
+/// which browsers accept only from a secure origin, for the whole host, without a domain.
+fn cookie_name(headers: &HeaderMap, name: &str) -> String {
+    if https(headers) {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
 }
 
 /// Whether the browser reached the service over HTTPS (directly or through a proxy that says
@@ -105,8 +184,13 @@ fn https(headers: &HeaderMap) -> bool {
 }
 
 fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age_s: i64) -> String {
-    let secure = if https(headers) { "; Secure" } else { "" };
-    format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
+    let name = cookie_name(headers, name);
+    let (path, secure) = if https(headers) {
+        ("/", "; Secure")
+    } else {
+        ("/console", "")
+    };
+    format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
 }
 
 /// Two strings compared in time that does not depend on where they differ.
@@ -248,19 +332,14 @@ struct SignInForm {
     csrf: Option<String>,
 }
 
-#[derive(serde::Deserialize, Default)]
-struct Notice {
-    error: Option<String>,
-}
-
-async fn sign_in_page(headers: HeaderMap, Query(q): Query<Notice>) -> Response {
+async fn sign_in_page(headers: HeaderMap, flash: Flash) -> Response {
     // 244 random bits (two version-4 UUIDs).
     let token = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    let page = pages::sign_in(&token, q.error.as_deref());
+    let page = pages::sign_in(&token, &flash.0);
     (
         [(
             header::SET_COOKIE,
@@ -283,7 +362,11 @@ async fn sign_in(
     let key = match s.store.api_key_by_secret(form.api_key.trim()).await {
         Ok(Some(k)) => k,
         Ok(None) => {
-            return Redirect::to("/console/sign-in?error=That+key+is+not+valid").into_response();
+            return back(
+                &headers,
+                "/console/sign-in",
+                Err("That key is not valid".into()),
+            );
         }
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
@@ -339,15 +422,27 @@ async fn sign_out(
         .into_response()
 }
 
-/// Back to `to` with a message for the page (`notice` or `error`).
-pub fn back(to: &str, outcome: Result<String, String>) -> Response {
+/// Back to `to` with a message for the page (`notice` or `error`), in a one-time cookie.
+pub fn back(headers: &HeaderMap, to: &str, outcome: Result<String, String>) -> Response {
     let (kind, text) = match outcome {
         Ok(t) => ("notice", t),
         Err(t) => ("error", t),
     };
-    let sep = if to.contains('?') { '&' } else { '?' };
-    let text: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
-    Redirect::to(&format!("{to}{sep}{kind}={text}")).into_response()
+    // Short enough for any browser's cookie limit.
+    let text: String = text.chars().take(600).collect();
+    let value: String =
+        form_urlencoded::byte_serialize(format!("{kind}:{text}").as_bytes()).collect();
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                set_cookie(headers, FLASH_COOKIE, &value, 60),
+            ),
+            (header::LOCATION, to.to_owned()),
+        ],
+    )
+        .into_response()
 }
 
 /// A path segment from a URL, checked to be an id's characters only.

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde_json::{Value, json};
 
-use super::{Session, api, back, id_of};
+use super::{Flash, Session, api, back, id_of};
 use crate::state::AppState;
 
 pub(super) type Fields = HashMap<String, String>;
@@ -102,15 +102,11 @@ pub fn message_page(title: &str, message: &str) -> Markup {
     )
 }
 
-pub fn sign_in(token: &str, error: Option<&str>) -> Markup {
-    let mut flash = Fields::new();
-    if let Some(e) = error {
-        flash.insert("error".into(), e.into());
-    }
+pub fn sign_in(token: &str, flash: &Fields) -> Markup {
     layout(
         "Sign in",
         None,
-        &flash,
+        flash,
         html! {
             form.card method="post" action="/console/sign-in" {
                 input type="hidden" name="csrf" value=(token);
@@ -140,11 +136,7 @@ pub(super) fn lock_errors(lock: &Value) -> Markup {
     }
 }
 
-pub async fn overview(
-    State(s): State<AppState>,
-    session: Session,
-    Query(flash): Query<Fields>,
-) -> Response {
+pub async fn overview(State(s): State<AppState>, session: Session, flash: Flash) -> Response {
     let conns = api(&s, &session, Method::GET, "/v1/connections?limit=200", None).await;
     let locks = api(&s, &session, Method::GET, "/v1/locks?limit=200", None).await;
     let locks = locks.list();
@@ -199,12 +191,13 @@ pub async fn overview(
             }
         }
     };
-    Html(layout("Overview", Some(&session), &flash, body).into_string()).into_response()
+    Html(layout("Overview", Some(&session), &flash.0, body).into_string()).into_response()
 }
 
 pub async fn reauthenticate(
     State(s): State<AppState>,
     session: Session,
+    headers: axum::http::HeaderMap,
     id: Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
@@ -227,6 +220,7 @@ pub async fn reauthenticate(
     )
     .await;
     back(
+        &headers,
         "/console/overview",
         if r.ok() {
             Ok("Credentials updated and verified.".into())
@@ -239,6 +233,7 @@ pub async fn reauthenticate(
 pub async fn locks(
     State(s): State<AppState>,
     session: Session,
+    flash: Flash,
     Query(q): Query<Fields>,
 ) -> Response {
     let path = filtered("/v1/locks?limit=200", &q, &["provider", "online", "q"]);
@@ -293,12 +288,13 @@ pub async fn locks(
             }
         }
     };
-    Html(layout("Locks", Some(&session), &q, body).into_string()).into_response()
+    Html(layout("Locks", Some(&session), &flash.0, body).into_string()).into_response()
 }
 
 pub async fn operate(
     State(s): State<AppState>,
     session: Session,
+    headers: axum::http::HeaderMap,
     id: Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
@@ -332,14 +328,10 @@ pub async fn operate(
     } else {
         Err(r.error())
     };
-    back("/console/locks", outcome)
+    back(&headers, "/console/locks", outcome)
 }
 
-pub async fn grants(
-    State(s): State<AppState>,
-    session: Session,
-    Query(flash): Query<Fields>,
-) -> Response {
+pub async fn grants(State(s): State<AppState>, session: Session, flash: Flash) -> Response {
     let r = api(&s, &session, Method::GET, "/v1/grants?limit=200", None).await;
     let body = html! {
         div.table { table {
@@ -357,12 +349,13 @@ pub async fn grants(
             }
         } }
     };
-    Html(layout("Grants", Some(&session), &flash, body).into_string()).into_response()
+    Html(layout("Grants", Some(&session), &flash.0, body).into_string()).into_response()
 }
 
 pub async fn events(
     State(s): State<AppState>,
     session: Session,
+    flash: Flash,
     Query(q): Query<Fields>,
 ) -> Response {
     let path = filtered("/v1/events?limit=100", &q, &["type", "lock_id"]);
@@ -388,5 +381,5 @@ pub async fn events(
             }
         } }
     };
-    Html(layout("Events", Some(&session), &q, body).into_string()).into_response()
+    Html(layout("Events", Some(&session), &flash.0, body).into_string()).into_response()
 }

@@ -2,14 +2,14 @@
 //! answer), each endpoint's deliveries and their retry.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use serde_json::json;
 
 use super::pages::{Fields, csrf, field, layout, text};
-use super::{Answer, Session, api, back, id_of};
+use super::{Answer, Flash, Session, api, back, id_of};
 use crate::state::AppState;
 
 fn webhooks_page(session: &Session, list: &Answer, flash: &Fields, secret: Option<&str>) -> Markup {
@@ -45,18 +45,15 @@ fn webhooks_page(session: &Session, list: &Answer, flash: &Fields, secret: Optio
     layout("Webhooks", Some(session), flash, body)
 }
 
-pub async fn webhooks(
-    State(s): State<AppState>,
-    session: Session,
-    Query(flash): Query<Fields>,
-) -> Response {
+pub async fn webhooks(State(s): State<AppState>, session: Session, flash: Flash) -> Response {
     let list = api(&s, &session, Method::GET, "/v1/webhooks?limit=200", None).await;
-    Html(webhooks_page(&session, &list, &flash, None).into_string()).into_response()
+    Html(webhooks_page(&session, &list, &flash.0, None).into_string()).into_response()
 }
 
 pub async fn create_webhook(
     State(s): State<AppState>,
     session: Session,
+    headers: axum::http::HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
     if let Some(r) = session.refuse(f.get("csrf").map(String::as_str)) {
@@ -74,7 +71,7 @@ pub async fn create_webhook(
     }
     let r = api(&s, &session, Method::POST, "/v1/webhooks", Some(body)).await;
     if !r.ok() {
-        return back("/console/webhooks", Err(r.error()));
+        return back(&headers, "/console/webhooks", Err(r.error()));
     }
     // The secret is shown in this answer only, never put in a URL.
     let list = api(&s, &session, Method::GET, "/v1/webhooks?limit=200", None).await;
@@ -87,7 +84,7 @@ pub async fn webhook(
     State(s): State<AppState>,
     session: Session,
     id: Path<String>,
-    Query(flash): Query<Fields>,
+    flash: Flash,
 ) -> Response {
     let id = id_of(id);
     let r = api(
@@ -122,12 +119,13 @@ pub async fn webhook(
             }
         } }
     };
-    Html(layout("Deliveries", Some(&session), &flash, body).into_string()).into_response()
+    Html(layout("Deliveries", Some(&session), &flash.0, body).into_string()).into_response()
 }
 
 pub async fn retry_delivery(
     State(s): State<AppState>,
     session: Session,
+    headers: axum::http::HeaderMap,
     Path((id, delivery)): Path<(String, String)>,
     Form(f): Form<Fields>,
 ) -> Response {
@@ -149,6 +147,7 @@ pub async fn retry_delivery(
     )
     .await;
     back(
+        &headers,
         &format!("/console/webhooks/{id}"),
         if r.ok() {
             Ok("Sent again.".into())
