@@ -29,8 +29,14 @@ pub enum ErrorKind {
     /// Stored credentials no longer work.
     AuthFailed,
     RateLimited,
-    /// The lock or its gateway is unreachable.
+    /// The lock does not answer (out of its gateway's range, its own radio down).
     DeviceOffline,
+    /// The gateway or bridge the lock is reached through is offline.
+    GatewayOffline,
+    /// The vendor refused the account permission for this (not a credential failure).
+    Forbidden,
+    /// The lock could not move its bolt.
+    Jammed,
     Timeout,
     NotFound,
     /// The lock cannot do this.
@@ -49,6 +55,7 @@ impl ErrorKind {
             ErrorKind::DeviceBusy
                 | ErrorKind::RateLimited
                 | ErrorKind::DeviceOffline
+                | ErrorKind::GatewayOffline
                 | ErrorKind::Timeout
                 | ErrorKind::Unavailable
         )
@@ -66,7 +73,10 @@ impl ErrorKind {
             ErrorKind::RejectedCredentials => "the vendor refused these credentials",
             ErrorKind::AuthFailed => "the stored credentials no longer work",
             ErrorKind::RateLimited => "the vendor's rate limit was reached",
-            ErrorKind::DeviceOffline => "the lock or its gateway is offline",
+            ErrorKind::DeviceOffline => "the lock does not answer",
+            ErrorKind::GatewayOffline => "the lock's gateway is offline",
+            ErrorKind::Forbidden => "the vendor refused the account permission",
+            ErrorKind::Jammed => "the lock is jammed",
             ErrorKind::Timeout => "the vendor did not answer in time",
             ErrorKind::NotFound => "the vendor does not know it",
             ErrorKind::Unsupported => "the lock cannot do this",
@@ -185,6 +195,10 @@ pub struct DeviceLock {
     pub provider_id: String,
     pub name: String,
     pub online: bool,
+    /// Whether `online` is the lock's own reach as the vendor knows it; `false` where the
+    /// list only knows the gateway's (TTLock): a lock a command found unreachable then stays
+    /// offline until a command reaches it.
+    pub reach_reported: bool,
     pub state: LockState,
     pub battery: Option<u8>,
     /// The vendor id of the gateway or bridge it is reached through.
@@ -222,6 +236,11 @@ pub struct LockEvent {
     pub actor: Option<String>,
     /// The vendor's own record type.
     pub provider_type: String,
+    /// For an alarm, what it is: `tamper`, `jammed`, `low_battery`, `wrong_code_lockout`,
+    /// `door_ajar`, `forced_open`, `high_temperature`, `power_off`, `duress`, or `None` for
+    /// what no rule names (reported as `other`).
+    #[serde(skip)]
+    pub alarm: Option<&'static str>,
     /// The code typed, when the vendor reports it (matched to an access code by the service).
     #[serde(skip)]
     pub code: Option<String>,

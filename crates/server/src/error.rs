@@ -108,6 +108,9 @@ impl ApiError {
                 ErrorKind::AuthFailed => (StatusCode::BAD_GATEWAY, "provider_auth_failed"),
                 ErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
                 ErrorKind::DeviceOffline => (StatusCode::SERVICE_UNAVAILABLE, "device_offline"),
+                ErrorKind::GatewayOffline => (StatusCode::SERVICE_UNAVAILABLE, "gateway_offline"),
+                ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "provider_forbidden"),
+                ErrorKind::Jammed => (StatusCode::CONFLICT, "device_jammed"),
                 ErrorKind::Timeout => (StatusCode::GATEWAY_TIMEOUT, "provider_timeout"),
                 ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
                 ErrorKind::Unsupported => (StatusCode::UNPROCESSABLE_ENTITY, "not_supported"),
@@ -134,7 +137,12 @@ fn client_message(e: &ProviderError) -> String {
         ErrorKind::RejectedCredentials => "the vendor refused these credentials",
         ErrorKind::AuthFailed => "the stored credentials no longer work; update them",
         ErrorKind::RateLimited => "the vendor's rate limit was reached; retry after Retry-After",
-        ErrorKind::DeviceOffline => "the lock or its gateway is unreachable",
+        ErrorKind::DeviceOffline => {
+            "the lock does not answer: it is out of its gateway's range or its radio is down"
+        }
+        ErrorKind::GatewayOffline => "the lock's gateway or bridge is offline",
+        ErrorKind::Forbidden => "the vendor account has no permission for this lock or action",
+        ErrorKind::Jammed => "the lock is jammed: its bolt could not move",
         ErrorKind::Timeout => "the vendor or the lock did not answer in time",
         ErrorKind::NotFound => "the vendor does not know this object",
         ErrorKind::Unsupported => "this lock cannot do that",

@@ -97,7 +97,7 @@ pub fn event_of(lock: &Lock, e: &LockEvent, codes: &[AccessCode], now: i64) -> E
         data["actor"] = json!(actor);
     }
     if kind == EventType::LockAlarm {
-        data["alarm"] = json!("other");
+        data["alarm"] = json!(e.alarm.unwrap_or("other"));
     }
     let mut event = Event::new(lock.org_id, kind, e.time)
         .lock(lock.id)

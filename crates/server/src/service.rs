@@ -7,7 +7,7 @@ use std::sync::Arc;
 use lockbridge_core::Vendor;
 use lockbridge_core::credentials::{Credentials, Field};
 use lockbridge_core::ids::{ConnectionId, OrgId};
-use lockbridge_core::model::{Connection, ConnectionStatus, Provider};
+use lockbridge_core::model::{Connection, ConnectionStatus, Lock, Provider};
 use lockbridge_core::provider::{ErrorKind, ProviderResult};
 use lockbridge_core::time::now_ms;
 use lockbridge_store::SyncCounts;
@@ -42,6 +42,36 @@ where
             Err(e)
         }
         other => other.map_err(ApiError::from),
+    }
+}
+
+/// Records what an answer to a command sent to `lock` says of its reach: a vendor error that
+/// the lock or its gateway cannot be reached marks it offline at once (with its event); an
+/// answer that reached it (`None`) brings it back. Other errors say nothing of it.
+pub async fn note_reach(state: &AppState, lock: &Lock, failed: Option<ErrorKind>) {
+    let unreachable = match failed {
+        None => None,
+        Some(ErrorKind::DeviceOffline) => Some("device_offline"),
+        Some(ErrorKind::GatewayOffline) => Some("gateway_offline"),
+        Some(_) => return,
+    };
+    let marked = lock
+        .errors
+        .iter()
+        .any(|n| n.code == "device_offline" || n.code == "gateway_offline");
+    if unreachable.is_none() && lock.online && !marked {
+        return;
+    }
+    match state
+        .store
+        .note_reach(lock.id, unreachable, state.now())
+        .await
+    {
+        Ok(true) => state.locks.invalidate(lock.org_id),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(lock = %lock.id, error = %lockbridge_core::provider::error_chain(&e), "could not record a lock's reach");
+        }
     }
 }
 

@@ -293,7 +293,7 @@ both_backends!(vendor_text_stays_in_the_log, |db: Db| async move {
         count: Some(1),
         ..Default::default()
     };
-    let fixed = "ttlock: the lock or its gateway is unreachable (vendor code -3002)";
+    let fixed = "ttlock: the lock's gateway or bridge is offline (vendor code -3002)";
     t.sim.world().faults.add(fault("/v3/lock/unlock"));
     let r = t
         .post(&format!("/v1/locks/{front}/unlock"), json!({}))
@@ -305,7 +305,7 @@ both_backends!(vendor_text_stays_in_the_log, |db: Db| async move {
             r.body["error"]["provider_code"].as_str(),
             r.body["error"]["message"].as_str()
         ),
-        (503, "device_offline", Some("-3002"), Some(fixed)),
+        (503, "gateway_offline", Some("-3002"), Some(fixed)),
         "{}",
         r.body
     );
@@ -323,5 +323,5 @@ both_backends!(vendor_text_stays_in_the_log, |db: Db| async move {
         "{}",
         r.body
     );
-    assert_eq!(r.body["errors"][0]["code"], "device_offline");
+    assert_eq!(r.body["errors"][0]["code"], "gateway_offline");
 });

@@ -93,12 +93,39 @@ both_backends!(unlock_and_lock_reach_the_lock, |db: Db| async move {
     let shed = t.lock_id("Garden shed").await;
     let r = t.post(&format!("/v1/locks/{shed}/unlock"), json!({})).await;
     assert_eq!((r.status.as_u16(), error_code(&r)), (422, "not_supported"));
+    // Bluetooth only: no online codes either, and its capabilities say so; offline codes work.
+    let caps = t.get(&format!("/v1/locks/{shed}")).await.body["capabilities"].clone();
+    assert_eq!(
+        (
+            caps["access_codes"].as_bool(),
+            caps["offline_codes"].as_bool()
+        ),
+        (Some(false), Some(true)),
+        "{caps}"
+    );
+    let adds = t.sim_calls("/v3/keyboardPwd/add");
+    let r = t
+        .post(
+            &format!("/v1/locks/{shed}/access-codes"),
+            json!({"code": "591734"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), error_code(&r)),
+        (422, "not_supported"),
+        "{}",
+        r.body
+    );
+    assert_eq!(t.sim_calls("/v3/keyboardPwd/add"), adds);
 
     let storage = t.lock_id("Storage room").await;
     let r = t
         .post(&format!("/v1/locks/{storage}/unlock"), json!({}))
         .await;
-    assert_eq!((r.status.as_u16(), error_code(&r)), (503, "device_offline"));
+    assert_eq!(
+        (r.status.as_u16(), error_code(&r)),
+        (503, "gateway_offline")
+    );
     assert_eq!(r.body["error"]["provider_code"], "-3002");
 });
 
@@ -334,5 +361,87 @@ both_backends!(
             .map(|l| l["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["Front door"], "{}", r.body);
+    }
+);
+
+both_backends!(
+    a_lock_out_of_its_gateways_range_is_offline_until_a_command_reaches_it,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect().await;
+        let front = t.lock_id("Front door").await;
+        // The gateway is online; the lock has left its range (TTLock's list cannot tell).
+        t.sim.world().locks.get_mut(&t.sim_lock(0)).unwrap().online = false;
+        let r = t
+            .post(&format!("/v1/locks/{front}/unlock"), json!({}))
+            .await;
+        assert_eq!((r.status.as_u16(), error_code(&r)), (503, "device_offline"));
+        let codes_of = |lock: &Value| -> Vec<String> {
+            lock["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["code"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let lock = t.get(&format!("/v1/locks/{front}")).await.body;
+        assert_eq!(lock["online"], false, "{lock}");
+        assert_eq!(codes_of(&lock), ["device_offline"], "{lock}");
+        let listed = t.get("/v1/locks?online=false").await.body;
+        assert!(
+            listed["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["id"] == front.as_str()),
+            "the lock list sees it at once: {listed}"
+        );
+        let offline = t
+            .get(&format!("/v1/events?type=lock.offline&lock_id={front}"))
+            .await;
+        assert_eq!(offline.body["data"].as_array().unwrap().len(), 1);
+        // A device sync reads TTLock's list, which still says online: the lock stays offline.
+        t.post(
+            &format!(
+                "/v1/connections/{}/sync",
+                lock["connection_id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+        let lock = t.get(&format!("/v1/locks/{front}")).await.body;
+        assert_eq!(lock["online"], false, "{lock}");
+
+        // Back in range: the next command reaches it, and that says so.
+        t.sim.world().locks.get_mut(&t.sim_lock(0)).unwrap().online = true;
+        let r = t
+            .post(&format!("/v1/locks/{front}/unlock"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let lock = t.get(&format!("/v1/locks/{front}")).await.body;
+        assert_eq!(lock["online"], true, "{lock}");
+        assert!(codes_of(&lock).is_empty(), "{lock}");
+        let online = t
+            .get(&format!("/v1/events?type=lock.online&lock_id={front}"))
+            .await;
+        assert_eq!(online.body["data"].as_array().unwrap().len(), 1);
+
+        // A code write that finds the gateway offline marks it too.
+        let gateway = t.sim.world().locks[&t.sim_lock(0)].gateway_id.unwrap();
+        t.sim.world().gateways.get_mut(&gateway).unwrap().online = false;
+        let r = t
+            .post(
+                &format!("/v1/locks/{front}/access-codes"),
+                json!({"name": "Cleaner", "code": "730512"}),
+            )
+            .await;
+        // The request's own attempt met the offline gateway.
+        assert_eq!(r.body["status"], "setting", "{}", r.body);
+        let lock = t.get(&format!("/v1/locks/{front}")).await.body;
+        assert_eq!(
+            (lock["online"].as_bool(), codes_of(&lock)),
+            (Some(false), vec!["gateway_offline".to_owned()]),
+            "{lock}"
+        );
     }
 );

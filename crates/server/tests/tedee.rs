@@ -97,10 +97,26 @@ both_backends!(unlock_and_lock_follow_the_operation, |db: Db| async move {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(t.tedee.world().locks[&sim_id].state, 2);
 
-    // A jam: the operation completes with an error result.
+    // A jam: the operation completes with an error result; it is said as a jam, with its
+    // alarm.
     t.tedee.world().locks.get_mut(&sim_id).unwrap().jam_next = true;
     let r = t.post(&format!("/v1/locks/{id}/lock"), json!({})).await;
-    assert_eq!((r.status.as_u16(), error_code(&r)), (502, "provider_error"));
+    assert_eq!((r.status.as_u16(), error_code(&r)), (409, "device_jammed"));
+    let alarms = t
+        .get(&format!("/v1/events?type=lock.alarm&lock_id={id}"))
+        .await;
+    assert_eq!(
+        alarms.body["data"][0]["data"]["alarm"], "jammed",
+        "{}",
+        alarms.body
+    );
+    // A permission refusal is the vendor's 403, not a failure of lockbridge's.
+    t.tedee_fault("POST /my/lock/{id}/operation/unlock", 403);
+    let r = t.post(&format!("/v1/locks/{id}/unlock"), json!({})).await;
+    assert_eq!(
+        (r.status.as_u16(), error_code(&r)),
+        (403, "provider_forbidden")
+    );
     // 428 disconnected → 503; 409 another request → 409 device_busy; 408 → 504.
     let office = t.tedee_lock(2).await;
     let r = t

@@ -104,6 +104,9 @@ pub const LOW_BATTERY: u8 = 20;
 pub(crate) const BUMP_ORG: &str =
     "UPDATE organisations SET locks_version = locks_version + 1 WHERE id = $1";
 
+/// The message of a `device_offline` error learned from a command's answer.
+const UNREACHED: &str = "the lock did not answer the last command";
+
 impl Store {
     /// Writes what a sync found, in one transaction: gateways and locks upserted by their
     /// vendor ids (keeping lockbridge's ids), the ones the vendor no longer lists removed; each
@@ -201,13 +204,25 @@ impl Store {
                 .as_deref()
                 .and_then(|g| gateway_online.get(g))
                 .is_some_and(|on| !on);
-            toggle_notice(
-                &mut errors,
-                !l.online,
-                "device_offline",
-                "the lock does not answer",
-                now,
-            );
+            // A command that found the lock out of reach is believed until a command reaches
+            // it, where the vendor's list cannot tell (it knows only the gateway).
+            let unreached = old.is_some_and(|o| {
+                o.errors
+                    .iter()
+                    .any(|n| n.code == "device_offline" && n.message == UNREACHED)
+            }) && !l.reach_reported;
+            let online = l.online && !unreached;
+            if l.online && !unreached {
+                toggle_notice(&mut errors, false, "device_offline", "", now);
+            } else if !l.online {
+                toggle_notice(
+                    &mut errors,
+                    true,
+                    "device_offline",
+                    "the lock does not answer",
+                    now,
+                );
+            }
             toggle_notice(
                 &mut errors,
                 gateway_down,
@@ -245,8 +260,8 @@ impl Store {
             );
             if let Some(old) = old {
                 let lock_event = |kind: EventType| event(kind).lock(old.id);
-                if old.online != l.online {
-                    events.push(lock_event(if l.online {
+                if old.online != online {
+                    events.push(lock_event(if online {
                         EventType::LockOnline
                     } else {
                         EventType::LockOffline
@@ -277,7 +292,7 @@ impl Store {
             .bind(conn.provider.as_str())
             .bind(&l.provider_id)
             .bind(&l.name)
-            .bind(i64::from(l.online))
+            .bind(i64::from(online))
             .bind(l.state.as_str())
             .bind(l.battery.map(i64::from))
             .bind(gateway_id)
@@ -530,6 +545,78 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Records what a vendor's answer to a command said of a lock's reach: `Some(code)`
+    /// (`device_offline` or `gateway_offline`) marks it offline with that error, `None` (the
+    /// command reached it) brings it back online without either. The change, its event
+    /// (`lock.offline` / `lock.online`) and the organisation's lock version move in one
+    /// transaction, conditionally on the row as read; `false` when nothing changed.
+    pub async fn note_reach(
+        &self,
+        id: LockId,
+        unreachable: Option<&'static str>,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let hold = match self.dialect {
+            crate::Dialect::Postgres => " FOR UPDATE",
+            crate::Dialect::Sqlite => "",
+        };
+        let Some(row) = sqlx::query(&self.sql(&format!(
+            "SELECT {LOCK_COLUMNS} FROM locks WHERE id = $1{hold}"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(false);
+        };
+        let l = lock(&row)?;
+        let mut errors = l.errors.clone();
+        let online = match unreachable {
+            Some(code) => {
+                let message = if code == "gateway_offline" {
+                    "the lock's gateway did not answer the last command"
+                } else {
+                    UNREACHED
+                };
+                toggle_notice(&mut errors, true, code, message, now);
+                false
+            }
+            None => {
+                toggle_notice(&mut errors, false, "device_offline", "", now);
+                toggle_notice(&mut errors, false, "gateway_offline", "", now);
+                true
+            }
+        };
+        if online == l.online && errors == l.errors {
+            return Ok(false);
+        }
+        sqlx::query(&self.sql("UPDATE locks SET online = $1, errors = $2 WHERE id = $3"))
+            .bind(i64::from(online))
+            .bind(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into()))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&self.sql(BUMP_ORG))
+            .bind(l.org_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if online != l.online {
+            let kind = if online {
+                EventType::LockOnline
+            } else {
+                EventType::LockOffline
+            };
+            let event = Event::new(l.org_id, kind, now)
+                .lock(l.id)
+                .connection(l.connection_id)
+                .data(serde_json::json!({"reason": unreachable.unwrap_or("reached")}));
+            self.insert_events(&mut tx, &[event]).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Records a lock's new state, and the event for it when `event` says what moved it (our

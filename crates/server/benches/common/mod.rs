@@ -55,6 +55,7 @@ pub async fn seed_locks(db: &TestDb, locks: u32) -> (OrgId, String) {
             provider_id: (3_000_000 + i).to_string(),
             name: format!("Room {i:04}"),
             online: i % 7 != 0,
+            reach_reported: true,
             state: LockState::Locked,
             battery: Some((i % 100) as u8),
             gateway: None,

@@ -473,6 +473,12 @@ pub async fn work_on(
         act(state, conn, lock, &code),
     )
     .await;
+    // A write the lock took (or refused as unreachable) says whether it can be reached.
+    match &result {
+        Ok(Reached::Set(_)) => service::note_reach(state, lock, None).await,
+        Err(EngineError::Vendor(e)) => service::note_reach(state, lock, Some(e.kind)).await,
+        _ => {}
+    }
     let learned: Option<Option<String>> = match &result {
         Ok(Reached::Set(p) | Reached::Adopted(p) | Reached::Pending(p)) => Some(Some(p.clone())),
         Ok(Reached::Removed | Reached::Lost) => Some(None),

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{GatewayId, LockId};
 use lockbridge_core::model::{Lock, LockState};
-use lockbridge_core::provider::OfflineKind;
+use lockbridge_core::provider::{ErrorKind, OfflineKind};
 use lockbridge_core::time::{Millis, now_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -165,14 +165,31 @@ async fn operate(
     }
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let (l, c) = (&lock, &conn);
-    service::call(&s, &conn, |api| async move {
+    let done = service::call(&s, &conn, |api| async move {
         if unlock {
             api.operations_api()?.unlock(c, l).await
         } else {
             api.operations_api()?.lock(c, l).await
         }
     })
-    .await?;
+    .await;
+    // What the vendor answered says whether the lock can be reached.
+    let answered = match &done {
+        Ok(()) => Some(None),
+        Err(ApiError::Provider(e)) => Some(Some(e.kind)),
+        Err(_) => None,
+    };
+    if let Some(failed) = answered {
+        service::note_reach(&s, &lock, failed).await;
+    }
+    if answered == Some(Some(ErrorKind::Jammed)) {
+        let event = Event::new(lock.org_id, EventType::LockAlarm, s.now())
+            .lock(lock.id)
+            .connection(lock.connection_id)
+            .data(json!({"alarm": "jammed", "source": "command", "method": "remote"}));
+        s.store.record_events(&[event]).await?;
+    }
+    done?;
     let state = if unlock {
         LockState::Unlocked
     } else {

@@ -49,6 +49,7 @@ pub fn device_lock(id: &str, name: &str, gateway: Option<&str>, online: bool) ->
         provider_id: id.into(),
         name: name.into(),
         online,
+        reach_reported: true,
         state: LockState::Unknown,
         battery: Some(80),
         gateway: gateway.map(Into::into),

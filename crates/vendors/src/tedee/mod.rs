@@ -64,7 +64,7 @@ fn map_err(err: td::Error, verifying: bool) -> ProviderError {
             TdKind::BadRequest => (InvalidInput, Some("code")),
             TdKind::Unauthorized => (credentials, None),
             TdKind::Forbidden if verifying => (RejectedCredentials, None),
-            TdKind::Forbidden => (Failed, None),
+            TdKind::Forbidden => (Forbidden, None),
             TdKind::NotFound => (NotFound, None),
             TdKind::PinExists => (AlreadyExists, Some("code")),
             TdKind::DeviceTimeout => (Timeout, None),
@@ -76,6 +76,9 @@ fn map_err(err: td::Error, verifying: bool) -> ProviderError {
             TdKind::Other => (Failed, None),
         },
         td::Error::RateLimited { .. } => (RateLimited, None),
+        // A state change that failed with result 1 is a jam (as Tedee's own clients read
+        // `stateChangeResult`); other results are not named.
+        td::Error::OperationFailed { result: 1, .. } => (Jammed, None),
         td::Error::OperationFailed { .. } => (Failed, None),
         td::Error::OperationTimeout(_) => (Timeout, None),
         td::Error::Transport(t) if t.is_timeout() => (Timeout, None),
@@ -204,6 +207,12 @@ fn event_of(a: &td::Activity) -> Option<LockEvent> {
         success,
         actor: a.username.clone(),
         provider_type: a.event.to_string(),
+        alarm: match a.event {
+            40 => Some("jammed"),
+            41 => Some("power_off"),
+            86 => Some("door_ajar"),
+            _ => None,
+        },
         code: None,
         code_provider_id: None,
         record_id: Some(a.id.to_string()),
@@ -355,6 +364,7 @@ impl Vendor for TedeeProvider {
                     provider_id: l.id.to_string(),
                     name: l.name.clone(),
                     online: l.is_connected == Some(true) && state.is_some(),
+                    reach_reported: true,
                     state: state_of(state),
                     battery: state
                         .and_then(|s| s.battery_level)

@@ -83,8 +83,10 @@ fn map_err(err: tt::Error, verifying: bool) -> ProviderError {
                 ApiErrorKind::InvalidPasscode => InvalidInput,
                 ApiErrorKind::InvalidParameter => InvalidInput,
                 ApiErrorKind::GatewayBusy | ApiErrorKind::LockBusy => DeviceBusy,
-                ApiErrorKind::GatewayOffline | ApiErrorKind::LockOffline => DeviceOffline,
-                ApiErrorKind::NoGateway | ApiErrorKind::NotSupported => Unsupported,
+                ApiErrorKind::LockOffline => DeviceOffline,
+                // -2012 on a lock that had one: its gateway is gone.
+                ApiErrorKind::GatewayOffline | ApiErrorKind::NoGateway => GatewayOffline,
+                ApiErrorKind::NotSupported => Unsupported,
                 ApiErrorKind::NotLockAdmin
                 | ApiErrorKind::LockNotFound
                 | ApiErrorKind::GatewayNotFound => NotFound,
@@ -282,7 +284,7 @@ fn event_of(r: &tt::UnlockRecord) -> LockEvent {
         35 => ("lock", "card"),
         36 => ("lock", "key"),
         45 => ("lock", "auto"),
-        29 | 44 | 48 | 64 => ("alarm", "other"),
+        29 | 44 | 48 | 50 | 64 => ("alarm", "other"),
         _ => ("unlock", "other"),
     };
     LockEvent {
@@ -292,6 +294,14 @@ fn event_of(r: &tt::UnlockRecord) -> LockEvent {
         success: r.success,
         actor: r.username.clone(),
         provider_type: r.record_type.to_string(),
+        alarm: match r.record_type {
+            29 => Some("forced_open"),
+            44 => Some("tamper"),
+            48 => Some("wrong_code_lockout"),
+            50 => Some("high_temperature"),
+            64 => Some("door_ajar"),
+            _ => None,
+        },
         code: r.keyboard_pwd.clone().filter(|c| !c.is_empty()),
         code_provider_id: None,
         record_id: r.record_id.map(|id| id.to_string()),
@@ -428,16 +438,19 @@ impl Vendor for TtlockProvider {
                         .unwrap_or_else(|| l.lock_id.to_string()),
                     // Only a gateway's presence is known; a Wi-Fi lock is taken as online.
                     online: gw.as_ref().map_or(wifi, |g| g.1),
+                    reach_reported: false,
                     state: LockState::Unknown,
                     battery: l
                         .electric_quantity
                         .and_then(|b| u8::try_from(b.clamp(0, 100)).ok()),
                     gateway: gw.map(|g| g.0),
                     time_zone: None,
+                    // Codes are written through a gateway or over Wi-Fi: a Bluetooth-only
+                    // lock takes none from the cloud (its offline codes still work).
                     capabilities: Capabilities {
                         remote_unlock: l.is_remote(),
-                        access_codes: true,
-                        time_bound_codes: true,
+                        access_codes: l.is_remote(),
+                        time_bound_codes: l.is_remote(),
                         recurring_codes: false,
                         offline_codes: true,
                         freeze: false,

@@ -101,6 +101,17 @@ pub(super) fn event_of(
         } else {
             code.to_owned()
         },
+        alarm: match (code, value) {
+            _ if !alarm => None,
+            ("hijack", _) => Some("duress"),
+            (_, "pry" | "shock") => Some("tamper"),
+            (_, "tongue_bad" | "tongue_not_out") => Some("jammed"),
+            (_, "unclosed_time") => Some("door_ajar"),
+            (_, "low_battery") => Some("low_battery"),
+            (_, "too_hot") => Some("high_temperature"),
+            (_, "power_off") => Some("power_off"),
+            _ => None,
+        },
         code: None,
         // A temporary password's records carry its id as the value.
         code_provider_id: (code == "unlock_temporary" && !value.is_empty())

@@ -272,6 +272,7 @@ impl Vendor for TuyaProvider {
                     provider_id: d.id.clone(),
                     name: d.name.clone(),
                     online: d.online,
+                    reach_reported: true,
                     state: match open {
                         Some(true) => LockState::Unlocked,
                         Some(false) => LockState::Locked,
