@@ -57,6 +57,9 @@ pub enum ApiError {
     /// A grant's locks cannot share one PIN, and the grant asked for one.
     #[error("{message}")]
     SharedCodeImpossible { message: String },
+    /// A request that names no connection, where the organisation has several that fit.
+    #[error("{message}")]
+    AmbiguousConnection { message: String },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -91,6 +94,7 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
             }
             ApiError::LastAdminKey => (StatusCode::CONFLICT, "last_admin_key"),
+            ApiError::AmbiguousConnection { .. } => (StatusCode::CONFLICT, "ambiguous_connection"),
             ApiError::SharedCodeImpossible { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "shared_code_impossible")
             }

@@ -205,3 +205,77 @@ both_backends!(
         assert_eq!(t.get("/v1/locks").await.body["data"], json!([]));
     }
 );
+
+both_backends!(
+    several_ttlock_connections_need_the_one_named,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let first = t.connect().await;
+        t.sim.world().add_user("second-site", "second-password");
+        let mut creds = t.ttlock_credentials();
+        creds["username"] = json!("second-site");
+        creds["password"] = json!("second-password");
+        let second = t
+            .connect_with(json!({"provider": "ttlock", "credentials": creds}))
+            .await;
+        let before =
+            t.db.store
+                .connection_by_id(first.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        t.sim.world().add_user("second-site", "a-newer-password");
+        let r = t.post(ROUTE, json!({"password": "a-newer-password"})).await;
+        assert_eq!(
+            (r.status.as_u16(), error_code(&r)),
+            (409, "ambiguous_connection")
+        );
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&first) && message.contains(&second),
+            "{message}"
+        );
+        let unchanged =
+            t.db.store
+                .connection_by_id(first.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(unchanged.credentials_version, before.credentials_version);
+
+        let r = t
+            .post(
+                ROUTE,
+                json!({"password": "a-newer-password", "connectionId": second}),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), &r.body),
+            (200, &json!({"success": true}))
+        );
+        let updated =
+            t.db.store
+                .connection_by_id(second.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            updated.credentials.get("password_md5"),
+            Some(md5_hex("a-newer-password").as_str())
+        );
+        let first_after =
+            t.db.store
+                .connection_by_id(first.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(first_after.credentials_version, before.credentials_version);
+        let r = t
+            .post(
+                ROUTE,
+                json!({"password": "x", "connectionId": "conn_nothing"}),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{}", r.body);
+    }
+);

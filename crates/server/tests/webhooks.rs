@@ -432,9 +432,40 @@ both_backends!(endpoints_are_checked, |db: Db| async move {
         "http://169.254.169.254/",
         "ftp://example.com/",
         "http://localhost/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://198.18.0.7/",
     ] {
         refused(&t.post("/v1/webhooks", json!({"url": url})).await, "url");
     }
+    // A name that resolves to loopback (this machine's own name, in its hosts file) is refused
+    // when saved, not found out at delivery.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    let local = tokio::net::lookup_host((host, 80))
+        .await
+        .map(|a| a.map(|a| a.ip()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if !local.is_empty() && local.iter().all(|ip| ip.is_loopback()) {
+        let r = t
+            .post(
+                "/v1/webhooks",
+                json!({"url": format!("http://{host}:9000/hook")}),
+            )
+            .await;
+        refused(&r, "url");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("resolve"), "{message}");
+    } else {
+        eprintln!("skipped: {host:?} does not resolve to loopback here ({local:?})");
+    }
+    // `webhook.test` is an event type like the others.
+    let r = t
+        .post(
+            "/v1/webhooks",
+            json!({"url": "https://hooks.example.com/t", "event_types": ["webhook.test"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
     refused(
         &t.post(
             "/v1/webhooks",

@@ -96,20 +96,23 @@ impl Store {
     }
 
     /// The organisation's connection to `provider` made first (credentials-update).
-    pub async fn first_connection(
+    /// The organisation's connections to `provider`, oldest first, at most `limit`.
+    pub async fn connections_of(
         &self,
         org: OrgId,
         provider: Provider,
-    ) -> Result<Option<Connection>> {
+        limit: u32,
+    ) -> Result<Vec<Connection>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND provider = $2 ORDER BY id LIMIT 1"
+            "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND provider = $2 ORDER BY id LIMIT $3"
         );
-        let row = sqlx::query(&self.sql(&sql))
+        let rows = sqlx::query(&self.sql(&sql))
             .bind(org.to_string())
             .bind(provider.as_str())
-            .fetch_optional(&self.pool)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
             .await?;
-        row.as_ref().map(|r| self.connection(r)).transpose()
+        rows.iter().map(|r| self.connection(r)).collect()
     }
 
     pub async fn list_connections(

@@ -76,19 +76,13 @@ both_backends!(
             (Provider::Ttlock, ConnectionStatus::Active, 1)
         );
         assert!(s.get_connection(other, conn.id).await.unwrap().is_none());
-        assert_eq!(
-            s.first_connection(org, Provider::Ttlock)
-                .await
-                .unwrap()
-                .unwrap()
-                .id,
-            conn.id
-        );
+        let ttlock = s.connections_of(org, Provider::Ttlock, 5).await.unwrap();
+        assert_eq!(ttlock.iter().map(|c| c.id).collect::<Vec<_>>(), [conn.id]);
         assert!(
-            s.first_connection(org, Provider::Tedee)
+            s.connections_of(org, Provider::Tedee, 5)
                 .await
                 .unwrap()
-                .is_none()
+                .is_empty()
         );
 
         let mut fresh = ttlock_credentials();

@@ -1,6 +1,8 @@
 //! `POST /bff/iot-lock/credentials-update`: a new TTLock credential set, verified with
 //! TTLock, then persisted in one statement. Only `password` is required; the other fields fall
-//! back to what the organisation's TTLock connection holds.
+//! back to what the organisation's TTLock connection holds. An organisation with several TTLock
+//! connections names the one meant (`connectionId`); without it the route answers 409
+//! `ambiguous_connection` naming them, and changes nothing.
 
 use crate::schema::Success;
 use axum::Json;
@@ -39,6 +41,8 @@ pub(crate) struct Update {
     username: Option<String>,
     /// Plain; MD5-hashed by lockbridge, never stored.
     password: Option<String>,
+    /// The TTLock connection to update, where the organisation has several.
+    connection_id: Option<String>,
 }
 
 async fn credentials_update(
@@ -64,11 +68,35 @@ async fn credentials_update(
     }
     supplied.set("password", password);
 
-    match s
-        .store
-        .first_connection(caller.org, Provider::Ttlock)
-        .await?
-    {
+    let existing = match given(body.connection_id) {
+        Some(id) => {
+            let conn = super::connections::load(&s, &caller, &id).await?;
+            if conn.provider != Provider::Ttlock {
+                return Err(ApiError::validation(
+                    "connectionId",
+                    "must name a TTLock connection",
+                ));
+            }
+            Some(conn)
+        }
+        None => {
+            let mut found = s
+                .store
+                .connections_of(caller.org, Provider::Ttlock, 20)
+                .await?;
+            if found.len() > 1 {
+                let ids: Vec<String> = found.iter().map(|c| c.id.to_string()).collect();
+                return Err(ApiError::AmbiguousConnection {
+                    message: format!(
+                        "the organisation has several TTLock connections ({}); say which in connectionId",
+                        ids.join(", ")
+                    ),
+                });
+            }
+            found.pop()
+        }
+    };
+    match existing {
         Some(conn) => {
             for (name, wire, _) in &fields {
                 if supplied.get(name).is_none() && conn.credentials.get(name).is_none() {

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body};
 use crate::query::{Page, Query};
 use crate::state::AppState;
-use crate::webhooks::address::check_url;
+use crate::webhooks::address::{check_resolved, check_url};
 
 const MAX_DESCRIPTION: usize = 500;
 
@@ -130,18 +130,21 @@ pub struct WebhookCreated {
     pub secret: String,
 }
 
-fn checked_url(s: &AppState, url: &str) -> ApiResult<String> {
-    check_url(url, s.settings.webhook_allow_private)
-        .map(|u| u.to_string())
-        .map_err(|rule| ApiError::validation("url", rule))
+async fn checked_url(s: &AppState, url: &str) -> ApiResult<String> {
+    let allow = s.settings.webhook_allow_private;
+    let url = check_url(url, allow).map_err(|rule| ApiError::validation("url", rule))?;
+    if !allow {
+        check_resolved(&url)
+            .await
+            .map_err(|rule| ApiError::validation("url", rule))?;
+    }
+    Ok(url.to_string())
 }
 
+/// An endpoint's event types: every known type (`webhook.test` included, though a test event
+/// goes to the endpoint tested whatever it lists), or a prefix ending in `.*`.
 fn checked_types(types: Vec<String>) -> ApiResult<Vec<String>> {
-    let known: Vec<&str> = EventType::ALL
-        .iter()
-        .map(|t| t.as_str())
-        .filter(|t| *t != EventType::WebhookTest.as_str())
-        .collect();
+    let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
     check_patterns(&types, &known).map_err(|rule| ApiError::validation("event_types", rule))?;
     Ok(types)
 }
@@ -179,7 +182,7 @@ async fn create(
     let webhook = Webhook {
         id: WebhookId::new(),
         org_id: caller.org,
-        url: checked_url(&s, &body.url)?,
+        url: checked_url(&s, &body.url).await?,
         event_types: checked_types(body.event_types)?,
         description: checked_description(body.description)?,
         enabled: true,
@@ -224,7 +227,10 @@ async fn update(
     Body(body): Body<Change>,
 ) -> ApiResult<Json<Webhook>> {
     let patch = WebhookPatch {
-        url: body.url.map(|u| checked_url(&s, &u)).transpose()?,
+        url: match body.url {
+            Some(u) => Some(checked_url(&s, &u).await?),
+            None => None,
+        },
         event_types: body.event_types.map(checked_types).transpose()?,
         description: body.description.map(checked_description).transpose()?,
         enabled: body.enabled,

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-/// Whether `ip` is an address of the public internet.
+/// Whether `ip` is an address of the public internet (an IPv6 address that carries an IPv4
+/// one — mapped, compatible, NAT64, 6to4 — is as public as the address it carries).
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => {
-            let [first, second, ..] = a.octets();
+            let [first, second, third, _] = a.octets();
             !(a.is_private()
                 || a.is_loopback()
                 || a.is_link_local()
@@ -23,21 +24,73 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a.is_documentation()
                 // Carrier-grade NAT, 100.64.0.0/10.
                 || (first == 100 && (64..128).contains(&second))
+                // IETF protocol assignments 192.0.0.0/24, the 6to4 relay 192.88.99.0/24.
+                || (first, second, third) == (192, 0, 0)
+                || (first, second, third) == (192, 88, 99)
+                // Benchmarking, 198.18.0.0/15.
+                || (first == 198 && (second & 0xfe) == 18)
+                // Reserved, 240.0.0.0/4.
+                || first >= 240
                 || first == 0)
         }
         IpAddr::V6(a) => {
+            let seg = a.segments();
+            let v4 = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
             if let Some(v4) = a.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = a.segments()[0];
+            // IPv4-compatible ::/96 (:: and ::1 among them) and NAT64 64:ff9b::/96.
+            if seg[..6] == [0; 6] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(v4(seg[6], seg[7]));
+            }
+            // 6to4, 2002::/16: the IPv4 address follows the prefix.
+            if seg[0] == 0x2002 {
+                return is_public(v4(seg[1], seg[2]));
+            }
             !(a.is_loopback()
                 || a.is_unspecified()
                 || a.is_multicast()
-                // Unique local fc00::/7, link-local fe80::/10.
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                // Unique local fc00::/7, link-local fe80::/10, site-local fec0::/10.
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] & 0xffc0) == 0xfec0
+                // Teredo 2001::/32 (an IPv4 address hidden inside) and documentation
+                // 2001:db8::/32.
+                || (seg[0] == 0x2001 && (seg[1] == 0 || seg[1] == 0xdb8)))
         }
     }
+}
+
+/// Refuses a named host whose addresses are all private (a name that cannot be resolved now
+/// passes: it is checked again at each delivery).
+pub async fn check_resolved(url: &Url) -> Result<(), String> {
+    let Some(name) = url.host_str().filter(|h| {
+        h.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_err()
+    }) else {
+        return Ok(());
+    };
+    let port = url.port_or_known_default().unwrap_or(443);
+    let Ok(found) = tokio::net::lookup_host((name, port)).await else {
+        return Ok(());
+    };
+    let found: Vec<SocketAddr> = found.collect();
+    if !found.is_empty() && !found.iter().any(|a| is_public(a.ip())) {
+        return Err(format!(
+            "must not resolve to a private, loopback or link-local address ({name} is {}); set LOCKBRIDGE_WEBHOOK_ALLOW_PRIVATE=true to allow it",
+            found[0].ip()
+        ));
+    }
+    Ok(())
 }
 
 /// Checks an endpoint URL; the error says the rule it breaks.
@@ -90,11 +143,13 @@ impl Resolve for PublicOnly {
     }
 }
 
-/// The HTTP client deliveries are sent with: no redirects (a redirect could lead anywhere),
-/// `timeout` per attempt, and the public-only resolver unless private targets are allowed.
+/// The HTTP client deliveries are sent with: no redirects (a redirect could lead anywhere), no
+/// proxy from the environment (it would resolve names where the check cannot see), `timeout`
+/// per attempt, and the public-only resolver unless private targets are allowed.
 pub fn client(timeout: std::time::Duration, allow_private: bool) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("lockbridge-webhooks/", env!("CARGO_PKG_VERSION")));
     if !allow_private {
@@ -122,6 +177,14 @@ mod tests {
             "http://100.64.0.1/",
             "http://0.0.0.0/",
             "http://localhost:8080/",
+            "http://[::7f00:1]/",
+            "http://[64:ff9b::a00:1]/",
+            "http://[2002:c0a8:1::1]/",
+            "http://[fec0::1]/",
+            "http://[2001:0:4136:e378::1]/",
+            "http://198.18.0.1/",
+            "http://240.0.0.1/",
+            "http://192.0.0.8/",
         ] {
             assert!(check_url(bad, false).is_err(), "{bad}");
             assert!(check_url(bad, true).is_ok(), "{bad} allowed");
@@ -129,6 +192,8 @@ mod tests {
         for good in [
             "https://hooks.example.com/lockbridge",
             "http://93.184.216.34/x",
+            "http://[64:ff9b::5db8:d822]/",
+            "http://[2606:4700::1111]/",
         ] {
             assert!(check_url(good, false).is_ok(), "{good}");
         }
