@@ -70,6 +70,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .unwrap_or_default();
         settings.base_urls.insert(*provider, base.to_owned());
     }
+    crate::serve::fit_open_files(&mut settings);
     let app = App::new(store.clone(), settings);
 
     let org = store.create_org("Demo").await?;

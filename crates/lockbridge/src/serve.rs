@@ -175,11 +175,34 @@ fn vendor_url(text: &str) -> Result<(Provider, String), String> {
     Ok((provider, url.to_owned()))
 }
 
+/// Raises the process's open-file soft limit to its hard limit, and keeps the connection cap
+/// below it with a reserve (see [`lockbridge_server::edge::connection_cap`]).
+pub fn fit_open_files(settings: &mut Settings) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read or raise the open-file limit; assuming 1024");
+            1024
+        }
+    };
+    let wanted = settings.edge.max_connections;
+    let cap = lockbridge_server::edge::connection_cap(limit, wanted);
+    if cap < wanted {
+        tracing::warn!(
+            open_files = limit,
+            max_connections = cap,
+            "the open-file limit is low: connections served at once lowered below it"
+        );
+    }
+    settings.edge.max_connections = cap;
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Settings first: a bad one is reported before the database is touched.
     let mut settings = Settings::default();
     args.workers.apply(&mut settings)?;
     args.edge.apply(&mut settings);
+    fit_open_files(&mut settings);
     for (provider, _, url) in per_vendor_env("BASE_URL") {
         settings.base_urls.insert(provider, url);
     }

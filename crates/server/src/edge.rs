@@ -3,8 +3,8 @@
 //! Connections are served by hyper's HTTP/1 server with a header-read timeout (which also
 //! closes a keep-alive connection left idle that long), at most `max_connections` at once, and
 //! a graceful shutdown that lets requests in flight finish within `shutdown_grace`. Requests
-//! pass tower-http's layers: a panic answers 500 with the error body, a body must arrive within
-//! `body_timeout` and be at most `max_body` bytes, and a request has `request_timeout` to be
+//! pass tower-http's layers: a panic answers 500 with the error body, a body must arrive whole
+//! within `body_timeout` and be at most `max_body` bytes, and a request has `request_timeout` to be
 //! answered. Answers those layers (and the router's 405) give without a body get lockbridge's
 //! error body.
 
@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
 
@@ -58,6 +58,16 @@ impl Default for EdgeLimits {
     }
 }
 
+/// The connections to serve at once under an open-file limit of `open_files`: at most
+/// `wanted`, and always a reserve of descriptors below the limit (an eighth of it, at least
+/// 64) for the database, vendor calls, webhooks and logs, so that clients holding connections
+/// cannot starve those.
+pub fn connection_cap(open_files: u64, wanted: usize) -> usize {
+    let reserve = (open_files / 8).max(64);
+    let room = usize::try_from(open_files.saturating_sub(reserve)).unwrap_or(usize::MAX);
+    wanted.min(room.max(8))
+}
+
 /// Wraps `router` in the request layers of the edge.
 pub fn layers(router: Router, limits: &EdgeLimits) -> Router {
     router
@@ -66,9 +76,55 @@ pub fn layers(router: Router, limits: &EdgeLimits) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             limits.request_timeout,
         ))
-        .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
+        .layer(middleware::from_fn_with_state(
+            limits.body_timeout,
+            body_deadline,
+        ))
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(CatchPanicLayer::custom(panicked))
+}
+
+/// A request's body must arrive whole within `limit` of its headers (a body trickled a byte at
+/// a time cannot hold the connection longer): past it, reading the body fails and the request
+/// answers 408 `body_timeout`.
+async fn body_deadline(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let empty = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0")
+        || (!req.headers().contains_key(header::CONTENT_LENGTH)
+            && !req.headers().contains_key(header::TRANSFER_ENCODING));
+    if empty {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let deadline = Box::pin(tokio::time::sleep(limit));
+    let frames = futures_util::stream::unfold(
+        (body.into_data_stream(), deadline, false),
+        |(mut frames, mut deadline, over)| async move {
+            if over {
+                return None;
+            }
+            tokio::select! {
+                frame = futures_util::StreamExt::next(&mut frames) => {
+                    frame.map(|f| (f.map_err(axum::BoxError::from), (frames, deadline, false)))
+                }
+                () = &mut deadline => {
+                    let late: axum::BoxError = "the request body did not arrive in time".into();
+                    Some((Err(late), (frames, deadline, true)))
+                }
+            }
+        },
+    );
+    next.run(Request::from_parts(
+        parts,
+        axum::body::Body::from_stream(frames),
+    ))
+    .await
 }
 
 /// A panic is a bug: it is logged with its message and answered 500 with the error body.
@@ -153,4 +209,18 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::connection_cap;
+
+    #[test]
+    fn the_connection_cap_keeps_a_reserve_below_the_open_file_limit() {
+        assert_eq!(connection_cap(1024, 4096), 896);
+        assert_eq!(connection_cap(256, 4096), 192);
+        assert_eq!(connection_cap(1 << 20, 4096), 4096);
+        assert_eq!(connection_cap(1024, 100), 100);
+        assert_eq!(connection_cap(16, 4096), 8, "a few, however low the limit");
+    }
 }

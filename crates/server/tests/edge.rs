@@ -144,6 +144,33 @@ both_backends!(
         assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
         assert!(answer.contains("body_timeout"), "{answer}");
 
+        // A body trickled a byte every 100 ms (each well within the 300 ms limit) is cut once
+        // 300 ms have passed in all, not read to its end.
+        let mut trickle = TcpStream::connect(&addr).await.unwrap();
+        trickle
+            .write_all(
+                format!(
+                    "POST /v1/api-keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 40\r\n\r\n",
+                    t.admin
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut sent = 0;
+        while sent < 40 && trickle.write_all(b" ").await.is_ok() {
+            sent += 1;
+            tick.tick().await;
+        }
+        let answer = until_closed(&mut trickle).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "after {sent} bytes: {answer}"
+        );
+        assert!(sent < 40, "the whole body was read");
+
         // Twice as many idle connections as the service takes at once: they hold it no longer
         // than the header timeout, and a real request is answered after them.
         let mut flood = Vec::new();
