@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -38,6 +38,29 @@ pub struct Job {
     pub succeeded: u64,
     pub failed: u64,
     pub errors: Vec<ItemError>,
+    /// Items accepted and waiting for an unreachable lock or gateway.
+    #[serde(default)]
+    pub waiting: Vec<WaitingItem>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WaitingItem {
+    pub index: usize,
+    pub access_code_id: String,
+}
+
+/// A failed call: whether trying the same call again may succeed (the service could not be
+/// reached, or answered 5xx or 429), and what happened.
+#[derive(Debug)]
+pub struct CallError {
+    pub transient: bool,
+    pub error: anyhow::Error,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,38 +123,78 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<T> {
+        self.call(method, path, body, None)
+            .await
+            .map_err(|e| e.error)
+    }
+
+    /// One call, with an `Idempotency-Key` when given; its error says whether the same call
+    /// may be tried again.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> Result<T, CallError> {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(&self.key);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }
+        let transient = |error: anyhow::Error| CallError {
+            transient: true,
+            error,
+        };
         let resp = req
             .send()
             .await
-            .with_context(|| format!("could not reach lockbridge at {}", self.base))?;
+            .with_context(|| format!("could not reach lockbridge at {}", self.base))
+            .map_err(transient)?;
         let status = resp.status();
-        let text = resp.text().await.context("the answer did not arrive")?;
+        let text = resp
+            .text()
+            .await
+            .context("the answer did not arrive")
+            .map_err(transient)?;
         if !status.is_success() {
-            match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(e) => bail!("{method} {path}: {} ({})", e.error.message, e.error.code),
-                Err(_) => bail!("{method} {path}: HTTP {status}"),
-            }
+            let error = match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(e) => anyhow::anyhow!(
+                    "{method} {path}: {} ({})",
+                    crate::printable(&e.error.message),
+                    crate::printable(&e.error.code)
+                ),
+                Err(_) => anyhow::anyhow!("{method} {path}: HTTP {status}"),
+            };
+            return Err(CallError {
+                transient: status.is_server_error() || status.as_u16() == 429,
+                error,
+            });
         }
         serde_json::from_str(&text)
             .with_context(|| format!("{method} {path}: an unexpected answer"))
+            .map_err(|error| CallError {
+                transient: false,
+                error,
+            })
     }
 
     /// Submits a bulk job of `access_codes.create` items.
-    pub async fn submit_codes(&self, items: Vec<Value>) -> anyhow::Result<Job> {
+    /// Submits a bulk job under the idempotency key `key`: the same items sent again (a lost
+    /// answer, the import run again) answer the job already submitted.
+    pub async fn submit_codes(&self, items: Vec<Value>, key: &str) -> Result<Job, CallError> {
         let body = serde_json::json!({"kind": "access_codes.create", "items": items});
-        self.send(reqwest::Method::POST, "/v1/jobs", Some(&body))
+        self.call(reqwest::Method::POST, "/v1/jobs", Some(&body), Some(key))
             .await
     }
 
-    pub async fn job(&self, id: &str) -> anyhow::Result<Job> {
-        self.send(reqwest::Method::GET, &format!("/v1/jobs/{id}"), None)
+    pub async fn job(&self, id: &str) -> Result<Job, CallError> {
+        self.call(reqwest::Method::GET, &format!("/v1/jobs/{id}"), None, None)
             .await
     }
 

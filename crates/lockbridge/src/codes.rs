@@ -4,7 +4,12 @@
 //! in any order; `code`, `starts_at` and `ends_at` may be empty) and stops with every bad line
 //! named before anything is sent; then it submits one job and follows it with a progress bar
 //! (plain progress lines when the output is not a terminal), prints the lines that failed and
-//! exits 1 if any did.
+//! those waiting for an unreachable lock, and exits 1 if any failed, 3 if some wait.
+//!
+//! The job is submitted under an idempotency key made from the file's items, so running the
+//! same import again (after a crash, a lost answer, a restart of the service) follows the job
+//! already submitted instead of issuing every code twice; `--job ID` follows a given job.
+//! Reading the job's progress is retried with backoff while the service cannot answer.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -29,6 +34,9 @@ pub enum CodesCommand {
         /// How often the job's progress is read.
         #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
         poll: Duration,
+        /// Follow this job (submitted earlier from the same file) instead of submitting one.
+        #[arg(long)]
+        job: Option<String>,
     },
     /// A lock's codes.
     List {
@@ -92,6 +100,13 @@ fn read_csv(file: &PathBuf) -> anyhow::Result<Result<Vec<Line>, Vec<String>>> {
             "line 1: unknown column {h:?} (the columns are {})",
             COLUMNS.join(",")
         ));
+    }
+    for c in COLUMNS {
+        if header.iter().filter(|h| *h == c).count() > 1 {
+            problems.push(format!(
+                "line 1: the column {c} is given more than once (which one counts?)"
+            ));
+        }
     }
     if at[0].is_none() {
         problems.push("line 1: the header has no lock_id column".to_owned());
@@ -217,7 +232,8 @@ impl Progress {
     }
 }
 
-/// Exit codes: 0 every line set, 1 some failed, 2 the file was refused before sending.
+/// Exit codes: 0 every line set, 1 some failed, 2 the file was refused before sending, 3 none
+/// failed but some wait for an unreachable lock or gateway (their codes are set when it answers).
 pub async fn run(command: CodesCommand) -> anyhow::Result<i32> {
     match command {
         CodesCommand::Import {
@@ -225,7 +241,8 @@ pub async fn run(command: CodesCommand) -> anyhow::Result<i32> {
             api,
             json,
             poll,
-        } => import(&file, &api, json, poll).await,
+            job,
+        } => import(&file, &api, json, poll, job).await,
         CodesCommand::List { lock, api, json } => {
             let codes = Api::new(&api)?.codes(&lock).await?;
             if json {
@@ -241,7 +258,7 @@ pub async fn run(command: CodesCommand) -> anyhow::Result<i32> {
                         (Some(s), Some(e)) => format!("{s} → {e}"),
                         _ => "permanent".to_owned(),
                     };
-                    let name = c.name.as_deref().unwrap_or("-");
+                    let name = crate::printable(c.name.as_deref().unwrap_or("-"));
                     println!(
                         "{}  {:<9} {:<10} {name}  ({period})",
                         c.id, c.status, c.code
@@ -253,20 +270,65 @@ pub async fn run(command: CodesCommand) -> anyhow::Result<i32> {
     }
 }
 
-async fn import(file: &PathBuf, args: &ApiArgs, json: bool, poll: Duration) -> anyhow::Result<i32> {
+/// The idempotency key of an import: the same items make the same key.
+fn import_key(items: &[Value]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(Value::Array(items.to_vec()).to_string());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("import:{hex}")
+}
+
+/// `call` again, waiting `poll` and doubling up to 30 s, while it fails in a way that may pass
+/// (the service restarting, a proxy's 502); about five minutes in all.
+async fn retried<T, F, Fut>(poll: Duration, quiet: bool, mut call: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::client::CallError>>,
+{
+    let mut wait = poll.max(Duration::from_millis(100));
+    let mut waited = Duration::ZERO;
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.transient && waited < Duration::from_secs(300) => {
+                if !quiet {
+                    eprintln!("{e}; trying again in {}", humantime::format_duration(wait));
+                }
+                tokio::time::sleep(wait).await;
+                waited += wait;
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(e.error),
+        }
+    }
+}
+
+async fn import(
+    file: &PathBuf,
+    args: &ApiArgs,
+    json: bool,
+    poll: Duration,
+    follow: Option<String>,
+) -> anyhow::Result<i32> {
     let lines = match read_csv(file)? {
         Ok(lines) => lines,
         Err(problems) => {
             for p in &problems {
-                eprintln!("{}: {p}", file.display());
+                eprintln!("{}: {}", file.display(), crate::printable(p));
             }
             eprintln!("nothing was sent: fix the lines above and run the import again");
             return Ok(2);
         }
     };
     let api = Api::new(args)?;
-    let items = lines.iter().map(|l| l.item.clone()).collect();
-    let mut job = api.submit_codes(items).await?;
+    let items: Vec<Value> = lines.iter().map(|l| l.item.clone()).collect();
+    let mut job = match &follow {
+        Some(id) => retried(poll, json, || api.job(id)).await?,
+        None => {
+            let key = import_key(&items);
+            retried(poll, json, || api.submit_codes(items.clone(), &key)).await?
+        }
+    };
     if !json {
         eprintln!("job {}: {} codes", job.id, job.total);
     }
@@ -277,38 +339,67 @@ async fn import(file: &PathBuf, args: &ApiArgs, json: bool, poll: Duration) -> a
             break;
         }
         tokio::time::sleep(poll).await;
-        job = api.job(&job.id).await?;
+        job = retried(poll, json, || api.job(&job.id)).await?;
     }
     progress.finish();
+    let line_of = |index: usize| {
+        let line = lines.get(index);
+        (line.map(|l| l.number), line.map(|l| l.lock_id.clone()))
+    };
     let failed: Vec<Value> = job
         .errors
         .iter()
         .map(|e| {
-            let line = lines.get(e.index);
-            json!({"line": line.map(|l| l.number), "lock_id": line.map(|l| l.lock_id.clone()),
-                   "code": e.error.code, "message": e.error.message})
+            let (line, lock) = line_of(e.index);
+            json!({"line": line, "lock_id": lock, "code": e.error.code, "message": e.error.message})
+        })
+        .collect();
+    let waiting: Vec<Value> = job
+        .waiting
+        .iter()
+        .map(|w| {
+            let (line, lock) = line_of(w.index);
+            json!({"line": line, "lock_id": lock, "access_code_id": w.access_code_id})
         })
         .collect();
     if json {
         let out = json!({"job_id": job.id, "status": job.status, "total": job.total,
-                         "succeeded": job.succeeded, "failed": job.failed, "errors": failed});
+                         "succeeded": job.succeeded, "failed": job.failed, "errors": failed,
+                         "waiting": waiting});
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for f in &failed {
             eprintln!(
                 "line {} (lock {}): {} ({})",
                 f["line"],
-                f["lock_id"].as_str().unwrap_or("?"),
-                f["message"].as_str().unwrap_or(""),
-                f["code"].as_str().unwrap_or("")
+                crate::printable(f["lock_id"].as_str().unwrap_or("?")),
+                crate::printable(f["message"].as_str().unwrap_or("")),
+                crate::printable(f["code"].as_str().unwrap_or(""))
+            );
+        }
+        for w in &waiting {
+            eprintln!(
+                "line {} (lock {}): waiting: the lock or its gateway cannot be reached; code {} is set when it answers",
+                w["line"],
+                crate::printable(w["lock_id"].as_str().unwrap_or("?")),
+                crate::printable(w["access_code_id"].as_str().unwrap_or("?"))
             );
         }
         eprintln!(
-            "{} of {} set, {} failed",
-            job.succeeded, job.total, job.failed
+            "{} of {} set, {} failed, {} waiting",
+            job.succeeded,
+            job.total,
+            job.failed,
+            waiting.len()
         );
     }
-    Ok(i32::from(job.failed > 0))
+    Ok(if job.failed > 0 {
+        1
+    } else if waiting.is_empty() {
+        0
+    } else {
+        3
+    })
 }
 
 /// `grants create`: prints the grant's PIN(s) and status.

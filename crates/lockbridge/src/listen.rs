@@ -80,10 +80,14 @@ async fn receive(
         return (StatusCode::UNAUTHORIZED, format!("{why}\n"));
     }
     if r.json {
-        println!("{}", String::from_utf8_lossy(&body));
+        // Parsed and written again, so that no control character reaches the terminal raw.
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) => println!("{v}"),
+            Err(_) => println!("{}", crate::printable(&String::from_utf8_lossy(&body))),
+        }
     } else {
         match serde_json::from_slice::<Value>(&body) {
-            Ok(event) => println!("{}", summary(&event)),
+            Ok(event) => println!("{}", crate::printable(&summary(&event))),
             Err(_) => println!("(a body that is not JSON, {} bytes)", body.len()),
         }
     }

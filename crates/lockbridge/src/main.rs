@@ -97,10 +97,35 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `text` safe to print to a terminal: control characters (an escape sequence a name or a
+/// vendor's message might carry) are shown escaped, never sent as they are.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
 /// Ends the process with `code` when it is not 0.
 fn exit_with(code: i32) -> anyhow::Result<()> {
     if code != 0 {
         std::process::exit(code);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_never_printed_raw() {
+        assert_eq!(super::printable("Anna\u{1b}[2J"), "Anna\\u{1b}[2J");
+        assert_eq!(super::printable("Zoë 🔑"), "Zoë 🔑");
+        assert_eq!(super::printable("a\nb\tc"), "a\\nb\\tc");
+    }
 }

@@ -280,3 +280,79 @@ both_backends!(
         assert!(!r.stderr.contains(&s.key), "the key never shows");
     }
 );
+
+both_backends!(
+    an_import_run_again_follows_its_job_and_ends_with_waiting_lines,
+    |db: TestDb| async move {
+        let s = service(db).await;
+        let (f, b) = (&s.front, &s.back);
+        // The front door is out of its gateway's range: its line waits, the back door's is set.
+        s.sim.world().locks.get_mut(&s.lock_ids[0]).unwrap().online = false;
+        let file = s.file(
+            "wait.csv",
+            &format!("lock_id,name,code\n{f},Gus,\n{b},Hal,\n"),
+        );
+        let (front_before, back_before) = (s.pins(0), s.pins(1));
+        let r = s.run(&["codes", "import", file.to_str().unwrap()]).await;
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("line 2 (lock {f}): waiting")),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("1 of 2 set, 0 failed, 1 waiting"),
+            "{}",
+            r.stderr
+        );
+        let job = r
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("job "))
+            .and_then(|l| l.split(':').next())
+            .unwrap()
+            .to_owned();
+        // Run again (the first run's answer lost, say): the same job, no code issued twice —
+        // the back door's generated PIN is not generated again.
+        let r = s.run(&["codes", "import", file.to_str().unwrap()]).await;
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        assert!(r.stderr.contains(&format!("job {job}:")), "{}", r.stderr);
+        assert_eq!(
+            s.pins(1).len(),
+            back_before.len() + 1,
+            "one new PIN on the back door"
+        );
+        assert_eq!(
+            s.pins(0),
+            front_before,
+            "nothing on the unreachable lock yet"
+        );
+        // `--job` follows a job by id.
+        let r = s
+            .run(&[
+                "codes",
+                "import",
+                file.to_str().unwrap(),
+                "--job",
+                &job,
+                "--json",
+            ])
+            .await;
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        let out: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(out["waiting"][0]["line"], 2, "{out}");
+
+        // A column given twice is refused before anything is sent.
+        let twice = s.file(
+            "twice.csv",
+            &format!("lock_id,code,code\n{b},730401,730402\n"),
+        );
+        let r = s.run(&["codes", "import", twice.to_str().unwrap()]).await;
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("the column code is given more than once"),
+            "{}",
+            r.stderr
+        );
+    }
+);

@@ -57,6 +57,11 @@ pub enum ApiError {
     /// A grant's locks cannot share one PIN, and the grant asked for one.
     #[error("{message}")]
     SharedCodeImpossible { message: String },
+    /// The same request with this `Idempotency-Key` is still being answered.
+    #[error(
+        "the first request with this Idempotency-Key is still being answered; read its outcome or try again shortly"
+    )]
+    InProgress,
     /// A request that names no connection, where the organisation has several that fit.
     #[error("{message}")]
     AmbiguousConnection { message: String },
@@ -94,6 +99,7 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
             }
             ApiError::LastAdminKey => (StatusCode::CONFLICT, "last_admin_key"),
+            ApiError::InProgress => (StatusCode::CONFLICT, "request_in_progress"),
             ApiError::AmbiguousConnection { .. } => (StatusCode::CONFLICT, "ambiguous_connection"),
             ApiError::SharedCodeImpossible { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "shared_code_impossible")

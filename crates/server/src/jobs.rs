@@ -7,7 +7,9 @@
 //! that stops between creating a code and recording it on the item leaves nothing twice: the
 //! next pass finds the code by its key. An item whose code the vendor has not taken yet (a
 //! retry, a confirmation) stays `working`; the code engine finishes the code, and a later pass
-//! records the outcome.
+//! records the outcome. An item whose code met an unreachable lock or gateway is `waiting`: it
+//! no longer holds the job open (the job is `done` once every item succeeded, failed or waits),
+//! and the code engine sets its code when the device answers again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -126,10 +128,13 @@ pub async fn run_due(s: &AppState) -> ApiResult<bool> {
     let open = s.store.open_job_items(job.id).await?;
     let status = if !open.is_empty() {
         "running"
-    } else if s.store.job_progress(job.id).await?.succeeded == 0 && job.total > 0 {
-        "failed"
     } else {
-        "done"
+        let p = s.store.job_progress(job.id).await?;
+        if p.succeeded == 0 && p.waiting.is_empty() && job.total > 0 {
+            "failed"
+        } else {
+            "done"
+        }
     };
     s.store.release_job(job.id, &owner, status, s.now()).await?;
     Ok(true)
@@ -343,7 +348,8 @@ const MAX_RATE_WAIT_MS: Millis = 5 * 60_000;
 
 /// Records a working item's outcome once its code has one: `set` (or waiting for its
 /// just-in-time opening) succeeded; `failed` failed, and the code, never on the lock, is
-/// removed so that it holds no PIN; anything else is still on its way.
+/// removed so that it holds no PIN; a code whose last attempt found the lock or its gateway
+/// unreachable is `waiting`; anything else is still on its way.
 async fn record(
     s: &AppState,
     job: &JobRow,
@@ -388,6 +394,23 @@ async fn record(
                     "failed",
                     Some(code.id),
                     Some(&error.to_string()),
+                )
+                .await?;
+        }
+        CodeStatus::Setting
+            if code
+                .errors
+                .iter()
+                .any(|n| n.code == "device_offline" || n.code == "gateway_offline") =>
+        {
+            s.store
+                .move_job_item(
+                    job.id,
+                    item.index,
+                    "working",
+                    "waiting",
+                    Some(code.id),
+                    None,
                 )
                 .await?;
         }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod grants;
+pub mod idempotency;
 pub mod ingest;
 pub mod jobs;
 pub mod lock_cache;
@@ -175,6 +176,10 @@ impl App {
     /// (tests wrap routes of their own the same way).
     pub fn wrap(&self, routes: Router<AppState>) -> Router {
         let routes = routes
+            .layer(middleware::from_fn_with_state(
+                self.state.clone(),
+                idempotency::replay,
+            ))
             .fallback(|| async { error::ApiError::NotFound("route") })
             .with_state(self.state.clone());
         edge::layers(routes, &self.state.settings.edge)

@@ -87,9 +87,9 @@ fn operation(op: &Op) -> Value {
         };
         json!({"name": q, "in": "query", "required": false, "schema": schema})
     }));
-    if op.path == "/v1/locks/{id}/access-codes" && op.method == "post" {
-        params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"},
-            "description": "a repeated key answers the first result"}));
+    if op.method == "post" {
+        params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": "the same request again with this key answers the first result (kept for a day); with another request, 422 idempotency_key_reused"}));
     }
     let content = |schema: &str| {
         let media = match schema {

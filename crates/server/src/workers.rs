@@ -136,6 +136,10 @@ pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
                 if let Err(e) = crate::ingest::ingest_due(&state).await {
                     tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "log ingestion pass failed");
                 }
+                let kept_since = state.now() - crate::idempotency::KEPT_MS;
+                if let Err(e) = state.store.forget_idempotency_keys(kept_since).await {
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "could not forget old idempotent answers");
+                }
             }
         }
     }

@@ -352,3 +352,73 @@ both_backends!(vendor_text_stays_in_the_log, |db: Db| async move {
     );
     assert_eq!(r.body["errors"][0]["code"], "gateway_offline");
 });
+
+both_backends!(
+    every_changing_post_takes_an_idempotency_key,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect().await;
+        let front = t.lock_id("Front door").await;
+        let post = |path: String, body: Value, key: &'static str| {
+            let req = t
+                .http
+                .post(format!("{}{path}", t.url))
+                .bearer_auth(&t.admin)
+                .header("Idempotency-Key", key)
+                .json(&body);
+            async move {
+                let r = req.send().await.unwrap();
+                let status = r.status().as_u16();
+                let replayed = r.headers().contains_key("idempotent-replayed");
+                (status, replayed, r.json::<Value>().await.unwrap())
+            }
+        };
+        // An unlock sent twice (a client that lost the answer) opens the door once.
+        let unlock = format!("/v1/locks/{front}/unlock");
+        let (status, replayed, first) = post(unlock.clone(), json!({}), "open-1").await;
+        assert_eq!((status, replayed), (200, false), "{first}");
+        let (status, replayed, again) = post(unlock.clone(), json!({}), "open-1").await;
+        assert_eq!((status, replayed, &again), (200, true, &first));
+        assert_eq!(t.sim_calls("/v3/lock/unlock"), 1);
+        // The key with another request is refused, and nothing is sent.
+        let (status, _, r) = post(format!("/v1/locks/{front}/lock"), json!({}), "open-1").await;
+        assert_eq!(
+            (status, r["error"]["code"].as_str()),
+            (422, Some("idempotency_key_reused"))
+        );
+        assert_eq!(t.sim_calls("/v3/lock/lock"), 0);
+        // A failure worth retrying is not kept: the same key tries again.
+        let gateway = t.sim.world().locks[&t.sim_lock(0)].gateway_id.unwrap();
+        t.sim.world().gateways.get_mut(&gateway).unwrap().online = false;
+        let (status, _, _) = post(format!("/v1/locks/{front}/lock"), json!({}), "close-1").await;
+        assert_eq!(status, 503);
+        t.sim.world().gateways.get_mut(&gateway).unwrap().online = true;
+        let (status, replayed, _) =
+            post(format!("/v1/locks/{front}/lock"), json!({}), "close-1").await;
+        assert_eq!((status, replayed), (200, false));
+
+        // A job submitted twice is one job.
+        let items = json!([{"lock_id": front, "name": "Guest", "code": "613952"}]);
+        let job = json!({"kind": "access_codes.create", "items": items});
+        let (status, _, a) = post("/v1/jobs".into(), job.clone(), "import-1").await;
+        assert_eq!(status, 202, "{a}");
+        let (status, _, b) = post("/v1/jobs".into(), job, "import-1").await;
+        assert_eq!((status, &b["id"]), (202, &a["id"]));
+        let other =
+            json!({"kind": "access_codes.create", "items": [{"lock_id": front, "code": "613953"}]});
+        let (status, _, r) = post("/v1/jobs".into(), other, "import-1").await;
+        assert_eq!(
+            (status, r["error"]["code"].as_str()),
+            (422, Some("idempotency_key_reused"))
+        );
+        lockbridge_server::jobs::run_due(&t.app.state)
+            .await
+            .unwrap();
+        let on_lock: Vec<String> = t.pins_on(0).into_iter().map(|(pin, _)| pin).collect();
+        assert_eq!(
+            on_lock.iter().filter(|p| *p == "613952").count(),
+            1,
+            "{on_lock:?}"
+        );
+    }
+);

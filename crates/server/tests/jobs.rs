@@ -297,3 +297,84 @@ both_backends!(jobs_refuse_what_is_not_a_job, |db: Db| async move {
     let r = t.get("/v1/jobs/job_00000000000000000000000000000000").await;
     assert_eq!(r.status, 404);
 });
+
+both_backends!(
+    a_job_ends_with_items_waiting_for_an_offline_gateway,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        t.connect().await;
+        let front = t.lock_id("Front door").await;
+        let back = t.lock_id("Back door").await;
+        // The front door is out of its gateway's range; the back door answers.
+        let front_sim = t.sim_lock(0);
+        t.sim.world().locks.get_mut(&front_sim).unwrap().online = false;
+        let items = json!([
+            {"lock_id": front, "name": "Waits", "code": "731946"},
+            {"lock_id": back, "name": "Sets", "code": "731947"},
+        ]);
+        let r = t
+            .post(
+                "/v1/jobs",
+                json!({"kind": "access_codes.create", "items": items}),
+            )
+            .await;
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        lockbridge_server::jobs::run_due(&t.app.state)
+            .await
+            .unwrap();
+        let job = t.job(&id).await;
+        assert_eq!(
+            (
+                job["status"].as_str(),
+                job["succeeded"].as_i64(),
+                job["failed"].as_i64()
+            ),
+            (Some("done"), Some(1), Some(0)),
+            "{job}"
+        );
+        assert_eq!(job["waiting"][0]["index"], 0, "{job}");
+        let code = job["waiting"][0]["access_code_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(t.code(&code).await["status"], "setting");
+        assert!(
+            !lockbridge_server::jobs::run_due(&t.app.state)
+                .await
+                .unwrap(),
+            "nothing holds the job open"
+        );
+        // The lock is back in range: the engine sets the waiting code.
+        t.sim.world().locks.get_mut(&front_sim).unwrap().online = true;
+        t.drain().await;
+        assert_eq!(t.code(&code).await["status"], "set");
+        assert!(t.pins_on(0).iter().any(|(pin, _)| pin == "731946"));
+
+        // A bad item fails alone, whatever breaks it.
+        let long = "x".repeat(201);
+        let items = json!([
+            {"lock_id": back, "name": "Nul\u{0}here"},
+            {"lock_id": back, "name": long},
+            {"lock_id": back, "name": "Fine", "code": "731948"},
+        ]);
+        let r = t
+            .post(
+                "/v1/jobs",
+                json!({"kind": "access_codes.create", "items": items}),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let failed: Vec<(i64, &str)> = r.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["index"].as_i64().unwrap(),
+                    e["error"]["field"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(failed, [(0, "name"), (1, "name")], "{}", r.body);
+    }
+);

@@ -23,6 +23,9 @@ pub struct JobRow {
     pub lease_until: Option<Millis>,
     pub created_at: Millis,
     pub finished_at: Option<Millis>,
+    /// The `Idempotency-Key` it was created with, and the fingerprint of that request.
+    pub idempotency_key: Option<String>,
+    pub idempotency_fingerprint: Option<String>,
 }
 
 /// One item of a job.
@@ -44,12 +47,14 @@ pub struct JobItem {
 pub struct JobProgress {
     pub succeeded: i64,
     pub failed: i64,
+    /// (index, access code id) of each item accepted and waiting for an unreachable device.
+    pub waiting: Vec<(i64, String)>,
     /// (index, error JSON) of each failed item, by index.
     pub errors: Vec<(i64, String)>,
 }
 
-const COLUMNS: &str =
-    "id, org_id, kind, status, total, lease_owner, lease_until, created_at, finished_at";
+const COLUMNS: &str = "id, org_id, kind, status, total, lease_owner, lease_until, created_at, \
+                       finished_at, idempotency_key, idempotency_fingerprint";
 
 impl Store {
     fn job(&self, row: &AnyRow) -> Result<JobRow> {
@@ -64,15 +69,29 @@ impl Store {
             lease_until: opt_int(row, "lease_until")?,
             created_at: int(row, "created_at")?,
             finished_at: opt_int(row, "finished_at")?,
+            idempotency_key: opt_text(row, "idempotency_key")?,
+            idempotency_fingerprint: opt_text(row, "idempotency_fingerprint")?,
         })
     }
 
+    /// The organisation's job created with `Idempotency-Key` `key`.
+    pub async fn job_by_key(&self, org: OrgId, key: &str) -> Result<Option<JobRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE org_id = $1 AND idempotency_key = $2");
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(org.to_string())
+            .bind(key.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| self.job(r)).transpose()
+    }
+
     /// Stores a job and its items in one transaction; items whose check failed are stored
-    /// `failed` with their error.
+    /// `failed` with their error. A repeated idempotency key is
+    /// [`StoreError::Conflict`]`("idempotency_key")`, and nothing is stored.
     pub async fn insert_job(&self, job: &JobRow, items: &[JobItem]) -> Result<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query(&self.sql(&format!(
-            "INSERT INTO jobs ({COLUMNS}, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $8)"
+            "INSERT INTO jobs ({COLUMNS}, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $8)"
         )))
         .bind(job.id.to_string())
         .bind(job.org_id.to_string())
@@ -83,8 +102,16 @@ impl Store {
         .bind(job.lease_until)
         .bind(job.created_at)
         .bind(job.finished_at)
+        .bind(job.idempotency_key.clone())
+        .bind(job.idempotency_fingerprint.clone())
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict("idempotency_key")
+            }
+            _ => StoreError::Database(e),
+        })?;
         let per = match self.dialect {
             crate::Dialect::Sqlite => 100,
             crate::Dialect::Postgres => 1000,
@@ -274,6 +301,19 @@ impl Store {
                 "succeeded" => progress.succeeded = int(r, "n")?,
                 _ => progress.failed = int(r, "n")?,
             }
+        }
+        let waiting = sqlx::query(&self.sql(
+            "SELECT idx, access_code_id FROM job_items WHERE job_id = $1 AND status = 'waiting' \
+             ORDER BY job_id, idx",
+        ))
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &waiting {
+            progress.waiting.push((
+                int(r, "idx")?,
+                opt_text(r, "access_code_id")?.unwrap_or_default(),
+            ));
         }
         let failed = sqlx::query(&self.sql(
             "SELECT idx, error FROM job_items WHERE job_id = $1 AND status = 'failed' \

@@ -15,6 +15,7 @@ mod connections;
 mod devices;
 mod events;
 mod grants;
+mod idempotency;
 mod jobs;
 mod orgs;
 #[cfg(feature = "test-util")]
@@ -33,6 +34,7 @@ pub use cipher::MasterKey;
 pub use codes::{GrantCodeWrite, Guard, InsertError};
 pub use devices::{LockFilter, SyncCounts};
 pub use events::EventFilter;
+pub use idempotency::Claim;
 pub use jobs::{JobItem, JobProgress, JobRow};
 pub use webhooks::{Endpoint, WebhookPatch};
 

@@ -16,9 +16,10 @@ use serde_json::Value;
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, Caller};
+use crate::extract::Caller;
 use crate::jobs::{BulkItem, code_of, error_json};
 use crate::state::AppState;
+use lockbridge_store::StoreError;
 
 /// At most this many items in one job.
 pub const MAX_ITEMS: usize = 10_000;
@@ -78,12 +79,16 @@ pub struct ItemErrorDetail {
 pub struct JobView {
     pub id: JobId,
     pub kind: String,
-    /// `queued`, `running`, `done` (every item finished), `failed` (no item succeeded).
+    /// `queued`, `running`, `done` (every item succeeded, failed or waits), `failed` (no item
+    /// succeeded or waits).
     pub status: String,
     pub total: i64,
     pub succeeded: i64,
     pub failed: i64,
     pub errors: Vec<ItemError>,
+    /// Items accepted whose lock or gateway cannot be reached now: their codes stay `setting`
+    /// and are set when the device answers again.
+    pub waiting: Vec<WaitingItem>,
     #[serde(with = "lockbridge_core::time::rfc3339")]
     #[schemars(with = "lockbridge_core::time::Timestamp")]
     pub created_at: Millis,
@@ -109,9 +114,26 @@ async fn view(s: &AppState, job: JobRow) -> ApiResult<JobView> {
                 error: serde_json::from_str(&e).unwrap_or_default(),
             })
             .collect(),
+        waiting: p
+            .waiting
+            .into_iter()
+            .filter_map(|(index, code)| {
+                Some(WaitingItem {
+                    index,
+                    access_code_id: code.parse().ok()?,
+                })
+            })
+            .collect(),
         created_at: job.created_at,
         finished_at: job.finished_at,
     })
+}
+
+/// An item waiting for its device, and the code that will be set.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct WaitingItem {
+    pub index: i64,
+    pub access_code_id: lockbridge_core::ids::AccessCodeId,
 }
 
 /// Checks one item; answers its lock and the item as it will be worked.
@@ -122,6 +144,7 @@ async fn check_item(
     value: Value,
     now: Millis,
 ) -> Result<(LockId, BulkItem), ApiError> {
+    crate::extract::check_value(&value)?;
     let item: BulkItem =
         serde_json::from_value(value).map_err(|e| ApiError::validation("item", e.to_string()))?;
     let lock = match locks.get(&item.lock_id) {
@@ -148,8 +171,17 @@ async fn check_item(
 async fn create(
     State(s): State<AppState>,
     caller: Caller,
-    Body(body): Body<NewJob>,
+    headers: axum::http::HeaderMap,
+    request: crate::extract::Fingerprinted<NewJob>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
+    let key = crate::routes::access_codes::idempotency_key(&headers)?;
+    let fingerprint = request.of_request("POST /v1/jobs");
+    if let Some(k) = &key
+        && let Some(first) = first_job(&s, &caller, k, &fingerprint).await?
+    {
+        return Ok((StatusCode::ACCEPTED, Json(first)));
+    }
+    let body = request.body;
     if body.kind != "access_codes.create" {
         return Err(ApiError::validation("kind", "must be access_codes.create"));
     }
@@ -197,9 +229,39 @@ async fn create(
         lease_until: None,
         created_at: now,
         finished_at: all_failed.then_some(now),
+        idempotency_fingerprint: key.as_ref().map(|_| fingerprint.clone()),
+        idempotency_key: key.clone(),
     };
-    s.store.insert_job(&job, &items).await?;
-    Ok((StatusCode::ACCEPTED, Json(view(&s, job).await?)))
+    match s.store.insert_job(&job, &items).await {
+        Ok(()) => Ok((StatusCode::ACCEPTED, Json(view(&s, job).await?))),
+        // The same key came in twice at once: the first one stored answers both.
+        Err(StoreError::Conflict("idempotency_key")) if key.is_some() => {
+            let k = key.as_deref().unwrap_or_default();
+            match first_job(&s, &caller, k, &fingerprint).await? {
+                Some(first) => Ok((StatusCode::ACCEPTED, Json(first))),
+                None => Err(ApiError::IdempotencyKeyReused),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The job a used `Idempotency-Key` created, when the request is the same one again (a client
+/// that lost the answer, or runs its import again); 422 `idempotency_key_reused` when the key
+/// comes with another body.
+async fn first_job(
+    s: &AppState,
+    caller: &Caller,
+    key: &str,
+    fingerprint: &str,
+) -> ApiResult<Option<JobView>> {
+    match s.store.job_by_key(caller.org, key).await? {
+        None => Ok(None),
+        Some(first) if first.idempotency_fingerprint.as_deref() == Some(fingerprint) => {
+            Ok(Some(view(s, first).await?))
+        }
+        Some(_) => Err(ApiError::IdempotencyKeyReused),
+    }
 }
 
 async fn read(

@@ -1,0 +1,21 @@
+-- Idempotency beyond the resources that carry their own key (codes, grants): a job keeps the
+-- key it was created with (the same request again answers the same job); every other POST
+-- that changes something keeps its answer here for a day, keyed by organisation and key.
+-- Kept in lockstep with the other backend's 0014_idempotency.sql.
+ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
+ALTER TABLE jobs ADD COLUMN idempotency_fingerprint TEXT;
+CREATE UNIQUE INDEX jobs_idempotency ON jobs (org_id, idempotency_key);
+
+CREATE TABLE idempotency_keys (
+    org_id TEXT NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    -- SHA-256 of the method, path and body of the first request.
+    fingerprint TEXT NOT NULL,
+    -- running, done
+    state TEXT NOT NULL,
+    status BIGINT,
+    body TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (org_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
