@@ -1,7 +1,7 @@
 //! Events: every change lockbridge makes or observes, written in the same transaction as the
 //! change itself.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{AccessCodeId, ConnectionId, EventId, LockId, OrgId};
@@ -118,6 +118,76 @@ impl EventType {
     }
 }
 
+/// Who caused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorType {
+    /// A request with an API key (`id` and `name` are the key's).
+    ApiKey,
+    /// Someone signed in to the console with an API key (the key's `id` and `name`).
+    Console,
+    /// lockbridge on its own (a worker: sync, reconciliation, a just-in-time window).
+    System,
+    /// The lock or its vendor (a record of the lock's log: `name` is who the vendor names).
+    Vendor,
+}
+
+impl ActorType {
+    pub const ALL: [ActorType; 4] = [
+        ActorType::ApiKey,
+        ActorType::Console,
+        ActorType::System,
+        ActorType::Vendor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorType::ApiKey => "api_key",
+            ActorType::Console => "console",
+            ActorType::System => "system",
+            ActorType::Vendor => "vendor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ActorType> {
+        ActorType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Who caused an event: `{type, id, name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub kind: ActorType,
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+impl Actor {
+    pub fn system() -> Actor {
+        Actor {
+            kind: ActorType::System,
+            id: None,
+            name: None,
+        }
+    }
+
+    /// The vendor, naming whom its record names (a person, a code's name).
+    pub fn vendor(name: Option<String>) -> Actor {
+        Actor {
+            kind: ActorType::Vendor,
+            id: None,
+            name,
+        }
+    }
+}
+
+impl Default for Actor {
+    fn default() -> Actor {
+        Actor::system()
+    }
+}
+
 /// An event, as stored and listed.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Event {
@@ -140,6 +210,8 @@ pub struct Event {
     /// The vendor record this event was read from (unique per lock), for ingested events.
     #[serde(skip)]
     pub source_key: Option<String>,
+    /// Who caused it.
+    pub actor: Actor,
     pub data: Value,
 }
 
@@ -157,8 +229,15 @@ impl Event {
             access_code_id: None,
             grant_id: None,
             source_key: None,
+            actor: Actor::system(),
             data: Value::Object(Default::default()),
         }
+    }
+
+    /// Who caused it.
+    pub fn by(mut self, actor: Actor) -> Event {
+        self.actor = actor;
+        self
     }
 
     pub fn lock(mut self, lock: LockId) -> Event {

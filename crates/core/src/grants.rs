@@ -119,6 +119,9 @@ pub struct Grant {
     #[serde(with = "crate::time::rfc3339")]
     #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
+    /// Who asked for what the grant now wants.
+    #[serde(skip)]
+    pub actor: crate::events::Actor,
 }
 
 impl Grant {

@@ -422,6 +422,9 @@ pub struct AccessCode {
     pub scheduling: Scheduling,
     /// The grant the code belongs to, when it does.
     pub grant_id: Option<GrantId>,
+    /// Who asked for what the code now wants: the events the engine records for it are theirs.
+    #[serde(skip)]
+    pub actor: crate::events::Actor,
     pub status: CodeStatus,
     pub frozen: bool,
     /// Created through lockbridge (true) or found on the lock (false).
@@ -480,6 +483,7 @@ impl AccessCode {
             schedule: None,
             scheduling: Scheduling::Native,
             grant_id: None,
+            actor: crate::events::Actor::system(),
             status: CodeStatus::Setting,
             frozen: false,
             managed: true,

@@ -214,12 +214,32 @@ pub fn single_header<'h>(
     Ok(first.and_then(|v| v.to_str().ok()))
 }
 
-/// The organisation and role behind the request's API key.
-#[derive(Debug, Clone, Copy)]
+/// The organisation and role behind the request's API key, and who it is in events.
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub org: OrgId,
     pub role: Role,
     pub key: ApiKeyId,
+    /// The key's name, for the events the request causes.
+    pub name: std::sync::Arc<str>,
+    /// Signed in to the console with the key, rather than calling the API with it.
+    pub console: bool,
+}
+
+impl Caller {
+    /// The caller as the actor of the events its request causes.
+    pub fn actor(&self) -> lockbridge_core::events::Actor {
+        use lockbridge_core::events::{Actor, ActorType};
+        Actor {
+            kind: if self.console {
+                ActorType::Console
+            } else {
+                ActorType::ApiKey
+            },
+            id: Some(self.key.to_string()),
+            name: Some(self.name.to_string()),
+        }
+    }
 }
 
 impl<S> FromRequestParts<S> for Caller
@@ -231,7 +251,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         if let Some(ConsoleCaller(caller)) = parts.extensions.get::<ConsoleCaller>() {
-            return Ok(*caller);
+            return Ok(caller.clone());
         }
         let state = AppState::from_ref(state);
         let refused = || {
@@ -256,17 +276,19 @@ where
             org: key.org_id,
             role: key.role,
             key: key.id,
+            name: key.name.as_str().into(),
+            console: false,
         })
     }
 }
 
 /// The caller behind a console page, on the API request the console makes for it (a request
 /// from outside cannot carry an extension; the console set it from a signed-in session).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConsoleCaller(pub Caller);
 
 /// A caller holding an admin key; a member key is 403.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Admin(pub Caller);
 
 impl<S> FromRequestParts<S> for Admin

@@ -47,6 +47,7 @@ pub fn code_for(
     let mut row = AccessCode {
         grant_id: Some(g.id),
         next_attempt_at: Some(now),
+        actor: g.actor.clone(),
         ..AccessCode::new(lock, pin, now)
     };
     want(s, g, lock, &mut row, now).map_err(on_lock(lock))?;
@@ -61,6 +62,7 @@ fn want(s: &AppState, g: &Grant, lock: &Lock, row: &mut AccessCode, now: Millis)
         row.code = lock.code_rules.generate();
     }
     row.name = Some(g.name.clone());
+    row.actor = g.actor.clone();
     (row.starts_at, row.ends_at) = (g.starts_at, g.ends_at);
     row.schedule = g.schedule.clone();
     prepare(s, lock, row, g.scheduling, now)
@@ -156,6 +158,7 @@ async fn converge(s: &AppState, g: &Grant) -> ApiResult<Option<Vec<AccessCodeId>
                 return Ok(false);
             }
             revoke(r, now);
+            r.actor = g.actor.clone();
             Ok(true)
         })
         .await?;
@@ -275,7 +278,11 @@ pub async fn settle(s: &AppState, id: GrantId) -> ApiResult<Option<Grant>> {
             return Ok(Some(g));
         }
         let now = s.now();
-        let event = |kind| Event::new(g.org_id, kind, now).grant(id);
+        let event = |kind| {
+            Event::new(g.org_id, kind, now)
+                .grant(id)
+                .by(g.actor.clone())
+        };
         let events = match status {
             GrantStatus::Set => vec![event(EventType::GrantSet)],
             GrantStatus::Partial => {

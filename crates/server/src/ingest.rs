@@ -102,7 +102,8 @@ pub fn event_of(lock: &Lock, e: &LockEvent, codes: &[AccessCode], now: i64) -> E
     let mut event = Event::new(lock.org_id, kind, e.time)
         .lock(lock.id)
         .connection(lock.connection_id)
-        .data(data);
+        .data(data)
+        .by(lockbridge_core::events::Actor::vendor(e.actor.clone()));
     event.created_at = now;
     if let Some(c) = code {
         event.access_code_id = Some(c.id);

@@ -268,6 +268,7 @@ async fn work_item(
     };
     let key = format!("job:{}:{}", job.id, item.index);
     row.idempotency_key = Some(key.clone());
+    row.actor = job.actor.clone();
     if row.status == CodeStatus::Setting {
         row.lease_owner = Some(engine::lease_owner());
         row.lease_until = Some(now + s.settings.code_lease.as_millis() as i64);

@@ -194,6 +194,10 @@ struct EventsRest {
     access_code_id: Option<lockbridge_core::ids::AccessCodeId>,
     connection_id: Option<ConnectionId>,
     grant_id: Option<String>,
+    /// `api_key`, `console`, `system` or `vendor`.
+    actor_type: Option<lockbridge_core::events::ActorType>,
+    /// An API key's id (with or without `actor_type`).
+    actor_id: Option<String>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
     since: Option<lockbridge_core::time::Millis>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
@@ -234,6 +238,8 @@ impl EventsQuery {
                 access_code_id: r.access_code_id,
                 connection_id: r.connection_id,
                 grant_id: r.grant_id,
+                actor_type: r.actor_type,
+                actor_id: r.actor_id,
                 since: r.since,
                 until: r.until,
                 before: r.cursor,

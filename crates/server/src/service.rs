@@ -180,6 +180,7 @@ pub async fn update_credentials(
     state: &AppState,
     conn: &Connection,
     supplied: &Credentials,
+    actor: &lockbridge_core::events::Actor,
 ) -> ApiResult<Connection> {
     let mut merged = conn.credentials.clone();
     merged.merge(supplied);
@@ -191,7 +192,12 @@ pub async fn update_credentials(
     let verified = api.verify(conn.base_url.as_deref(), &merged).await?;
     state
         .store
-        .replace_credentials(conn.id, &verified.credentials, verified.token_expires_at)
+        .replace_credentials(
+            conn.id,
+            &verified.credentials,
+            verified.token_expires_at,
+            actor,
+        )
         .await?;
     state
         .store

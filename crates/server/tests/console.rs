@@ -126,6 +126,14 @@ both_backends!(
             .page(&format!("{session}; {flash}"), "/console/locks")
             .await;
         assert!(page.contains("Unlocked: "), "{page}");
+        // The event says it was done from the console, with the signed-in key.
+        let events = t.get("/v1/events?type=lock.unlocked").await;
+        let actor = &events.body["data"][0]["actor"];
+        assert_eq!(
+            (actor["type"].as_str(), actor["name"].as_str()),
+            (Some("console"), Some("admin")),
+            "{actor}"
+        );
 
         // Sign-out ends it.
         let r = t

@@ -161,3 +161,96 @@ both_backends!(a_busy_log_is_read_back_to_its_mark, |db: Db| async move {
         "every record, over two pages of the vendor's list"
     );
 });
+
+both_backends!(every_event_says_who_caused_it, |db: Db| async move {
+    let t = TestApp::start(db).await;
+    t.connect().await;
+    let lock = t.lock_id("Front door").await;
+    let desk = t
+        .post(
+            "/v1/api-keys",
+            json!({"name": "front desk", "role": "member"}),
+        )
+        .await;
+    let (desk_key, desk_id) = (
+        desk.body["key"].as_str().unwrap().to_owned(),
+        desk.body["id"].as_str().unwrap().to_owned(),
+    );
+    // The front desk issues the cleaner's code; its events are the front desk's.
+    let r = t
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/locks/{lock}/access-codes"),
+            Some(&desk_key),
+            Some(json!({"name": "Cleaner", "code": "520814"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let code = r.body["id"].as_str().unwrap().to_owned();
+    t.drain().await;
+    let set = t
+        .get(&format!(
+            "/v1/events?access_code_id={code}&type=access_code.set"
+        ))
+        .await;
+    assert_eq!(
+        set.body["data"][0]["actor"],
+        json!({"type": "api_key", "id": desk_id, "name": "front desk"}),
+        "{}",
+        set.body
+    );
+    // The front desk opens the door remotely; the vendor's log of it completes that event.
+    let r = t
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/locks/{lock}/unlock"),
+            Some(&desk_key),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // At 02:14 the cleaner types the code.
+    assert_eq!(t.sim.world().keypad(t.sim_lock(0), "520814"), Some(true));
+    ingest::ingest_due(&t.app.state).await.unwrap();
+    let unlocks = t
+        .get(&format!("/v1/events?lock_id={lock}&type=lock.unlocked"))
+        .await;
+    let unlocks = unlocks.body["data"].as_array().unwrap().clone();
+    let remote: Vec<&Value> = unlocks
+        .iter()
+        .filter(|e| e["data"]["method"] == "remote")
+        .collect();
+    assert_eq!(remote.len(), 1, "one event per remote unlock: {unlocks:?}");
+    assert_eq!(remote[0]["actor"]["id"], desk_id.as_str());
+    assert_eq!(
+        remote[0]["data"]["confirmed_by_log"], true,
+        "{:?}",
+        remote[0]
+    );
+    let typed = by_code(&unlocks, &code);
+    assert_eq!(typed.len(), 1, "{unlocks:?}");
+    assert_eq!(typed[0]["actor"]["type"], "vendor", "{:?}", typed[0]);
+
+    // Filtered by actor: the front desk's doings, and nothing else.
+    let mine = t
+        .get(&format!("/v1/events?actor_type=api_key&actor_id={desk_id}"))
+        .await;
+    let mine = mine.body["data"].as_array().unwrap().clone();
+    let kinds: Vec<&str> = mine.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains(&"access_code.set") && kinds.contains(&"lock.unlocked"),
+        "{kinds:?}"
+    );
+    assert!(mine.iter().all(|e| e["actor"]["id"] == desk_id.as_str()));
+    let vendor = t.get("/v1/events?actor_type=vendor").await;
+    assert!(
+        vendor.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"]["type"] == "vendor")
+    );
+    let bad = t.get("/v1/events?actor_type=robot").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["error"]["field"], "actor_type");
+});

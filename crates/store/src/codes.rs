@@ -19,8 +19,8 @@ pub(crate) const COLUMNS: &str = "id, org_id, lock_id, name, code, starts_at, en
                        provider_id, last_error, attempts, next_attempt_at, idempotency_key, created_at, updated_at, \
                        confirming, version, lease_owner, lease_until, removed_reason, errors, warnings, \
                        on_external_change, pin_hash, idempotency_fingerprint, scheduling, window_start, \
-                       window_end, grant_id";
-const NCOLS: usize = 32;
+                       window_end, grant_id, actor";
+const NCOLS: usize = 33;
 
 /// The statuses that hold a PIN and a place on the lock (the unique index's condition).
 pub(crate) const LIVE: &str = "('scheduled', 'setting', 'set', 'removing')";
@@ -41,6 +41,14 @@ pub enum InsertError {
     Capacity(u32),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The lease owner a write is conditional on ($25; bound, and unused, when there is none).
+fn guard_owner(guard: Guard<'_>) -> Option<String> {
+    match guard {
+        Guard::Version => None,
+        Guard::Lease(owner) => Some(owner.to_owned()),
+    }
 }
 
 /// How a grant's conditional write of one of its codes ended.
@@ -104,6 +112,9 @@ impl Store {
             grant_id: opt_text(row, "grant_id")?
                 .map(|g| parse("access_codes", &id, "grant_id", &g))
                 .transpose()?,
+            actor: opt_text(row, "actor")?
+                .and_then(|a| serde_json::from_str(&a).ok())
+                .unwrap_or_default(),
             window: opt_int(row, "window_start")?.zip(opt_int(row, "window_end")?),
             status: CodeStatus::parse(&status)
                 .ok_or_else(|| corrupt(format!("status {status:?}")))?,
@@ -176,6 +187,7 @@ impl Store {
             .bind(c.window.map(|w| w.0))
             .bind(c.window.map(|w| w.1))
             .bind(c.grant_id.map(|g| g.to_string()))
+            .bind(serde_json::to_string(&c.actor).ok())
     }
 
     pub(crate) fn insert_sql(&self, rows: usize, tail: &str) -> String {
@@ -375,20 +387,17 @@ impl Store {
         now: Millis,
     ) -> Result<bool> {
         let id = c.id.to_string();
-        let (lease_set, lease_where) = match guard {
-            Guard::Version => ("", ""),
-            Guard::Lease(_) => (
-                ", lease_owner = NULL, lease_until = NULL",
-                " AND lease_owner = $25",
-            ),
+        let lease_set = match guard {
+            Guard::Version => "",
+            Guard::Lease(_) => ", lease_owner = NULL, lease_until = NULL",
         };
         let sql = format!(
             "UPDATE access_codes SET name = $1, code = $2, starts_at = $3, ends_at = $4, schedule = $5, \
              status = $6, frozen = $7, provider_id = $8, last_error = $9, attempts = $10, next_attempt_at = $11, \
              updated_at = $12, confirming = $13, removed_reason = $14, errors = $15, warnings = $16, \
              on_external_change = $17, managed = $18, pin_hash = $19, scheduling = $22, \
-             window_start = $23, window_end = $24, version = version + 1{lease_set} \
-             WHERE id = $20 AND version = $21{lease_where}"
+             window_start = $23, window_end = $24, actor = $26, version = version + 1{lease_set} \
+             WHERE id = $20 AND version = $21 AND ($25 IS NULL OR lease_owner = $25)"
         );
         let sql = self.sql(&sql);
         let mut q = sqlx::query(&sql)
@@ -417,9 +426,8 @@ impl Store {
             .bind(c.scheduling.as_str())
             .bind(c.window.map(|w| w.0))
             .bind(c.window.map(|w| w.1));
-        if let Guard::Lease(owner) = guard {
-            q = q.bind(owner.to_owned());
-        }
+        q = q.bind(guard_owner(guard));
+        q = q.bind(serde_json::to_string(&c.actor).ok());
         let done = q.execute(&mut **tx).await.map_err(code_conflict)?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,7 +1,7 @@
 //! Vendor connections: credentials and tokens sealed in one column.
 
 use lockbridge_core::credentials::Credentials;
-use lockbridge_core::events::{Event, EventType};
+use lockbridge_core::events::{Actor, Event, EventType};
 use lockbridge_core::ids::{ConnectionId, OrgId};
 use lockbridge_core::model::{Connection, ConnectionStatus, ExternalPolicy, Provider};
 use lockbridge_core::time::{Millis, now_ms};
@@ -161,10 +161,11 @@ impl Store {
         id: ConnectionId,
         credentials: &Credentials,
         token_expires_at: Option<Millis>,
+        actor: &Actor,
     ) -> Result<bool> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
-        self.record_transition(&mut tx, id, ConnectionStatus::Active, now)
+        self.record_transition(&mut tx, id, ConnectionStatus::Active, now, actor)
             .await?;
         let done = sqlx::query(&self.sql(
             "UPDATE connections SET credentials = $1, token_expires_at = $2, status = 'active', last_error = NULL, \
@@ -266,7 +267,8 @@ impl Store {
     ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
-        self.record_transition(&mut tx, id, status, now).await?;
+        self.record_transition(&mut tx, id, status, now, &Actor::system())
+            .await?;
         sqlx::query(&self.sql(
             "UPDATE connections SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4",
         ))
@@ -289,6 +291,7 @@ impl Store {
         id: ConnectionId,
         status: ConnectionStatus,
         now: Millis,
+        actor: &Actor,
     ) -> Result<()> {
         let (from, kind) = match status {
             ConnectionStatus::NeedsReauth => {
@@ -315,7 +318,7 @@ impl Store {
             "org_id",
             &text(&row, "org_id")?,
         )?;
-        let e = Event::new(org, kind, now).connection(id);
+        let e = Event::new(org, kind, now).connection(id).by(actor.clone());
         self.insert_events(tx, &[e]).await?;
         let broken = status == ConnectionStatus::NeedsReauth;
         self.toggle_lock_error(

@@ -1,13 +1,14 @@
 //! The event log: rows written inside the transaction of the change they describe.
 
-use lockbridge_core::events::{Event, EventType};
+use lockbridge_core::events::{Actor, ActorType, Event, EventType};
 use lockbridge_core::ids::{AccessCodeId, ConnectionId, EventId, LockId, OrgId};
 use lockbridge_core::time::Millis;
 use sqlx::any::AnyRow;
 
 use crate::{Result, Store, StoreError, int, opt_text, parse, text};
 
-pub(crate) const COLUMNS: &str = "id, org_id, type, occurred_at, created_at, connection_id, lock_id, access_code_id, grant_id, data";
+pub(crate) const COLUMNS: &str = "id, org_id, type, occurred_at, created_at, connection_id, lock_id, access_code_id, grant_id, data, \
+                                  actor_type, actor_id, actor_name";
 
 /// Which events to list (newest first).
 #[derive(Debug, Clone, Default)]
@@ -18,6 +19,9 @@ pub struct EventFilter {
     pub access_code_id: Option<AccessCodeId>,
     pub connection_id: Option<ConnectionId>,
     pub grant_id: Option<String>,
+    /// Caused by this kind of actor, and (with it) this actor's id.
+    pub actor_type: Option<ActorType>,
+    pub actor_id: Option<String>,
     /// `occurred_at` at or after.
     pub since: Option<Millis>,
     /// `occurred_at` before.
@@ -51,6 +55,13 @@ pub(crate) fn event(row: &AnyRow) -> Result<Event> {
             .transpose()?,
         grant_id: opt("grant_id")?,
         source_key: None,
+        actor: Actor {
+            kind: opt("actor_type")?
+                .and_then(|t| ActorType::parse(&t))
+                .unwrap_or(ActorType::System),
+            id: opt("actor_id")?,
+            name: opt("actor_name")?,
+        },
         data: serde_json::from_str(&text(row, "data")?).map_err(|_| StoreError::Corrupt {
             table: "events",
             id: id.clone(),
@@ -77,17 +88,17 @@ impl Store {
         tx: &mut sqlx::Transaction<'c, sqlx::Any>,
         events: &[Event],
     ) -> Result<()> {
-        // Up to 100 rows a statement (1,000 parameters: under both backends' limits).
-        for chunk in events.chunks(100) {
+        // Up to 75 rows a statement (975 parameters: under both backends' limits).
+        for chunk in events.chunks(75) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let p: Vec<String> = (1..=10).map(|k| format!("${}", i * 10 + k)).collect();
+                    let p: Vec<String> = (1..=13).map(|k| format!("${}", i * 13 + k)).collect();
                     format!("({})", p.join(", "))
                 })
                 .collect();
             let sql = format!(
                 "INSERT INTO events (id, org_id, type, occurred_at, created_at, connection_id, \
-                 lock_id, access_code_id, grant_id, data) VALUES {}",
+                 lock_id, access_code_id, grant_id, data, actor_type, actor_id, actor_name) VALUES {}",
                 rows.join(", ")
             );
             let sql = self.sql(&sql);
@@ -103,7 +114,10 @@ impl Store {
                     .bind(e.lock_id.map(|v| v.to_string()))
                     .bind(e.access_code_id.map(|v| v.to_string()))
                     .bind(e.grant_id.clone())
-                    .bind(e.data.to_string());
+                    .bind(e.data.to_string())
+                    .bind(e.actor.kind.as_str())
+                    .bind(e.actor.id.clone())
+                    .bind(e.actor.name.clone());
             }
             q.execute(&mut **tx).await?;
         }
@@ -116,12 +130,15 @@ impl Store {
     pub async fn record_lock_log(&self, events: &[Event]) -> Result<Vec<Event>> {
         let sql = self.sql(
             "INSERT INTO events (id, org_id, type, occurred_at, created_at, connection_id, lock_id, \
-             access_code_id, grant_id, data, source_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+             access_code_id, grant_id, data, source_key, actor_type, actor_id, actor_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
         );
         let mut tx = self.pool.begin().await?;
         let mut new = Vec::new();
         for e in events {
+            if self.completes_command(&mut tx, e).await? {
+                continue;
+            }
             let done = sqlx::query(&sql)
                 .bind(e.id.to_string())
                 .bind(e.org_id.to_string())
@@ -134,6 +151,9 @@ impl Store {
                 .bind(e.grant_id.clone())
                 .bind(e.data.to_string())
                 .bind(e.source_key.clone())
+                .bind(e.actor.kind.as_str())
+                .bind(e.actor.id.clone())
+                .bind(e.actor.name.clone())
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() > 0 {
@@ -143,6 +163,69 @@ impl Store {
         self.fan_out(&mut tx, &new).await?;
         tx.commit().await?;
         Ok(new)
+    }
+
+    /// A vendor's record of a remote unlock or lock that lockbridge itself sent is the same
+    /// event as the one lockbridge recorded then: the record completes that event (its key, the
+    /// vendor's record type) instead of being a second one. The command's event is the nearest
+    /// of its type on the lock, by a request's actor, not yet completed, within two minutes.
+    async fn completes_command(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        e: &Event,
+    ) -> Result<bool> {
+        let remote = e.data.get("method").and_then(|m| m.as_str()) == Some("remote");
+        let (Some(lock), Some(key)) = (e.lock_id, e.source_key.as_deref()) else {
+            return Ok(false);
+        };
+        if !remote || !matches!(e.kind, EventType::LockUnlocked | EventType::LockLocked) {
+            return Ok(false);
+        }
+        let recorded =
+            sqlx::query(&self.sql("SELECT id FROM events WHERE lock_id = $1 AND source_key = $2"))
+                .bind(lock.to_string())
+                .bind(key.to_owned())
+                .fetch_optional(&mut **tx)
+                .await?;
+        if recorded.is_some() {
+            return Ok(true);
+        }
+        let window = 120_000;
+        let Some(row) = sqlx::query(&self.sql(
+            "SELECT id, data FROM events WHERE lock_id = $1 AND type = $2 AND source_key IS NULL \
+             AND actor_type IN ('api_key', 'console') AND occurred_at BETWEEN $3 AND $4 \
+             ORDER BY ABS(occurred_at - $5) LIMIT 1",
+        ))
+        .bind(lock.to_string())
+        .bind(e.kind.as_str())
+        .bind(e.occurred_at - window)
+        .bind(e.occurred_at + window)
+        .bind(e.occurred_at)
+        .fetch_optional(&mut **tx)
+        .await?
+        else {
+            return Ok(false);
+        };
+        let id = text(&row, "id")?;
+        let mut data: serde_json::Value =
+            serde_json::from_str(&text(&row, "data")?).unwrap_or_default();
+        if let (Some(map), Some(vendor)) = (data.as_object_mut(), e.data.as_object()) {
+            for (k, v) in vendor {
+                if k != "method" && k != "source" {
+                    map.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            map.insert("confirmed_by_log".into(), serde_json::Value::Bool(true));
+        }
+        let done = sqlx::query(&self.sql(
+            "UPDATE events SET source_key = $1, data = $2 WHERE id = $3 AND source_key IS NULL",
+        ))
+        .bind(key.to_owned())
+        .bind(data.to_string())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records `events` that describe no change of lockbridge's own state (what a vendor's log
@@ -183,6 +266,12 @@ impl Store {
         }
         if let Some(v) = &filter.grant_id {
             add("grant_id = #", Arg::Text(v.clone()));
+        }
+        if let Some(v) = filter.actor_type {
+            add("actor_type = #", Arg::Text(v.as_str().to_owned()));
+        }
+        if let Some(v) = &filter.actor_id {
+            add("actor_id = #", Arg::Text(v.clone()));
         }
         if let Some(v) = filter.since {
             add("occurred_at >= #", Arg::Int(v));

@@ -16,7 +16,7 @@ use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
 
 const COLUMNS: &str = "id, org_id, name, starts_at, ends_at, schedule, scheduling, \
                        on_shared_code_impossible, lock_ids, code, applied_version, status, version, \
-                       idempotency_key, idempotency_fingerprint, created_at, updated_at";
+                       idempotency_key, idempotency_fingerprint, created_at, updated_at, actor";
 
 impl Store {
     fn grant(&self, row: &AnyRow) -> Result<Grant> {
@@ -57,6 +57,9 @@ impl Store {
             idempotency_fingerprint: opt_text(row, "idempotency_fingerprint")?,
             created_at: int(row, "created_at")?,
             updated_at: int(row, "updated_at")?,
+            actor: opt_text(row, "actor")?
+                .and_then(|a| serde_json::from_str(&a).ok())
+                .unwrap_or_default(),
         })
     }
 
@@ -73,7 +76,7 @@ impl Store {
         let id = g.id.to_string();
         sqlx::query(&self.sql(&format!(
             "INSERT INTO grants ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16, $17)"
+             $12, $13, $14, $15, $16, $17, $18)"
         )))
         .bind(id.clone())
         .bind(g.org_id.to_string())
@@ -92,6 +95,7 @@ impl Store {
         .bind(g.idempotency_fingerprint.clone())
         .bind(g.created_at)
         .bind(g.updated_at)
+        .bind(serde_json::to_string(&g.actor).ok())
         .execute(&mut *tx)
         .await
         .map_err(|e| (None, InsertError::Store(code_conflict(e))))?;
@@ -135,7 +139,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(&self.sql(
             "UPDATE grants SET name = $1, starts_at = $2, ends_at = $3, schedule = $4, scheduling = $5, \
-             lock_ids = $6, code = $7, status = $8, updated_at = $9, \
+             lock_ids = $6, code = $7, status = $8, updated_at = $9, actor = $12, \
              version = version + 1 WHERE id = $10 AND version = $11",
         ))
         .bind(g.name.clone())
@@ -149,6 +153,7 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(expected)
+        .bind(serde_json::to_string(&g.actor).ok())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {

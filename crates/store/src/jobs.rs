@@ -26,6 +26,8 @@ pub struct JobRow {
     /// The `Idempotency-Key` it was created with, and the fingerprint of that request.
     pub idempotency_key: Option<String>,
     pub idempotency_fingerprint: Option<String>,
+    /// Who submitted it: its codes' events are theirs.
+    pub actor: lockbridge_core::events::Actor,
 }
 
 /// One item of a job.
@@ -54,7 +56,7 @@ pub struct JobProgress {
 }
 
 const COLUMNS: &str = "id, org_id, kind, status, total, lease_owner, lease_until, created_at, \
-                       finished_at, idempotency_key, idempotency_fingerprint";
+                       finished_at, idempotency_key, idempotency_fingerprint, actor";
 
 impl Store {
     fn job(&self, row: &AnyRow) -> Result<JobRow> {
@@ -71,6 +73,9 @@ impl Store {
             finished_at: opt_int(row, "finished_at")?,
             idempotency_key: opt_text(row, "idempotency_key")?,
             idempotency_fingerprint: opt_text(row, "idempotency_fingerprint")?,
+            actor: opt_text(row, "actor")?
+                .and_then(|a| serde_json::from_str(&a).ok())
+                .unwrap_or_default(),
         })
     }
 
@@ -91,7 +96,7 @@ impl Store {
     pub async fn insert_job(&self, job: &JobRow, items: &[JobItem]) -> Result<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query(&self.sql(&format!(
-            "INSERT INTO jobs ({COLUMNS}, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $8)"
+            "INSERT INTO jobs ({COLUMNS}, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $8)"
         )))
         .bind(job.id.to_string())
         .bind(job.org_id.to_string())
@@ -104,6 +109,7 @@ impl Store {
         .bind(job.finished_at)
         .bind(job.idempotency_key.clone())
         .bind(job.idempotency_fingerprint.clone())
+        .bind(serde_json::to_string(&job.actor).ok())
         .execute(&mut *tx)
         .await
         .map_err(|e| match &e {

@@ -88,7 +88,7 @@ both_backends!(
         let mut fresh = ttlock_credentials();
         fresh.set("password_md5", "0123456789abcdef0123456789abcdef");
         assert!(
-            s.replace_credentials(conn.id, &fresh, Some(42))
+            s.replace_credentials(conn.id, &fresh, Some(42), &Default::default())
                 .await
                 .unwrap()
         );

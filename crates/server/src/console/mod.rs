@@ -252,6 +252,8 @@ impl FromRequestParts<AppState> for Session {
                     org: key.org_id,
                     role: key.role,
                     key: key.id,
+                    name: key.name.as_str().into(),
+                    console: true,
                 },
                 key,
                 csrf,
@@ -304,7 +306,7 @@ pub async fn api(
         .method(method)
         .uri(uri)
         .header(header::CONTENT_TYPE, "application/json")
-        .extension(ConsoleCaller(session.caller))
+        .extension(ConsoleCaller(session.caller.clone()))
         .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()));
     let Ok(request) = request else {
         return Answer {

@@ -302,10 +302,12 @@ fn apply(
     now: Millis,
 ) -> (Outcome, Vec<Event>) {
     let (org, id, lock_id, conn_id) = (next.org_id, next.id, next.lock_id, lock.connection_id);
+    let actor = next.actor.clone();
     let event = move |kind: EventType| {
         Event::new(org, kind, now)
             .code(id, lock_id)
             .connection(conn_id)
+            .by(actor.clone())
     };
     let fail = |next: &mut AccessCode, e: EngineError| {
         tracing::info!(code = %next.id, provider_id = ?next.provider_id, status = ?next.status, error = %lockbridge_core::provider::error_chain(&e), "a code failed");

@@ -288,6 +288,7 @@ async fn create(
         on_external_change: body.on_external_change,
         idempotency_key: key.clone(),
         idempotency_fingerprint: key.as_ref().map(|_| fingerprint.clone()),
+        actor: caller.actor(),
         ..AccessCode::new(&lock, code, now)
     };
     prepare(&s, &lock, &mut row, body.scheduling, now)?;

@@ -106,7 +106,7 @@ async fn credentials_update(
                     ));
                 }
             }
-            service::update_credentials(&s, &conn, &supplied).await?;
+            service::update_credentials(&s, &conn, &supplied, &caller.actor()).await?;
         }
         None => {
             if let Some((_, wire, _)) = fields.iter().find(|(_, _, v)| v.is_none()) {

@@ -121,6 +121,7 @@ pub(super) async fn update(
             .await?
             .ok_or(ApiError::NotFound("lock"))?;
         let mut row = before.clone();
+        row.actor = caller.actor();
         if let Some(name) = &body.name {
             row.name = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
         }
@@ -189,6 +190,7 @@ pub(super) async fn remove(
 ) -> ApiResult<(StatusCode, Json<AccessCode>)> {
     for _ in 0..WRITE_TRIES {
         let mut row = load(&s, &caller, &id).await?;
+        row.actor = caller.actor();
         let version = row.version;
         match row.status {
             CodeStatus::Removed => return Ok((StatusCode::OK, Json(row))),
@@ -243,6 +245,7 @@ pub(super) async fn manage(
 ) -> ApiResult<Json<AccessCode>> {
     for _ in 0..WRITE_TRIES {
         let mut row = load(&s, &caller, &id).await?;
+        row.actor = caller.actor();
         if row.managed {
             return Ok(Json(row));
         }
@@ -300,6 +303,7 @@ async fn toggle(
     // The lock holds the new state now: record it on the row as it stands.
     for _ in 0..WRITE_TRIES {
         let mut row = load(&s, &caller, &id).await?;
+        row.actor = caller.actor();
         let version = row.version;
         row.frozen = frozen;
         if s.store

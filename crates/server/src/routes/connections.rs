@@ -174,7 +174,7 @@ async fn update(
     }
     if let Some(credentials) = &body.credentials {
         let supplied = service::parse_credentials(&s, conn.provider, credentials, "credentials.")?;
-        conn = service::update_credentials(&s, &conn, &supplied).await?;
+        conn = service::update_credentials(&s, &conn, &supplied, &caller.actor()).await?;
     }
     Ok(Json(connection_json(&s.providers, &conn)))
 }

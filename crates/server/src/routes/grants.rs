@@ -231,6 +231,7 @@ async fn create(
     let locks = load_locks(&s, &caller, &body.lock_ids).await?;
     let now = s.now();
     let mut grant = Grant {
+        actor: caller.actor(),
         id: GrantId::new(),
         org_id: caller.org,
         name,
@@ -408,6 +409,7 @@ async fn update(
             ));
         }
         let mut g = before.clone();
+        g.actor = caller.actor();
         if let Some(name) = &body.name {
             g.name = check_name(name)?;
         }
@@ -490,6 +492,7 @@ async fn remove(
         let mut g = before.clone();
         if !g.status.is_revoked() {
             g.status = GrantStatus::Removing;
+            g.actor = caller.actor();
             if !s
                 .store
                 .update_grant_if(&mut g, before.version, s.now(), &[])

@@ -231,6 +231,7 @@ async fn create(
         finished_at: all_failed.then_some(now),
         idempotency_fingerprint: key.as_ref().map(|_| fingerprint.clone()),
         idempotency_key: key.clone(),
+        actor: caller.actor(),
     };
     match s.store.insert_job(&job, &items).await {
         Ok(()) => Ok((StatusCode::ACCEPTED, Json(view(&s, job).await?))),

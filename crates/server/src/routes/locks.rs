@@ -186,7 +186,8 @@ async fn operate(
         let event = Event::new(lock.org_id, EventType::LockAlarm, s.now())
             .lock(lock.id)
             .connection(lock.connection_id)
-            .data(json!({"alarm": "jammed", "source": "command", "method": "remote"}));
+            .data(json!({"alarm": "jammed", "source": "command", "method": "remote"}))
+            .by(caller.actor());
         s.store.record_events(&[event]).await?;
     }
     done?;
@@ -203,7 +204,8 @@ async fn operate(
     let event = Event::new(lock.org_id, kind, s.now())
         .lock(lock.id)
         .connection(lock.connection_id)
-        .data(json!({"method": "remote"}));
+        .data(json!({"method": "remote"}))
+        .by(caller.actor());
     s.store.set_lock_state(lock.id, state, Some(event)).await?;
     s.locks.invalidate(caller.org);
     Ok(Json(OperationResult {

@@ -313,6 +313,7 @@ async fn test(
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     let hook = load(&s, &caller, &id).await?;
     let event = Event::new(caller.org, EventType::WebhookTest, s.now())
+        .by(caller.actor())
         .data(serde_json::json!({"webhook_id": hook.id}));
     let d = s.store.insert_test_event(&event, hook.id).await?;
     Ok((StatusCode::ACCEPTED, Json(d)))

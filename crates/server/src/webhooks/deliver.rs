@@ -185,8 +185,8 @@ async fn lane(state: &AppState, hook: WebhookId) -> Result<usize, StoreError> {
     }
 }
 
-/// The body sent for `event`: `{id, type, occurred_at, data}`, the ids it concerns added to
-/// `data`.
+/// The body sent for `event`: `{id, type, occurred_at, actor, data}`, the ids it concerns
+/// added to `data`.
 pub fn body(event: &Event) -> Vec<u8> {
     let mut data = match &event.data {
         Value::Object(m) => m.clone(),
@@ -210,6 +210,7 @@ pub fn body(event: &Event) -> Vec<u8> {
         "id": event.id,
         "type": event.kind,
         "occurred_at": to_rfc3339(event.occurred_at),
+        "actor": event.actor,
         "data": data,
     });
     serde_json::to_vec(&body).unwrap_or_default()

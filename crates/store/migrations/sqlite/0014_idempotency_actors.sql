@@ -1,7 +1,7 @@
 -- Idempotency beyond the resources that carry their own key (codes, grants): a job keeps the
 -- key it was created with (the same request again answers the same job); every other POST
 -- that changes something keeps its answer here for a day, keyed by organisation and key.
--- Kept in lockstep with the other backend's 0014_idempotency.sql.
+-- Kept in lockstep with the other backend's 0014_idempotency_actors.sql.
 ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
 ALTER TABLE jobs ADD COLUMN idempotency_fingerprint TEXT;
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (org_id, idempotency_key);
@@ -19,3 +19,14 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (org_id, key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- Who caused each event (api_key, console, system, vendor; the key's id and name), and who
+-- asked for what a code or a grant now wants (JSON `{type, id, name}`), for the events the
+-- engine writes later on their behalf.
+ALTER TABLE events ADD COLUMN actor_type TEXT NOT NULL DEFAULT 'system';
+ALTER TABLE events ADD COLUMN actor_id TEXT;
+ALTER TABLE events ADD COLUMN actor_name TEXT;
+CREATE INDEX events_actor ON events (org_id, actor_type, actor_id, id);
+ALTER TABLE access_codes ADD COLUMN actor TEXT;
+ALTER TABLE grants ADD COLUMN actor TEXT;
+ALTER TABLE jobs ADD COLUMN actor TEXT;
