@@ -460,7 +460,10 @@ both_backends!(every_create_pin_status_is_mapped, |db: Db| async move {
     // 403 → 403 provider_forbidden: the account may not, which no retry changes.
     t.tedee_fault(CREATE, 403);
     let r = create("615283").await;
-    assert_eq!((r.status.as_u16(), error_code(&r)), (403, "provider_forbidden"));
+    assert_eq!(
+        (r.status.as_u16(), error_code(&r)),
+        (403, "provider_forbidden")
+    );
     assert_eq!(
         t.tedee_pins(1).iter().filter(|p| p.pin == "615283").count(),
         0
