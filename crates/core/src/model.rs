@@ -219,7 +219,13 @@ pub struct Lock {
     pub state: LockState,
     pub battery: Option<u8>,
     pub gateway_id: Option<GatewayId>,
+    /// The IANA zone the lock keeps its time in: set with `PATCH /v1/locks/{id}`, else the
+    /// vendor's.
     pub time_zone: Option<String>,
+    /// The lock clock's offset from UTC in minutes, where its vendor gives only that (TTLock):
+    /// not a zone (it says nothing of clock changes), shown with the `time_zone_is_offset`
+    /// warning until a zone is set.
+    pub utc_offset_minutes: Option<i32>,
     pub capabilities: Capabilities,
     pub code_rules: CodeRules,
     /// `device_offline`, `gateway_offline`, `connection_needs_reauth`.

@@ -204,6 +204,8 @@ pub struct DeviceLock {
     /// The vendor id of the gateway or bridge it is reached through.
     pub gateway: Option<String>,
     pub time_zone: Option<String>,
+    /// The lock clock's offset from UTC, in minutes, where the vendor gives that and no zone.
+    pub utc_offset_minutes: Option<i32>,
     pub capabilities: Capabilities,
     pub code_rules: CodeRules,
 }

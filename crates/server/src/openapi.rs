@@ -43,6 +43,7 @@ fn schemas() -> Map<String, Value> {
         crate::routes::code_changes::Change,
         Page<AccessCode>,
         locks::OfflineRequest,
+        locks::LockChange,
         OfflineCode,
         Page<ThingInfo>,
         things::ThingPassword,

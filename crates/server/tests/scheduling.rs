@@ -266,3 +266,120 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_lock_keeps_the_zone_it_is_given_and_windows_in_another_go_just_in_time,
+    |db: Db| async move {
+        // The simulated TTLock lock's clock is at UTC+01:00; TTLock says no zone.
+        let t = TestApp::start(db).await;
+        t.sim
+            .world()
+            .locks
+            .get_mut(&t.sim_lock(0))
+            .unwrap()
+            .timezone_raw_offset = 3_600_000;
+        t.connect().await;
+        let front = t.lock_id("Front door").await;
+        let lock = t.get(&format!("/v1/locks/{front}")).await.body;
+        assert_eq!(lock["utc_offset_minutes"], 60, "{lock}");
+        let warnings: Vec<&str> = lock["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["code"].as_str().unwrap())
+            .collect();
+        assert!(warnings.contains(&"time_zone_is_offset"), "{lock}");
+        assert!(lock["time_zone"].is_null());
+
+        // An operator says where it is; a sync keeps it.
+        let member = t
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/v1/locks/{front}"),
+                Some(&t.member.clone()),
+                Some(json!({"time_zone": "Europe/Warsaw"})),
+            )
+            .await;
+        assert_eq!(member.status, 403);
+        let bad = t
+            .patch(
+                &format!("/v1/locks/{front}"),
+                json!({"time_zone": "Europe/Atlantis"}),
+            )
+            .await;
+        assert_eq!(
+            (bad.status.as_u16(), bad.body["error"]["field"].as_str()),
+            (400, Some("time_zone"))
+        );
+        let r = t
+            .patch(
+                &format!("/v1/locks/{front}"),
+                json!({"time_zone": "Europe/Warsaw"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.body["time_zone"].as_str()),
+            (200, Some("Europe/Warsaw")),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|w| w["code"] != "time_zone_is_offset"),
+            "{}",
+            r.body
+        );
+        t.post(
+            &format!(
+                "/v1/connections/{}/sync",
+                r.body["connection_id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            t.get(&format!("/v1/locks/{front}")).await.body["time_zone"],
+            "Europe/Warsaw"
+        );
+        let listed = t.get("/v1/locks?q=front").await;
+        assert_eq!(listed.body["data"][0]["time_zone"], "Europe/Warsaw");
+
+        // Tedee's lock keeps Europe/Warsaw: a weekly window in New York time is applied just in
+        // time under `auto` (no longer refused), and refused, naming the zone, when asked native.
+        t.connect_tedee().await;
+        let flat = t.tedee_lock(1).await;
+        let flat = flat["id"].as_str().unwrap();
+        let ny = window(&["mon", "tue"], "09:00", "17:00", "America/New_York");
+        let r = t
+            .post(
+                &format!("/v1/locks/{flat}/access-codes"),
+                json!({"name": "Walker", "code": "472915", "schedule": ny}),
+            )
+            .await;
+        assert!(r.status == 201 || r.status == 202, "{}", r.body);
+        assert_eq!(r.body["scheduling"], "just_in_time", "{}", r.body);
+        let r = t
+            .post(
+                &format!("/v1/locks/{flat}/access-codes"),
+                json!({"name": "Walker", "code": "472916", "schedule": ny, "scheduling": "native"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.body["error"]["field"].as_str()),
+            (400, Some("schedule.time_zone")),
+            "{}",
+            r.body
+        );
+        let warsaw = window(&["mon", "tue"], "09:00", "17:00", "Europe/Warsaw");
+        let r = t
+            .post(
+                &format!("/v1/locks/{flat}/access-codes"),
+                json!({"name": "Walker", "code": "472917", "schedule": warsaw}),
+            )
+            .await;
+        assert_eq!(r.body["scheduling"], "native", "{}", r.body);
+    }
+);

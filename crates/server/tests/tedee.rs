@@ -332,13 +332,14 @@ both_backends!(codes_permanent_time_bound_and_weekly, |db: Db| async move {
     assert_eq!(r.body["status"], "removed", "{}", r.body);
     assert!(t.tedee_pins(1).iter().all(|p| p.pin != "703519"));
 
-    // The window must be in the lock's zone, and well formed.
+    // Held by the lock itself, the window must be in the lock's zone (under `auto` another
+    // zone's window is applied just in time), and well formed.
     let mut bad = weekly.clone();
     bad["time_zone"] = json!("America/New_York");
     let r = t
         .post(
             &format!("/v1/locks/{id}/access-codes"),
-            json!({"code": "815274", "schedule": bad}),
+            json!({"code": "815274", "schedule": bad, "scheduling": "native"}),
         )
         .await;
     assert_eq!(

@@ -13,7 +13,8 @@ use sqlx::any::AnyRow;
 use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
 
 const LOCK_COLUMNS: &str = "id, org_id, connection_id, provider, provider_id, name, online, state, battery, \
-                            gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings";
+                            gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings, \
+                            utc_offset_minutes";
 
 /// Filters of `GET /v1/locks`.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +69,7 @@ fn lock(row: &AnyRow) -> Result<Lock> {
             .map(|g| parse("locks", &id, "gateway_id", &g))
             .transpose()?,
         time_zone: opt_text(row, "time_zone")?,
+        utc_offset_minutes: opt_int(row, "utc_offset_minutes")?.and_then(|m| i32::try_from(m).ok()),
         capabilities: serde_json::from_str(&json("capabilities")?)
             .map_err(|_| corrupt("capabilities"))?,
         code_rules: serde_json::from_str(&json("code_rules")?)
@@ -103,6 +105,13 @@ pub const LOW_BATTERY: u8 = 20;
 /// Moves an organisation's `locks_version`; written in the transaction that changes its locks.
 pub(crate) const BUMP_ORG: &str =
     "UPDATE organisations SET locks_version = locks_version + 1 WHERE id = $1";
+
+/// `+08:00`, `-03:30`.
+fn offset_text(minutes: i32) -> String {
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let m = minutes.unsigned_abs();
+    format!("{sign}{:02}:{:02}", m / 60, m % 60)
+}
 
 /// The message of a `device_offline` error learned from a command's answer.
 const UNREACHED: &str = "the lock did not answer the last command";
@@ -152,6 +161,17 @@ impl Store {
         .await?
         .iter()
         .map(|r| Ok((text(r, "lock_id")?, int(r, "n")?)))
+        .collect::<Result<_>>()?;
+        // Zones an operator set: the vendor's list does not replace them.
+        let zones_set: HashMap<String, String> = sqlx::query(&self.sql(
+            "SELECT provider_id, time_zone_set FROM locks WHERE connection_id = $1 \
+             AND time_zone_set IS NOT NULL",
+        ))
+        .bind(conn.id.to_string())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((text(r, "provider_id")?, text(r, "time_zone_set")?)))
         .collect::<Result<_>>()?;
         let mut events = Vec::new();
         let event = |kind: EventType| Event::new(conn.org_id, kind, now).connection(conn.id);
@@ -250,12 +270,27 @@ impl Store {
                 "the lock is at 90 % of its code capacity",
                 now,
             );
+            let time_zone = zones_set
+                .get(&l.provider_id)
+                .cloned()
+                .or_else(|| l.time_zone.clone());
             let timed = l.capabilities.time_bound_codes || l.capabilities.recurring_codes;
+            let offset_only = time_zone.is_none() && l.utc_offset_minutes.is_some();
             toggle_notice(
                 &mut warnings,
-                timed && l.time_zone.is_none(),
+                timed && time_zone.is_none() && !offset_only,
                 "time_zone_unknown",
-                "the vendor does not say the lock's time zone",
+                "the vendor does not say the lock's time zone; set it with PATCH /v1/locks/{id}",
+                now,
+            );
+            toggle_notice(
+                &mut warnings,
+                timed && offset_only,
+                "time_zone_is_offset",
+                format!(
+                    "the vendor gives only the lock's UTC offset ({}), not its time zone: set the zone with PATCH /v1/locks/{{id}}",
+                    offset_text(l.utc_offset_minutes.unwrap_or(0))
+                ),
                 now,
             );
             if let Some(old) = old {
@@ -277,12 +312,13 @@ impl Store {
             }
             sqlx::query(&self.sql(
                 "INSERT INTO locks (id, org_id, connection_id, provider, provider_id, name, online, state, battery, \
-                 gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings, utc_offset_minutes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
                  ON CONFLICT (connection_id, provider_id) DO UPDATE SET name = excluded.name, \
                  online = excluded.online, battery = excluded.battery, \
                  state = CASE WHEN excluded.state = 'unknown' THEN locks.state ELSE excluded.state END, \
                  gateway_id = excluded.gateway_id, time_zone = excluded.time_zone, \
+                 utc_offset_minutes = excluded.utc_offset_minutes, \
                  capabilities = excluded.capabilities, code_rules = excluded.code_rules, \
                  updated_at = excluded.updated_at, errors = excluded.errors, warnings = excluded.warnings",
             ))
@@ -296,12 +332,13 @@ impl Store {
             .bind(l.state.as_str())
             .bind(l.battery.map(i64::from))
             .bind(gateway_id)
-            .bind(l.time_zone.clone())
+            .bind(time_zone)
             .bind(serde_json::to_string(&l.capabilities).unwrap_or_default())
             .bind(serde_json::to_string(&l.code_rules).unwrap_or_default())
             .bind(now)
             .bind(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into()))
             .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
+            .bind(l.utc_offset_minutes.map(i64::from))
             .execute(&mut *tx)
             .await?;
         }
@@ -545,6 +582,51 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Sets (or, with `None`, forgets) the time zone an operator gives a lock: it is the lock's
+    /// zone from now on, whatever the vendor says; forgotten, the vendor's comes back with the
+    /// next sync. The zone warnings go with it. `false` when there is no such lock.
+    pub async fn set_lock_time_zone(
+        &self,
+        org: OrgId,
+        id: LockId,
+        zone: Option<&str>,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let Some(row) = sqlx::query(&self.sql(&format!(
+            "SELECT {LOCK_COLUMNS} FROM locks WHERE org_id = $1 AND id = $2"
+        )))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(false);
+        };
+        let l = lock(&row)?;
+        let mut warnings = l.warnings.clone();
+        if zone.is_some() {
+            toggle_notice(&mut warnings, false, "time_zone_unknown", "", now);
+            toggle_notice(&mut warnings, false, "time_zone_is_offset", "", now);
+        }
+        sqlx::query(&self.sql(
+            "UPDATE locks SET time_zone_set = $1, time_zone = $1, warnings = $2, updated_at = $3 \
+             WHERE id = $4",
+        ))
+        .bind(zone.map(str::to_owned))
+        .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&self.sql(BUMP_ORG))
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Records what a vendor's answer to a command said of a lock's reach: `Some(code)`

@@ -60,6 +60,7 @@ pub async fn seed_locks(db: &TestDb, locks: u32) -> (OrgId, String) {
             battery: Some((i % 100) as u8),
             gateway: None,
             time_zone: None,
+            utc_offset_minutes: None,
             capabilities: Capabilities {
                 remote_unlock: true,
                 access_codes: true,

@@ -88,7 +88,8 @@ pub(super) async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<A
 
 /// How a code's period or window reaches `lock`, from what was asked: a permanent code needs
 /// no scheduling; `auto` is native where the lock can hold the limits (no lock holds a window
-/// that crosses midnight), just in time where it cannot.
+/// that crosses midnight, nor one in another zone than the one it keeps), just in time where it
+/// cannot.
 fn resolve_scheduling(
     asked: Scheduling,
     lock: &Lock,
@@ -102,8 +103,11 @@ fn resolve_scheduling(
         Some(s) => lock.capabilities.recurring_codes && !s.crosses_midnight(),
         None => lock.capabilities.time_bound_codes,
     };
+    // A lock that reads windows in its own zone holds one only in that zone (asked natively,
+    // the check names the zone it must be in).
+    let in_zone = schedule.is_none_or(|s| window_zone(lock).is_none_or(|tz| tz == s.time_zone));
     match asked {
-        Scheduling::Auto if native => Ok(Scheduling::Native),
+        Scheduling::Auto if native && in_zone => Ok(Scheduling::Native),
         Scheduling::Auto | Scheduling::JustInTime => Ok(Scheduling::JustInTime),
         Scheduling::Native if native => Ok(Scheduling::Native),
         Scheduling::Native => Err(ApiError::validation(

@@ -48,6 +48,16 @@ pub fn router() -> Api {
             )
             .returns(200, "Lock"),
         )
+        .patch(
+            "/v1/locks/{id}",
+            axum::routing::patch(update),
+            Op::new(
+                Access::Admin,
+                "Set the lock's time zone (an IANA name), or null to use the vendor's",
+            )
+            .body("LockChange")
+            .returns(200, "Lock"),
+        )
         .post(
             "/v1/locks/{id}/unlock",
             post(unlock),
@@ -148,6 +158,43 @@ async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Lock>> {
+    Ok(Json(load(&s, &caller, &id).await?))
+}
+
+/// `PATCH /v1/locks/{id}`.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "LockChange")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LockChange {
+    /// An IANA time zone (`Europe/Warsaw`): the zone the lock keeps its time in, whatever its
+    /// vendor says; `null` goes back to the vendor's (from the next sync).
+    #[serde(default, deserialize_with = "super::code_changes::given")]
+    #[schemars(with = "Option<String>")]
+    time_zone: Option<Option<String>>,
+}
+
+async fn update(
+    State(s): State<AppState>,
+    crate::extract::Admin(caller): crate::extract::Admin,
+    Path(id): Path<String>,
+    Body(body): Body<LockChange>,
+) -> ApiResult<Json<Lock>> {
+    let lock = load(&s, &caller, &id).await?;
+    if let Some(zone) = body.time_zone {
+        let zone = zone.map(|z| z.trim().to_owned());
+        if let Some(z) = &zone
+            && !lockbridge_core::windows::is_iana(z)
+        {
+            return Err(ApiError::validation(
+                "time_zone",
+                "must be an IANA time zone name (Europe/Warsaw, America/New_York, UTC)",
+            ));
+        }
+        s.store
+            .set_lock_time_zone(caller.org, lock.id, zone.as_deref(), s.now())
+            .await?;
+        s.locks.invalidate(caller.org);
+    }
     Ok(Json(load(&s, &caller, &id).await?))
 }
 

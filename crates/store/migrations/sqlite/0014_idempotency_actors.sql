@@ -30,3 +30,9 @@ CREATE INDEX events_actor ON events (org_id, actor_type, actor_id, id);
 ALTER TABLE access_codes ADD COLUMN actor TEXT;
 ALTER TABLE grants ADD COLUMN actor TEXT;
 ALTER TABLE jobs ADD COLUMN actor TEXT;
+
+-- A lock's time zone as an operator set it (PATCH /v1/locks/{id}), which the vendor's own
+-- (time_zone, read at each sync) does not replace; and the UTC offset a vendor gives where
+-- it gives no zone (TTLock), in minutes.
+ALTER TABLE locks ADD COLUMN time_zone_set TEXT;
+ALTER TABLE locks ADD COLUMN utc_offset_minutes BIGINT;

@@ -54,6 +54,7 @@ pub fn device_lock(id: &str, name: &str, gateway: Option<&str>, online: bool) ->
         battery: Some(80),
         gateway: gateway.map(Into::into),
         time_zone: None,
+        utc_offset_minutes: None,
         capabilities: Capabilities {
             remote_unlock: gateway.is_some(),
             access_codes: true,

@@ -371,6 +371,7 @@ impl Vendor for TedeeProvider {
                         .map(|b| b.clamp(0, 100) as u8),
                     gateway: l.connected_to_id.map(|b| b.to_string()),
                     time_zone: l.time_zone.clone(),
+                    utc_offset_minutes: None,
                     capabilities: Capabilities {
                         remote_unlock: bridged,
                         access_codes: bridged,

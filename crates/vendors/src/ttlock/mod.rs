@@ -1,6 +1,8 @@
 //! TTLock behind the provider trait.
 
 use std::collections::HashMap;
+
+use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -37,6 +39,8 @@ pub struct TtlockProvider {
     calls: Arc<VendorCalls>,
     busy_backoff: Duration,
     timeout: Duration,
+    /// Each lock's UTC offset in minutes, read from its detail once.
+    offsets: std::sync::Mutex<HashMap<i64, i32>>,
 }
 
 impl std::fmt::Debug for TtlockProvider {
@@ -181,6 +185,7 @@ impl TtlockProvider {
             calls: cx.calls.clone(),
             busy_backoff: Duration::from_millis(250),
             timeout: cx.request_timeout,
+            offsets: Default::default(),
         }
     }
 
@@ -424,6 +429,37 @@ impl Vendor for TtlockProvider {
         let all = self
             .cloud(conn, "/v3/lock/list", client.all_locks(Default::default()))
             .await?;
+        // The list gives no time zone; each lock's detail gives its clock's UTC offset. Read
+        // once per lock by this instance (an offset moves only when the lock is set up again).
+        let unknown: Vec<i64> = {
+            let known = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+            all.iter()
+                .map(|l| l.lock_id)
+                .filter(|id| !known.contains_key(id))
+                .collect()
+        };
+        let read: Vec<(i64, Option<i64>)> = futures_util::stream::iter(unknown)
+            .map(|id| {
+                let client = client.clone();
+                async move {
+                    let detail = self
+                        .cloud(conn, "/v3/lock/detail", client.lock_detail(id))
+                        .await;
+                    (id, detail.ok().and_then(|d| d.timezone_raw_offset))
+                }
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        let offsets = {
+            let mut known = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, ms) in read {
+                if let Some(ms) = ms {
+                    known.insert(id, i32::try_from(ms / 60_000).unwrap_or(0));
+                }
+            }
+            known.clone()
+        };
         let locks = all
             .into_iter()
             .map(|l| {
@@ -445,6 +481,7 @@ impl Vendor for TtlockProvider {
                         .and_then(|b| u8::try_from(b.clamp(0, 100)).ok()),
                     gateway: gw.map(|g| g.0),
                     time_zone: None,
+                    utc_offset_minutes: offsets.get(&l.lock_id).copied(),
                     // Codes are written through a gateway or over Wi-Fi: a Bluetooth-only
                     // lock takes none from the cloud (its offline codes still work).
                     capabilities: Capabilities {

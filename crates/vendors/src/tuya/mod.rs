@@ -281,6 +281,7 @@ impl Vendor for TuyaProvider {
                     battery: d.battery(),
                     gateway: None,
                     time_zone: d.time_zone.clone().filter(|t| !t.is_empty()),
+                    utc_offset_minutes: None,
                     capabilities: Capabilities {
                         remote_unlock: true,
                         access_codes: true,
