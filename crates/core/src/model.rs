@@ -408,6 +408,52 @@ pub fn toggle_notice(
     }
 }
 
+/// A code's kind as text: `online`, or `offline_` and the offline kind.
+pub fn code_kind_text(kind: Option<crate::provider::OfflineKind>) -> String {
+    match kind {
+        None => "online".to_owned(),
+        Some(k) => format!("offline_{}", k.as_str()),
+    }
+}
+
+/// The kind of [`code_kind_text`] `text` names.
+pub fn parse_code_kind(text: &str) -> Option<Option<crate::provider::OfflineKind>> {
+    if text == "online" {
+        return Some(None);
+    }
+    let rest = text.strip_prefix("offline_")?;
+    crate::provider::OfflineKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == rest)
+        .map(Some)
+}
+
+fn kind_text<S: serde::Serializer>(
+    kind: &Option<crate::provider::OfflineKind>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&code_kind_text(*kind))
+}
+
+/// The schema of a code's `kind`.
+struct CodeKindSchema;
+
+impl JsonSchema for CodeKindSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CodeKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut names = vec!["online".to_owned()];
+        names.extend(
+            crate::provider::OfflineKind::ALL
+                .iter()
+                .map(|k| format!("offline_{}", k.as_str())),
+        );
+        schemars::json_schema!({"type": "string", "enum": names})
+    }
+}
+
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AccessCode {
     pub id: AccessCodeId,
@@ -431,6 +477,13 @@ pub struct AccessCode {
     /// Who asked for what the code now wants: the events the engine records for it are theirs.
     #[serde(skip)]
     pub actor: crate::events::Actor,
+    /// `online` (written to the lock through its vendor) or `offline_…`: computed by the lock's
+    /// own algorithm from its vendor's cloud, valid without a connection (`offline_one_time`,
+    /// `offline_time_bound`, `offline_permanent`, TTLock's cyclic `offline_daily`,
+    /// `offline_weekend`, `offline_workday`, `offline_monday` … `offline_sunday`).
+    #[schemars(with = "CodeKindSchema")]
+    #[serde(serialize_with = "kind_text")]
+    pub kind: Option<crate::provider::OfflineKind>,
     pub status: CodeStatus,
     pub frozen: bool,
     /// Created through lockbridge (true) or found on the lock (false).
@@ -490,6 +543,7 @@ impl AccessCode {
             scheduling: Scheduling::Native,
             grant_id: None,
             actor: crate::events::Actor::system(),
+            kind: None,
             status: CodeStatus::Setting,
             frozen: false,
             managed: true,

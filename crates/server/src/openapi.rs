@@ -44,6 +44,7 @@ fn schemas() -> Map<String, Value> {
         Page<AccessCode>,
         locks::OfflineRequest,
         locks::LockChange,
+        locks::DynamicCode,
         OfflineCode,
         Page<ThingInfo>,
         things::ThingPassword,

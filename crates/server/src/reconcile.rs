@@ -106,7 +106,9 @@ async fn reconcile_rows(
         found.iter().map(|f| (f.provider_id.as_str(), f)).collect();
     for row in &rows {
         let held = row.lease_until.is_some_and(|until| until > now);
-        if row.status != CodeStatus::Set || held {
+        // An offline code is the lock's algorithm's: not every vendor lists it, and its times
+        // are the vendor's own rounding of what was asked; nothing to judge.
+        if row.status != CodeStatus::Set || held || row.kind.is_some() {
             continue;
         }
         let seen = row.provider_id.as_deref().and_then(|p| on_lock.get(p));

@@ -252,9 +252,68 @@ both_backends!(offline_codes_need_no_gateway, |db: Db| async move {
             json!({"kind": "one_time", "name": "Courier"}),
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let code = r.body["code"].as_str().unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let code = r.body["code"].as_str().unwrap().to_owned();
+    let id = r.body["id"].as_str().unwrap().to_owned();
     assert!((6..=9).contains(&code.len()));
+    assert_eq!(
+        (r.body["kind"].as_str(), r.body["status"].as_str()),
+        (Some("offline_one_time"), Some("set"))
+    );
+    // A code like the others: listed with the lock's codes, and attributed when typed.
+    let listed = t.get(&format!("/v1/locks/{shed}/access-codes")).await;
+    assert!(
+        listed.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str() && c["kind"] == "offline_one_time"),
+        "{}",
+        listed.body
+    );
+    assert_eq!(t.sim.world().keypad(t.sim_lock(4), &code), Some(true));
+    lockbridge_server::ingest::ingest_due(&t.app.state)
+        .await
+        .unwrap();
+    let used = t
+        .get(&format!("/v1/events?lock_id={shed}&type=lock.unlocked"))
+        .await;
+    assert_eq!(
+        used.body["data"][0]["access_code_id"],
+        id.as_str(),
+        "{}",
+        used.body
+    );
+    // Reconciliation leaves it be.
+    t.post(&format!("/v1/locks/{shed}/reconcile"), json!({}))
+        .await;
+    assert_eq!(t.code(&id).await["status"], "set");
+
+    // TTLock's cyclic kinds: the daily window of 08:00–17:00 from a day on.
+    let front = t.lock_id("Front door").await;
+    let r = t
+        .post(
+            &format!("/v1/locks/{front}/offline-codes"),
+            json!({"kind": "daily", "starts_at": "2031-03-03T08:00:00Z", "ends_at": "2031-03-03T17:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        (r.body["kind"].as_str(), &r.body["ends_at"]),
+        (Some("offline_daily"), &json!(null))
+    );
+    let pid: i64 = r.body["provider_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(t.sim.world().locks[&t.sim_lock(0)].passcodes[&pid].kind, 6);
+    // Cleared where the vendor allows it: a TTLock random passcode comes off through the gateway.
+    let daily = r.body["id"].as_str().unwrap().to_owned();
+    let r = t.delete(&format!("/v1/access-codes/{daily}")).await;
+    assert_eq!(r.body["status"], "removed", "{}", r.body);
+    assert!(
+        !t.sim.world().locks[&t.sim_lock(0)]
+            .passcodes
+            .contains_key(&pid)
+    );
+
     let r = t
         .post(
             &format!("/v1/locks/{shed}/offline-codes"),
@@ -269,6 +328,11 @@ both_backends!(offline_codes_need_no_gateway, |db: Db| async move {
         )
         .await;
     assert_eq!(r.body["error"]["field"], "kind");
+    // Dynamic codes are Tuya's.
+    let r = t
+        .post(&format!("/v1/locks/{shed}/dynamic-code"), json!({}))
+        .await;
+    assert_eq!((r.status.as_u16(), error_code(&r)), (422, "not_supported"));
 });
 
 both_backends!(

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
-use lockbridge_core::time::now_ms;
+use lockbridge_core::time::{now_ms, parse_rfc3339};
 use lockbridge_server::{engine, workers};
 use serde_json::{Value, json};
 
@@ -373,8 +373,51 @@ both_backends!(
                 json!({"kind": "one_time"}),
             )
             .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(r.body["code"].as_str().unwrap().len(), 10);
+        assert_eq!(r.body["kind"], "offline_one_time");
+        // Tuya offers no revocation lockbridge can confirm: it works until its end, and says so.
+        let offline = r.body["id"].as_str().unwrap().to_owned();
+        let r = t.delete(&format!("/v1/access-codes/{offline}")).await;
+        assert_eq!((r.status.as_u16(), error_code(&r)), (422, "not_supported"));
+        assert_eq!(t.code(&offline).await["status"], "set");
+        // Typed on the lock, it is attributed by its Tuya id.
+        let pin = t.code(&offline).await["code"].as_str().unwrap().to_owned();
+        assert_eq!(
+            t.tuya.world().keypad(&t.tuya_demo.lock_ids[0], &pin),
+            Some(true)
+        );
+        let events = t.get(&format!("/v1/locks/{id}/events")).await;
+        assert!(
+            events.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["access_code_id"] == offline.as_str() && e["type"] == "lock.unlocked"),
+            "{}",
+            events.body
+        );
+        // Tuya's dynamic password, with when it stops working.
+        let r = t
+            .post(&format!("/v1/locks/{id}/dynamic-code"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let dynamic = r.body["code"].as_str().unwrap();
+        let sim = t.tuya.world().devices[&t.tuya_demo.lock_ids[0]]
+            .dynamic
+            .clone();
+        assert_eq!(
+            sim.map(|d| d.0).as_deref(),
+            Some(dynamic),
+            "the simulator's own"
+        );
+        let expires = parse_rfc3339(r.body["expires_at"].as_str().unwrap()).unwrap();
+        let left = expires - t.app.state.now();
+        assert!(
+            (240_000..=300_000).contains(&left),
+            "{left} ms left: {}",
+            r.body
+        );
         let r = t
             .post(
                 &format!("/v1/locks/{id}/offline-codes"),

@@ -104,13 +104,23 @@ impl Store {
         let done = sqlx::query(&self.sql(
             "UPDATE access_codes SET status = 'removing', removed_reason = 'expired', attempts = 0, \
              confirming = 0, next_attempt_at = $1, version = version + 1 \
-             WHERE ends_at IS NOT NULL AND ends_at <= $1 AND managed = 1 \
+             WHERE ends_at IS NOT NULL AND ends_at <= $1 AND managed = 1 AND kind = 'online' \
              AND status IN ('scheduled', 'setting', 'set') AND (lease_until IS NULL OR lease_until <= $1)",
         ))
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        // An offline code stops working on the lock by itself at its end: nothing to send.
+        let offline = sqlx::query(&self.sql(
+            "UPDATE access_codes SET status = 'removed', removed_reason = 'expired', \
+             next_attempt_at = NULL, version = version + 1 \
+             WHERE ends_at IS NOT NULL AND ends_at <= $1 AND kind <> 'online' AND status = 'set' \
+             AND (lease_until IS NULL OR lease_until <= $1)",
+        ))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() + offline.rows_affected())
     }
 
     /// Just-in-time codes whose moment has come (a `scheduled` code's `next_attempt_at` is its

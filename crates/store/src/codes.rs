@@ -19,8 +19,8 @@ pub(crate) const COLUMNS: &str = "id, org_id, lock_id, name, code, starts_at, en
                        provider_id, last_error, attempts, next_attempt_at, idempotency_key, created_at, updated_at, \
                        confirming, version, lease_owner, lease_until, removed_reason, errors, warnings, \
                        on_external_change, pin_hash, idempotency_fingerprint, scheduling, window_start, \
-                       window_end, grant_id, actor";
-const NCOLS: usize = 33;
+                       window_end, grant_id, actor, kind";
+const NCOLS: usize = 34;
 
 /// The statuses that hold a PIN and a place on the lock (the unique index's condition).
 pub(crate) const LIVE: &str = "('scheduled', 'setting', 'set', 'removing')";
@@ -115,6 +115,11 @@ impl Store {
             actor: opt_text(row, "actor")?
                 .and_then(|a| serde_json::from_str(&a).ok())
                 .unwrap_or_default(),
+            kind: {
+                let k = text(row, "kind")?;
+                lockbridge_core::model::parse_code_kind(&k)
+                    .ok_or_else(|| corrupt(format!("kind {k:?}")))?
+            },
             window: opt_int(row, "window_start")?.zip(opt_int(row, "window_end")?),
             status: CodeStatus::parse(&status)
                 .ok_or_else(|| corrupt(format!("status {status:?}")))?,
@@ -188,6 +193,7 @@ impl Store {
             .bind(c.window.map(|w| w.1))
             .bind(c.grant_id.map(|g| g.to_string()))
             .bind(serde_json::to_string(&c.actor).ok())
+            .bind(lockbridge_core::model::code_kind_text(c.kind))
     }
 
     pub(crate) fn insert_sql(&self, rows: usize, tail: &str) -> String {

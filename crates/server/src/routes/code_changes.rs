@@ -213,6 +213,23 @@ pub(super) async fn remove(
             }
             _ => {}
         }
+        if row.kind.is_some() {
+            let lock = s
+                .store
+                .lock_by_id(row.lock_id)
+                .await?
+                .ok_or(ApiError::NotFound("lock"))?;
+            let clears = s
+                .providers
+                .get(lock.provider)?
+                .offline_codes()
+                .is_some_and(|o| o.clears_offline_codes());
+            if !clears {
+                return Err(ApiError::Unsupported(
+                    "take an offline code off from the cloud: it works until its end (its vendor offers no revocation lockbridge can confirm)",
+                ));
+            }
+        }
         row.status = CodeStatus::Removing;
         row.removed_reason = Some(RemovedReason::Deleted);
         row.confirming = false;

@@ -10,7 +10,7 @@ use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{GatewayId, LockId};
 use lockbridge_core::model::{Lock, LockState};
 use lockbridge_core::provider::{ErrorKind, OfflineKind};
-use lockbridge_core::time::{Millis, now_ms};
+use lockbridge_core::time::Millis;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -97,9 +97,18 @@ pub fn router() -> Api {
         .post(
             "/v1/locks/{id}/offline-codes",
             post(offline_code),
-            Op::new(m, "An algorithmic code the lock computes itself")
-                .body("OfflineCodeRequest")
-                .returns(200, "OfflineCode"),
+            Op::new(
+                m,
+                "An algorithmic code the lock computes itself, stored and listed with its codes",
+            )
+            .body("OfflineCodeRequest")
+            .returns(201, "AccessCode"),
+        )
+        .post(
+            "/v1/locks/{id}/dynamic-code",
+            post(dynamic_code),
+            Op::new(m, "A short-lived code the lock accepts now (Tuya's dynamic password)")
+                .returns(200, "DynamicCode"),
         )
         .get(
             "/v1/gateways",
@@ -322,17 +331,35 @@ async fn offline_code(
     caller: Caller,
     Path(id): Path<String>,
     Body(body): Body<OfflineRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<(
+    axum::http::StatusCode,
+    Json<lockbridge_core::model::AccessCode>,
+)> {
+    use lockbridge_core::model::{AccessCode, CodeStatus};
     let lock = load(&s, &caller, &id).await?;
     if !lock.capabilities.offline_codes {
         return Err(ApiError::Unsupported("compute offline codes"));
     }
-    let start = body.starts_at.unwrap_or_else(now_ms);
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    let start = body.starts_at.unwrap_or_else(|| s.now());
     match (body.kind, body.ends_at) {
-        (OfflineKind::TimeBound, None) => {
+        (kind, None) if kind == OfflineKind::TimeBound || kind.is_cyclic() => {
             return Err(ApiError::validation(
                 "ends_at",
-                "is required for a time_bound code",
+                format!(
+                    "is required for a {} code{}",
+                    kind.as_str(),
+                    if kind.is_cyclic() {
+                        " (its time of day ends the daily window)"
+                    } else {
+                        ""
+                    }
+                ),
             ));
         }
         (_, Some(end)) if end <= start => {
@@ -341,14 +368,74 @@ async fn offline_code(
         _ => {}
     }
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
-    let (l, c, name) = (&lock, &conn, body.name.as_deref());
-    let code = service::call(&s, &conn, |api| async move {
+    let (l, c, n) = (&lock, &conn, name.as_deref());
+    let made = service::call(&s, &conn, |api| async move {
         api.offline_api()?
-            .offline_code(c, l, body.kind, name, (start, body.ends_at))
+            .offline_code(c, l, body.kind, n, (start, body.ends_at))
             .await
     })
     .await?;
-    Ok(Json(serde_json::to_value(code).unwrap_or_default()))
+    // The code is the lock's from now on (its algorithm takes it): stored `set`, never worked
+    // by the engine, listed and attributed like any other.
+    let now = s.now();
+    let row = AccessCode {
+        name,
+        starts_at: made.starts_at,
+        // A cyclic code recurs from its start on: its end only closes the daily window.
+        ends_at: made.ends_at.filter(|_| !body.kind.is_cyclic()),
+        provider_id: made.provider_id,
+        status: CodeStatus::Set,
+        next_attempt_at: None,
+        kind: Some(body.kind),
+        actor: caller.actor(),
+        ..AccessCode::new(&lock, made.code, now)
+    };
+    s.store
+        .insert_access_code(&row, None)
+        .await
+        .map_err(|e| match e {
+            lockbridge_store::InsertError::Store(e) => ApiError::from(e),
+            lockbridge_store::InsertError::Capacity(_) => ApiError::Internal,
+        })?;
+    let event = Event::new(lock.org_id, EventType::CodeSet, now)
+        .code(row.id, lock.id)
+        .connection(lock.connection_id)
+        .data(json!({"kind": lockbridge_core::model::code_kind_text(row.kind)}))
+        .by(caller.actor());
+    s.store.record_events(&[event]).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(row)))
+}
+
+/// `POST /v1/locks/{id}/dynamic-code`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct DynamicCode {
+    pub code: String,
+    /// When it stops working (the vendor's shortest documented life).
+    #[serde(with = "lockbridge_core::time::rfc3339")]
+    #[schemars(with = "lockbridge_core::time::Timestamp")]
+    pub expires_at: Millis,
+}
+
+async fn dynamic_code(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DynamicCode>> {
+    let lock = load(&s, &caller, &id).await?;
+    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
+    let (l, c) = (&lock, &conn);
+    let made = service::call(&s, &conn, |api| async move {
+        api.offline_api()?.dynamic_code(c, l).await
+    })
+    .await?;
+    let life = made
+        .ends_at
+        .zip(made.starts_at)
+        .map_or(5 * 60_000, |(e, st)| e - st);
+    Ok(Json(DynamicCode {
+        code: made.code,
+        expires_at: s.now() + life,
+    }))
 }
 
 async fn gateways(

@@ -417,14 +417,16 @@ impl World {
                             && local_min < s.invalid_time
                     }))
         });
-        let (code, value, name) = if let Some(p) = temp {
-            ("unlock_temporary", p.id.to_string(), p.name.clone())
-        } else if d
+        let offline = d
             .offline
             .iter()
-            .any(|o| o.password == pin && o.effective_time <= now_s && now_s < o.invalid_time)
-        {
-            ("unlock_offline_pd", String::new(), String::new())
+            .find(|o| o.password == pin && o.effective_time <= now_s && now_s < o.invalid_time);
+        let (code, value, name) = if let Some(p) = temp {
+            ("unlock_temporary", p.id.to_string(), p.name.clone())
+        } else if let Some(o) = offline {
+            // Whether Tuya's record names the offline password is unconfirmed: the fake names
+            // it by its id, as a temporary password's record does.
+            ("unlock_offline_pd", o.id.clone(), o.name.clone())
         } else if d
             .dynamic
             .as_ref()

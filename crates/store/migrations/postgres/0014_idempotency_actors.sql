@@ -36,3 +36,6 @@ ALTER TABLE jobs ADD COLUMN actor TEXT;
 -- it gives no zone (TTLock), in minutes.
 ALTER TABLE locks ADD COLUMN time_zone_set TEXT;
 ALTER TABLE locks ADD COLUMN utc_offset_minutes BIGINT;
+
+-- A code's kind: `online`, or an offline (algorithmic) kind such as `offline_one_time`.
+ALTER TABLE access_codes ADD COLUMN kind TEXT NOT NULL DEFAULT 'online';

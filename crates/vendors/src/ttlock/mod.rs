@@ -594,6 +594,16 @@ impl OfflineCodes for TtlockProvider {
                 OfflineKind::OneTime => RandomKind::OneTime,
                 OfflineKind::Permanent => RandomKind::Permanent,
                 OfflineKind::TimeBound => RandomKind::Period,
+                OfflineKind::Weekend => RandomKind::Weekend,
+                OfflineKind::Daily => RandomKind::Daily,
+                OfflineKind::Workday => RandomKind::Workday,
+                OfflineKind::Monday => RandomKind::Monday,
+                OfflineKind::Tuesday => RandomKind::Tuesday,
+                OfflineKind::Wednesday => RandomKind::Wednesday,
+                OfflineKind::Thursday => RandomKind::Thursday,
+                OfflineKind::Friday => RandomKind::Friday,
+                OfflineKind::Saturday => RandomKind::Saturday,
+                OfflineKind::Sunday => RandomKind::Sunday,
             },
             name: name.map(str::to_owned),
             start: period.0.into(),
@@ -610,5 +620,14 @@ impl OfflineCodes for TtlockProvider {
             starts_at: Some(hour(period.0)),
             ends_at: period.1.map(hour),
         })
+    }
+
+    /// A random passcode is deleted like a custom one, through the gateway.
+    fn clears_offline_codes(&self) -> bool {
+        true
+    }
+
+    fn provider(&self) -> Provider {
+        P
     }
 }

@@ -113,9 +113,12 @@ pub(super) fn event_of(
             _ => None,
         },
         code: None,
-        // A temporary password's records carry its id as the value.
-        code_provider_id: (code == "unlock_temporary" && !value.is_empty())
-            .then(|| value.to_owned()),
+        // A temporary password's records carry its id as the value; an offline password's are
+        // read the same way (unconfirmed: a value that names no code of the lock attributes
+        // nothing).
+        code_provider_id: (matches!(code, "unlock_temporary" | "unlock_offline_pd")
+            && !value.is_empty())
+        .then(|| value.to_owned()),
         // Tuya's logs carry no record id: the record's content is its key.
         record_id: None,
     }
