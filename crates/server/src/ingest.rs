@@ -63,7 +63,9 @@ fn source_key(e: &LockEvent) -> String {
 }
 
 /// The access code a record names: by the PIN typed (TTLock), the vendor's id of the code used
-/// (Tuya), or the PIN's alias (Tedee logs it as the user name) when one code of the lock has it.
+/// (Tuya), or the PIN's alias (Tedee logs it as the user name). Codes that share a name are
+/// told apart by when the record happened: the one whose period or window held it (a stay's
+/// "Guest" code this week, not last week's); a record two of them fit names neither.
 fn attributed<'c>(e: &LockEvent, codes: &'c [AccessCode]) -> Option<&'c AccessCode> {
     if let Some(typed) = e.code.as_deref() {
         return codes.iter().find(|c| c.code == typed);
@@ -72,11 +74,24 @@ fn attributed<'c>(e: &LockEvent, codes: &'c [AccessCode]) -> Option<&'c AccessCo
         return codes.iter().find(|c| c.provider_id.as_deref() == Some(pid));
     }
     let alias = e.actor.as_deref().filter(|_| e.method == "passcode")?;
-    let mut named = codes.iter().filter(|c| c.name.as_deref() == Some(alias));
-    match (named.next(), named.next()) {
-        (Some(only), None) => Some(only),
+    let named: Vec<&AccessCode> = codes
+        .iter()
+        .filter(|c| c.name.as_deref() == Some(alias))
+        .collect();
+    let only = |list: &[&'c AccessCode]| match list {
+        [one] => Some(*one),
         _ => None,
-    }
+    };
+    only(&named).or_else(|| {
+        let held: Vec<&AccessCode> = named
+            .iter()
+            .copied()
+            .filter(|c| {
+                c.starts_at.is_none_or(|s| s <= e.time) && c.ends_at.is_none_or(|end| e.time < end)
+            })
+            .collect();
+        only(&held)
+    })
 }
 
 /// The event a vendor record is.

@@ -96,6 +96,32 @@ both_backends!(
             (Some("lock.unlocked"), Some("code"))
         );
         assert!(events.iter().any(|e| e["type"] == "lock.access_denied"));
+
+        // Last week's guest and this week's share a name: the code whose period held the entry
+        // is the one used.
+        let now = t.app.state.now();
+        let (hour, day) = (3_600_000, 86_400_000);
+        let at = lockbridge_core::time::to_rfc3339;
+        let period =
+            |from: i64, to: i64| json!({"name": "Guest", "starts_at": at(from), "ends_at": at(to)});
+        let mut earlier = period(now - 7 * day, now + hour);
+        earlier["code"] = json!("602719");
+        let mut later = period(now + 2 * hour, now + 7 * day);
+        later["code"] = json!("602718");
+        let mut ids = Vec::new();
+        for body in [earlier, later] {
+            let r = t.post(&format!("/v1/locks/{id}/access-codes"), body).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            ids.push(r.body["id"].as_str().unwrap().to_owned());
+        }
+        t.drain().await;
+        t.advance_all(3 * hour);
+        t.drain().await;
+        assert_eq!(t.tedee.world().keypad(sim_lock, "602718"), Some(true));
+        t.get(&format!("/v1/locks/{id}/events")).await;
+        let events = log_events(&t, &id).await;
+        assert_eq!(by_code(&events, &ids[1]).len(), 1, "{events:?}");
+        assert!(by_code(&events, &ids[0]).is_empty(), "{events:?}");
     }
 );
 
