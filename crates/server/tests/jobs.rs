@@ -112,6 +112,21 @@ impl TestApp {
     }
 }
 
+/// (index, field) of each item a job refused.
+fn failed_fields(job: &Value) -> Vec<(i64, &str)> {
+    job["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["index"].as_i64().unwrap(),
+                e["error"]["field"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
 both_backends!(
     a_bulk_job_sets_every_code_once_and_survives_a_restart,
     |db: Db| async move {
@@ -144,18 +159,10 @@ both_backends!(
             (r.body["status"].as_str(), r.body["total"].as_i64()),
             (Some("queued"), Some(503))
         );
-        let failed: Vec<(i64, &str)> = r.body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["index"].as_i64().unwrap(),
-                    e["error"]["field"].as_str().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(failed, [(7, "lock_id"), (100, "code"), (300, "ends_at")]);
+        assert_eq!(
+            failed_fields(&r.body),
+            [(7, "lock_id"), (100, "code"), (300, "ends_at")]
+        );
         let id = r.body["id"].as_str().unwrap().to_owned();
 
         // The first instance stops (its pass dropped mid-work, leases still held) once 100
@@ -364,17 +371,11 @@ both_backends!(
             )
             .await;
         assert_eq!(r.status, 202, "{}", r.body);
-        let failed: Vec<(i64, &str)> = r.body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["index"].as_i64().unwrap(),
-                    e["error"]["field"].as_str().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(failed, [(0, "name"), (1, "name")], "{}", r.body);
+        assert_eq!(
+            failed_fields(&r.body),
+            [(0, "name"), (1, "name")],
+            "{}",
+            r.body
+        );
     }
 );

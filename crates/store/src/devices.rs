@@ -584,6 +584,26 @@ impl Store {
         Ok(())
     }
 
+    /// Lock `id` as it is, its row held for the rest of the transaction (PostgreSQL; SQLite's
+    /// write transaction excludes every other writer already).
+    async fn held_lock(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: LockId,
+    ) -> Result<Option<Lock>> {
+        let hold = match self.dialect {
+            crate::Dialect::Postgres => " FOR UPDATE",
+            crate::Dialect::Sqlite => "",
+        };
+        let row = sqlx::query(&self.sql(&format!(
+            "SELECT {LOCK_COLUMNS} FROM locks WHERE id = $1{hold}"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.as_ref().map(lock).transpose()
+    }
+
     /// Sets (or, with `None`, forgets) the time zone an operator gives a lock: it is the lock's
     /// zone from now on, whatever the vendor says; forgotten, the vendor's comes back with the
     /// next sync. The zone warnings go with it. `false` when there is no such lock.
@@ -595,17 +615,13 @@ impl Store {
         now: Millis,
     ) -> Result<bool> {
         let mut tx = self.write_tx().await?;
-        let Some(row) = sqlx::query(&self.sql(&format!(
-            "SELECT {LOCK_COLUMNS} FROM locks WHERE org_id = $1 AND id = $2"
-        )))
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
+        let Some(l) = self
+            .held_lock(&mut tx, id)
+            .await?
+            .filter(|l| l.org_id == org)
         else {
             return Ok(false);
         };
-        let l = lock(&row)?;
         let mut warnings = l.warnings.clone();
         if zone.is_some() {
             toggle_notice(&mut warnings, false, "time_zone_unknown", "", now);
@@ -641,20 +657,9 @@ impl Store {
         now: Millis,
     ) -> Result<bool> {
         let mut tx = self.write_tx().await?;
-        let hold = match self.dialect {
-            crate::Dialect::Postgres => " FOR UPDATE",
-            crate::Dialect::Sqlite => "",
-        };
-        let Some(row) = sqlx::query(&self.sql(&format!(
-            "SELECT {LOCK_COLUMNS} FROM locks WHERE id = $1{hold}"
-        )))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
+        let Some(l) = self.held_lock(&mut tx, id).await? else {
             return Ok(false);
         };
-        let l = lock(&row)?;
         let mut errors = l.errors.clone();
         let online = match unreachable {
             Some(code) => {
