@@ -350,13 +350,15 @@ async fn cookies_and_csrf(d: &Demo) {
             .to_owned()
     };
     for proto in ["http", "https"] {
+        // Behind HTTPS every cookie is `__Host-` (Secure, the whole host, no domain).
+        let prefix = if proto == "https" { "__Host-" } else { "" };
         let page = http
             .get(format!("{}/console/sign-in", d.api))
             .header("x-forwarded-proto", proto)
             .send()
             .await
             .unwrap();
-        let pre = cookie_of(&page, "lb_console_csrf");
+        let pre = cookie_of(&page, &format!("{prefix}lb_console_csrf"));
         let token = pre
             .split(';')
             .next()
@@ -376,15 +378,20 @@ async fn cookies_and_csrf(d: &Demo) {
         assert_eq!(refused.status(), 403);
         let signed = http
             .post(format!("{}/console/sign-in", d.api))
-            .header("cookie", format!("lb_console_csrf={token}"))
+            .header("cookie", format!("{prefix}lb_console_csrf={token}"))
             .header("x-forwarded-proto", proto)
             .form(&[("api_key", d.key.as_str()), ("csrf", token.as_str())])
             .send()
             .await
             .unwrap();
         assert_eq!(signed.status(), 303);
-        let session = cookie_of(&signed, "lb_console");
-        for flag in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        let session = cookie_of(&signed, &format!("{prefix}lb_console"));
+        let path = if proto == "https" {
+            "Path=/;"
+        } else {
+            "Path=/console"
+        };
+        for flag in ["HttpOnly", "SameSite=Strict", path] {
             assert!(session.contains(flag), "{flag} in {session}");
         }
         assert_eq!(session.contains("Secure"), proto == "https", "{session}");
@@ -416,6 +423,7 @@ async fn cookies_and_csrf(d: &Demo) {
             let r = http
                 .post(format!("{}/console/locks/{front}/operate", d.api))
                 .header("cookie", &value)
+                .header("x-forwarded-proto", proto)
                 .form(&form)
                 .send()
                 .await
