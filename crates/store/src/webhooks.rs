@@ -458,7 +458,8 @@ impl Store {
         sqlx::query(&self.sql(
             "UPDATE webhook_deliveries SET status = 'superseded', finished_at = $1, \
              next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL \
-             WHERE webhook_id = $2 AND event_id = $3 AND status = 'pending' AND id <> $4",
+             WHERE id IN (SELECT id FROM webhook_deliveries WHERE event_id = $3 \
+             AND webhook_id = $2 AND status = 'pending' AND id <> $4)",
         ))
         .bind(now)
         .bind(d.webhook_id.to_string())

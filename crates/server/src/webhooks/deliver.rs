@@ -134,19 +134,27 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
     Ok(start_due(state).await?.finish().await)
 }
 
-/// One endpoint's lane: claims up to `per_endpoint` of its due attempts, sends them at once,
-/// and again until none is due. Answers how many it sent.
+/// How many rounds of `per_endpoint` attempts a lane claims at once (200 at the default 8):
+/// on SQLite each claim is a write that the attempts' own records wait behind, so claims are
+/// few and large. The lease covers a timeout per round, so no attempt is claimed again while
+/// its lane may still send it; an instance that stops leaves them for that long.
+const LANE_ROUNDS: usize = 25;
+
+/// One endpoint's lane: claims up to [`LANE_ROUNDS`] × `per_endpoint` of its due attempts, sends
+/// them `per_endpoint` at a time, and again until none is due. Answers how many it sent.
 async fn lane(state: &AppState, hook: WebhookId) -> Result<usize, StoreError> {
     let per_endpoint = state.webhooks.per_endpoint;
     let owner = crate::engine::lease_owner();
     let mut sent = 0;
     loop {
         let now = state.now();
-        // Long enough for every attempt claimed: they are sent at once.
-        let lease = now + state.settings.webhook_timeout.as_millis() as i64 + 30_000;
+        // A few rounds of `per_endpoint` at a time: the lease covers a timeout per round.
+        let batch = per_endpoint * LANE_ROUNDS;
+        let timeout = state.settings.webhook_timeout.as_millis() as i64;
+        let lease = now + timeout * LANE_ROUNDS as i64 + 30_000;
         let due = state
             .store
-            .claim_due_deliveries(hook, now, per_endpoint as u32, lease, &owner)
+            .claim_due_deliveries(hook, now, batch as u32, lease, &owner)
             .await?;
         if due.is_empty() {
             return Ok(sent);

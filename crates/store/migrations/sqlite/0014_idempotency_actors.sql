@@ -39,3 +39,6 @@ ALTER TABLE locks ADD COLUMN utc_offset_minutes BIGINT;
 
 -- A code's kind: `online`, or an offline (algorithmic) kind such as `offline_one_time`.
 ALTER TABLE access_codes ADD COLUMN kind TEXT NOT NULL DEFAULT 'online';
+
+-- A success closes the event's other pending attempts to its endpoint: found by event.
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id, webhook_id);
