@@ -79,7 +79,9 @@ async fn main() -> anyhow::Result<()> {
         // Colour only on a terminal: logs sent to a file or a collector stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    warn_unknown_settings();
+    match cli.command {
         Command::Serve(args) => serve::serve(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Sim(args) => sim::run(args).await,
@@ -110,6 +112,49 @@ pub fn printable(text: &str) -> String {
             escaped
         })
         .collect()
+}
+
+/// The `LOCKBRIDGE_*` variables some setting reads: every command's (from the arguments
+/// themselves), each vendor's base URL and rate, the log filter and the master key.
+fn known_settings() -> std::collections::HashSet<String> {
+    use clap::CommandFactory;
+    fn collect(cmd: &clap::Command, out: &mut std::collections::HashSet<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                out.insert(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            collect(sub, out);
+        }
+    }
+    let mut known = std::collections::HashSet::new();
+    collect(&Cli::command(), &mut known);
+    for p in lockbridge_core::Provider::ALL {
+        for suffix in ["BASE_URL", "RATE"] {
+            known.insert(format!("LOCKBRIDGE_{}_{suffix}", p.as_str().to_uppercase()));
+        }
+    }
+    known.extend([
+        "LOCKBRIDGE_LOG".to_owned(),
+        "LOCKBRIDGE_MASTER_KEY".to_owned(),
+    ]);
+    known
+}
+
+/// Warns about each `LOCKBRIDGE_*` variable no setting reads: a misspelt one would otherwise be
+/// ignored without a word. (`LOCKBRIDGE_TEST_*` belong to the test suites.)
+fn warn_unknown_settings() {
+    let known = known_settings();
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("LOCKBRIDGE_")
+            && !name.starts_with("LOCKBRIDGE_TEST_")
+            && !known.contains(name.as_ref())
+        {
+            tracing::warn!(variable = %name, "no setting is read from this variable: check its name (the settings are listed in the README)");
+        }
+    }
 }
 
 /// Ends the process with `code` when it is not 0.

@@ -121,6 +121,7 @@ async fn three_instances_survive_faults_and_kills() {
         key,
         turn: 0,
         busy_answers: 0,
+        server_errors: Vec::new(),
     };
 
     // Connect the three vendors and read their locks.
@@ -434,6 +435,7 @@ async fn three_instances_survive_faults_and_kills() {
     let tedee_requests: u64 = tedee.world().calls.values().sum();
     assert_eq!(tedee_429, 0, "Tedee's budget was overspent");
     assert_eq!(client.busy_answers, 0, "busy answers reached the client");
+    assert_eq!(client.server_errors, [], "5xx answers reached the client");
     println!(
         "chaos: {INSTANCES} instances, {} SIGKILLs, {created} codes created, {updated} changed, {deleted} deleted on {} locks under 20 % vendor faults; settled {:.1} s after the faults stopped; token renewals TTLock {tt_refreshes} (0 twice), Tuya {ty_refreshes} (0 new grants); Tedee 429s 0 of {tedee_requests} requests; busy answers 0; {:.0} s in all",
         fleet.kills,

@@ -1,4 +1,5 @@
-//! `lockbridge serve` refuses bad settings before it touches the database.
+//! `lockbridge serve` refuses bad settings before it touches the database, names a setting it
+//! does not know, and fits its connections under the open-file limit.
 
 #![allow(clippy::unwrap_used)]
 
@@ -16,11 +17,23 @@ fn a_bad_vendor_rate_is_named_and_nothing_is_created() {
             format!("sqlite://{}", db.display()),
         )
         .env("LOCKBRIDGE_TUYA_RATE", "fast")
+        .env("LOCKBRIDGE_RECONCILE_INTERVLA", "5m")
         .env("RUST_BACKTRACE", "0")
+        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
+    // A misspelt setting is named, not ignored; the settings it knows are not.
+    assert!(
+        stderr.contains("LOCKBRIDGE_RECONCILE_INTERVLA") && stderr.contains("no setting is read"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("variable=LOCKBRIDGE_TUYA_RATE")
+            && !stderr.contains("variable=LOCKBRIDGE_DATABASE_URL"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("LOCKBRIDGE_TUYA_RATE: `fast` is not a rate"),
         "{stderr}"

@@ -102,6 +102,9 @@ pub struct Client {
     pub key: String,
     pub turn: usize,
     pub busy_answers: u32,
+    /// 5xx answers, by status and error code: with the vendors failing underneath, the service
+    /// still answers every call itself (a code waits `setting`), so any is a bug.
+    pub server_errors: Vec<(u16, String)>,
 }
 
 impl Client {
@@ -141,6 +144,10 @@ impl Client {
             let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             if body["error"]["code"] == "device_busy" {
                 self.busy_answers += 1;
+            }
+            if status >= 500 {
+                let code = body["error"]["code"].as_str().unwrap_or("-").to_owned();
+                self.server_errors.push((status, code));
             }
             // Transient answers (the vendor, the database during a restart) are tried again on
             // the next instance; a budget's 429 comes after the service waited for it already.

@@ -368,7 +368,8 @@ impl TestApp {
     }
 }
 
-/// Waits (yielding to the other tasks, never sleeping) until `cond` holds; panics after 20 s.
+/// Waits until `cond` holds, looking again every millisecond (the other tasks run meanwhile,
+/// and no core spins); panics after 20 s.
 pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !cond() {
@@ -376,7 +377,7 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
             std::time::Instant::now() < deadline,
             "never happened: {what}"
         );
-        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
