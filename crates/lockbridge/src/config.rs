@@ -71,16 +71,21 @@ pub async fn open_store(args: &DbArgs) -> anyhow::Result<Store> {
 }
 
 /// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:****{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
+pub fn redact(text: &str) -> String {
+    // Parsed by the URL standard's rules: the user information runs to the last `@` before the
+    // host, so a password holding `@` is hidden whole.
+    if let Ok(mut url) = url::Url::parse(text) {
+        if url.password().is_none() {
+            return text.to_owned();
         }
-        _ => url.to_owned(),
+        if url.set_password(Some("****")).is_ok() {
+            return url.to_string();
+        }
+    }
+    // Not a URL the parser takes: hide everything between the scheme and the host.
+    match (text.find("://"), text.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}****{}", &text[..s + 3], &text[at..]),
+        _ => text.to_owned(),
     }
 }
 
@@ -100,5 +105,9 @@ mod tests {
             "postgres://u:****@h/db"
         );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        // A password with `@` in it (as people type them) is hidden whole.
+        let r = super::redact("postgres://u:p@ss@h/db");
+        assert!(!r.contains("ss@") && !r.contains("p@"), "{r}");
+        assert!(r.ends_with("@h/db"), "{r}");
     }
 }

@@ -193,13 +193,10 @@ fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age_s: i64) -> S
     format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
 }
 
-/// Two strings compared in time that does not depend on where they differ.
+/// Two strings compared in time that does not depend on where they differ (`subtle`).
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    use subtle::ConstantTimeEq;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// A signed-in console user.
