@@ -9,6 +9,7 @@ pub mod grants;
 pub mod ids;
 pub mod metrics;
 pub mod model;
+pub mod offline;
 pub mod provider;
 pub mod rules;
 pub mod schedule;

@@ -13,6 +13,8 @@ use crate::model::{Capabilities, Connection, Lock, LockState, Provider, Schedule
 use crate::rules::CodeRules;
 use crate::time::Millis;
 
+pub use crate::offline::{OfflineCode, OfflineCodes, OfflineKind};
+
 /// What went wrong at a vendor, classified for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -332,85 +334,6 @@ pub struct CodeChange {
     pub schedule: Option<Schedule>,
 }
 
-/// Algorithmic codes a lock computes itself (no gateway needed). The cyclic kinds (TTLock)
-/// open every matching day within the time-of-day window of `starts_at`–`ends_at`, from the
-/// start on; give both on the nearest matching day.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OfflineKind {
-    OneTime,
-    Permanent,
-    TimeBound,
-    Weekend,
-    Daily,
-    Workday,
-    Monday,
-    Tuesday,
-    Wednesday,
-    Thursday,
-    Friday,
-    Saturday,
-    Sunday,
-}
-
-impl OfflineKind {
-    pub const ALL: [OfflineKind; 13] = [
-        OfflineKind::OneTime,
-        OfflineKind::Permanent,
-        OfflineKind::TimeBound,
-        OfflineKind::Weekend,
-        OfflineKind::Daily,
-        OfflineKind::Workday,
-        OfflineKind::Monday,
-        OfflineKind::Tuesday,
-        OfflineKind::Wednesday,
-        OfflineKind::Thursday,
-        OfflineKind::Friday,
-        OfflineKind::Saturday,
-        OfflineKind::Sunday,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OfflineKind::OneTime => "one_time",
-            OfflineKind::Permanent => "permanent",
-            OfflineKind::TimeBound => "time_bound",
-            OfflineKind::Weekend => "weekend",
-            OfflineKind::Daily => "daily",
-            OfflineKind::Workday => "workday",
-            OfflineKind::Monday => "monday",
-            OfflineKind::Tuesday => "tuesday",
-            OfflineKind::Wednesday => "wednesday",
-            OfflineKind::Thursday => "thursday",
-            OfflineKind::Friday => "friday",
-            OfflineKind::Saturday => "saturday",
-            OfflineKind::Sunday => "sunday",
-        }
-    }
-
-    /// Recurs every matching day (needs a window: both ends).
-    pub fn is_cyclic(self) -> bool {
-        !matches!(
-            self,
-            OfflineKind::OneTime | OfflineKind::Permanent | OfflineKind::TimeBound
-        )
-    }
-}
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct OfflineCode {
-    pub code: String,
-    pub provider_id: Option<String>,
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<crate::time::Timestamp>")]
-    pub starts_at: Option<Millis>,
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<crate::time::Timestamp>")]
-    pub ends_at: Option<Millis>,
-}
-
 /// A Kii thing (a device registered in a Kii application).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "Thing")]
@@ -596,33 +519,6 @@ pub trait Logs: Send + Sync {
         since: Option<Millis>,
         limit: u32,
     ) -> ProviderResult<Vec<LockEvent>>;
-}
-
-#[async_trait]
-pub trait OfflineCodes: Send + Sync {
-    async fn offline_code(
-        &self,
-        conn: &Connection,
-        lock: &Lock,
-        kind: OfflineKind,
-        name: Option<&str>,
-        period: (Millis, Option<Millis>),
-    ) -> ProviderResult<OfflineCode>;
-
-    /// Whether an offline code can be taken off the lock from the cloud (as an online code
-    /// is: `delete_code` with its vendor id). Where not, it works until its end.
-    fn clears_offline_codes(&self) -> bool {
-        false
-    }
-
-    /// A short-lived code the lock accepts now (Tuya's dynamic password).
-    async fn dynamic_code(&self, conn: &Connection, lock: &Lock) -> ProviderResult<OfflineCode> {
-        let _ = (conn, lock);
-        Err(unsupported(self.provider(), "give dynamic codes"))
-    }
-
-    /// The vendor these codes come from (for errors).
-    fn provider(&self) -> Provider;
 }
 
 #[async_trait]

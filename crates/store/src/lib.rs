@@ -12,11 +12,13 @@ mod cipher;
 mod code_passes;
 mod codes;
 mod connections;
+mod deliveries;
 mod devices;
 mod events;
 mod grants;
 mod idempotency;
 mod jobs;
+mod lock_state;
 mod orgs;
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -14,7 +14,7 @@ use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
 
 const COLUMNS: &str =
     "id, org_id, url, event_types, description, enabled, failing_since, created_at, updated_at";
-const DELIVERY_COLUMNS: &str = "id, org_id, webhook_id, event_id, attempt, status, response_status, \
+pub(crate) const DELIVERY_COLUMNS: &str = "id, org_id, webhook_id, event_id, attempt, status, response_status, \
                                 duration_ms, error, next_attempt_at, created_at, finished_at";
 
 /// What a delivery worker needs of an endpoint to send to it.
@@ -56,7 +56,7 @@ fn webhook(row: &AnyRow) -> Result<Webhook> {
     })
 }
 
-fn delivery(row: &AnyRow) -> Result<Delivery> {
+pub(crate) fn delivery(row: &AnyRow) -> Result<Delivery> {
     let id = text(row, "id")?;
     let status = text(row, "status")?;
     Ok(Delivery {
@@ -90,7 +90,7 @@ fn delivery(row: &AnyRow) -> Result<Delivery> {
 }
 
 /// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -291,86 +291,6 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(d)
-    }
-
-    /// Enabled endpoints with attempts due at `now` that nobody holds, but those of `busy`
-    /// (endpoints this instance is sending to already), oldest due first, at most `limit`.
-    pub async fn due_endpoints(
-        &self,
-        now: Millis,
-        busy: &[WebhookId],
-        limit: u32,
-    ) -> Result<Vec<WebhookId>> {
-        let not_busy = if busy.is_empty() {
-            String::new()
-        } else {
-            format!(" AND d.webhook_id NOT IN ({})", placeholders(3, busy.len()))
-        };
-        let sql = format!(
-            "SELECT d.webhook_id, MIN(d.next_attempt_at) AS due FROM webhook_deliveries d \
-             JOIN webhooks w ON w.id = d.webhook_id AND w.enabled = 1 \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-             AND (d.lease_until IS NULL OR d.lease_until <= $1){not_busy} \
-             GROUP BY d.webhook_id ORDER BY due LIMIT $2"
-        );
-        let sql = self.sql(&sql);
-        let mut q = sqlx::query(&sql).bind(now).bind(i64::from(limit));
-        for id in busy {
-            q = q.bind(id.to_string());
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let id = text(r, "webhook_id")?;
-                parse("webhook_deliveries", &id, "webhook_id", &id)
-            })
-            .collect()
-    }
-
-    /// Claims up to `limit` due attempts to endpoint `webhook` (while it is enabled) for
-    /// `owner` until `lease_until` (on PostgreSQL, rows another instance is claiming are
-    /// skipped).
-    pub async fn claim_due_deliveries(
-        &self,
-        webhook: WebhookId,
-        now: Millis,
-        limit: u32,
-        lease_until: Millis,
-        owner: &str,
-    ) -> Result<Vec<Delivery>> {
-        let skip_locked = self.skip_locked();
-        let sql = format!(
-            "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
-             SELECT id FROM webhook_deliveries WHERE webhook_id = $5 AND status = 'pending' \
-             AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
-             AND EXISTS (SELECT 1 FROM webhooks WHERE id = $5 AND enabled = 1) \
-             ORDER BY next_attempt_at LIMIT $4{skip_locked}) \
-             AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
-             RETURNING {DELIVERY_COLUMNS}"
-        );
-        let rows = sqlx::query(&self.sql(&sql))
-            .bind(owner.to_owned())
-            .bind(lease_until)
-            .bind(now)
-            .bind(i64::from(limit))
-            .bind(webhook.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(delivery).collect()
-    }
-
-    /// Gives a claimed attempt back unsent: it stays pending (for when its endpoint, disabled
-    /// after the claim, is enabled again, or another attempt of its event has ended).
-    pub async fn release_delivery(&self, d: &Delivery, owner: &str) -> Result<()> {
-        sqlx::query(&self.sql(
-            "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL \
-             WHERE id = $1 AND status = 'pending' AND lease_owner = $2",
-        ))
-        .bind(d.id.to_string())
-        .bind(owner.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// The events of `ids`.

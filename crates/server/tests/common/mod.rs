@@ -368,8 +368,7 @@ impl TestApp {
     }
 }
 
-/// Waits until `cond` holds, looking again every millisecond (the other tasks run meanwhile,
-/// and no core spins); panics after 20 s.
+/// Waits (yielding to the other tasks, never sleeping) until `cond` holds; panics after 20 s.
 pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !cond() {
@@ -377,7 +376,7 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
             std::time::Instant::now() < deadline,
             "never happened: {what}"
         );
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::task::yield_now().await;
     }
 }
 

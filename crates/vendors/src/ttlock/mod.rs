@@ -9,8 +9,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use lockbridge_ttlock::{
     self as tt, ApiErrorKind, Config, ExposeSecret, Md5Password, NewPasscode, OrderBy,
-    PasscodeChange, RandomKind, RandomPasscodeRequest, RecordQuery, Tokens, TtlockClient, Validity,
-    WriteVia,
+    PasscodeChange, RecordQuery, Tokens, TtlockClient, Validity, WriteVia,
 };
 
 use crate::sessions::Sessions;
@@ -22,6 +21,7 @@ use lockbridge_core::rules::CodeRules;
 use lockbridge_core::time::Millis;
 
 mod codes;
+mod offline;
 
 const P: Provider = Provider::Ttlock;
 /// A busy gateway is waited for, not reported: this many tries, doubling from 250 ms.
@@ -574,60 +574,5 @@ impl Logs for TtlockProvider {
         }
         out.truncate(limit as usize);
         Ok(out)
-    }
-}
-
-#[async_trait]
-impl OfflineCodes for TtlockProvider {
-    async fn offline_code(
-        &self,
-        conn: &Connection,
-        lock: &Lock,
-        kind: OfflineKind,
-        name: Option<&str>,
-        period: (Millis, Option<Millis>),
-    ) -> ProviderResult<OfflineCode> {
-        let client = self.session(conn)?;
-        let req = RandomPasscodeRequest {
-            lock_id: lock_id(lock)?,
-            kind: match kind {
-                OfflineKind::OneTime => RandomKind::OneTime,
-                OfflineKind::Permanent => RandomKind::Permanent,
-                OfflineKind::TimeBound => RandomKind::Period,
-                OfflineKind::Weekend => RandomKind::Weekend,
-                OfflineKind::Daily => RandomKind::Daily,
-                OfflineKind::Workday => RandomKind::Workday,
-                OfflineKind::Monday => RandomKind::Monday,
-                OfflineKind::Tuesday => RandomKind::Tuesday,
-                OfflineKind::Wednesday => RandomKind::Wednesday,
-                OfflineKind::Thursday => RandomKind::Thursday,
-                OfflineKind::Friday => RandomKind::Friday,
-                OfflineKind::Saturday => RandomKind::Saturday,
-                OfflineKind::Sunday => RandomKind::Sunday,
-            },
-            name: name.map(str::to_owned),
-            start: period.0.into(),
-            end: period.1.map(Into::into),
-        };
-        let code = self
-            .cloud(conn, "/v3/keyboardPwd/get", client.random_passcode(&req))
-            .await?;
-        // TTLock truncates validity to the hour.
-        let hour = |t: Millis| t / 3_600_000 * 3_600_000;
-        Ok(OfflineCode {
-            code: code.keyboard_pwd,
-            provider_id: Some(code.keyboard_pwd_id.to_string()),
-            starts_at: Some(hour(period.0)),
-            ends_at: period.1.map(hour),
-        })
-    }
-
-    /// A random passcode is deleted like a custom one, through the gateway.
-    fn clears_offline_codes(&self) -> bool {
-        true
-    }
-
-    fn provider(&self) -> Provider {
-        P
     }
 }
