@@ -412,6 +412,29 @@ pub trait Vendor: Send + Sync {
         None
     }
 
+    /// The request rate of each account when the operator configured none: the vendor's
+    /// published limit (`None`: unpaced).
+    fn default_rate(&self) -> Option<crate::budgets::Rate> {
+        None
+    }
+
+    /// Where `lock` takes commands, and how many of a bulk job's items are worked at once in
+    /// that lane. By default each connection is a lane of four (the account's budget paces
+    /// them); a vendor whose hub takes one command at a time names the hub.
+    fn command_lane(&self, lock: &Lock) -> CommandLane {
+        CommandLane {
+            key: format!("connection {}", lock.connection_id),
+            width: 4,
+        }
+    }
+
+    /// Whether a code written with a weekly window carries its own time zone. When it does not
+    /// (the default), the lock reads the window in its own zone, so a native window must be in
+    /// the lock's zone.
+    fn code_carries_zone(&self) -> bool {
+        false
+    }
+
     /// PIN codes on locks.
     fn codes(&self) -> Option<&dyn Codes> {
         None
@@ -441,6 +464,13 @@ pub trait Vendor: Send + Sync {
     fn things(&self) -> Option<&dyn Things> {
         None
     }
+}
+
+/// A queue of commands: the work of one key runs `width` at a time, lanes side by side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLane {
+    pub key: String,
+    pub width: usize,
 }
 
 /// PIN codes written to and read from locks.

@@ -5,9 +5,11 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use lockbridge_app::connections as service;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::model::{Provider, Role};
-use lockbridge_server::{App, Settings, service};
+use lockbridge_server::edge::EdgeLimits;
+use lockbridge_server::{App, Settings};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -64,14 +66,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         webhook_allow_private: true,
         ..Settings::default()
     };
+    // Every vendor with a simulator is reached there; one without keeps its own host.
     for provider in Provider::ALL {
-        let base = sims.description[provider.as_str()]["base_url"]
-            .as_str()
-            .unwrap_or_default();
-        settings.base_urls.insert(*provider, base.to_owned());
+        if let Some(base) = sims.description[provider.as_str()]["base_url"].as_str() {
+            settings.base_urls.insert(*provider, base.to_owned());
+        }
     }
-    crate::serve::fit_open_files(&mut settings);
-    let app = App::new(store.clone(), settings);
+    let mut limits = EdgeLimits::default();
+    crate::serve::fit_open_files(&mut limits);
+    let app = App::new(store.clone(), settings).with_edge(limits);
 
     let org = store.create_org("Demo").await?;
     let (_, api_key) = store
@@ -80,6 +83,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut kii_connection = String::new();
     for (provider, vendor) in app.state.providers.iter() {
         let entry = &sims.description[provider.as_str()];
+        if entry.is_null() {
+            continue; // no simulator for this vendor
+        }
         let mut creds = Credentials::new();
         for field in vendor.credential_fields() {
             if let Some(value) = entry[field.name].as_str() {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use lockbridge_core::budgets::Rate;
 use lockbridge_core::model::{Provider, Role};
-use lockbridge_server::{App, Settings};
+use lockbridge_server::edge::EdgeLimits;
+use lockbridge_server::{App, InstanceRole, Settings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +25,11 @@ pub struct ServeArgs {
     /// LOCKBRIDGE_<VENDOR>_BASE_URL (e.g. LOCKBRIDGE_TTLOCK_BASE_URL); the flag wins.
     #[arg(long = "base-url", value_name = "VENDOR=URL", value_parser = vendor_url)]
     pub base_urls: Vec<(Provider, String)>,
+    /// What this instance runs: `api` (the HTTP API and console, no workers), `workers` (the
+    /// background workers; HTTP answers only /healthz, /readyz and /metrics) or `all`. Several
+    /// instances on one PostgreSQL database share the work whatever their roles.
+    #[arg(long, env = "LOCKBRIDGE_ROLE", default_value = "all")]
+    pub role: InstanceRole,
     #[command(flatten)]
     pub workers: WorkerArgs,
     #[command(flatten)]
@@ -51,12 +57,15 @@ pub struct EdgeArgs {
 }
 
 impl EdgeArgs {
-    pub fn apply(&self, settings: &mut Settings) {
-        settings.edge.header_read_timeout = self.header_timeout;
-        settings.edge.body_timeout = self.body_timeout;
-        settings.edge.request_timeout = self.request_timeout;
-        settings.edge.max_connections = self.max_connections.max(1);
-        settings.edge.shutdown_grace = self.shutdown_grace;
+    pub fn limits(&self) -> EdgeLimits {
+        EdgeLimits {
+            header_read_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections.max(1),
+            shutdown_grace: self.shutdown_grace,
+            ..EdgeLimits::default()
+        }
     }
 }
 
@@ -177,7 +186,7 @@ fn vendor_url(text: &str) -> Result<(Provider, String), String> {
 
 /// Raises the process's open-file soft limit to its hard limit, and keeps the connection cap
 /// below it with a reserve (see [`lockbridge_server::edge::connection_cap`]).
-pub fn fit_open_files(settings: &mut Settings) {
+pub fn fit_open_files(limits: &mut EdgeLimits) {
     let limit = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => limit,
         Err(e) => {
@@ -185,7 +194,7 @@ pub fn fit_open_files(settings: &mut Settings) {
             1024
         }
     };
-    let wanted = settings.edge.max_connections;
+    let wanted = limits.max_connections;
     let cap = lockbridge_server::edge::connection_cap(limit, wanted);
     if cap < wanted {
         tracing::warn!(
@@ -194,23 +203,23 @@ pub fn fit_open_files(settings: &mut Settings) {
             "the open-file limit is low: connections served at once lowered below it"
         );
     }
-    settings.edge.max_connections = cap;
+    limits.max_connections = cap;
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Settings first: a bad one is reported before the database is touched.
     let mut settings = Settings::default();
     args.workers.apply(&mut settings)?;
-    args.edge.apply(&mut settings);
-    fit_open_files(&mut settings);
+    let mut limits = args.edge.limits();
+    fit_open_files(&mut limits);
     for (provider, _, url) in per_vendor_env("BASE_URL") {
         settings.base_urls.insert(provider, url);
     }
     settings.base_urls.extend(args.base_urls);
     let store = open_store(&args.db).await?;
-    let app = App::new(store, settings);
+    let app = App::new(store, settings).with_edge(limits);
     let listener = bind(args.listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, "lockbridge is serving");
+    tracing::info!(addr = %listener.local_addr()?, role = ?args.role, "lockbridge is serving");
     let stop = CancellationToken::new();
     tokio::spawn({
         let stop = stop.clone();
@@ -219,7 +228,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stop.cancel();
         }
     });
-    app.serve(listener, stop).await?;
+    app.serve_as(args.role, listener, stop).await?;
     Ok(())
 }
 

@@ -97,7 +97,7 @@ async fn three_instances_survive_faults_and_kills() {
         // `lockbridge::serve=info` carries the line that says an instance serves.
         (
             "LOCKBRIDGE_LOG",
-            "warn,lockbridge::serve=info,lockbridge_server::engine=info,lockbridge_core::metrics=debug".into(),
+            "warn,lockbridge::serve=info,lockbridge_app::engine=info,lockbridge_core::metrics=debug".into(),
         ),
     ]
     .into_iter()

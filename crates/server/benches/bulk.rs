@@ -17,8 +17,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::knob;
+use lockbridge_app::jobs;
 use lockbridge_core::model::Provider;
-use lockbridge_server::{App, Settings, jobs};
+use lockbridge_server::{App, Settings};
 use lockbridge_sim::tedee::{LockSpec as TedeeLock, TedeeSim};
 use lockbridge_sim::ttlock::{LockSpec as TtlockLock, TtlockSim};
 use lockbridge_store::testing::{Backend, TestDb};
@@ -107,7 +108,7 @@ impl Service {
                 assert_eq!(job["succeeded"].as_u64(), Some(n as u64), "{job}");
                 break;
             }
-            lockbridge_server::engine::run_due_codes(&self.app.state)
+            lockbridge_app::engine::run_due_codes(&self.app.state)
                 .await
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lockbridge_server::{Settings, engine};
+use lockbridge_app::engine;
+use lockbridge_server::Settings;
 use lockbridge_sim::ttlock::TtlockSim;
 use lockbridge_store::testing::{Backend, TestDb};
 use serde_json::{Value, json};

@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{knob, summary};
+use lockbridge_app::workers;
 use lockbridge_core::budgets::{Budgets, Rate};
 use lockbridge_core::model::{Provider, Role};
-use lockbridge_server::{App, Settings, workers};
+use lockbridge_server::{App, Settings};
 use lockbridge_sim::faults::FaultRule;
 use lockbridge_sim::tedee::{LockSpec, TedeeSim};
 use lockbridge_store::SharedBudgets;
@@ -309,7 +310,7 @@ async fn resumed_after_death() -> Duration {
     assert_eq!(claimed.len(), 1);
     let died = Instant::now();
     tokio::spawn(workers::run(
-        app.state.clone(),
+        app.state.app.clone(),
         Duration::from_millis(100),
         stop.clone(),
     ));

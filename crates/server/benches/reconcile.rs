@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use common::{knob, pct, rss_mb, seed_locks};
+use lockbridge_app::reconcile;
 use lockbridge_core::Vendor;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::credentials::Field;
@@ -30,7 +31,7 @@ use lockbridge_core::provider::{
     unsupported,
 };
 use lockbridge_core::time::{Millis, now_ms};
-use lockbridge_server::{App, Providers, Settings, reconcile};
+use lockbridge_server::{App, Providers, Settings};
 use lockbridge_store::testing::{Backend, TestDb};
 use serde_json::json;
 
@@ -201,10 +202,10 @@ async fn restore_time(backend: Backend, rounds: usize) {
     creds.set("username", &demo.username);
     creds.set("password", &demo.password);
     let conn =
-        lockbridge_server::service::create(&app.state, org, Provider::Ttlock, None, None, &creds)
+        lockbridge_app::connections::create(&app.state, org, Provider::Ttlock, None, None, &creds)
             .await
             .unwrap();
-    lockbridge_server::service::sync(&app.state, &conn)
+    lockbridge_app::connections::sync(&app.state, &conn)
         .await
         .unwrap();
     let lock = db
@@ -220,7 +221,7 @@ async fn restore_time(backend: Backend, rounds: usize) {
     c.status = CodeStatus::Setting;
     c.next_attempt_at = Some(0);
     db.store.insert_access_code(&c, None).await.unwrap();
-    lockbridge_server::engine::run_due_codes(&app.state)
+    lockbridge_app::engine::run_due_codes(&app.state)
         .await
         .unwrap();
     let sim_lock = demo.lock_ids[0];
@@ -234,7 +235,7 @@ async fn restore_time(backend: Backend, rounds: usize) {
             .retain(|_, p| p.code != c.code);
         let t = Instant::now();
         reconcile::reconcile_now(&app.state, &lock).await.unwrap();
-        lockbridge_server::engine::run_due_codes(&app.state)
+        lockbridge_app::engine::run_due_codes(&app.state)
             .await
             .unwrap();
         times.push(t.elapsed());

@@ -21,12 +21,13 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use common::knob;
+use lockbridge_app::webhooks;
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{AccessCodeId, LockId, OrgId, WebhookId};
 use lockbridge_core::model::Role;
 use lockbridge_core::time::now_ms;
 use lockbridge_core::webhooks::Webhook;
-use lockbridge_server::{App, Settings, webhooks};
+use lockbridge_server::{App, Settings};
 use lockbridge_store::EventFilter;
 use lockbridge_store::testing::{Backend, TestDb};
 use tokio_util::sync::CancellationToken;
@@ -122,8 +123,8 @@ async fn latency(backend: Backend, rate: f64) {
     endpoint(&db, org, &url).await;
     let app = App::new(db.store.clone(), settings());
     let stop = CancellationToken::new();
-    tokio::spawn(lockbridge_server::workers::run_webhooks(
-        app.state.clone(),
+    tokio::spawn(lockbridge_app::workers::run_webhooks(
+        app.state.app.clone(),
         stop.clone(),
     ));
     let every = Duration::from_secs_f64(1.0 / rate);

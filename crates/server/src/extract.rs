@@ -328,7 +328,7 @@ mod tests {
 
     fn field(json: &str) -> String {
         match decode::<Outer>(json.as_bytes()) {
-            Err(ApiError::Validation { field, .. }) => field,
+            Err(ApiError::App(lockbridge_app::AppError::Validation { field, .. })) => field,
             other => panic!("{other:?}"),
         }
     }

@@ -18,8 +18,7 @@ use crate::error::ApiError;
 use crate::routes::access_codes::idempotency_key;
 use crate::state::AppState;
 
-/// How long an answer is kept.
-pub const KEPT_MS: i64 = 24 * 3_600_000;
+pub use lockbridge_app::workers::IDEMPOTENCY_KEPT_MS as KEPT_MS;
 
 /// Routes that keep the key on what they create.
 fn keeps_its_own(path: &str) -> bool {
@@ -61,7 +60,7 @@ pub async fn replay(State(s): State<AppState>, req: Request, next: Next) -> Resp
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, s.settings.edge.max_body).await {
+    let bytes = match axum::body::to_bytes(body, s.edge.max_body).await {
         Ok(b) => b,
         Err(_) => return ApiError::BodyTimeout.into_response(),
     };
@@ -70,7 +69,7 @@ pub async fn replay(State(s): State<AppState>, req: Request, next: Next) -> Resp
     digest.update(&bytes);
     let fingerprint = format!("{:x}", digest.finalize());
     let now = s.now();
-    let stale = now - 2 * s.settings.edge.request_timeout.as_millis() as i64;
+    let stale = now - 2 * s.edge.request_timeout.as_millis() as i64;
     let claim = s
         .store
         .claim_idempotency_key(caller.org_id, &key, &fingerprint, now, stale)

@@ -1,5 +1,6 @@
-//! lockbridge's HTTP service: the API, authentication in extractors, errors mapped in one
-//! place, and the workers (token renewal, code engine).
+//! lockbridge's HTTP service: the API, the console, authentication in extractors, the edge,
+//! and errors mapped to HTTP in one place. What the service does is `lockbridge-app`'s; this
+//! crate serves it (and runs its workers).
 //!
 //! The app is built from a store and settings and served on a listener it is given, stopped by
 //! a cancellation token it is given: no global state, so a test can run several in one process.
@@ -7,24 +8,15 @@
 pub mod api;
 pub mod console;
 pub mod edge;
-pub mod engine;
 pub mod error;
 pub mod extract;
-pub mod grants;
 pub mod idempotency;
-pub mod ingest;
-pub mod jobs;
-pub mod lock_cache;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
-pub mod reconcile;
 pub mod routes;
 pub mod schema;
-pub mod service;
 pub mod state;
-pub mod webhooks;
-pub mod workers;
 
 use std::sync::Arc;
 
@@ -37,16 +29,14 @@ use axum::response::Html;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use lockbridge_core::budgets::{Budgets, LocalBudgets};
+use lockbridge_app::workers;
 use lockbridge_core::metrics::VendorCalls;
-use lockbridge_core::provider::{TokenSink, TokenUpdate};
-use lockbridge_core::time::Clock;
-use lockbridge_store::{Dialect, SharedBudgets, Store};
-use lockbridge_vendors::pace::Pace;
+use lockbridge_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use state::{AppState, Providers, Settings};
+pub use lockbridge_app::{Providers, Service, Settings};
+pub use state::AppState;
 
 /// The service, ready to serve.
 #[derive(Debug, Clone)]
@@ -58,52 +48,7 @@ impl App {
     /// Builds the service with the built-in vendor adapters. Must be called inside a Tokio
     /// runtime: renewed vendor tokens are persisted by a background task.
     pub fn new(store: Store, settings: Settings) -> App {
-        let calls = Arc::new(VendorCalls::default());
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TokenUpdate>();
-        let sink: TokenSink = Arc::new(move |update| {
-            let _ = tx.send(update);
-        });
-        let mut providers = Providers::default();
-        let clock = Arc::new(Clock::default());
-        // Several instances share a PostgreSQL database, and their vendor budgets with it; a
-        // SQLite database has one instance, whose budgets stay in memory.
-        let budgets: Arc<dyn Budgets> = match store.dialect() {
-            Dialect::Postgres => Arc::new(SharedBudgets::new(store.clone(), clock.clone())),
-            Dialect::Sqlite => Arc::new(LocalBudgets::new(clock.clone())),
-        };
-        let cx = lockbridge_vendors::Context {
-            tokens: sink,
-            calls: calls.clone(),
-            operation_poll: settings.operation_poll,
-            request_timeout: settings.vendor_request_timeout,
-            pace: Arc::new(Pace::new(
-                budgets,
-                settings.vendor_rates.clone(),
-                settings.budget_wait,
-            )),
-            stored: {
-                let store = store.clone();
-                Arc::new(move |id| {
-                    let store = store.clone();
-                    Box::pin(async move { store.connection_by_id(id).await.ok().flatten() })
-                })
-            },
-        };
-        for vendor in lockbridge_vendors::builtin(&cx) {
-            providers.insert(vendor);
-        }
-        let persist = store.clone();
-        tokio::spawn(async move {
-            while let Some(u) = rx.recv().await {
-                if let Err(e) = persist
-                    .store_tokens(u.connection_id, &u.tokens, u.expires_at)
-                    .await
-                {
-                    tracing::error!(connection = %u.connection_id, error = %lockbridge_core::provider::error_chain(&e), "could not persist renewed tokens");
-                }
-            }
-        });
-        App::build(store, settings, providers, calls, clock)
+        App::over(Service::new(store, settings))
     }
 
     /// Builds the service with the given adapters.
@@ -113,31 +58,24 @@ impl App {
         providers: Providers,
         calls: Arc<VendorCalls>,
     ) -> App {
-        App::build(store, settings, providers, calls, Arc::default())
+        App::over(Service::with_providers(store, settings, providers, calls))
     }
 
-    fn build(
-        store: Store,
-        settings: Settings,
-        providers: Providers,
-        calls: Arc<VendorCalls>,
-        clock: Arc<Clock>,
-    ) -> App {
-        let lock_cache_ttl = settings.lock_cache_ttl;
-        let sender = Arc::new(webhooks::Sender::new(&settings));
+    /// HTTP over the application `app`, with the edge's default limits.
+    pub fn over(app: Service) -> App {
         let state = AppState {
-            store,
-            providers,
-            keys: Arc::new(state::KeyCache::new(settings.key_cache_ttl)),
-            code_reads: Arc::new(state::CodeReads::new(settings.found_codes_interval)),
-            calls,
-            settings: Arc::new(settings),
+            keys: Arc::new(state::KeyCache::new(app.settings.key_cache_ttl)),
+            app,
             http: Arc::default(),
-            locks: Arc::new(lock_cache::LockCache::new(lock_cache_ttl)),
-            clock,
-            webhooks: sender,
+            edge: Arc::default(),
         };
         App { state }
+    }
+
+    /// The same service with the edge held to `limits`.
+    pub fn with_edge(mut self, limits: edge::EdgeLimits) -> App {
+        self.state.edge = Arc::new(limits);
+        self
     }
 
     /// Every operation, registered once: the router and `/openapi.json` both come from it.
@@ -180,35 +118,96 @@ impl App {
                 self.state.clone(),
                 idempotency::replay,
             ))
-            .fallback(|| async { error::ApiError::NotFound("route") })
+            .fallback(|| async { error::ApiError::not_found("route") })
             .with_state(self.state.clone());
-        edge::layers(routes, &self.state.settings.edge)
+        edge::layers(routes, &self.state.edge)
             .layer(middleware::from_fn_with_state(self.state.clone(), observe))
     }
 
-    /// Serves on `listener` and runs the workers until `stop` is cancelled.
+    /// Serves the API on `listener` and runs the workers until `stop` is cancelled.
     pub async fn serve(
         self,
         listener: TcpListener,
         stop: CancellationToken,
     ) -> std::io::Result<()> {
-        let workers = tokio::spawn(workers::run(
-            self.state.clone(),
-            self.state.settings.worker_interval,
-            stop.clone(),
-        ));
-        let deliveries = tokio::spawn(workers::run_webhooks(self.state.clone(), stop.clone()));
-        let jobs = tokio::spawn(workers::run_jobs(self.state.clone(), stop.clone()));
-        let limits = self.state.settings.edge.clone();
-        edge::serve(self.router(), listener, &limits, stop.clone()).await?;
+        self.serve_as(InstanceRole::All, listener, stop).await
+    }
+
+    /// Runs what `role` says until `stop` is cancelled: the API on `listener` (a worker-only
+    /// instance answers there only its health and metrics), and the workers.
+    pub async fn serve_as(
+        self,
+        role: InstanceRole,
+        listener: TcpListener,
+        stop: CancellationToken,
+    ) -> std::io::Result<()> {
+        let app = &self.state.app;
+        let mut running = Vec::new();
+        if role.runs_workers() {
+            running.push(tokio::spawn(workers::run(
+                app.clone(),
+                app.settings.worker_interval,
+                stop.clone(),
+            )));
+            running.push(tokio::spawn(workers::run_webhooks(
+                app.clone(),
+                stop.clone(),
+            )));
+            running.push(tokio::spawn(workers::run_jobs(app.clone(), stop.clone())));
+        }
+        let router = if role.runs_api() {
+            self.router()
+        } else {
+            self.wrap(routes::system::router().router)
+        };
+        let limits = (*self.state.edge).clone();
+        edge::serve(router, listener, &limits, stop.clone()).await?;
         stop.cancel();
         // A worker in the middle of a vendor call is not waited for past the grace period:
         // its leases hand the work to whichever instance runs next.
         let _ = tokio::time::timeout(limits.shutdown_grace, async {
-            let _ = tokio::join!(workers, deliveries, jobs);
+            for worker in running {
+                let _ = worker.await;
+            }
         })
         .await;
         Ok(())
+    }
+}
+
+/// What one instance runs. Instances on one PostgreSQL database share the work whatever their
+/// roles: an `api` instance works a request's own change at once and leaves retries,
+/// schedules, syncs and deliveries to the instances that run the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InstanceRole {
+    /// The HTTP API and the console, no workers.
+    Api,
+    /// The workers; HTTP answers only `/healthz`, `/readyz` and `/metrics`.
+    Workers,
+    #[default]
+    All,
+}
+
+impl InstanceRole {
+    pub fn runs_api(self) -> bool {
+        self != InstanceRole::Workers
+    }
+
+    pub fn runs_workers(self) -> bool {
+        self != InstanceRole::Api
+    }
+}
+
+impl std::str::FromStr for InstanceRole {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "api" => Ok(InstanceRole::Api),
+            "workers" => Ok(InstanceRole::Workers),
+            "all" => Ok(InstanceRole::All),
+            other => Err(format!("{other:?} is not a role: api, workers or all")),
+        }
     }
 }
 

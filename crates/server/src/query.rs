@@ -144,7 +144,7 @@ mod tests {
 
     fn field<T: DeserializeOwned + std::fmt::Debug>(q: &str) -> String {
         match parse::<T>(q) {
-            Err(ApiError::Validation { field, .. }) => field,
+            Err(ApiError::App(lockbridge_app::AppError::Validation { field, .. })) => field,
             other => panic!("{q}: {other:?}"),
         }
     }

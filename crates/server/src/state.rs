@@ -1,152 +1,14 @@
-//! What every handler and worker shares. Built from settings; no global state.
+//! What every handler shares. Built from settings; no global state.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lockbridge_core::Vendor;
-use lockbridge_core::credentials::Field;
-use lockbridge_core::ids::LockId;
-use lockbridge_core::metrics::VendorCalls;
-use lockbridge_core::model::{ApiKey, Provider};
+use lockbridge_app::Service;
+use lockbridge_core::model::ApiKey;
 use lockbridge_store::Store;
 
 use crate::error::ApiError;
-
-/// Tunables of the service.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Tokens are renewed this long before they expire.
-    pub refresh_margin: Duration,
-    /// How often the workers look for work.
-    pub worker_interval: Duration,
-    /// First retry delay of a code the vendor could not take yet; doubles per attempt.
-    pub retry_base: Duration,
-    pub retry_max: Duration,
-    /// How long an API key lookup is cached, on the service's clock (a deleted key stops
-    /// working at once here, and within this time on other instances).
-    pub key_cache_ttl: Duration,
-    /// How old the in-memory lock list may get when another instance changed the locks.
-    pub lock_cache_ttl: Duration,
-    /// How often listing a lock's codes also reads them from the vendor, to show codes set on
-    /// the lock outside lockbridge (`?refresh=true` reads at once). Other listings read only
-    /// lockbridge's store: fast, and no vendor rate limit spent on them.
-    pub found_codes_interval: Duration,
-    /// How soon a code the vendor confirms asynchronously (Tuya) is looked at again.
-    pub confirm_poll: Duration,
-    /// How often a lock operation that completes asynchronously (Tedee) is polled.
-    pub operation_poll: Duration,
-    /// The longest one vendor call of the code engine may take; past it the attempt's outcome
-    /// is unknown and the code is checked against the lock on the next attempt.
-    pub vendor_timeout: Duration,
-    /// The longest one HTTP request to a vendor may take (`LOCKBRIDGE_VENDOR_REQUEST_TIMEOUT`).
-    pub vendor_request_timeout: Duration,
-    /// How long a worker holds a code it works; extended while the work goes on, so only an
-    /// instance that stopped loses it. Longer than `vendor_timeout`.
-    pub code_lease: Duration,
-    /// How often each lock's codes are compared with the vendor's (`LOCKBRIDGE_RECONCILE_INTERVAL`).
-    pub reconcile_interval: Duration,
-    /// How often each lock's log is read for new records (`LOCKBRIDGE_LOG_INTERVAL`).
-    pub log_interval: Duration,
-    /// How often each connection's devices are read again (`LOCKBRIDGE_DEVICE_SYNC_INTERVAL`).
-    pub device_sync_interval: Duration,
-    /// Base URL per provider for connections created without one (the vendor's own host
-    /// when absent here).
-    pub base_urls: HashMap<Provider, String>,
-    /// Timeouts and limits of the HTTP edge.
-    pub edge: crate::edge::EdgeLimits,
-    /// Whether webhooks may go to private, loopback and link-local addresses
-    /// (`LOCKBRIDGE_WEBHOOK_ALLOW_PRIVATE`; `demo` allows them).
-    pub webhook_allow_private: bool,
-    /// The longest one webhook attempt may take; past it the attempt failed.
-    pub webhook_timeout: Duration,
-    /// Endpoints sent to at once (each in a lane of its own), and attempts in flight at once
-    /// per endpoint.
-    pub webhook_concurrency: usize,
-    pub webhook_per_endpoint: usize,
-    /// How often the delivery worker looks for due attempts.
-    pub webhook_poll: Duration,
-    /// The request rate of each account, per vendor (`LOCKBRIDGE_<VENDOR>_RATE`): Tedee's
-    /// 700 an hour by default; TTLock and Tuya publish none, so none unless configured.
-    /// Shared by every instance on a PostgreSQL database.
-    pub vendor_rates: HashMap<Provider, lockbridge_core::budgets::Rate>,
-    /// The longest a vendor call waits for its account's budget before it answers
-    /// `rate_limited` (`LOCKBRIDGE_BUDGET_WAIT`).
-    pub budget_wait: Duration,
-    /// How long before its period or window opens a just-in-time code is written to the lock
-    /// (`LOCKBRIDGE_JIT_LEAD`).
-    pub jit_lead: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            refresh_margin: Duration::from_secs(24 * 3600),
-            worker_interval: Duration::from_secs(5),
-            retry_base: Duration::from_secs(5),
-            retry_max: Duration::from_secs(15 * 60),
-            key_cache_ttl: Duration::from_secs(2),
-            lock_cache_ttl: Duration::from_secs(2),
-            found_codes_interval: Duration::from_secs(60),
-            operation_poll: Duration::from_millis(500),
-            confirm_poll: Duration::from_secs(2),
-            vendor_timeout: Duration::from_secs(60),
-            vendor_request_timeout: Duration::from_secs(30),
-            code_lease: Duration::from_secs(90),
-            reconcile_interval: Duration::from_secs(15 * 60),
-            device_sync_interval: Duration::from_secs(5 * 60),
-            log_interval: Duration::from_secs(5 * 60),
-            base_urls: HashMap::new(),
-            edge: Default::default(),
-            webhook_allow_private: false,
-            webhook_timeout: Duration::from_secs(15),
-            webhook_concurrency: 256,
-            webhook_per_endpoint: 8,
-            webhook_poll: Duration::from_millis(250),
-            vendor_rates: HashMap::from([(
-                Provider::Tedee,
-                lockbridge_core::budgets::Rate::per_hour(700),
-            )]),
-            budget_wait: Duration::from_secs(10),
-            jit_lead: Duration::from_secs(60 * 60),
-        }
-    }
-}
-
-/// The vendor adapters by provider.
-#[derive(Clone, Default)]
-pub struct Providers(HashMap<Provider, Arc<dyn Vendor>>);
-
-impl std::fmt::Debug for Providers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.keys()).finish()
-    }
-}
-
-impl Providers {
-    pub fn insert(&mut self, api: Arc<dyn Vendor>) {
-        self.0.insert(api.provider(), api);
-    }
-
-    /// The registered vendors, in a stable order.
-    pub fn iter(&self) -> impl Iterator<Item = (Provider, &Arc<dyn Vendor>)> {
-        Provider::ALL
-            .iter()
-            .copied()
-            .filter_map(|p| self.0.get(&p).map(|api| (p, api)))
-    }
-
-    /// The vendor's credential fields (none for a vendor this build lacks).
-    pub fn fields(&self, provider: Provider) -> &'static [Field] {
-        self.0.get(&provider).map_or(&[], |v| v.credential_fields())
-    }
-
-    pub fn get(&self, provider: Provider) -> Result<Arc<dyn Vendor>, ApiError> {
-        self.0.get(&provider).cloned().ok_or(ApiError::Unsupported(
-            "be reached: this provider is not available in this build yet",
-        ))
-    }
-}
 
 /// API keys recently seen, so that most requests skip the key lookup.
 #[derive(Debug, Default)]
@@ -203,72 +65,21 @@ impl KeyCache {
     }
 }
 
-/// When this instance last read each lock's codes from its vendor, so that listing a lock's
-/// codes asks the vendor at most once per interval per lock.
-#[derive(Debug)]
-pub struct CodeReads {
-    interval: Duration,
-    /// Last read per lock, and when entries older than the interval were last dropped.
-    reads: Mutex<(HashMap<LockId, Instant>, Instant)>,
-}
-
-impl CodeReads {
-    pub fn new(interval: Duration) -> Self {
-        CodeReads {
-            interval,
-            reads: Mutex::new((HashMap::new(), Instant::now())),
-        }
-    }
-
-    /// Whether the lock's codes are due to be read from the vendor (without claiming the read).
-    pub fn due(&self, lock: LockId) -> bool {
-        let reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
-        reads
-            .0
-            .get(&lock)
-            .is_none_or(|at| at.elapsed() >= self.interval)
-    }
-
-    /// Whether to read the lock's codes from the vendor now (always when `forced`); a `true`
-    /// answer counts as the read, so concurrent listings do not all ask the vendor.
-    pub fn claim(&self, lock: LockId, forced: bool) -> bool {
-        let now = Instant::now();
-        let mut guard = self.reads.lock().unwrap_or_else(|e| e.into_inner());
-        let (reads, pruned) = &mut *guard;
-        if now.duration_since(*pruned) >= self.interval {
-            reads.retain(|_, at| now.duration_since(*at) < self.interval);
-            *pruned = now;
-        }
-        let due = forced
-            || reads
-                .get(&lock)
-                .is_none_or(|at| now.duration_since(*at) >= self.interval);
-        if due {
-            reads.insert(lock, now);
-        }
-        due
-    }
-}
-
-/// The service's shared state. Cheap to clone.
+/// What the HTTP layer shares: the application's state (what handlers reach through
+/// `Deref`), and what only HTTP needs. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub providers: Providers,
+    pub app: Service,
     pub keys: Arc<KeyCache>,
-    pub calls: Arc<VendorCalls>,
-    pub settings: Arc<Settings>,
     pub http: Arc<crate::metrics::HttpMetrics>,
-    pub locks: Arc<crate::lock_cache::LockCache>,
-    pub code_reads: Arc<CodeReads>,
-    /// The service's clock (tests move it).
-    pub clock: Arc<lockbridge_core::time::Clock>,
-    /// How webhooks are sent.
-    pub webhooks: Arc<crate::webhooks::Sender>,
+    /// Timeouts and limits of the HTTP edge.
+    pub edge: Arc<crate::edge::EdgeLimits>,
 }
 
-impl AppState {
-    pub fn now(&self) -> lockbridge_core::time::Millis {
-        self.clock.now()
+impl std::ops::Deref for AppState {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.app
     }
 }

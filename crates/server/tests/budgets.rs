@@ -7,14 +7,15 @@
 
 mod common;
 
+use lockbridge_app::AppError;
 use std::time::Duration;
 
 use common::*;
+use lockbridge_app::connections as service;
 use lockbridge_core::model::Provider;
 use lockbridge_core::provider::ErrorKind;
 use lockbridge_core::{ConnectionId, LockId};
-use lockbridge_server::error::ApiError;
-use lockbridge_server::{AppState, Settings, service};
+use lockbridge_server::{AppState, Settings};
 use lockbridge_store::Dialect;
 
 /// Tedee at 10 requests an hour; a call waits for none.
@@ -28,7 +29,7 @@ async fn sync(state: &AppState, conn: ConnectionId) -> Result<(), ErrorKind> {
     let stored = state.store.connection_by_id(conn).await.unwrap().unwrap();
     match service::sync(state, &stored).await {
         Ok(_) => Ok(()),
-        Err(ApiError::Provider(e)) => Err(e.kind),
+        Err(AppError::Provider(e)) => Err(e.kind),
         Err(e) => panic!("{e}"),
     }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use lockbridge_server::engine;
+use lockbridge_app::engine;
 use lockbridge_sim::faults::FaultRule;
 use serde_json::{Value, json};
 

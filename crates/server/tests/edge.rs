@@ -26,10 +26,7 @@ async fn serve_short(t: &TestApp, limits: EdgeLimits) -> (String, CancellationTo
     let routes = lockbridge_server::App::api()
         .router
         .route("/test/panic", get(boom));
-    let mut app = t.app.clone();
-    let mut settings = (*app.state.settings).clone();
-    settings.edge = limits.clone();
-    app.state.settings = std::sync::Arc::new(settings);
+    let app = t.app.clone().with_edge(limits.clone());
     let router = app.wrap(routes);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -411,9 +408,7 @@ both_backends!(
             (status, r["error"]["code"].as_str()),
             (422, Some("idempotency_key_reused"))
         );
-        lockbridge_server::jobs::run_due(&t.app.state)
-            .await
-            .unwrap();
+        lockbridge_app::jobs::run_due(&t.app.state).await.unwrap();
         let on_lock: Vec<String> = t.pins_on(0).into_iter().map(|(pin, _)| pin).collect();
         assert_eq!(
             on_lock.iter().filter(|p| *p == "613952").count(),

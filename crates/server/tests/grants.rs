@@ -30,7 +30,7 @@ impl TestApp {
     async fn settle_all(&self) {
         for _ in 0..5 {
             self.drain().await;
-            lockbridge_server::grants::run_due(&self.app.state)
+            lockbridge_app::grants::run_due(&self.app.state)
                 .await
                 .unwrap();
         }

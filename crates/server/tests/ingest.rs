@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use lockbridge_server::ingest;
+use lockbridge_app::ingest;
 use serde_json::{Value, json};
 
 async fn code_on(t: &TestApp, lock: &str, name: &str, pin: &str) -> String {

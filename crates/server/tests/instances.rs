@@ -9,10 +9,15 @@
 mod common;
 
 use common::*;
+use lockbridge_app::{connections as service, workers};
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::time::now_ms;
 use lockbridge_core::{Connection, ConnectionId};
-use lockbridge_server::{service, workers};
+use lockbridge_server::{InstanceRole, Settings};
+use lockbridge_sim::faults::FaultRule;
+use reqwest::Method;
+use serde_json::json;
+use std::time::Duration;
 
 both_backends!(two_instances_renew_a_token_once, |db: Db| async move {
     let t = TestApp::start(db).await;
@@ -119,6 +124,117 @@ both_backends!(
             t.sim_calls("/oauth2/token#refresh_token"),
             1,
             "no second renewal"
+        );
+    }
+);
+
+/// Serves `app` as `role` on a port of its own until the test ends; answers its base URL.
+async fn serve_as(t: &TestApp, app: &lockbridge_server::App, role: InstanceRole) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(app.clone().serve_as(role, listener, t.stopper()));
+    url
+}
+
+both_backends!(
+    an_api_instance_and_a_workers_instance_do_the_work_of_one,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        // Both look for work every 10 ms; only the one that runs the workers may find any.
+        let fast = Settings {
+            worker_interval: Duration::from_millis(10),
+            webhook_poll: Duration::from_millis(10),
+            ..(*t.app.state.settings).clone()
+        };
+        let api = t.other_instance(fast.clone());
+        let api_url = serve_as(&t, &api, InstanceRole::Api).await;
+        let key = Some(t.admin.as_str());
+
+        let conn = t
+            .call_at(
+                &api_url,
+                Method::POST,
+                "/v1/connections",
+                key,
+                Some(json!({"provider": "ttlock", "credentials": t.ttlock_credentials()})),
+            )
+            .await;
+        assert_eq!(conn.status, 201, "{}", conn.body);
+        let synced = t
+            .call_at(
+                &api_url,
+                Method::POST,
+                &format!("/v1/connections/{}/sync", conn.body["id"].as_str().unwrap()),
+                key,
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(synced.status, 200, "{}", synced.body);
+        let lock = t.lock_id("Front door").await;
+        // The vendor refuses the first write: the request answers `setting`, and what is left
+        // (the retry) is a worker's.
+        t.sim.world().faults.add(FaultRule {
+            route: Some("/v3/keyboardPwd/add".into()),
+            http_status: Some(503),
+            count: Some(1),
+            ..Default::default()
+        });
+        let made = t
+            .call_at(
+                &api_url,
+                Method::POST,
+                &format!("/v1/locks/{lock}/access-codes"),
+                key,
+                Some(json!({"code": "86420"})),
+            )
+            .await;
+        assert_eq!(
+            (made.status.as_u16(), made.body["status"].as_str()),
+            (201, Some("setting")),
+            "{}",
+            made.body
+        );
+        let id = made.body["id"].as_str().unwrap().to_owned();
+
+        let workers = t.other_instance(fast);
+        let workers_url = serve_as(&t, &workers, InstanceRole::Workers).await;
+        wait_until("the workers instance set the code on the lock", || {
+            t.pins_on(0).iter().any(|(pin, _)| pin == "86420")
+        })
+        .await;
+        // The API instance answers what the workers instance did.
+        let mut read = None;
+        for _ in 0..1000 {
+            let r = t
+                .call_at(
+                    &api_url,
+                    Method::GET,
+                    &format!("/v1/access-codes/{id}"),
+                    key,
+                    None,
+                )
+                .await;
+            let set = r.body["status"] == "set";
+            read = Some(r);
+            if set {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let read = read.unwrap();
+        assert_eq!(read.body["status"], "set", "{}", read.body);
+
+        // The workers instance serves its health, not the API.
+        let health = t
+            .call_at(&workers_url, Method::GET, "/readyz", None, None)
+            .await;
+        assert_eq!(health.status, 200);
+        let api_there = t
+            .call_at(&workers_url, Method::GET, "/v1/locks", key, None)
+            .await;
+        assert_eq!(
+            (api_there.status.as_u16(), error_code(&api_there)),
+            (404, "not_found")
         );
     }
 );

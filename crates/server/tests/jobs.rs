@@ -9,7 +9,7 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 
 use common::*;
-use lockbridge_server::{engine, jobs};
+use lockbridge_app::{engine, jobs};
 use lockbridge_sim::tedee::LockSpec as TedeeLock;
 use lockbridge_sim::ttlock::LockSpec as TtlockLock;
 use serde_json::{Value, json};
@@ -326,9 +326,7 @@ both_backends!(
             )
             .await;
         let id = r.body["id"].as_str().unwrap().to_owned();
-        lockbridge_server::jobs::run_due(&t.app.state)
-            .await
-            .unwrap();
+        lockbridge_app::jobs::run_due(&t.app.state).await.unwrap();
         let job = t.job(&id).await;
         assert_eq!(
             (
@@ -346,9 +344,7 @@ both_backends!(
             .to_owned();
         assert_eq!(t.code(&code).await["status"], "setting");
         assert!(
-            !lockbridge_server::jobs::run_due(&t.app.state)
-                .await
-                .unwrap(),
+            !lockbridge_app::jobs::run_due(&t.app.state).await.unwrap(),
             "nothing holds the job open"
         );
         // The lock is back in range: the engine sets the waiting code.

@@ -208,7 +208,7 @@ both_backends!(
         // Read again, or by the worker: each vendor record is recorded once.
         let again = t.get(&format!("/v1/locks/{front}/events")).await;
         assert_eq!(again.body["data"].as_array().unwrap().len(), events.len());
-        lockbridge_server::ingest::ingest_lock(
+        lockbridge_app::ingest::ingest_lock(
             &t.app.state,
             &t.db
                 .store
@@ -272,7 +272,7 @@ both_backends!(offline_codes_need_no_gateway, |db: Db| async move {
         listed.body
     );
     assert_eq!(t.sim.world().keypad(t.sim_lock(4), &code), Some(true));
-    lockbridge_server::ingest::ingest_due(&t.app.state)
+    lockbridge_app::ingest::ingest_due(&t.app.state)
         .await
         .unwrap();
     let used = t
@@ -350,7 +350,7 @@ both_backends!(
             },
         );
         let cache = &other.state.locks;
-        let state_of = |locks: &[lockbridge_server::lock_cache::CachedLock]| {
+        let state_of = |locks: &[lockbridge_app::lock_cache::CachedLock]| {
             locks
                 .iter()
                 .find(|l| l.lock.id.to_string() == front)

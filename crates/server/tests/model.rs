@@ -10,8 +10,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
+use lockbridge_app::{engine, reconcile};
 use lockbridge_core::model::CodeStatus;
-use lockbridge_server::{engine, reconcile};
 use lockbridge_sim::faults::FaultRule;
 use lockbridge_sim::rng::Rng;
 use lockbridge_sim::ttlock::PasscodeSpec;

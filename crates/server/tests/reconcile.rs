@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use lockbridge_server::{reconcile, workers};
+use lockbridge_app::{reconcile, workers};
 use lockbridge_sim::faults::FaultRule;
 use lockbridge_sim::ttlock::PasscodeSpec;
 use serde_json::{Value, json};

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
+use lockbridge_app::workers;
 use lockbridge_core::ids::ConnectionId;
 use lockbridge_core::provider::{ErrorKind, error_chain};
-use lockbridge_server::workers;
 use lockbridge_sim::faults::{FaultRule, Faults};
 use serde_json::json;
 

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use lockbridge_server::engine;
+use lockbridge_app::engine;
 use serde_json::json;
 
 const CREATE: &str = "POST /my/lock/{id}/pin";

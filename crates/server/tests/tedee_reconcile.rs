@@ -80,7 +80,7 @@ both_backends!(
             .get_mut(&t.tedee_demo.lock_ids[1])
             .unwrap()
             .connected = false;
-        lockbridge_server::workers::sync_due_devices(&t.app.state)
+        lockbridge_app::workers::sync_due_devices(&t.app.state)
             .await
             .unwrap();
         let l = t.tedee_lock(1).await;
@@ -96,7 +96,7 @@ both_backends!(
             .unwrap()
             .connected = true;
         t.advance(t.app.state.settings.device_sync_interval.as_millis() as i64 + 1);
-        lockbridge_server::workers::sync_due_devices(&t.app.state)
+        lockbridge_app::workers::sync_due_devices(&t.app.state)
             .await
             .unwrap();
         assert_eq!(t.tedee_lock(1).await["online"], true);
@@ -164,7 +164,7 @@ both_backends!(
         }
         let mut reconciled = 0;
         for _ in 0..10 {
-            let n = lockbridge_server::reconcile::run_due(&t.app.state)
+            let n = lockbridge_app::reconcile::run_due(&t.app.state)
                 .await
                 .unwrap();
             if n == 0 {

@@ -1,16 +1,20 @@
 //! A code's status is the truth during the write: a DELETE that lands while a create is on its
 //! way, an attempt that outlives its lease, and a service that dies between the vendor's write
-//! and its own. The interleavings are set with the simulator's gateway latency and the
-//! engine's single step; the simulator's ground truth is the oracle.
+//! and its own. The interleavings are set by holding the simulator's answer to a gateway command
+//! (it takes effect on the lock at once, its answer waits for the test) and by the engine's
+//! single step; the simulator's ground truth is the oracle.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::*;
-use lockbridge_server::engine;
+use lockbridge_app::engine;
 use lockbridge_sim::faults::FaultRule;
 use serde_json::json;
+
+/// TTLock's route that adds a code through the gateway.
+const ADD: &str = "/v3/keyboardPwd/add";
 
 /// The next `n` adds on TTLock fail with an outage: creates answer 201 `setting`.
 fn fail_adds(t: &TestApp, n: u32) {
@@ -54,12 +58,16 @@ both_backends!(
             assert_eq!(c["status"], "setting", "{c}");
             ids.push(c["id"].as_str().unwrap().to_owned());
         }
-        // A realistic gateway: each add takes effect at once, its answer comes 300 ms later, one
-        // command at a time.
-        t.sim.world().config.gateway_latency_ms = 300;
+        // Each add takes effect at once; its answer waits until the revokes are in, the gateway
+        // busy meanwhile.
+        t.sim.hold(ADD);
         let state = t.app.state.clone();
         let pass = tokio::spawn(async move { engine::run_due_codes(&state).await.unwrap() });
-        wait_until("the first PIN reaches the lock", || has_pin(&t, pins[0])).await;
+        // The pass works the codes one after another: one add takes effect and is held.
+        wait_until("a PIN reaches the lock", || {
+            pins.iter().any(|p| has_pin(&t, p))
+        })
+        .await;
         // Every code is revoked while the retry pass is running.
         for id in &ids {
             let r = t.delete(&format!("/v1/access-codes/{id}")).await;
@@ -70,8 +78,8 @@ both_backends!(
                 r.body
             );
         }
+        t.sim.release(ADD);
         assert_eq!(pass.await.unwrap(), 3);
-        t.sim.world().config.gateway_latency_ms = 0;
         t.drain().await;
         for (id, pin) in ids.iter().zip(pins) {
             let c = t.code(id).await;
@@ -102,7 +110,7 @@ both_backends!(
         let c = create(&t, &front, "513902", None).await;
         let id = c["id"].as_str().unwrap().to_owned();
         assert_eq!(c["status"], "setting");
-        t.sim.world().config.gateway_latency_ms = 400;
+        t.sim.hold(ADD);
         let state = t.app.state.clone();
         let slow = tokio::spawn(async move { engine::run_due_codes(&state).await.unwrap() });
         wait_until("the add reaches the lock", || has_pin(&t, "513902")).await;
@@ -118,8 +126,8 @@ both_backends!(
             taken["status"], "set",
             "adopted from the lock, never failed: {taken}"
         );
+        t.sim.release(ADD);
         assert_eq!(slow.await.unwrap(), 1);
-        t.sim.world().config.gateway_latency_ms = 0;
         t.drain().await;
         let c = t.code(&id).await;
         let on_lock = t.pins_on(0);
@@ -153,14 +161,14 @@ both_backends!(
         fail_adds(&t, 1);
         let c = create(&t, &front, "620417", Some("booking-620417")).await;
         let id = c["id"].as_str().unwrap().to_owned();
-        t.sim.world().config.gateway_latency_ms = 400;
+        t.sim.hold(ADD);
         let state = t.app.state.clone();
         let doomed = tokio::spawn(async move { engine::run_due_codes(&state).await });
         wait_until("the add reaches the lock", || has_pin(&t, "620417")).await;
         // The instance dies with the vendor's answer on its way: nothing of it reaches the store.
         doomed.abort();
         assert!(doomed.await.unwrap_err().is_cancelled());
-        t.sim.world().config.gateway_latency_ms = 0;
+        t.sim.release(ADD);
         assert_eq!(t.code(&id).await["status"], "setting");
         // Restarted, the request is replayed: the first code, not a second.
         let again = create(&t, &front, "620417", Some("booking-620417")).await;
@@ -220,13 +228,13 @@ both_backends!(
         fail_adds(&t, 1);
         let c = create(&t, &front, "731950", None).await;
         let id = c["id"].as_str().unwrap().to_owned();
-        t.sim.world().config.gateway_latency_ms = 400;
+        t.sim.hold(ADD);
         let state = t.app.state.clone();
         let doomed = tokio::spawn(async move { engine::run_due_codes(&state).await });
         wait_until("the add reaches the lock", || has_pin(&t, "731950")).await;
         doomed.abort();
         let _ = doomed.await;
-        t.sim.world().config.gateway_latency_ms = 0;
+        t.sim.release(ADD);
         // Revoked while lockbridge never learnt the vendor's id: the lock is asked, by PIN.
         let r = t.delete(&format!("/v1/access-codes/{id}")).await;
         assert_eq!(r.status, 202, "the dead attempt still holds it: {}", r.body);

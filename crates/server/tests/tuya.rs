@@ -5,10 +5,10 @@
 mod common;
 
 use common::*;
+use lockbridge_app::{engine, workers};
 use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::time::{now_ms, parse_rfc3339};
-use lockbridge_server::{engine, workers};
 use serde_json::{Value, json};
 
 impl TestApp {

@@ -18,7 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 use hmac::{Hmac, Mac};
-use lockbridge_server::webhooks;
+use lockbridge_app::webhooks;
 use serde_json::{Value, json};
 use sha2::Sha256;
 

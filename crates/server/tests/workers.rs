@@ -5,10 +5,10 @@
 mod common;
 
 use common::*;
+use lockbridge_app::workers;
 use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::time::now_ms;
-use lockbridge_server::workers;
 use serde_json::json;
 
 both_backends!(

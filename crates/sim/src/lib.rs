@@ -11,12 +11,14 @@
 mod control;
 pub mod faults;
 pub mod kii;
+pub mod registry;
 pub mod rng;
 mod server;
 pub mod tedee;
 pub mod ttlock;
 pub mod tuya;
 
+pub use registry::Simulator;
 pub use server::Running;
 
 /// The wall clock in epoch milliseconds (each fake adds its own offset to it).

@@ -4,7 +4,7 @@ use lockbridge_core::credentials::Credentials;
 use lockbridge_core::events::{Actor, Event, EventType};
 use lockbridge_core::ids::{ConnectionId, OrgId};
 use lockbridge_core::model::{Connection, ConnectionStatus, ExternalPolicy, Provider};
-use lockbridge_core::time::{Millis, now_ms};
+use lockbridge_core::time::Millis;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -163,7 +163,7 @@ impl Store {
         token_expires_at: Option<Millis>,
         actor: &Actor,
     ) -> Result<bool> {
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.write_tx().await?;
         self.record_transition(&mut tx, id, ConnectionStatus::Active, now, actor)
             .await?;
@@ -248,7 +248,7 @@ impl Store {
         ))
         .bind(self.seal_credentials(id, &conn.credentials))
         .bind(expires_at)
-        .bind(now_ms())
+        .bind(self.now())
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
@@ -265,7 +265,7 @@ impl Store {
         status: ConnectionStatus,
         last_error: Option<&str>,
     ) -> Result<()> {
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.write_tx().await?;
         self.record_transition(&mut tx, id, status, now, &Actor::system())
             .await?;

@@ -7,7 +7,7 @@ use lockbridge_core::ids::{ConnectionId, GatewayId, LockId, OrgId};
 use lockbridge_core::model::toggle_notice;
 use lockbridge_core::model::{Connection, Gateway, Lock, LockState, Provider};
 use lockbridge_core::provider::Devices;
-use lockbridge_core::time::{Millis, now_ms};
+use lockbridge_core::time::Millis;
 use sqlx::any::AnyRow;
 
 use crate::lock_state::{UNREACHED, offset_text};
@@ -114,7 +114,7 @@ impl Store {
     /// (`lock.online`/`offline`, `lock.battery_low`, `gateway.online`/`offline`) recorded as an
     /// event in the same transaction.
     pub async fn apply_sync(&self, conn: &Connection, devices: &Devices) -> Result<SyncCounts> {
-        let now = now_ms();
+        let now = self.now();
         let mut tx = self.write_tx().await?;
         if self.dialect == crate::Dialect::Postgres {
             // One sync of a connection at a time: the health read below is what gets replaced.

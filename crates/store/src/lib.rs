@@ -80,6 +80,9 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     cipher: Cipher,
+    /// What the store stamps rows it creates with (`created_at`, `updated_at`) when the caller
+    /// gives no time: the service's clock once the service holds the store.
+    clock: std::sync::Arc<lockbridge_core::time::Clock>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -129,7 +132,19 @@ impl Store {
             pool,
             dialect,
             cipher: Cipher::new(key),
+            clock: std::sync::Arc::default(),
         })
+    }
+
+    /// The same store, stamping rows on `clock`.
+    pub fn with_clock(mut self, clock: std::sync::Arc<lockbridge_core::time::Clock>) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, on the store's clock.
+    pub(crate) fn now(&self) -> lockbridge_core::time::Millis {
+        self.clock.now()
     }
 
     /// Connects and brings the schema up to date.

@@ -2,7 +2,6 @@
 
 use lockbridge_core::ids::{ApiKeyId, OrgId};
 use lockbridge_core::model::{ApiKey, Organisation, Role};
-use lockbridge_core::time::now_ms;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 
@@ -39,7 +38,7 @@ impl Store {
         let org = Organisation {
             id: OrgId::new(),
             name: name.to_owned(),
-            created_at: now_ms(),
+            created_at: self.now(),
         };
         sqlx::query(
             &self.sql("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3)"),
@@ -82,7 +81,7 @@ impl Store {
             name: name.to_owned(),
             role,
             prefix: secret[..11].to_owned(),
-            created_at: now_ms(),
+            created_at: self.now(),
         };
         sqlx::query(&self.sql(
             "INSERT INTO api_keys (id, org_id, name, role, prefix, key_hash, created_at) \
@@ -183,7 +182,7 @@ impl Store {
         .bind(key.to_string())
         .bind(csrf.clone())
         .bind(expires_at)
-        .bind(now_ms())
+        .bind(self.now())
         .execute(&self.pool)
         .await?;
         Ok((token, csrf))

@@ -17,7 +17,7 @@ const TURN_POLL: (Duration, Duration) = (Duration::from_millis(20), Duration::fr
 
 pub struct Pace {
     budgets: Arc<dyn Budgets>,
-    rates: HashMap<Provider, Rate>,
+    rates: std::sync::RwLock<HashMap<Provider, Rate>>,
     max_wait: Duration,
     holder: String,
     /// This instance's callers queue here for a device first, so a turn passes between them
@@ -57,7 +57,7 @@ impl Pace {
         let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         Pace {
             budgets,
-            rates,
+            rates: std::sync::RwLock::new(rates),
             max_wait,
             holder,
             queues: std::sync::Mutex::default(),
@@ -65,7 +65,14 @@ impl Pace {
     }
 
     pub fn rate(&self, provider: Provider) -> Option<Rate> {
-        self.rates.get(&provider).copied()
+        let rates = self.rates.read().unwrap_or_else(|e| e.into_inner());
+        rates.get(&provider).copied()
+    }
+
+    /// `provider`'s rate when none was configured (the vendor's own limit).
+    pub fn default_rate(&self, provider: Provider, rate: Rate) {
+        let mut rates = self.rates.write().unwrap_or_else(|e| e.into_inner());
+        rates.entry(provider).or_insert(rate);
     }
 
     fn key(provider: Provider, conn: ConnectionId) -> String {

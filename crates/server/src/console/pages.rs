@@ -246,7 +246,7 @@ pub async fn locks(
                 label for="provider" { "Vendor" }
                 select #provider name="provider" {
                     option value="" { "any" }
-                    @for p in ["ttlock", "tuya", "tedee", "kii"] { option value=(p) selected[selected("provider", p)] { (p) } }
+                    @for (p, _) in s.providers.iter() { option value=(p.as_str()) selected[selected("provider", p.as_str())] { (p.label()) } }
                 }
             }
             div {

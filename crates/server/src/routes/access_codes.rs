@@ -5,21 +5,23 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
+use lockbridge_app::AppError;
 use lockbridge_core::ids::{AccessCodeId, LockId};
-use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, Lock, Schedule, Scheduling};
+use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, Schedule, Scheduling};
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, InsertError, StoreError};
 use serde::Deserialize;
 
 use crate::api::{Access, Api, Op};
-use crate::engine::{self, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, Fingerprinted, single_header};
 use crate::query::{CodesQuery, Query};
-use crate::reconcile;
 use crate::routes::code_changes::{freeze, manage, remove, unfreeze, update};
 use crate::routes::{connections, locks};
 use crate::state::AppState;
+use lockbridge_app::admission::prepare;
+use lockbridge_app::engine::{self, Outcome};
+use lockbridge_app::reconcile;
 
 pub fn router() -> Api {
     let m = Access::Member;
@@ -79,146 +81,11 @@ pub fn router() -> Api {
 }
 
 pub(super) async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> {
-    let id: AccessCodeId = id.parse().map_err(|_| ApiError::NotFound("access code"))?;
+    let id: AccessCodeId = id.parse().map_err(|_| ApiError::not_found("access code"))?;
     s.store
         .get_access_code(caller.org, id)
         .await?
-        .ok_or(ApiError::NotFound("access code"))
-}
-
-/// How a code's period or window reaches `lock`, from what was asked: a permanent code needs
-/// no scheduling; `auto` is native where the lock can hold the limits (no lock holds a window
-/// that crosses midnight, nor one in another zone than the one it keeps), just in time where it
-/// cannot.
-fn resolve_scheduling(
-    asked: Scheduling,
-    lock: &Lock,
-    period: bool,
-    schedule: Option<&Schedule>,
-) -> ApiResult<Scheduling> {
-    if !period && schedule.is_none() {
-        return Ok(Scheduling::Native);
-    }
-    let native = match schedule {
-        Some(s) => lock.capabilities.recurring_codes && !s.crosses_midnight(),
-        None => lock.capabilities.time_bound_codes,
-    };
-    // A lock that reads windows in its own zone holds one only in that zone (asked natively,
-    // the check names the zone it must be in).
-    let in_zone = schedule.is_none_or(|s| window_zone(lock).is_none_or(|tz| tz == s.time_zone));
-    match asked {
-        Scheduling::Auto if native && in_zone => Ok(Scheduling::Native),
-        Scheduling::Auto | Scheduling::JustInTime => Ok(Scheduling::JustInTime),
-        Scheduling::Native if native => Ok(Scheduling::Native),
-        Scheduling::Native => Err(ApiError::validation(
-            "scheduling",
-            match schedule {
-                Some(s) if s.crosses_midnight() && lock.capabilities.recurring_codes => {
-                    "this lock cannot hold a window that crosses midnight itself; use just_in_time or auto"
-                }
-                Some(_) => "this lock cannot hold weekly windows itself; use just_in_time or auto",
-                None => "this lock takes permanent codes only; use just_in_time or auto",
-            },
-        )),
-    }
-}
-
-/// The zone a lock reads a native window in when the code cannot carry its own: Tuya's
-/// passwords carry a `time_zone`, Tedee's PINs do not (the lock's zone applies).
-fn window_zone(lock: &Lock) -> Option<&str> {
-    match lock.provider {
-        lockbridge_core::Provider::Tuya => None,
-        _ => lock.time_zone.as_deref(),
-    }
-}
-
-/// Resolves how `row`'s period or window reaches `lock` (from `asked`), checks the code against
-/// the lock before the vendor is asked, and sets where that puts it: `setting` now, or
-/// `scheduled` until its just-in-time moment (a code on the lock now but not wanted until then
-/// comes off it first; the engine then waits for the opening).
-pub(crate) fn prepare(
-    s: &AppState,
-    lock: &Lock,
-    row: &mut AccessCode,
-    asked: Scheduling,
-    now: Millis,
-) -> ApiResult<()> {
-    row.scheduling = resolve_scheduling(asked, lock, row.ends_at.is_some(), row.schedule.as_ref())?;
-    check(
-        now,
-        lock,
-        &row.code,
-        (row.starts_at, row.ends_at),
-        row.schedule.as_ref(),
-        row.scheduling,
-    )?;
-    row.status = CodeStatus::Setting;
-    row.confirming = false;
-    row.attempts = 0;
-    row.next_attempt_at = Some(now);
-    row.window = None;
-    if row.scheduling == Scheduling::JustInTime {
-        if !engine::place_in_time(row, now, engine::lead(s)) {
-            return Err(no_opening_left(row.schedule.is_some()));
-        }
-        if row.status == CodeStatus::Scheduled && row.provider_id.is_some() {
-            row.status = CodeStatus::Removing;
-            row.removed_reason = None;
-            row.next_attempt_at = Some(now);
-        }
-    }
-    Ok(())
-}
-
-/// Everything checked before the vendor is asked; `scheduling` as resolved.
-fn check(
-    now: Millis,
-    lock: &Lock,
-    code: &str,
-    period: (Option<Millis>, Option<Millis>),
-    schedule: Option<&Schedule>,
-    scheduling: Scheduling,
-) -> ApiResult<()> {
-    let native = scheduling == Scheduling::Native;
-    if let Err(v) = lock.code_rules.check(code) {
-        return Err(ApiError::validation(
-            "code",
-            format!("{} (rule {})", v.message, v.rule),
-        ));
-    }
-    match period {
-        (Some(_), None) => {
-            return Err(ApiError::validation(
-                "ends_at",
-                "is required with starts_at",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(ApiError::validation(
-                "starts_at",
-                "is required with ends_at",
-            ));
-        }
-        (Some(s), Some(e)) if e <= s => {
-            return Err(ApiError::validation("ends_at", "must be after starts_at"));
-        }
-        (Some(_), Some(e)) if e <= now => {
-            return Err(ApiError::validation("ends_at", "is in the past"));
-        }
-        (Some(_), Some(_)) if native && !lock.capabilities.time_bound_codes => {
-            return Err(ApiError::validation(
-                "starts_at",
-                "this lock takes permanent codes only",
-            ));
-        }
-        _ => {}
-    }
-    if let Some(schedule) = schedule {
-        schedule
-            .check(if native { window_zone(lock) } else { None })
-            .map_err(|(field, rule)| ApiError::validation(field, rule))?;
-    }
-    Ok(())
+        .ok_or(ApiError::not_found("access code"))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -274,7 +141,7 @@ async fn create(
         return Ok((StatusCode::CREATED, Json(first)));
     }
     if !lock.capabilities.access_codes {
-        return Err(ApiError::Unsupported("hold access codes"));
+        return Err(ApiError::unsupported("hold access codes"));
     }
     let code = match body.code {
         Some(c) => c,
@@ -319,18 +186,20 @@ async fn create(
             .await?;
             return first
                 .map(|f| (StatusCode::CREATED, Json(f)))
-                .ok_or(ApiError::NotFound("access code"));
+                .ok_or(ApiError::not_found("access code"));
         }
         Err(InsertError::Store(StoreError::Conflict(_))) => {
-            return Err(ApiError::AlreadyExists {
+            return Err(ApiError::App(AppError::AlreadyExists {
                 message: "this code is already on the lock".into(),
-            });
+            }));
         }
         Err(InsertError::Capacity(max)) => {
-            return Err(ApiError::Provider(lockbridge_core::ProviderError::new(
-                lock.provider,
-                lockbridge_core::ErrorKind::CapacityReached,
-                format!("the lock holds at most {max} codes"),
+            return Err(ApiError::App(AppError::Provider(
+                lockbridge_core::ProviderError::new(
+                    lock.provider,
+                    lockbridge_core::ErrorKind::CapacityReached,
+                    format!("the lock holds at most {max} codes"),
+                ),
             )));
         }
         Err(InsertError::Store(e)) => return Err(e.into()),
@@ -351,18 +220,6 @@ async fn create(
             Err(err.into())
         }
         (_, row) => Ok((StatusCode::CREATED, Json(row))),
-    }
-}
-
-/// A just-in-time code whose period or window has no opening left.
-fn no_opening_left(weekly: bool) -> ApiError {
-    if weekly {
-        ApiError::validation(
-            "schedule",
-            "has no opening left between starts_at and ends_at",
-        )
-    } else {
-        ApiError::validation("ends_at", "is in the past")
     }
 }
 
@@ -395,7 +252,7 @@ async fn list(
     Path(id): Path<String>,
     Query(page): Query<CodesQuery>,
 ) -> ApiResult<Json<super::List<AccessCode>>> {
-    let lock_id: LockId = id.parse().map_err(|_| ApiError::NotFound("lock"))?;
+    let lock_id: LockId = id.parse().map_err(|_| ApiError::not_found("lock"))?;
     let refresh = page.refresh.unwrap_or(false);
     // Codes set on the lock outside lockbridge show up as `managed: false`; the vendor is asked
     // at most once a `found_codes_interval` per lock, or when `refresh=true`. Otherwise the

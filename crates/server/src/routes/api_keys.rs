@@ -89,10 +89,10 @@ async fn remove(
     Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let id: ApiKeyId = id.parse().map_err(|_| ApiError::NotFound("api key"))?;
+    let id: ApiKeyId = id.parse().map_err(|_| ApiError::not_found("api key"))?;
     match s.store.delete_api_key(caller.org, id).await {
         Ok(true) => {}
-        Ok(false) => return Err(ApiError::NotFound("api key")),
+        Ok(false) => return Err(ApiError::not_found("api key")),
         Err(lockbridge_store::StoreError::Conflict("last_admin_key")) => {
             return Err(ApiError::LastAdminKey);
         }

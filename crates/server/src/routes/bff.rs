@@ -8,6 +8,7 @@ use crate::schema::Success;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
+use lockbridge_app::AppError;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::model::Provider;
 use serde::Deserialize;
@@ -15,8 +16,8 @@ use serde::Deserialize;
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body};
-use crate::service;
 use crate::state::AppState;
+use lockbridge_app::connections as service;
 
 pub fn router() -> Api {
     let op = Op::new(
@@ -86,12 +87,12 @@ async fn credentials_update(
                 .await?;
             if found.len() > 1 {
                 let ids: Vec<String> = found.iter().map(|c| c.id.to_string()).collect();
-                return Err(ApiError::AmbiguousConnection {
+                return Err(ApiError::App(AppError::AmbiguousConnection {
                     message: format!(
                         "the organisation has several TTLock connections ({}); say which in connectionId",
                         ids.join(", ")
                     ),
-                });
+                }));
             }
             found.pop()
         }

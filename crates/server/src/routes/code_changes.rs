@@ -6,19 +6,21 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use lockbridge_app::AppError;
 use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReason, Scheduling};
 use lockbridge_core::schedule::Schedule;
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, StoreError};
 use serde::Deserialize;
 
-use super::access_codes::{load, prepare};
-use crate::engine::{self, Outcome};
+use super::access_codes::load;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller};
 use crate::routes::connections;
-use crate::service;
 use crate::state::AppState;
+use lockbridge_app::admission::prepare;
+use lockbridge_app::connections as service;
+use lockbridge_app::engine::{self, Outcome};
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[schemars(rename = "AccessCodeChange")]
@@ -55,9 +57,9 @@ where
 const WRITE_TRIES: usize = 5;
 
 fn changed_meanwhile() -> ApiError {
-    ApiError::AlreadyExists {
+    ApiError::App(AppError::AlreadyExists {
         message: "the code changed while this request ran; read it and try again".into(),
-    }
+    })
 }
 
 /// Works the code at once if nobody else holds it; answers it as it then stands.
@@ -119,7 +121,7 @@ pub(super) async fn update(
             .store
             .get_lock(caller.org, before.lock_id)
             .await?
-            .ok_or(ApiError::NotFound("lock"))?;
+            .ok_or(ApiError::not_found("lock"))?;
         let mut row = before.clone();
         row.actor = caller.actor();
         if let Some(name) = &body.name {
@@ -149,9 +151,9 @@ pub(super) async fn update(
             Ok(true) => {}
             Ok(false) => continue,
             Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::AlreadyExists {
+                return Err(ApiError::App(AppError::AlreadyExists {
                     message: "this code is already on the lock".into(),
-                });
+                }));
             }
             Err(e) => return Err(e.into()),
         }
@@ -218,14 +220,14 @@ pub(super) async fn remove(
                 .store
                 .lock_by_id(row.lock_id)
                 .await?
-                .ok_or(ApiError::NotFound("lock"))?;
+                .ok_or(ApiError::not_found("lock"))?;
             let clears = s
                 .providers
                 .get(lock.provider)?
                 .offline_codes()
                 .is_some_and(|o| o.clears_offline_codes());
             if !clears {
-                return Err(ApiError::Unsupported(
+                return Err(ApiError::unsupported(
                     "take an offline code off from the cloud: it works until its end (its vendor offers no revocation lockbridge can confirm)",
                 ));
             }
@@ -297,9 +299,9 @@ async fn toggle(
         .store
         .get_lock(caller.org, row.lock_id)
         .await?
-        .ok_or(ApiError::NotFound("lock"))?;
+        .ok_or(ApiError::not_found("lock"))?;
     if !lock.capabilities.freeze {
-        return Err(ApiError::Unsupported("freeze codes"));
+        return Err(ApiError::unsupported("freeze codes"));
     }
     if row.frozen == frozen {
         return Ok(Json(row));

@@ -14,8 +14,8 @@ use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body, Caller};
 use crate::query::{Page, Query};
-use crate::service::{self, connection_json};
 use crate::state::AppState;
+use lockbridge_app::connections as service;
 
 pub fn router() -> Api {
     let page = &["limit", "cursor"];
@@ -67,7 +67,7 @@ pub fn router() -> Api {
 
 /// The caller's connection, or 404 (also for another organisation's).
 pub async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Connection> {
-    let id: ConnectionId = id.parse().map_err(|_| ApiError::NotFound("connection"))?;
+    let id: ConnectionId = id.parse().map_err(|_| ApiError::not_found("connection"))?;
     load_id(s, caller, id).await
 }
 
@@ -76,7 +76,7 @@ pub async fn load_id(s: &AppState, caller: &Caller, id: ConnectionId) -> ApiResu
     s.store
         .get_connection(caller.org, id)
         .await?
-        .ok_or(ApiError::NotFound("connection"))
+        .ok_or(ApiError::not_found("connection"))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -202,4 +202,9 @@ async fn sync(
         gateways: counts.gateways as u64,
         removed: counts.removed as u64,
     }))
+}
+
+/// The connection as answered: secrets masked with the vendor's own field list.
+pub fn connection_json(providers: &lockbridge_app::Providers, c: &Connection) -> ConnectionView {
+    ConnectionView::new(c, c.credentials.masked(providers.fields(c.provider)))
 }

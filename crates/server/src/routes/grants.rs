@@ -2,6 +2,7 @@
 //! is checked against every lock before anything is stored or sent; the grant and its codes
 //! are stored in one transaction; the codes are then worked at once, several at a time.
 
+use lockbridge_app::AppError;
 use std::collections::HashSet;
 
 use axum::Json;
@@ -18,13 +19,13 @@ use lockbridge_store::{InsertError, StoreError};
 use serde::Deserialize;
 
 use crate::api::{Access, Api, Op};
-use crate::engine;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller, Fingerprinted};
-use crate::grants::{bring, code_for, settle, work_and_settle};
 use crate::query::{Page, Query};
 use crate::routes::access_codes::idempotency_key;
 use crate::state::AppState;
+use lockbridge_app::engine;
+use lockbridge_app::grants::{bring, code_for, settle, work_and_settle};
 
 pub fn router() -> Api {
     let m = Access::Member;
@@ -191,12 +192,12 @@ fn choose_pins(
                     format!("[{}]", names.join(", "))
                 })
                 .collect();
-            Err(ApiError::SharedCodeImpossible {
+            Err(ApiError::App(AppError::SharedCodeImpossible {
                 message: format!(
                     "no single PIN suits every lock; these groups of locks could each share one: {}",
                     named.join(" ")
                 ),
-            })
+            }))
         }
         Err(groups) => {
             let mut pins = vec![String::new(); locks.len()];
@@ -289,7 +290,7 @@ async fn create(
                     .await;
                 let g = settle(&s, grant.id)
                     .await?
-                    .ok_or(ApiError::NotFound("grant"))?;
+                    .ok_or(ApiError::not_found("grant"))?;
                 return Ok((StatusCode::CREATED, Json(g)));
             }
             Err((None, InsertError::Store(StoreError::Conflict(_)))) => {
@@ -297,32 +298,34 @@ async fn create(
                 let first = first_answer(&s, &caller, k, &fingerprint).await?;
                 return first
                     .map(|f| (StatusCode::CREATED, Json(f)))
-                    .ok_or(ApiError::NotFound("grant"));
+                    .ok_or(ApiError::not_found("grant"));
             }
             Err((Some(i), InsertError::Store(StoreError::Conflict(_)))) if body.code.is_some() => {
                 let lock = &locks[i];
-                return Err(ApiError::AlreadyExists {
+                return Err(ApiError::App(AppError::AlreadyExists {
                     message: format!("lock {} \"{}\" already holds this code", lock.id, lock.name),
-                });
+                }));
             }
             Err((_, InsertError::Store(StoreError::Conflict(_)))) => continue,
             Err((i, InsertError::Capacity(max))) => {
-                let lock = i.map(|i| &locks[i]);
-                return Err(ApiError::Provider(lockbridge_core::ProviderError::new(
-                    lock.map_or(lockbridge_core::Provider::Ttlock, |l| l.provider),
-                    lockbridge_core::ErrorKind::CapacityReached,
-                    format!(
-                        "lock {} holds at most {max} codes",
-                        lock.map(|l| l.id.to_string()).unwrap_or_default()
+                // The store names the full lock; a grant always has one.
+                let Some(lock) = i.and_then(|i| locks.get(i)).or(locks.first()) else {
+                    return Err(ApiError::Internal);
+                };
+                return Err(ApiError::App(AppError::Provider(
+                    lockbridge_core::ProviderError::new(
+                        lock.provider,
+                        lockbridge_core::ErrorKind::CapacityReached,
+                        format!("lock {} holds at most {max} codes", lock.id),
                     ),
                 )));
             }
             Err((_, InsertError::Store(e))) => return Err(e.into()),
         }
     }
-    Err(ApiError::AlreadyExists {
+    Err(ApiError::App(AppError::AlreadyExists {
         message: "could not draw a PIN that none of the locks holds yet; try again".into(),
-    })
+    }))
 }
 
 /// The grant a used `Idempotency-Key` created, when the request is the same one again; 422
@@ -336,18 +339,18 @@ async fn first_answer(
     match s.store.grant_by_key(caller.org, key).await? {
         None => Ok(None),
         Some(first) if first.idempotency_fingerprint.as_deref() == Some(fingerprint) => {
-            settle(s, first.id).await
+            Ok(settle(s, first.id).await?)
         }
         Some(_) => Err(ApiError::IdempotencyKeyReused),
     }
 }
 
 async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Grant> {
-    let id: GrantId = id.parse().map_err(|_| ApiError::NotFound("grant"))?;
+    let id: GrantId = id.parse().map_err(|_| ApiError::not_found("grant"))?;
     s.store
         .get_grant(caller.org, id)
         .await?
-        .ok_or(ApiError::NotFound("grant"))
+        .ok_or(ApiError::not_found("grant"))
 }
 
 async fn read(
@@ -357,7 +360,9 @@ async fn read(
 ) -> ApiResult<Json<Grant>> {
     let g = load(&s, &caller, &id).await?;
     Ok(Json(
-        settle(&s, g.id).await?.ok_or(ApiError::NotFound("grant"))?,
+        settle(&s, g.id)
+            .await?
+            .ok_or(ApiError::not_found("grant"))?,
     ))
 }
 
@@ -437,9 +442,9 @@ async fn update(
         {
             // A new lock cannot take the shared PIN: each lock keeps a PIN that suits it.
             if g.on_shared_code_impossible == SharedCodePolicy::Fail {
-                return Err(ApiError::SharedCodeImpossible {
+                return Err(ApiError::App(AppError::SharedCodeImpossible {
                     message: "the grant's PIN does not suit every lock named".into(),
-                });
+                }));
             }
             g.code = None;
         }
@@ -458,12 +463,12 @@ async fn update(
                     .into_iter()
                     .any(|c| c.code == *pin && c.grant_id != Some(g.id));
                 if taken {
-                    return Err(ApiError::AlreadyExists {
+                    return Err(ApiError::App(AppError::AlreadyExists {
                         message: format!(
                             "lock {} \"{}\" already holds this code",
                             lock.id, lock.name
                         ),
-                    });
+                    }));
                 }
             }
         }
@@ -477,9 +482,9 @@ async fn update(
         let due = bring(&s, g.id).await?;
         return Ok(Json(work_and_settle(&s, g.id, due).await?));
     }
-    Err(ApiError::AlreadyExists {
+    Err(ApiError::App(AppError::AlreadyExists {
         message: "the grant changed while this request ran; read it and try again".into(),
-    })
+    }))
 }
 
 async fn remove(
@@ -510,7 +515,7 @@ async fn remove(
         };
         return Ok((status, Json(g)));
     }
-    Err(ApiError::AlreadyExists {
+    Err(ApiError::App(AppError::AlreadyExists {
         message: "the grant changed while this request ran; read it and try again".into(),
-    })
+    }))
 }

@@ -1,6 +1,7 @@
 //! `/v1/jobs`: bulk work. Every item is checked when the job is submitted (a bad item fails
 //! alone, with its index); the job worker does the rest at the vendors' pace.
 
+use lockbridge_app::AppError;
 use std::collections::HashMap;
 
 use axum::Json;
@@ -17,8 +18,8 @@ use serde_json::Value;
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Caller;
-use crate::jobs::{BulkItem, code_of, error_json};
 use crate::state::AppState;
+use lockbridge_app::jobs::{BulkItem, code_of, error_json};
 use lockbridge_store::StoreError;
 
 /// At most this many items in one job.
@@ -206,8 +207,7 @@ async fn create(
                     access_code_id: None,
                     error: None,
                 },
-                Err(e @ (ApiError::Store(_) | ApiError::Internal)) => return Err(e),
-                Err(e) => JobItem {
+                Err(ApiError::App(e)) if !matches!(e, AppError::Store(_)) => JobItem {
                     index,
                     lock_id: None,
                     item: "{}".into(),
@@ -215,6 +215,7 @@ async fn create(
                     access_code_id: None,
                     error: Some(error_json(&e)),
                 },
+                Err(e) => return Err(e),
             },
         );
     }
@@ -270,11 +271,11 @@ async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobView>> {
-    let id: JobId = id.parse().map_err(|_| ApiError::NotFound("job"))?;
+    let id: JobId = id.parse().map_err(|_| ApiError::not_found("job"))?;
     let job = s
         .store
         .get_job(caller.org, id)
         .await?
-        .ok_or(ApiError::NotFound("job"))?;
+        .ok_or(ApiError::not_found("job"))?;
     Ok(Json(view(&s, job).await?))
 }

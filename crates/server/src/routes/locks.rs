@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use lockbridge_app::AppError;
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{GatewayId, LockId};
 use lockbridge_core::model::{Lock, LockState};
@@ -19,8 +20,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller};
 use crate::query::{EventsQuery, LockQuery, Page, Query};
 use crate::routes::connections;
-use crate::service;
 use crate::state::AppState;
+use lockbridge_app::connections as service;
 
 pub fn router() -> Api {
     let m = Access::Member;
@@ -121,11 +122,11 @@ pub fn router() -> Api {
 
 /// The caller's lock, or 404 (also for another organisation's).
 pub async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Lock> {
-    let id: LockId = id.parse().map_err(|_| ApiError::NotFound("lock"))?;
+    let id: LockId = id.parse().map_err(|_| ApiError::not_found("lock"))?;
     s.store
         .get_lock(caller.org, id)
         .await?
-        .ok_or(ApiError::NotFound("lock"))
+        .ok_or(ApiError::not_found("lock"))
 }
 
 async fn list(
@@ -215,7 +216,7 @@ async fn operate(
 ) -> ApiResult<Json<OperationResult>> {
     let lock = load(&s, &caller, &id).await?;
     if !lock.capabilities.remote_unlock {
-        return Err(ApiError::Unsupported(
+        return Err(ApiError::unsupported(
             "be operated remotely: it has no gateway or Wi-Fi",
         ));
     }
@@ -232,7 +233,7 @@ async fn operate(
     // What the vendor answered says whether the lock can be reached.
     let answered = match &done {
         Ok(()) => Some(None),
-        Err(ApiError::Provider(e)) => Some(Some(e.kind)),
+        Err(AppError::Provider(e)) => Some(Some(e.kind)),
         Err(_) => None,
     };
     if let Some(failed) = answered {
@@ -297,7 +298,7 @@ async fn events(
     // leaves what is stored.
     if q.filter.before.is_none() {
         let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
-        if let Err(e) = crate::ingest::ingest_lock(&s, &conn, &lock).await {
+        if let Err(e) = lockbridge_app::ingest::ingest_lock(&s, &conn, &lock).await {
             tracing::info!(lock = %lock.id, error = %lockbridge_core::provider::error_chain(&e), "could not read the lock's log; listing stored events");
         }
     }
@@ -338,7 +339,7 @@ async fn offline_code(
     use lockbridge_core::model::{AccessCode, CodeStatus};
     let lock = load(&s, &caller, &id).await?;
     if !lock.capabilities.offline_codes {
-        return Err(ApiError::Unsupported("compute offline codes"));
+        return Err(ApiError::unsupported("compute offline codes"));
     }
     let name = body
         .name
@@ -459,7 +460,7 @@ async fn reconcile(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let lock = load(&s, &caller, &id).await?;
-    crate::reconcile::reconcile_now(&s, &lock).await?;
+    lockbridge_app::reconcile::reconcile_now(&s, &lock).await?;
     let codes = s
         .store
         .list_access_codes(caller.org, lock.id, 10_000, None)

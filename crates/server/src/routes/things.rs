@@ -14,8 +14,8 @@ use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body, Caller};
 use crate::query::{Page, Query};
-use crate::service;
 use crate::state::AppState;
+use lockbridge_app::connections as service;
 
 pub fn router() -> Api {
     Api::new("things")

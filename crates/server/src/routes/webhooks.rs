@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body};
 use crate::query::{Page, Query};
 use crate::state::AppState;
-use crate::webhooks::address::{check_resolved, check_url};
+use lockbridge_app::webhooks::address::{check_resolved, check_url};
 
 const MAX_DESCRIPTION: usize = 500;
 
@@ -163,14 +163,14 @@ fn checked_description(d: Option<String>) -> ApiResult<Option<String>> {
 }
 
 fn id_of(id: &str) -> ApiResult<WebhookId> {
-    id.parse().map_err(|_| ApiError::NotFound("webhook"))
+    id.parse().map_err(|_| ApiError::not_found("webhook"))
 }
 
 async fn load(s: &AppState, caller: &crate::extract::Caller, id: &str) -> ApiResult<Webhook> {
     s.store
         .get_webhook(caller.org, id_of(id)?)
         .await?
-        .ok_or(ApiError::NotFound("webhook"))
+        .ok_or(ApiError::not_found("webhook"))
 }
 
 async fn create(
@@ -239,7 +239,7 @@ async fn update(
         .update_webhook(caller.org, id_of(&id)?, &patch, s.now())
         .await?
         .map(Json)
-        .ok_or(ApiError::NotFound("webhook"))
+        .ok_or(ApiError::not_found("webhook"))
 }
 
 async fn remove(
@@ -249,7 +249,7 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     match s.store.delete_webhook(caller.org, id_of(&id)?).await? {
         true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::NotFound("webhook")),
+        false => Err(ApiError::not_found("webhook")),
     }
 }
 
@@ -270,7 +270,7 @@ async fn rotate(
             now,
         )
         .await?
-        .ok_or(ApiError::NotFound("webhook"))?;
+        .ok_or(ApiError::not_found("webhook"))?;
     Ok(Json(WebhookCreated { webhook, secret }))
 }
 
@@ -297,12 +297,12 @@ async fn retry(
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     let delivery: DeliveryId = delivery
         .parse()
-        .map_err(|_| ApiError::NotFound("delivery"))?;
+        .map_err(|_| ApiError::not_found("delivery"))?;
     let d = s
         .store
         .retry_delivery(caller.org, id_of(&id)?, delivery, s.now())
         .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
+        .ok_or(ApiError::not_found("delivery"))?;
     Ok((StatusCode::ACCEPTED, Json(d)))
 }
 

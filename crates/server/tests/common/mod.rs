@@ -44,6 +44,13 @@ pub struct TestApp {
     stop: CancellationToken,
 }
 
+impl TestApp {
+    /// What stops everything this test started (cancelled when the test ends).
+    pub fn stopper(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop.cancel();
@@ -307,7 +314,7 @@ impl TestApp {
     /// Runs the code engine until nothing is due (bounded), as a worker would pass after pass.
     pub async fn drain(&self) {
         for _ in 0..50 {
-            if lockbridge_server::engine::run_due_codes(&self.app.state)
+            if lockbridge_app::engine::run_due_codes(&self.app.state)
                 .await
                 .unwrap()
                 == 0

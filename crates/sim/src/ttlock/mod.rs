@@ -43,6 +43,9 @@ use params::Params;
 #[derive(Debug, Clone)]
 pub struct TtlockSim {
     world: Arc<Mutex<World>>,
+    /// Routes whose gateway commands take effect at once but whose answers wait until the
+    /// route is released: a test sets an interleaving by holding an answer, not by a latency.
+    held: Arc<tokio::sync::watch::Sender<std::collections::HashSet<String>>>,
 }
 
 /// A handler's answer, and the gateway it kept busy (if any).
@@ -87,12 +90,28 @@ impl TtlockSim {
     pub fn new(seed: u64) -> Self {
         TtlockSim {
             world: Arc::new(Mutex::new(World::new(seed))),
+            held: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
         }
     }
 
     /// The ground truth, to seed or inspect directly (the control API does the same over HTTP).
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// From now on, a gateway command on `route` (`/v3/keyboardPwd/add`) takes effect on the
+    /// lock at once, but its answer waits (the gateway busy) until [`TtlockSim::release`].
+    pub fn hold(&self, route: &str) {
+        self.held.send_modify(|held| {
+            held.insert(route.to_owned());
+        });
+    }
+
+    /// Lets the held answers of `route` go, and the next ones pass at once.
+    pub fn release(&self, route: &str) {
+        self.held.send_modify(|held| {
+            held.remove(route);
+        });
     }
 
     /// Seeds the demo account: five locks (two behind one gateway, one behind an offline
@@ -159,12 +178,13 @@ async fn vendor(
         Some(Failure::Errcode(code)) => return json_response(&ApiErr::code(code).body()),
         None => {}
     }
+    let held = sim.held.borrow().contains(path);
     let (result, busy) = {
         let mut w = sim.world();
         match dispatch(&mut w, path, &params) {
             Ok(reply) => {
                 let latency = w.config.gateway_latency_ms;
-                let busy = reply.gateway.filter(|_| latency > 0);
+                let busy = reply.gateway.filter(|_| latency > 0 || held);
                 if let Some(g) = busy.and_then(|id| w.gateways.get_mut(&id)) {
                     g.busy = true;
                 }
@@ -186,6 +206,10 @@ async fn vendor(
             gateway,
         };
         tokio::time::sleep(Duration::from_millis(ms)).await;
+        if held {
+            let mut released = sim.held.subscribe();
+            let _ = released.wait_for(|held| !held.contains(path)).await;
+        }
     }
     match result {
         Ok(body) => json_response(&body),
@@ -220,3 +244,25 @@ fn dispatch(w: &mut World, path: &str, p: &Params) -> Result<Reply, ApiErr> {
 }
 
 crate::control::shared_control!(TtlockSim, World, world::SimConfig);
+
+impl crate::registry::Simulator for TtlockSim {
+    fn vendor(&self) -> &'static str {
+        "ttlock"
+    }
+
+    fn title(&self) -> &'static str {
+        "TTLock"
+    }
+
+    fn serve(&self, listener: TcpListener) -> std::io::Result<Running> {
+        TtlockSim::serve(self, listener)
+    }
+
+    fn seed_demo(&self) -> serde_json::Value {
+        serde_json::to_value(TtlockSim::seed_demo(self)).unwrap_or_default()
+    }
+
+    fn advance(&self, ms: i64) {
+        self.world().clock_offset_ms += ms;
+    }
+}

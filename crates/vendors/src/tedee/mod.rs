@@ -323,6 +323,11 @@ impl Vendor for TedeeProvider {
         P
     }
 
+    /// Tedee's published limit for an account.
+    fn default_rate(&self) -> Option<lockbridge_core::budgets::Rate> {
+        Some(lockbridge_core::budgets::Rate::per_hour(700))
+    }
+
     fn credential_fields(&self) -> &'static [Field] {
         const FIELDS: &[Field] = &[Field::secret("personal_access_key")];
         FIELDS

@@ -333,6 +333,17 @@ impl Vendor for TtlockProvider {
         P
     }
 
+    /// A gateway takes one command at a time (the adapter's turn on it keeps them so); its
+    /// lane works two items, so one item's code is stored while the other's command runs and
+    /// the gateway never waits for the database. A lock without a gateway is its own lane.
+    fn command_lane(&self, lock: &Lock) -> lockbridge_core::provider::CommandLane {
+        let key = match lock.gateway_id {
+            Some(g) => format!("gateway {g}"),
+            None => format!("lock {}", lock.id),
+        };
+        lockbridge_core::provider::CommandLane { key, width: 2 }
+    }
+
     fn credential_fields(&self) -> &'static [Field] {
         const FIELDS: &[Field] = &[
             Field::plain("client_id"),

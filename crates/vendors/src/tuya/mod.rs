@@ -218,6 +218,11 @@ impl Vendor for TuyaProvider {
         P
     }
 
+    /// A Tuya password carries its own `time_zone`.
+    fn code_carries_zone(&self) -> bool {
+        true
+    }
+
     fn credential_fields(&self) -> &'static [Field] {
         const FIELDS: &[Field] = &[
             Field::plain("access_id"),

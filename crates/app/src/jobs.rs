@@ -16,18 +16,16 @@ use std::future::Future;
 
 use futures_util::StreamExt;
 use lockbridge_core::ids::{ConnectionId, JobId, LockId};
-use lockbridge_core::model::{
-    AccessCode, CodeStatus, Connection, Lock, Provider, Schedule, Scheduling,
-};
+use lockbridge_core::model::{AccessCode, CodeStatus, Connection, Lock, Schedule, Scheduling};
 use lockbridge_core::time::Millis;
 use lockbridge_store::{Guard, InsertError, JobItem, JobRow, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::Service;
+use crate::admission::prepare;
 use crate::engine::{self, Outcome};
-use crate::error::{ApiError, ApiResult};
-use crate::routes::access_codes::prepare;
-use crate::state::AppState;
+use crate::error::{AppError, AppResult};
 
 /// One item of an `access_codes.create` job, as submitted.
 #[derive(Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
@@ -54,9 +52,9 @@ const JOB_LEASE_MS: Millis = 60_000;
 
 /// The code `item` asks for on `lock`: every rule checked, nothing stored (the PIN is the
 /// item's, or generated).
-pub fn code_of(s: &AppState, lock: &Lock, item: &BulkItem, now: Millis) -> ApiResult<AccessCode> {
+pub fn code_of(s: &Service, lock: &Lock, item: &BulkItem, now: Millis) -> AppResult<AccessCode> {
     if !lock.capabilities.access_codes {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "lock_id",
             "this lock does not hold access codes",
         ));
@@ -67,7 +65,7 @@ pub fn code_of(s: &AppState, lock: &Lock, item: &BulkItem, now: Millis) -> ApiRe
         .map(str::trim)
         .filter(|n| !n.is_empty());
     if name.is_some_and(|n| n.chars().count() > 200) {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "name",
             "must be at most 200 characters",
         ));
@@ -88,18 +86,12 @@ pub fn code_of(s: &AppState, lock: &Lock, item: &BulkItem, now: Millis) -> ApiRe
 }
 
 /// An item's error as stored and answered: `{code, message, field?}`.
-pub fn error_json(e: &ApiError) -> String {
-    let (_, code) = e.status_code();
-    let mut v = json!({"code": code, "message": e.public_message()});
-    if let ApiError::Validation { field, message } = e {
-        v["field"] = json!(field);
-        v["message"] = json!(format!("{field}: {message}"));
-    }
-    v.to_string()
+pub fn error_json(e: &AppError) -> String {
+    e.to_json().to_string()
 }
 
 /// Runs `work` while extending the job's lease.
-async fn leased<T>(s: &AppState, job: JobId, owner: &str, work: impl Future<Output = T>) -> T {
+async fn leased<T>(s: &Service, job: JobId, owner: &str, work: impl Future<Output = T>) -> T {
     let every = std::time::Duration::from_millis((JOB_LEASE_MS / 3) as u64);
     tokio::pin!(work);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -118,7 +110,7 @@ async fn leased<T>(s: &AppState, job: JobId, owner: &str, work: impl Future<Outp
 
 /// One pass of the job worker: claims one unfinished job and works its open items. Answers
 /// whether there was a job.
-pub async fn run_due(s: &AppState) -> ApiResult<bool> {
+pub async fn run_due(s: &Service) -> AppResult<bool> {
     let owner = engine::lease_owner();
     let now = s.now();
     let Some(job) = s.store.claim_job(now, now + JOB_LEASE_MS, &owner).await? else {
@@ -140,23 +132,22 @@ pub async fn run_due(s: &AppState) -> ApiResult<bool> {
     Ok(true)
 }
 
-/// Where an item's lock takes its commands one at a time (a TTLock gateway, or the lock
-/// itself), or the account whose budget paces it; and how many items are worked at once. A
-/// gateway's lane has two: one item's code is stored while the other's command runs (the
-/// adapter's turn on the gateway keeps the commands themselves one at a time), so the
-/// gateway never waits for the database.
-fn lane(lock: &Lock) -> (String, usize) {
-    match (lock.provider, lock.gateway_id) {
-        (Provider::Ttlock, Some(g)) => (format!("gateway {g}"), 2),
-        (Provider::Ttlock, None) => (format!("lock {}", lock.id), 2),
-        _ => (format!("connection {}", lock.connection_id), 4),
+/// The lane an item's lock takes commands in, and how many items are worked at once there,
+/// as the lock's vendor declares them.
+fn lane(s: &Service, lock: &Lock) -> (String, usize) {
+    match s.providers.get(lock.provider) {
+        Ok(vendor) => {
+            let lane = vendor.command_lane(lock);
+            (lane.key, lane.width)
+        }
+        Err(_) => (format!("connection {}", lock.connection_id), 1),
     }
 }
 
 /// An item with its lock and connection.
 type Work = (JobItem, Lock, Connection);
 
-async fn work_job(s: &AppState, job: &JobRow) -> ApiResult<()> {
+async fn work_job(s: &Service, job: &JobRow) -> AppResult<()> {
     let items = s.store.open_job_items(job.id).await?;
     let mut locks: HashMap<LockId, Option<Lock>> = HashMap::new();
     let mut conns: HashMap<ConnectionId, Option<Connection>> = HashMap::new();
@@ -189,13 +180,13 @@ async fn work_job(s: &AppState, job: &JobRow) -> ApiResult<()> {
             None => None,
         };
         let (Some(lock), Some(conn)) = (lock, conn) else {
-            let e = error_json(&ApiError::validation("lock_id", "the lock is gone"));
+            let e = error_json(&AppError::validation("lock_id", "the lock is gone"));
             s.store
                 .move_job_item(job.id, item.index, &item.status, "failed", None, Some(&e))
                 .await?;
             continue;
         };
-        let (key, width) = lane(&lock);
+        let (key, width) = lane(s, &lock);
         lanes
             .entry(key)
             .or_insert((width, Vec::new()))
@@ -223,12 +214,12 @@ async fn work_job(s: &AppState, job: &JobRow) -> ApiResult<()> {
 }
 
 async fn fail(
-    s: &AppState,
+    s: &Service,
     job: &JobRow,
     item: &JobItem,
     from: &str,
-    e: &ApiError,
-) -> ApiResult<()> {
+    e: &AppError,
+) -> AppResult<()> {
     s.store
         .move_job_item(
             job.id,
@@ -243,12 +234,12 @@ async fn fail(
 }
 
 async fn work_item(
-    s: &AppState,
+    s: &Service,
     job: &JobRow,
     item: JobItem,
     lock: &Lock,
     conn: &Connection,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     if item.status == "working" {
         let code = match item.access_code_id {
             Some(id) => s.store.access_code_by_id(id).await?,
@@ -300,13 +291,13 @@ async fn work_item(
             .await;
         }
         Err(InsertError::Store(StoreError::Conflict(_))) => {
-            let e = ApiError::AlreadyExists {
+            let e = AppError::AlreadyExists {
                 message: "this code is already on the lock".into(),
             };
             return fail(s, job, &item, "pending", &e).await;
         }
         Err(InsertError::Capacity(max)) => {
-            let e = ApiError::Provider(lockbridge_core::ProviderError::new(
+            let e = AppError::Provider(lockbridge_core::ProviderError::new(
                 lock.provider,
                 lockbridge_core::ErrorKind::CapacityReached,
                 format!("the lock holds at most {max} codes"),
@@ -352,13 +343,13 @@ const MAX_RATE_WAIT_MS: Millis = 5 * 60_000;
 /// removed so that it holds no PIN; a code whose last attempt found the lock or its gateway
 /// unreachable is `waiting`; anything else is still on its way.
 async fn record(
-    s: &AppState,
+    s: &Service,
     job: &JobRow,
     item: &JobItem,
     code: Option<AccessCode>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let Some(mut code) = code else {
-        let e = ApiError::NotFound("access code");
+        let e = AppError::NotFound("access code");
         return fail(s, job, item, "working", &e).await;
     };
     match code.status {

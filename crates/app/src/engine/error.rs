@@ -3,7 +3,7 @@
 use lockbridge_core::provider::ProviderError;
 use lockbridge_store::StoreError;
 
-use crate::error::ApiError;
+use crate::error::AppError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -50,34 +50,34 @@ impl EngineError {
     /// The stable code and the fixed message a client sees for it (stored as the code's
     /// `last_error` and notice).
     pub fn public(&self) -> (&'static str, String) {
-        let api = match self {
-            EngineError::Vendor(e) => ApiError::Provider(e.clone()),
-            EngineError::NeedsReauth => ApiError::NeedsReauth,
-            EngineError::Store(_) => ApiError::Internal,
-            EngineError::Unreachable(_) => ApiError::NotFound("lock or connection"),
+        let app = match self {
+            EngineError::Vendor(e) => AppError::Provider(e.clone()),
+            EngineError::NeedsReauth => AppError::NeedsReauth,
+            EngineError::Store(_) => return ("internal", "internal error".to_owned()),
+            EngineError::Unreachable(_) => AppError::NotFound("lock or connection"),
         };
-        (api.status_code().1, api.public_message())
+        (app.code(), app.public_message())
     }
 }
 
-impl From<ApiError> for EngineError {
-    fn from(e: ApiError) -> Self {
+impl From<AppError> for EngineError {
+    fn from(e: AppError) -> Self {
         match e {
-            ApiError::Provider(p) => EngineError::Vendor(p),
-            ApiError::NeedsReauth => EngineError::NeedsReauth,
-            ApiError::Store(s) => EngineError::Store(s),
+            AppError::Provider(p) => EngineError::Vendor(p),
+            AppError::NeedsReauth => EngineError::NeedsReauth,
+            AppError::Store(s) => EngineError::Store(s),
             other => EngineError::Unreachable(other.public_message()),
         }
     }
 }
 
-impl From<EngineError> for ApiError {
+impl From<EngineError> for AppError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::Vendor(p) => ApiError::Provider(p),
-            EngineError::NeedsReauth => ApiError::NeedsReauth,
-            EngineError::Store(s) => ApiError::Store(s),
-            EngineError::Unreachable(_) => ApiError::NotFound("lock or connection"),
+            EngineError::Vendor(p) => AppError::Provider(p),
+            EngineError::NeedsReauth => AppError::NeedsReauth,
+            EngineError::Store(s) => AppError::Store(s),
+            EngineError::Unreachable(_) => AppError::NotFound("lock or connection"),
         }
     }
 }

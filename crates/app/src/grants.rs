@@ -19,15 +19,15 @@ use lockbridge_core::time::Millis;
 use lockbridge_store::{GrantCodeWrite, InsertError, StoreError};
 use serde_json::json;
 
+use crate::Service;
+use crate::admission::prepare;
 use crate::engine;
-use crate::error::{ApiError, ApiResult};
-use crate::routes::access_codes::prepare;
-use crate::state::AppState;
+use crate::error::{AppError, AppResult};
 
 /// An error about one lock of a grant: the lock is named in the message.
-pub fn on_lock(lock: &Lock) -> impl Fn(ApiError) -> ApiError + '_ {
+pub fn on_lock(lock: &Lock) -> impl Fn(AppError) -> AppError + '_ {
     move |e| match e {
-        ApiError::Validation { field, message } => ApiError::Validation {
+        AppError::Validation { field, message } => AppError::Validation {
             field,
             message: format!("{message} (lock {} \"{}\")", lock.id, lock.name),
         },
@@ -38,12 +38,12 @@ pub fn on_lock(lock: &Lock) -> impl Fn(ApiError) -> ApiError + '_ {
 /// The code lock `lock` is to hold for `g` with `pin`: checked against the lock's rules and
 /// what it can do, scheduled, not yet stored.
 pub fn code_for(
-    s: &AppState,
+    s: &Service,
     g: &Grant,
     lock: &Lock,
     pin: String,
     now: Millis,
-) -> ApiResult<AccessCode> {
+) -> AppResult<AccessCode> {
     let mut row = AccessCode {
         grant_id: Some(g.id),
         next_attempt_at: Some(now),
@@ -56,7 +56,7 @@ pub fn code_for(
 
 /// Writes what `g` wants into `row` (name, period, window, scheduling) and where that puts
 /// it: `setting`, or `scheduled` until its just-in-time moment.
-fn want(s: &AppState, g: &Grant, lock: &Lock, row: &mut AccessCode, now: Millis) -> ApiResult<()> {
+fn want(s: &Service, g: &Grant, lock: &Lock, row: &mut AccessCode, now: Millis) -> AppResult<()> {
     if lock.code_rules.check(&row.code).is_err() {
         // The grant's PIN does not suit this lock: it keeps a PIN of its own.
         row.code = lock.code_rules.generate();
@@ -97,11 +97,11 @@ fn revoke(row: &mut AccessCode, now: Millis) {
 /// Answers whether the engine has work on it, or `None` when the grant moved on (what `g`
 /// wants is no longer wanted: the caller converges the newer grant instead).
 async fn rewrite(
-    s: &AppState,
+    s: &Service,
     g: &Grant,
     mut row: AccessCode,
-    change: impl Fn(&mut AccessCode) -> ApiResult<bool>,
-) -> ApiResult<Option<bool>> {
+    change: impl Fn(&mut AccessCode) -> AppResult<bool>,
+) -> AppResult<Option<bool>> {
     for _ in 0..5 {
         let version = row.version;
         if !change(&mut row)? {
@@ -139,7 +139,7 @@ async fn rewrite(
 /// rewritten where they differ. Every write holds only while the grant is still at
 /// `g.version`. Answers the codes the engine has work on, or `None` when the grant was changed
 /// again meanwhile.
-async fn converge(s: &AppState, g: &Grant) -> ApiResult<Option<Vec<AccessCodeId>>> {
+async fn converge(s: &Service, g: &Grant) -> AppResult<Option<Vec<AccessCodeId>>> {
     let codes = s.store.grant_codes(g.id).await?;
     let now = s.now();
     let mut due = Vec::new();
@@ -232,7 +232,7 @@ async fn converge(s: &AppState, g: &Grant) -> ApiResult<Option<Vec<AccessCodeId>
 /// Converges grant `id` as stored, again while other changes move it on, and records the
 /// version its codes were brought to. Answers the codes the engine has work on. A grant still
 /// moving after a few rounds is left to the grant worker (its `applied_version` stays behind).
-pub async fn bring(s: &AppState, id: GrantId) -> ApiResult<Vec<AccessCodeId>> {
+pub async fn bring(s: &Service, id: GrantId) -> AppResult<Vec<AccessCodeId>> {
     for _ in 0..5 {
         let Some(g) = s.store.grant_by_id(id).await? else {
             break;
@@ -247,11 +247,7 @@ pub async fn bring(s: &AppState, id: GrantId) -> ApiResult<Vec<AccessCodeId>> {
 
 /// Works `ids` now where nobody else holds them (several at once; the vendors' own pacing
 /// applies), then settles the grant.
-pub async fn work_and_settle(
-    s: &AppState,
-    id: GrantId,
-    ids: Vec<AccessCodeId>,
-) -> ApiResult<Grant> {
+pub async fn work_and_settle(s: &Service, id: GrantId, ids: Vec<AccessCodeId>) -> AppResult<Grant> {
     futures_util::stream::iter(ids)
         .for_each_concurrent(16, |code| async move {
             if let Err(e) = engine::work_now(s, code).await {
@@ -259,12 +255,12 @@ pub async fn work_and_settle(
             }
         })
         .await;
-    settle(s, id).await?.ok_or(ApiError::NotFound("grant"))
+    settle(s, id).await?.ok_or(AppError::NotFound("grant"))
 }
 
 /// Sums the grant's codes up into its status, writing the change (and `grant.set` or
 /// `grant.failed`) if it moved; answers the grant with its codes.
-pub async fn settle(s: &AppState, id: GrantId) -> ApiResult<Option<Grant>> {
+pub async fn settle(s: &Service, id: GrantId) -> AppResult<Option<Grant>> {
     for _ in 0..5 {
         let Some(mut g) = s.store.grant_by_id(id).await? else {
             return Ok(None);
@@ -304,14 +300,14 @@ pub async fn settle(s: &AppState, id: GrantId) -> ApiResult<Option<Grant>> {
             return Ok(Some(g));
         }
     }
-    Err(ApiError::AlreadyExists {
+    Err(AppError::AlreadyExists {
         message: "the grant changed while this request ran; read it and try again".into(),
     })
 }
 
 /// One pass of the grant worker: grants whose last change was not applied to every code are
 /// converged, and grants whose codes are on their way are settled. Answers how many it looked at.
-pub async fn run_due(s: &AppState) -> ApiResult<usize> {
+pub async fn run_due(s: &Service) -> AppResult<usize> {
     let due = s.store.unsettled_grants(100).await?;
     for id in &due {
         let Some(g) = s.store.grant_by_id(*id).await? else {

@@ -3,7 +3,7 @@
 use lockbridge_core::model::{AccessCode, CodeStatus};
 use lockbridge_core::time::Millis;
 
-use crate::state::AppState;
+use crate::Service;
 
 /// Puts a just-in-time code where its next opening says: `scheduled` until `lead` before it,
 /// `setting` from then on, with the opening as its window. `false` when no opening is left
@@ -31,6 +31,6 @@ pub fn place_in_time(code: &mut AccessCode, now: Millis, lead: Millis) -> bool {
 }
 
 /// How long before an opening a just-in-time code is written (`LOCKBRIDGE_JIT_LEAD`).
-pub fn lead(state: &AppState) -> Millis {
+pub fn lead(state: &Service) -> Millis {
     state.settings.jit_lead.as_millis() as i64
 }

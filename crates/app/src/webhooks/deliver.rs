@@ -22,7 +22,7 @@ use lockbridge_store::{Endpoint, StoreError};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::state::AppState;
+use crate::Service;
 
 /// How the worker sends: its HTTP client, its concurrency, and the endpoints this instance
 /// has a lane running for.
@@ -91,7 +91,7 @@ impl Lanes {
 
 /// One pass: starts a lane for each endpoint with due attempts that has none running on this
 /// instance, and returns without waiting for them.
-pub async fn start_due(state: &AppState) -> Result<Lanes, StoreError> {
+pub async fn start_due(state: &Service) -> Result<Lanes, StoreError> {
     let sender = &state.webhooks;
     let busy = sender.busy();
     let room = sender.lanes.saturating_sub(busy.len());
@@ -130,7 +130,7 @@ pub async fn start_due(state: &AppState) -> Result<Lanes, StoreError> {
 
 /// A pass that waits for its lanes (tests and benchmarks drive delivery with it); answers how
 /// many attempts were sent.
-pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
+pub async fn deliver_due(state: &Service) -> Result<usize, StoreError> {
     Ok(start_due(state).await?.finish().await)
 }
 
@@ -142,7 +142,7 @@ const LANE_ROUNDS: usize = 25;
 
 /// One endpoint's lane: claims up to [`LANE_ROUNDS`] × `per_endpoint` of its due attempts, sends
 /// them `per_endpoint` at a time, and again until none is due. Answers how many it sent.
-async fn lane(state: &AppState, hook: WebhookId) -> Result<usize, StoreError> {
+async fn lane(state: &Service, hook: WebhookId) -> Result<usize, StoreError> {
     let per_endpoint = state.webhooks.per_endpoint;
     let owner = crate::engine::lease_owner();
     let mut sent = 0;
@@ -226,7 +226,7 @@ pub fn body(event: &Event) -> Vec<u8> {
 
 /// Sends one attempt and records what came of it.
 async fn attempt(
-    state: &AppState,
+    state: &Service,
     d: &Delivery,
     event: Option<&Event>,
     endpoint: Option<&Endpoint>,

@@ -17,9 +17,9 @@ use lockbridge_core::time::{Millis, to_rfc3339};
 use lockbridge_store::Guard;
 use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, ApiResult};
-use crate::service;
-use crate::state::AppState;
+use crate::Service;
+use crate::connections;
+use crate::error::{AppError, AppResult};
 
 /// What one pass over a lock found and did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub fn differences(code: &AccessCode, lock: &Lock, found: &ProviderCode) -> Map<
 
 /// Compares one lock's codes with the vendor's list and acts on the differences. A vendor
 /// failure changes nothing (the error is answered; the next pass tries again).
-pub async fn reconcile_lock(state: &AppState, conn: &Connection, lock: &Lock) -> ApiResult<Report> {
+pub async fn reconcile_lock(state: &Service, conn: &Connection, lock: &Lock) -> AppResult<Report> {
     let rows = state.store.live_codes(lock.id).await?;
     reconcile_rows(state, conn, lock, rows).await
 }
@@ -91,16 +91,16 @@ pub async fn reconcile_lock(state: &AppState, conn: &Connection, lock: &Lock) ->
 /// code set meanwhile is not in `rows` as `set`), and every write is conditional on the version
 /// read, so a code changed since is left for the next pass.
 async fn reconcile_rows(
-    state: &AppState,
+    state: &Service,
     conn: &Connection,
     lock: &Lock,
     rows: Vec<AccessCode>,
-) -> ApiResult<Report> {
+) -> AppResult<Report> {
     let mut report = Report::default();
     if !lock.capabilities.access_codes {
         return Ok(report);
     }
-    let found = service::list_codes(state, conn, lock).await?;
+    let found = connections::list_codes(state, conn, lock).await?;
     let now = state.now();
     let on_lock: HashMap<&str, &ProviderCode> =
         found.iter().map(|f| (f.provider_id.as_str(), f)).collect();
@@ -149,12 +149,12 @@ async fn reconcile_rows(
 
 /// A `set` code the lock no longer has.
 async fn gone(
-    state: &AppState,
+    state: &Service,
     conn: &Connection,
     row: &AccessCode,
     now: Millis,
     report: &mut Report,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     let event = |kind: EventType| {
         Event::new(row.org_id, kind, now)
             .code(row.id, row.lock_id)
@@ -216,14 +216,14 @@ async fn gone(
 
 /// A managed `set` code that the lock holds differently.
 async fn modified(
-    state: &AppState,
+    state: &Service,
     conn: &Connection,
     lock: &Lock,
     row: &AccessCode,
     found: &ProviderCode,
     now: Millis,
     report: &mut Report,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     let changes = differences(row, lock, found);
     if changes.is_empty() {
         return Ok(false);
@@ -271,12 +271,12 @@ async fn modified(
 
 /// A conditional write; a PIN the lock now holds twice is left for a person to sort out.
 async fn write(
-    state: &AppState,
+    state: &Service,
     mut next: AccessCode,
     version: i64,
     now: Millis,
     events: &[Event],
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     match state
         .store
         .update_code_if(&mut next, version, Guard::Version, now, events)
@@ -290,12 +290,12 @@ async fn write(
 
 /// Reconciles one lock now (`POST /v1/locks/{id}/reconcile`) and sets its next pass one
 /// interval later.
-pub async fn reconcile_now(state: &AppState, lock: &Lock) -> ApiResult<Report> {
+pub async fn reconcile_now(state: &Service, lock: &Lock) -> AppResult<Report> {
     let conn = state
         .store
         .connection_by_id(lock.connection_id)
         .await?
-        .ok_or(ApiError::NotFound("connection"))?;
+        .ok_or(AppError::NotFound("connection"))?;
     let report = reconcile_lock(state, &conn, lock).await?;
     let next = state.now() + state.settings.reconcile_interval.as_millis() as i64;
     state.store.schedule_reconcile(lock.id, next).await?;
@@ -308,7 +308,7 @@ pub async fn reconcile_now(state: &AppState, lock: &Lock) -> ApiResult<Report> {
 /// a pass writes nothing for a lock whose codes agree with the vendor's, and a lock whose
 /// instance died is taken up again at its next interval. A lock whose vendor fails is logged
 /// and tried then too; the others go on. Answers how many locks were reconciled.
-pub async fn run_due(state: &AppState) -> ApiResult<usize> {
+pub async fn run_due(state: &Service) -> AppResult<usize> {
     let now = state.now();
     let next = now + state.settings.reconcile_interval.as_millis() as i64;
     let due = state.store.claim_reconciles(now, 200, next).await?;

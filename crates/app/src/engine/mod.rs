@@ -23,7 +23,7 @@ use lockbridge_core::time::Millis;
 use lockbridge_store::Guard;
 use serde_json::json;
 
-use crate::service;
+use crate::connections;
 
 mod error;
 mod jit;
@@ -31,7 +31,7 @@ pub use error::EngineError;
 pub use jit::{lead, place_in_time};
 
 type Result<T> = std::result::Result<T, EngineError>;
-use crate::state::AppState;
+use crate::Service;
 
 /// How one attempt ended.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ pub fn lease_owner() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn backoff(state: &AppState, attempts: i64) -> Millis {
+fn backoff(state: &Service, attempts: i64) -> Millis {
     let base = state.settings.retry_base.as_millis() as i64;
     let max = state.settings.retry_max.as_millis() as i64;
     base.saturating_mul(1 << attempts.clamp(0, 20)).min(max)
@@ -95,7 +95,7 @@ fn wanted(c: &AccessCode) -> impl PartialEq + use<> {
 
 /// Runs `work` while extending `code`'s lease for `owner`, bounded by the vendor timeout.
 async fn leased<T>(
-    state: &AppState,
+    state: &Service,
     code: &AccessCode,
     owner: &str,
     provider: lockbridge_core::Provider,
@@ -127,25 +127,25 @@ async fn leased<T>(
     }
 }
 
-/// [`service::call`], its error the engine's.
-async fn call<T, F, Fut>(state: &AppState, conn: &Connection, f: F) -> Result<T>
+/// [`connections::call`], its error the engine's.
+async fn call<T, F, Fut>(state: &Service, conn: &Connection, f: F) -> Result<T>
 where
     F: FnOnce(std::sync::Arc<dyn lockbridge_core::Vendor>) -> Fut,
     Fut: Future<Output = lockbridge_core::ProviderResult<T>>,
 {
-    service::call(state, conn, f)
+    connections::call(state, conn, f)
         .await
         .map_err(EngineError::from)
 }
 
 /// The lock's code that is `code`, among those lockbridge knows under no other row.
 async fn look_up(
-    state: &AppState,
+    state: &Service,
     conn: &Connection,
     lock: &Lock,
     code: &AccessCode,
 ) -> Result<Option<ProviderCode>> {
-    let found = service::list_codes(state, conn, lock).await?;
+    let found = connections::list_codes(state, conn, lock).await?;
     let others: HashSet<String> = state
         .store
         .live_codes(lock.id)
@@ -161,7 +161,7 @@ async fn look_up(
 
 /// One vendor step towards what `code` wants.
 async fn act(
-    state: &AppState,
+    state: &Service,
     conn: &Connection,
     lock: &Lock,
     code: &AccessCode,
@@ -295,7 +295,7 @@ fn error_notice(e: &EngineError, now: Millis) -> Notice {
 /// Applies an attempt's result to `next` (a copy of the code as claimed); answers the outcome
 /// and the events to record with the write.
 fn apply(
-    state: &AppState,
+    state: &Service,
     lock: &Lock,
     next: &mut AccessCode,
     result: Result<Reached>,
@@ -444,7 +444,7 @@ fn apply(
 
 /// Works one code that `code.lease_owner` holds: one vendor step, then the result written
 /// under the lease. Answers the outcome and the code as it now stands.
-pub async fn work(state: &AppState, code: AccessCode) -> Result<(Outcome, AccessCode)> {
+pub async fn work(state: &Service, code: AccessCode) -> Result<(Outcome, AccessCode)> {
     let Some(lock) = state.store.lock_by_id(code.lock_id).await? else {
         return Ok((Outcome::Yielded, code));
     };
@@ -459,7 +459,7 @@ pub async fn work(state: &AppState, code: AccessCode) -> Result<(Outcome, Access
 /// [`work`] with the code's lock and connection as the caller already read them (a request
 /// that just created the code).
 pub async fn work_on(
-    state: &AppState,
+    state: &Service,
     code: AccessCode,
     lock: &Lock,
     conn: &Connection,
@@ -477,8 +477,8 @@ pub async fn work_on(
     .await;
     // A write the lock took (or refused as unreachable) says whether it can be reached.
     match &result {
-        Ok(Reached::Set(_)) => service::note_reach(state, lock, None).await,
-        Err(EngineError::Vendor(e)) => service::note_reach(state, lock, Some(e.kind)).await,
+        Ok(Reached::Set(_)) => connections::note_reach(state, lock, None).await,
+        Err(EngineError::Vendor(e)) => connections::note_reach(state, lock, Some(e.kind)).await,
         _ => {}
     }
     let learned: Option<Option<String>> = match &result {
@@ -538,7 +538,7 @@ pub async fn work_on(
 /// Claims `id` for this request if nobody holds it and works it once; `None` when another
 /// holder has it (it will see the change when its attempt ends).
 pub async fn work_now(
-    state: &AppState,
+    state: &Service,
     id: lockbridge_core::AccessCodeId,
 ) -> Result<Option<(Outcome, AccessCode)>> {
     let now = state.now();
@@ -557,7 +557,7 @@ pub async fn work_now(
 /// openings that closed come off their locks and those about to open go on, then up to 50
 /// due codes are claimed and worked (several at once; the TTLock adapter keeps one command at
 /// a time per gateway). Answers how many were worked.
-pub async fn run_due_codes(state: &AppState) -> Result<usize> {
+pub async fn run_due_codes(state: &Service) -> Result<usize> {
     let now = state.now();
     state.store.expire_codes(now).await?;
     state.store.close_windows(now).await?;

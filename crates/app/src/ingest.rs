@@ -10,9 +10,9 @@ use lockbridge_core::provider::LockEvent;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiResult;
-use crate::service;
-use crate::state::AppState;
+use crate::Service;
+use crate::connections;
+use crate::error::AppResult;
 
 /// Records read per lock and pass at most: far more than a door sees between two reads.
 const READ: u32 = 1000;
@@ -128,14 +128,14 @@ pub fn event_of(lock: &Lock, e: &LockEvent, codes: &[AccessCode], now: i64) -> E
 }
 
 /// Reads the lock's newest records and records the ones not recorded yet; answers how many.
-pub async fn ingest_lock(state: &AppState, conn: &Connection, lock: &Lock) -> ApiResult<usize> {
+pub async fn ingest_lock(state: &Service, conn: &Connection, lock: &Lock) -> AppResult<usize> {
     let api = state.providers.get(conn.provider)?;
     if api.logs().is_none() {
         return Ok(0);
     }
     let since = state.store.log_mark(lock.id).await?.map(|m| m - OVERLAP_MS);
     let (c, l) = (conn, lock);
-    let records = service::call(state, conn, |api| async move {
+    let records = connections::call(state, conn, |api| async move {
         api.logs_api()?.events(c, l, since, READ).await
     })
     .await?;
@@ -162,7 +162,7 @@ pub async fn ingest_lock(state: &AppState, conn: &Connection, lock: &Lock) -> Ap
 /// one `log_interval` later — or later still where the vendor's budget asks
 /// ([`lockbridge_core::Vendor::log_reads_per_hour`]): then each lock of the account is read at
 /// most once per `locks × 1 h / budget`. Answers how many records were new.
-pub async fn ingest_due(state: &AppState) -> ApiResult<usize> {
+pub async fn ingest_due(state: &Service) -> AppResult<usize> {
     let now = state.now();
     let interval = state.settings.log_interval.as_millis() as i64;
     let lease = now + state.settings.code_lease.as_millis() as i64;

@@ -1,6 +1,5 @@
 //! Operations on connections shared by the routes and the workers.
 
-use crate::schema::ConnectionView;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -13,24 +12,24 @@ use lockbridge_core::time::now_ms;
 use lockbridge_store::SyncCounts;
 use serde_json::{Map, Value};
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, Providers};
+use crate::Service;
+use crate::error::{AppError, AppResult};
 
 /// Calls the connection's vendor. A connection whose credentials are known to be broken is
 /// refused at once; one the vendor stops accepting turns `needs_reauth`.
-pub async fn call<T, F, Fut>(state: &AppState, conn: &Connection, f: F) -> ApiResult<T>
+pub async fn call<T, F, Fut>(state: &Service, conn: &Connection, f: F) -> AppResult<T>
 where
     F: FnOnce(Arc<dyn Vendor>) -> Fut,
     Fut: Future<Output = ProviderResult<T>>,
 {
     if conn.status == ConnectionStatus::NeedsReauth {
-        return Err(ApiError::NeedsReauth);
+        return Err(AppError::NeedsReauth);
     }
     let api = state.providers.get(conn.provider)?;
     match f(api).await {
         Err(e) if e.kind == ErrorKind::AuthFailed => {
             tracing::warn!(connection = %conn.id, error = %lockbridge_core::provider::error_chain(&e), "credentials stopped working");
-            let e = ApiError::from(e);
+            let e = AppError::from(e);
             state
                 .store
                 .set_connection_status(
@@ -41,14 +40,14 @@ where
                 .await?;
             Err(e)
         }
-        other => other.map_err(ApiError::from),
+        other => other.map_err(AppError::from),
     }
 }
 
 /// Records what an answer to a command sent to `lock` says of its reach: a vendor error that
 /// the lock or its gateway cannot be reached marks it offline at once (with its event); an
 /// answer that reached it (`None`) brings it back. Other errors say nothing of it.
-pub async fn note_reach(state: &AppState, lock: &Lock, failed: Option<ErrorKind>) {
+pub async fn note_reach(state: &Service, lock: &Lock, failed: Option<ErrorKind>) {
     let unreachable = match failed {
         None => None,
         Some(ErrorKind::DeviceOffline) => Some("device_offline"),
@@ -77,17 +76,17 @@ pub async fn note_reach(state: &AppState, lock: &Lock, failed: Option<ErrorKind>
 
 /// Credential fields from a request body: only the provider's names, only strings.
 pub fn parse_credentials(
-    state: &AppState,
+    state: &Service,
     provider: Provider,
     body: &Map<String, Value>,
     prefix: &str,
-) -> ApiResult<Credentials> {
+) -> AppResult<Credentials> {
     let allowed = state.providers.get(provider)?.credential_fields();
     let mut out = Credentials::new();
     for (name, value) in body {
         if !allowed.iter().any(|f| f.name == name) {
             let names: Vec<&str> = allowed.iter().map(|f| f.name).collect();
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 format!("{prefix}{name}"),
                 format!(
                     "is not a {provider} credential (expected {})",
@@ -96,7 +95,7 @@ pub fn parse_credentials(
             ));
         }
         let Value::String(v) = value else {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 format!("{prefix}{name}"),
                 "must be a string",
             ));
@@ -107,12 +106,12 @@ pub fn parse_credentials(
 }
 
 /// Names the first credential neither given nor stored.
-pub fn require_all(fields: &[Field], c: &Credentials, prefix: &str) -> ApiResult<()> {
+pub fn require_all(fields: &[Field], c: &Credentials, prefix: &str) -> AppResult<()> {
     for f in fields.iter().filter(|f| !f.optional) {
         let present =
             c.get(f.name).is_some() || (f.name == "password" && c.get("password_md5").is_some());
         if !present {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 format!("{prefix}{}", f.name),
                 "is required",
             ));
@@ -121,13 +120,13 @@ pub fn require_all(fields: &[Field], c: &Credentials, prefix: &str) -> ApiResult
     Ok(())
 }
 
-pub fn check_base_url(url: Option<&str>) -> ApiResult<Option<String>> {
+pub fn check_base_url(url: Option<&str>) -> AppResult<Option<String>> {
     match url.map(str::trim).filter(|u| !u.is_empty()) {
         None => Ok(None),
         Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
             Ok(Some(u.trim_end_matches('/').to_owned()))
         }
-        Some(_) => Err(ApiError::validation(
+        Some(_) => Err(AppError::validation(
             "base_url",
             "must start with http:// or https://",
         )),
@@ -136,13 +135,13 @@ pub fn check_base_url(url: Option<&str>) -> ApiResult<Option<String>> {
 
 /// Verifies `credentials` with the vendor and stores a new connection.
 pub async fn create(
-    state: &AppState,
+    state: &Service,
     org: OrgId,
     provider: Provider,
     name: Option<String>,
     base_url: Option<String>,
     credentials: &Credentials,
-) -> ApiResult<Connection> {
+) -> AppResult<Connection> {
     let api = state.providers.get(provider)?;
     // A Tuya `region` names the data centre itself; the configured default host is for
     // connections that name none.
@@ -177,11 +176,11 @@ pub async fn create(
 /// The credentials-update rule for any vendor: supplied non-empty fields over the stored ones,
 /// verified with the vendor, then written in one statement. A refusal changes nothing.
 pub async fn update_credentials(
-    state: &AppState,
+    state: &Service,
     conn: &Connection,
     supplied: &Credentials,
     actor: &lockbridge_core::events::Actor,
-) -> ApiResult<Connection> {
+) -> AppResult<Connection> {
     let mut merged = conn.credentials.clone();
     merged.merge(supplied);
     if supplied.get("password").is_some() {
@@ -203,15 +202,15 @@ pub async fn update_credentials(
         .store
         .connection_by_id(conn.id)
         .await?
-        .ok_or(ApiError::NotFound("connection"))
+        .ok_or(AppError::NotFound("connection"))
 }
 
 /// A lock's codes as the vendor lists them, their text cleaned.
 pub async fn list_codes(
-    state: &AppState,
+    state: &Service,
     conn: &Connection,
     lock: &lockbridge_core::Lock,
-) -> ApiResult<Vec<lockbridge_core::provider::ProviderCode>> {
+) -> AppResult<Vec<lockbridge_core::provider::ProviderCode>> {
     let found = call(state, conn, |api| async move {
         api.code_api()?.list_codes(conn, lock).await
     })
@@ -220,16 +219,11 @@ pub async fn list_codes(
 }
 
 /// Pulls the vendor's locks and gateways into the store.
-pub async fn sync(state: &AppState, conn: &Connection) -> ApiResult<SyncCounts> {
+pub async fn sync(state: &Service, conn: &Connection) -> AppResult<SyncCounts> {
     let devices = call(state, conn, |api| async move { api.devices(conn).await })
         .await?
         .cleaned();
     let counts = state.store.apply_sync(conn, &devices).await?;
     state.locks.invalidate(conn.org_id);
     Ok(counts)
-}
-
-/// The connection as answered: secrets masked with the vendor's own field list.
-pub fn connection_json(providers: &Providers, c: &Connection) -> ConnectionView {
-    ConnectionView::new(c, c.credentials.masked(providers.fields(c.provider)))
 }

@@ -11,18 +11,21 @@ use lockbridge_core::provider::ErrorKind;
 use lockbridge_core::time::{Millis, now_ms};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
-use crate::{engine, reconcile, service};
+use crate::Service;
+use crate::error::{AppError, AppResult};
+use crate::{connections, engine, reconcile};
 
 /// How long a claimed device sync or reconciliation is held before another instance may take
 /// it over.
 pub const PASS_LEASE_MS: Millis = 5 * 60_000;
 
+/// How long an idempotent request's answer is kept before the worker forgets it.
+pub const IDEMPOTENCY_KEPT_MS: Millis = 24 * 3_600_000;
+
 /// One pass of the token worker: renews every active connection whose token expires within
 /// its vendor's margin (the service's `refresh_margin` unless the vendor has a shorter one);
 /// answers how many it renewed.
-pub async fn refresh_due_tokens(state: &AppState) -> ApiResult<usize> {
+pub async fn refresh_due_tokens(state: &Service) -> AppResult<usize> {
     let mut renewed = 0;
     for (provider, api) in state.providers.iter() {
         let margin = api
@@ -43,7 +46,7 @@ pub async fn refresh_due_tokens(state: &AppState) -> ApiResult<usize> {
 /// Renews one connection's token, if this instance claims the renewal (one instance renews; a
 /// token renewed since it was read is left alone); a vendor refusal is recorded on the
 /// connection, not raised.
-async fn refresh_one(state: &AppState, conn: &Connection) -> ApiResult<bool> {
+async fn refresh_one(state: &Service, conn: &Connection) -> AppResult<bool> {
     let Some(expires_at) = conn.token_expires_at else {
         return Ok(false);
     };
@@ -62,8 +65,8 @@ async fn refresh_one(state: &AppState, conn: &Connection) -> ApiResult<bool> {
     renewed
 }
 
-async fn renew(state: &AppState, conn: &Connection) -> ApiResult<bool> {
-    match service::call(state, conn, |api| async move { api.refresh(conn).await }).await {
+async fn renew(state: &Service, conn: &Connection) -> AppResult<bool> {
+    match connections::call(state, conn, |api| async move { api.refresh(conn).await }).await {
         Ok(update) => {
             state
                 .store
@@ -71,7 +74,7 @@ async fn renew(state: &AppState, conn: &Connection) -> ApiResult<bool> {
                 .await?;
             Ok(true)
         }
-        Err(ApiError::Provider(e)) if e.kind == ErrorKind::AuthFailed => Ok(false), // marked needs_reauth
+        Err(AppError::Provider(e)) if e.kind == ErrorKind::AuthFailed => Ok(false), // marked needs_reauth
         Err(e) => {
             tracing::warn!(connection = %conn.id, error = %lockbridge_core::provider::error_chain(&e), "token renewal failed; will retry");
             state
@@ -86,7 +89,7 @@ async fn renew(state: &AppState, conn: &Connection) -> ApiResult<bool> {
 /// One pass of device sync: every connection whose sync is due has its locks and gateways read
 /// again (online, state, battery; errors, warnings and their events). A failing connection is
 /// logged and tried again at its next interval; the others go on. Answers how many synced.
-pub async fn sync_due_devices(state: &AppState) -> ApiResult<usize> {
+pub async fn sync_due_devices(state: &Service) -> AppResult<usize> {
     let now = state.now();
     let due = state
         .store
@@ -96,7 +99,7 @@ pub async fn sync_due_devices(state: &AppState) -> ApiResult<usize> {
     for id in due {
         let next = state.now() + state.settings.device_sync_interval.as_millis() as i64;
         match state.store.connection_by_id(id).await? {
-            Some(conn) => match service::sync(state, &conn).await {
+            Some(conn) => match connections::sync(state, &conn).await {
                 Ok(_) => synced += 1,
                 Err(e) => {
                     tracing::warn!(connection = %id, error = %lockbridge_core::provider::error_chain(&e), "device sync failed")
@@ -111,7 +114,7 @@ pub async fn sync_due_devices(state: &AppState) -> ApiResult<usize> {
 
 /// Runs every worker each `interval`, the first pass one interval after start, until `stop` is
 /// cancelled.
-pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
+pub async fn run(state: Service, interval: Duration, stop: CancellationToken) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -136,7 +139,7 @@ pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
                 if let Err(e) = crate::ingest::ingest_due(&state).await {
                     tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "log ingestion pass failed");
                 }
-                let kept_since = state.now() - crate::idempotency::KEPT_MS;
+                let kept_since = state.now() - IDEMPOTENCY_KEPT_MS;
                 if let Err(e) = state.store.forget_idempotency_keys(kept_since).await {
                     tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "could not forget old idempotent answers");
                 }
@@ -147,7 +150,7 @@ pub async fn run(state: AppState, interval: Duration, stop: CancellationToken) {
 
 /// Starts lanes for due webhook attempts every `webhook_poll` (and at once again after a pass
 /// that started any) until `stop` is cancelled; it never waits for a lane to end.
-pub async fn run_webhooks(state: AppState, stop: CancellationToken) {
+pub async fn run_webhooks(state: Service, stop: CancellationToken) {
     let every = state.settings.webhook_poll;
     while !stop.is_cancelled() {
         let busy = match crate::webhooks::start_due(&state).await {
@@ -169,7 +172,7 @@ pub async fn run_webhooks(state: AppState, stop: CancellationToken) {
 
 /// Works bulk jobs every `worker_interval` (one job per pass; a pass lasts as long as its
 /// job's items take) until `stop` is cancelled.
-pub async fn run_jobs(state: AppState, stop: CancellationToken) {
+pub async fn run_jobs(state: Service, stop: CancellationToken) {
     let every = state.settings.worker_interval;
     while !stop.is_cancelled() {
         tokio::select! {

@@ -1,0 +1,45 @@
+//! Every simulator, registered once: `lockbridge sim`, `demo`, the test fixture, the console's
+//! vendor filter and the chaos suite all start the fakes from here. Adding a simulator is its
+//! module (with its `impl Simulator`) and one line in [`all`].
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::Running;
+
+/// A vendor's fake, as the tools that start them see it.
+pub trait Simulator: Send + Sync {
+    /// The vendor's name as lockbridge spells it (`ttlock`): the key of its entry in
+    /// `lockbridge sim --json` and of its `--addr`.
+    fn vendor(&self) -> &'static str;
+
+    /// The vendor's name as people write it (`TTLock`).
+    fn title(&self) -> &'static str;
+
+    /// Serves the fake on `listener`.
+    fn serve(&self, listener: TcpListener) -> std::io::Result<Running>;
+
+    /// Seeds the demo data; answers what a client needs to reach it (credentials named as the
+    /// vendor's credential fields) and the ids seeded.
+    fn seed_demo(&self) -> Value;
+
+    /// Moves the fake's clock forward by `ms`.
+    fn advance(&self, ms: i64);
+}
+
+/// A fresh fake of every vendor, its generators seeded with `seed`, in a stable order.
+pub fn all(seed: u64) -> Vec<Arc<dyn Simulator>> {
+    vec![
+        Arc::new(crate::ttlock::TtlockSim::new(seed)),
+        Arc::new(crate::tuya::TuyaSim::new(seed)),
+        Arc::new(crate::tedee::TedeeSim::new(seed)),
+        Arc::new(crate::kii::KiiSim::new(seed)),
+    ]
+}
+
+/// The vendors simulated, in the order of [`all`].
+pub fn vendors() -> Vec<&'static str> {
+    all(0).iter().map(|s| s.vendor()).collect()
+}
