@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::Service;
 use crate::error::{AppError, AppResult};
+use crate::health::Health;
 
 /// Calls the connection's vendor. A connection whose credentials are known to be broken is
 /// refused at once; one the vendor stops accepting turns `needs_reauth`.
@@ -63,7 +64,7 @@ pub async fn note_reach(state: &Service, lock: &Lock, failed: Option<ErrorKind>)
     }
     match state
         .store
-        .note_reach(lock.id, unreachable, state.now())
+        .note_reach(lock.id, unreachable, &Health, state.now())
         .await
     {
         Ok(true) => state.locks.invalidate(lock.org_id),
@@ -223,7 +224,10 @@ pub async fn sync(state: &Service, conn: &Connection) -> AppResult<SyncCounts> {
     let devices = call(state, conn, |api| async move { api.devices(conn).await })
         .await?
         .cleaned();
-    let counts = state.store.apply_sync(conn, &devices).await?;
+    let counts = state
+        .store
+        .apply_sync(conn, &devices, &Health, state.now())
+        .await?;
     state.locks.invalidate(conn.org_id);
     Ok(counts)
 }

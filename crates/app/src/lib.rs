@@ -8,6 +8,7 @@ pub mod connections;
 pub mod engine;
 pub mod error;
 pub mod grants;
+pub mod health;
 pub mod ingest;
 pub mod jobs;
 pub mod lock_cache;

@@ -98,12 +98,6 @@ pub struct Delivery {
     pub finished_at: Option<Millis>,
 }
 
-/// The waits before attempts 2 to 8; after the 8th attempt fails, the delivery is `failed`.
-pub const RETRY_SCHEDULE_S: [i64; 7] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
-
-/// An endpoint failing every attempt this long is disabled.
-pub const DISABLE_AFTER_MS: Millis = 5 * 86_400_000;
-
 /// Whether `event_type` is one of `patterns` (exact names, `prefix.*`, or `*`); every type when
 /// there are none.
 pub fn matches(patterns: &[String], event_type: &str) -> bool {

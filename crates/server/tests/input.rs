@@ -76,7 +76,7 @@ async fn write_routes(t: &TestApp) -> (String, Vec<Route>) {
         (
             m("POST"),
             "/v1/connections".into(),
-            json!({"provider": "ttlock", "name": "n", "base_url": t.sim_server.base_url(), "credentials": {"client_id": "a", "client_secret": "b", "username": "c", "password": "d"}}),
+            json!({"provider": "ttlock", "name": "n", "base_url": t.sim_url("ttlock"), "credentials": {"client_id": "a", "client_secret": "b", "username": "c", "password": "d"}}),
         ),
         (
             m("PATCH"),

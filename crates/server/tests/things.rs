@@ -39,11 +39,7 @@ impl TestApp {
     /// Logs the thing in with `password` through the real Kii client.
     async fn kii_login(&self, vid: &str, password: &str) -> Result<(), lockbridge_kii::Error> {
         let d = &self.kii_demo;
-        let client = KiiClient::new(Config::new(
-            &self.kii_server.base_url(),
-            &d.app_id,
-            &d.app_key,
-        ));
+        let client = KiiClient::new(Config::new(&self.sim_url("kii"), &d.app_id, &d.app_key));
         client.thing_login(vid, password).await.map(drop)
     }
 

@@ -27,6 +27,9 @@ pub trait Simulator: Send + Sync {
 
     /// Moves the fake's clock forward by `ms`.
     fn advance(&self, ms: i64);
+
+    /// The fake itself, for a test that needs its own type (`downcast_ref::<TtlockSim>()`).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// A fresh fake of every vendor, its generators seeded with `seed`, in a stable order.

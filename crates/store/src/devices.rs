@@ -5,17 +5,61 @@ use std::collections::HashMap;
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{ConnectionId, GatewayId, LockId, OrgId};
 use lockbridge_core::model::toggle_notice;
-use lockbridge_core::model::{Connection, Gateway, Lock, LockState, Provider};
-use lockbridge_core::provider::Devices;
+use lockbridge_core::model::{Connection, Gateway, Lock, LockState, Notice, Provider};
+use lockbridge_core::provider::{DeviceLock, Devices};
 use lockbridge_core::time::Millis;
 use sqlx::any::AnyRow;
 
-use crate::lock_state::{UNREACHED, offset_text};
 use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
 
 pub(crate) const LOCK_COLUMNS: &str = "id, org_id, connection_id, provider, provider_id, name, online, state, battery, \
                             gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings, \
                             utc_offset_minutes";
+
+/// A lock as a sync found it, for the caller's health rules to judge.
+#[derive(Debug)]
+pub struct SeenLock<'a> {
+    /// The lock as stored before this sync (`None`: new).
+    pub before: Option<&'a Lock>,
+    pub device: &'a DeviceLock,
+    /// The lock's gateway is listed, and offline.
+    pub gateway_down: bool,
+    /// Codes on the lock or on their way to or from it.
+    pub live_codes: i64,
+    /// The zone the lock keeps after the sync (its operator's, else the vendor's).
+    pub time_zone: Option<&'a str>,
+    pub now: Millis,
+}
+
+/// What health rules make of a lock: whether it is online, its errors and warnings, and the
+/// events of what changed (`lock.*`, with their data).
+#[derive(Debug, Default)]
+pub struct LockHealth {
+    pub online: bool,
+    pub errors: Vec<Notice>,
+    pub warnings: Vec<Notice>,
+    pub events: Vec<(EventType, Option<serde_json::Value>)>,
+}
+
+/// The rules that judge a lock's health, applied by the store inside the transaction that
+/// writes what they judged (the application decides them; the store only persists).
+pub trait HealthRules: Sync {
+    /// A lock as a sync found it.
+    fn lock(&self, seen: &SeenLock<'_>) -> LockHealth;
+
+    /// A lock's reach as a command's answer told it: `unreachable` names the error
+    /// (`device_offline`, `gateway_offline`), `None` when the command reached it. Answers
+    /// whether it is online, and its errors.
+    fn reach(
+        &self,
+        before: &Lock,
+        unreachable: Option<&'static str>,
+        now: Millis,
+    ) -> (bool, Vec<Notice>);
+
+    /// A lock's warnings once its operator set its time zone (`None`: forgot it).
+    fn zone_set(&self, before: &Lock, zone: Option<&str>, now: Millis) -> Vec<Notice>;
+}
 
 /// Filters of `GET /v1/locks`.
 #[derive(Debug, Clone, Default)]
@@ -100,9 +144,6 @@ fn gateway(row: &AnyRow) -> Result<Gateway> {
     })
 }
 
-/// Below this battery level (in %) a lock carries the `low_battery` warning.
-pub const LOW_BATTERY: u8 = 20;
-
 /// Moves an organisation's `locks_version`; written in the transaction that changes its locks.
 pub(crate) const BUMP_ORG: &str =
     "UPDATE organisations SET locks_version = locks_version + 1 WHERE id = $1";
@@ -113,8 +154,13 @@ impl Store {
     /// lock's errors and warnings worked out anew, and every change of a known device's health
     /// (`lock.online`/`offline`, `lock.battery_low`, `gateway.online`/`offline`) recorded as an
     /// event in the same transaction.
-    pub async fn apply_sync(&self, conn: &Connection, devices: &Devices) -> Result<SyncCounts> {
-        let now = self.now();
+    pub async fn apply_sync(
+        &self,
+        conn: &Connection,
+        devices: &Devices,
+        rules: &dyn HealthRules,
+        now: Millis,
+    ) -> Result<SyncCounts> {
         let mut tx = self.write_tx().await?;
         if self.dialect == crate::Dialect::Postgres {
             // One sync of a connection at a time: the health read below is what gets replaced.
@@ -208,99 +254,31 @@ impl Store {
                 .cloned();
             let old = old_locks.get(&l.provider_id);
             let id = old.map_or_else(LockId::new, |o| o.id);
-            let (mut errors, mut warnings) =
-                old.map_or_else(Default::default, |o| (o.errors.clone(), o.warnings.clone()));
             let gateway_down = l
                 .gateway
                 .as_deref()
                 .and_then(|g| gateway_online.get(g))
                 .is_some_and(|on| !on);
-            // A command that found the lock out of reach is believed until a command reaches
-            // it, where the vendor's list cannot tell (it knows only the gateway).
-            let unreached = old.is_some_and(|o| {
-                o.errors
-                    .iter()
-                    .any(|n| n.code == "device_offline" && n.message == UNREACHED)
-            }) && !l.reach_reported;
-            let online = l.online && !unreached;
-            if l.online && !unreached {
-                toggle_notice(&mut errors, false, "device_offline", "", now);
-            } else if !l.online {
-                toggle_notice(
-                    &mut errors,
-                    true,
-                    "device_offline",
-                    "the lock does not answer",
-                    now,
-                );
-            }
-            toggle_notice(
-                &mut errors,
-                gateway_down,
-                "gateway_offline",
-                "the lock's gateway is offline",
-                now,
-            );
-            let low = l.battery.is_some_and(|b| b < LOW_BATTERY);
-            toggle_notice(
-                &mut warnings,
-                low,
-                "low_battery",
-                format!("battery below {LOW_BATTERY} %"),
-                now,
-            );
-            let codes = live.get(&id.to_string()).copied().unwrap_or(0);
-            let near = l
-                .code_rules
-                .max_codes
-                .is_some_and(|max| codes * 10 >= i64::from(max) * 9);
-            toggle_notice(
-                &mut warnings,
-                near,
-                "code_capacity_near",
-                "the lock is at 90 % of its code capacity",
-                now,
-            );
             let time_zone = zones_set
                 .get(&l.provider_id)
                 .cloned()
                 .or_else(|| l.time_zone.clone());
-            let timed = l.capabilities.time_bound_codes || l.capabilities.recurring_codes;
-            let offset_only = time_zone.is_none() && l.utc_offset_minutes.is_some();
-            toggle_notice(
-                &mut warnings,
-                timed && time_zone.is_none() && !offset_only,
-                "time_zone_unknown",
-                "the vendor does not say the lock's time zone; set it with PATCH /v1/locks/{id}",
+            let health = rules.lock(&SeenLock {
+                before: old,
+                device: l,
+                gateway_down,
+                live_codes: live.get(&id.to_string()).copied().unwrap_or(0),
+                time_zone: time_zone.as_deref(),
                 now,
-            );
-            toggle_notice(
-                &mut warnings,
-                timed && offset_only,
-                "time_zone_is_offset",
-                format!(
-                    "the vendor gives only the lock's UTC offset ({}), not its time zone: set the zone with PATCH /v1/locks/{{id}}",
-                    offset_text(l.utc_offset_minutes.unwrap_or(0))
-                ),
-                now,
-            );
-            if let Some(old) = old {
-                let lock_event = |kind: EventType| event(kind).lock(old.id);
-                if old.online != online {
-                    events.push(lock_event(if online {
-                        EventType::LockOnline
-                    } else {
-                        EventType::LockOffline
-                    }));
+            });
+            events.extend(health.events.into_iter().map(|(kind, data)| {
+                let e = event(kind).lock(id);
+                match data {
+                    Some(data) => e.data(data),
+                    None => e,
                 }
-                let was_low = old.battery.is_some_and(|b| b < LOW_BATTERY);
-                if low && !was_low {
-                    events.push(
-                        lock_event(EventType::LockBatteryLow)
-                            .data(serde_json::json!({"battery": l.battery})),
-                    );
-                }
-            }
+            }));
+            let (online, errors, warnings) = (health.online, health.errors, health.warnings);
             sqlx::query(&self.sql(
                 "INSERT INTO locks (id, org_id, connection_id, provider, provider_id, name, online, state, battery, \
                  gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings, utc_offset_minutes) \

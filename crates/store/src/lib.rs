@@ -34,11 +34,11 @@ use sqlx::{AnyPool, Row};
 pub use budgets::SharedBudgets;
 pub use cipher::MasterKey;
 pub use codes::{GrantCodeWrite, Guard, InsertError};
-pub use devices::{LockFilter, SyncCounts};
+pub use devices::{HealthRules, LockFilter, LockHealth, SeenLock, SyncCounts};
 pub use events::EventFilter;
 pub use idempotency::Claim;
 pub use jobs::{JobItem, JobProgress, JobRow};
-pub use webhooks::{Endpoint, WebhookPatch};
+pub use webhooks::{Endpoint, FailedAttempt, WebhookPatch};
 
 use cipher::Cipher;
 

@@ -3,21 +3,11 @@
 
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{LockId, OrgId};
-use lockbridge_core::model::{Lock, LockState, toggle_notice};
+use lockbridge_core::model::{Lock, LockState};
 use lockbridge_core::time::Millis;
 
-use crate::devices::{BUMP_ORG, LOCK_COLUMNS, lock};
+use crate::devices::{BUMP_ORG, HealthRules, LOCK_COLUMNS, lock};
 use crate::{Result, Store, int};
-
-/// `+08:00`, `-03:30`.
-pub(crate) fn offset_text(minutes: i32) -> String {
-    let sign = if minutes < 0 { '-' } else { '+' };
-    let m = minutes.unsigned_abs();
-    format!("{sign}{:02}:{:02}", m / 60, m % 60)
-}
-
-/// The message of a `device_offline` error learned from a command's answer.
-pub(crate) const UNREACHED: &str = "the lock did not answer the last command";
 
 impl Store {
     /// Lock `id` as it is, its row held for the rest of the transaction (PostgreSQL; SQLite's
@@ -42,12 +32,13 @@ impl Store {
 
     /// Sets (or, with `None`, forgets) the time zone an operator gives a lock: it is the lock's
     /// zone from now on, whatever the vendor says; forgotten, the vendor's comes back with the
-    /// next sync. The zone warnings go with it. `false` when there is no such lock.
+    /// next sync. Its warnings are as `rules` judge them. `false` when there is no such lock.
     pub async fn set_lock_time_zone(
         &self,
         org: OrgId,
         id: LockId,
         zone: Option<&str>,
+        rules: &dyn HealthRules,
         now: Millis,
     ) -> Result<bool> {
         let mut tx = self.write_tx().await?;
@@ -58,11 +49,7 @@ impl Store {
         else {
             return Ok(false);
         };
-        let mut warnings = l.warnings.clone();
-        if zone.is_some() {
-            toggle_notice(&mut warnings, false, "time_zone_unknown", "", now);
-            toggle_notice(&mut warnings, false, "time_zone_is_offset", "", now);
-        }
+        let warnings = rules.zone_set(&l, zone, now);
         sqlx::query(&self.sql(
             "UPDATE locks SET time_zone_set = $1, time_zone = $1, warnings = $2, updated_at = $3 \
              WHERE id = $4",
@@ -82,37 +69,22 @@ impl Store {
     }
 
     /// Records what a vendor's answer to a command said of a lock's reach: `Some(code)`
-    /// (`device_offline` or `gateway_offline`) marks it offline with that error, `None` (the
-    /// command reached it) brings it back online without either. The change, its event
-    /// (`lock.offline` / `lock.online`) and the organisation's lock version move in one
-    /// transaction, conditionally on the row as read; `false` when nothing changed.
+    /// (`device_offline` or `gateway_offline`) when it could not be reached, `None` when the
+    /// command reached it, judged by `rules`. The change, its event (`lock.offline` /
+    /// `lock.online`) and the organisation's lock version move in one transaction,
+    /// conditionally on the row as read; `false` when nothing changed.
     pub async fn note_reach(
         &self,
         id: LockId,
         unreachable: Option<&'static str>,
+        rules: &dyn HealthRules,
         now: Millis,
     ) -> Result<bool> {
         let mut tx = self.write_tx().await?;
         let Some(l) = self.held_lock(&mut tx, id).await? else {
             return Ok(false);
         };
-        let mut errors = l.errors.clone();
-        let online = match unreachable {
-            Some(code) => {
-                let message = if code == "gateway_offline" {
-                    "the lock's gateway did not answer the last command"
-                } else {
-                    UNREACHED
-                };
-                toggle_notice(&mut errors, true, code, message, now);
-                false
-            }
-            None => {
-                toggle_notice(&mut errors, false, "device_offline", "", now);
-                toggle_notice(&mut errors, false, "gateway_offline", "", now);
-                true
-            }
-        };
+        let (online, errors) = rules.reach(&l, unreachable, now);
         if online == l.online && errors == l.errors {
             return Ok(false);
         }

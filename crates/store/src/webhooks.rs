@@ -4,9 +4,7 @@
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{DeliveryId, EventId, OrgId, WebhookId};
 use lockbridge_core::time::Millis;
-use lockbridge_core::webhooks::{
-    DISABLE_AFTER_MS, Delivery, DeliveryStatus, RETRY_SCHEDULE_S, Webhook, matches,
-};
+use lockbridge_core::webhooks::{Delivery, DeliveryStatus, Webhook, matches};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -95,6 +93,19 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A failed webhook attempt, and what the retry policy decided of it.
+#[derive(Debug, Clone)]
+pub struct FailedAttempt<'a> {
+    pub response_status: Option<u16>,
+    pub error: &'a str,
+    pub duration_ms: u64,
+    pub now: Millis,
+    /// When the next attempt is due; `None` ends the delivery `failed`.
+    pub next_at: Option<Millis>,
+    /// How long an endpoint may fail every attempt before it is disabled.
+    pub disable_after_ms: Millis,
 }
 
 impl Store {
@@ -396,19 +407,17 @@ impl Store {
     }
 
     /// Records a failed attempt (if `owner` still holds it) and, in the same transaction, the
-    /// next attempt by the retry schedule; an endpoint failing for [`DISABLE_AFTER_MS`] is
-    /// disabled, with a `webhook.disabled` event. Answers the next attempt, if any.
+    /// next attempt at `f.next_at` (none: the delivery has failed); an endpoint that has been
+    /// failing for `f.disable_after_ms` is disabled, with a `webhook.disabled` event. The retry
+    /// and disable policy is the caller's. Answers the next attempt, if any.
     pub async fn delivery_failed(
         &self,
         d: &Delivery,
         owner: &str,
-        response_status: Option<u16>,
-        error: &str,
-        duration_ms: u64,
-        now: Millis,
+        f: &FailedAttempt<'_>,
     ) -> Result<Option<Delivery>> {
-        let wait = RETRY_SCHEDULE_S.get(d.attempt.saturating_sub(1) as usize);
-        let next_at = wait.map(|s| now + s * 1000);
+        let (response_status, error, duration_ms, now, next_at) =
+            (f.response_status, f.error, f.duration_ms, f.now, f.next_at);
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(&self.sql(
             "UPDATE webhook_deliveries SET status = 'failed', response_status = $1, \
@@ -454,7 +463,7 @@ impl Store {
             .map(|r| opt_int(r, "failing_since"))
             .transpose()?;
         if let Some(Some(since)) = failing_since
-            && now - since >= DISABLE_AFTER_MS
+            && now - since >= f.disable_after_ms
         {
             let off = sqlx::query(&self.sql(
                 "UPDATE webhooks SET enabled = 0, updated_at = $1 WHERE id = $2 AND enabled = 1",

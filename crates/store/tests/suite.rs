@@ -181,7 +181,10 @@ both_backends!(
         let mut second = devices();
         second.locks.retain(|l| l.provider_id != "1003");
         second.locks[0].name = "Front door (new)".into();
-        let counts = s.apply_sync(&conn, &second).await.unwrap();
+        let counts = s
+            .apply_sync(&conn, &second, &NoRules, now_ms())
+            .await
+            .unwrap();
         assert_eq!((counts.locks, counts.removed), (2, 1));
         let again = s.get_lock(org, front.id).await.unwrap().unwrap();
         assert_eq!(again.name, "Front door (new)", "same id, new name");
@@ -262,7 +265,9 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(s.locks_version(org).await.unwrap(), v + 1);
-        s.apply_sync(&conn, &devices()).await.unwrap();
+        s.apply_sync(&conn, &devices(), &NoRules, now_ms())
+            .await
+            .unwrap();
         assert_eq!(s.locks_version(org).await.unwrap(), v + 2);
         assert!(s.delete_connection(org, conn.id).await.unwrap());
         assert_eq!(s.locks_version(org).await.unwrap(), v + 3);

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use lockbridge_core::events::Event;
 use lockbridge_core::ids::{EventId, WebhookId};
+use lockbridge_core::time::Millis;
 use lockbridge_core::time::to_rfc3339;
 use lockbridge_core::webhooks::{Delivery, sign};
-use lockbridge_store::{Endpoint, StoreError};
+use lockbridge_store::{Endpoint, FailedAttempt, StoreError};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
@@ -234,12 +235,8 @@ async fn attempt(
 ) -> Result<(), StoreError> {
     let sender = &state.webhooks;
     let (Some(event), Some(endpoint)) = (event, endpoint) else {
-        let now = state.now();
         let why = "the event or the endpoint no longer exists";
-        state
-            .store
-            .delivery_failed(d, owner, None, why, 0, now)
-            .await?;
+        failed(state, d, owner, None, why, 0).await?;
         return Ok(());
     };
     if !endpoint.enabled {
@@ -247,10 +244,7 @@ async fn attempt(
     }
     if let Err(rule) = super::address::check_url(&endpoint.url, sender.allow_private) {
         let why = format!("the endpoint's URL {rule}");
-        state
-            .store
-            .delivery_failed(d, owner, None, &why, 0, state.now())
-            .await?;
+        failed(state, d, owner, None, &why, 0).await?;
         return Ok(());
     }
     let body = body(event);
@@ -285,10 +279,7 @@ async fn attempt(
         Ok(r) => {
             let status = r.status().as_u16();
             let why = format!("the endpoint answered {status}");
-            state
-                .store
-                .delivery_failed(d, owner, Some(status), &why, elapsed, now)
-                .await?;
+            failed(state, d, owner, Some(status), &why, elapsed).await?;
         }
         Err(e) => {
             // The client's words would name the URL (it may carry a token): say what happened.
@@ -303,12 +294,46 @@ async fn attempt(
             } else {
                 "the request to the endpoint failed".to_owned()
             };
-            state
-                .store
-                .delivery_failed(d, owner, None, &why, elapsed, now)
-                .await?;
+            failed(state, d, owner, None, &why, elapsed).await?;
         }
     }
+    Ok(())
+}
+
+/// The waits before attempts 2 to 8; after the 8th attempt fails, the delivery is `failed`.
+pub const RETRY_SCHEDULE_S: [i64; 7] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+
+/// An endpoint failing every attempt this long is disabled.
+pub const DISABLE_AFTER_MS: Millis = 5 * 86_400_000;
+
+/// When attempt `attempt + 1` of a delivery whose attempt `attempt` failed at `now` is due: by
+/// the retry schedule, `None` once it is spent (the delivery has failed).
+pub fn next_attempt_at(attempt: u32, now: Millis) -> Option<Millis> {
+    RETRY_SCHEDULE_S
+        .get(attempt.saturating_sub(1) as usize)
+        .map(|s| now + s * 1000)
+}
+
+/// Records a failed attempt with the retry policy: the next attempt by the schedule, and the
+/// endpoint disabled once it has failed every attempt for `DISABLE_AFTER_MS`.
+async fn failed(
+    state: &Service,
+    d: &Delivery,
+    owner: &str,
+    response_status: Option<u16>,
+    error: &str,
+    duration_ms: u64,
+) -> Result<(), StoreError> {
+    let now = state.now();
+    let attempt = FailedAttempt {
+        response_status,
+        error,
+        duration_ms,
+        now,
+        next_at: next_attempt_at(d.attempt, now),
+        disable_after_ms: DISABLE_AFTER_MS,
+    };
+    state.store.delivery_failed(d, owner, &attempt).await?;
     Ok(())
 }
 

@@ -76,6 +76,8 @@ pub async fn seed_locks(db: &TestDb, locks: u32) -> (OrgId, String) {
             locks,
             gateways: vec![],
         },
+        &lockbridge_app::health::Health,
+        lockbridge_core::time::now_ms(),
     )
     .await
     .unwrap();

@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lockbridge_app::AppError;
+use lockbridge_app::health::Health;
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{GatewayId, LockId};
 use lockbridge_core::model::{Lock, LockState};
@@ -201,7 +202,7 @@ async fn update(
             ));
         }
         s.store
-            .set_lock_time_zone(caller.org, lock.id, zone.as_deref(), s.now())
+            .set_lock_time_zone(caller.org, lock.id, zone.as_deref(), &Health, s.now())
             .await?;
         s.locks.invalidate(caller.org);
     }

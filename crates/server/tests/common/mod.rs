@@ -26,16 +26,15 @@ pub struct TestApp {
     pub app: App,
     pub url: String,
     pub sim: TtlockSim,
-    pub sim_server: Running,
     pub demo: DemoAccount,
+    /// Every registered simulator, and its server by vendor name.
+    pub sims: Vec<std::sync::Arc<dyn lockbridge_sim::Simulator>>,
+    pub servers: std::collections::BTreeMap<&'static str, Running>,
     pub kii: KiiSim,
-    pub kii_server: Running,
     pub kii_demo: KiiDemo,
     pub tedee: TedeeSim,
-    pub tedee_server: Running,
     pub tedee_demo: TedeeDemo,
     pub tuya: TuyaSim,
-    pub tuya_server: Running,
     pub tuya_demo: TuyaDemo,
     pub admin: String,
     pub member: String,
@@ -44,7 +43,20 @@ pub struct TestApp {
     stop: CancellationToken,
 }
 
+/// The registered simulator of type `T`.
+fn typed<T: Clone + 'static>(sims: &[std::sync::Arc<dyn lockbridge_sim::Simulator>]) -> T {
+    sims.iter()
+        .find_map(|s| s.as_any().downcast_ref::<T>())
+        .cloned()
+        .expect("the simulator is registered")
+}
+
 impl TestApp {
+    /// The base URL of the simulator of `vendor`.
+    pub fn sim_url(&self, vendor: &str) -> String {
+        self.servers[vendor].base_url()
+    }
+
     /// What stops everything this test started (cancelled when the test ends).
     pub fn stopper(&self) -> CancellationToken {
         self.stop.clone()
@@ -72,20 +84,24 @@ impl TestApp {
 
     /// [`TestApp::start`] with the test's own changes to the settings.
     pub async fn start_with(db: TestDb, tune: impl FnOnce(&mut Settings)) -> TestApp {
-        let sim = TtlockSim::new(5);
+        // Every registered simulator, served, its clock moved with the service's; the four
+        // the suites drive by type are seeded with their demo data.
+        let sims = lockbridge_sim::registry::all(5);
+        let mut servers = std::collections::BTreeMap::new();
+        for s in &sims {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            servers.insert(s.vendor(), s.serve(listener).unwrap());
+        }
+        let sim: TtlockSim = typed(&sims);
         let demo = sim.seed_demo();
-        let sim_server = sim.start_local().await.unwrap();
-        let kii = KiiSim::new(5);
+        let kii: KiiSim = typed(&sims);
         let kii_demo = kii.seed_demo();
-        let kii_server = kii.start_local().await.unwrap();
-        let tedee = TedeeSim::new(5);
+        let tedee: TedeeSim = typed(&sims);
         let tedee_demo = tedee.seed_demo();
         tedee.world().config.operation_ms = 50;
-        let tedee_server = tedee.start_local().await.unwrap();
-        let tuya = TuyaSim::new(5);
+        let tuya: TuyaSim = typed(&sims);
         let tuya_demo = tuya.seed_demo();
         tuya.world().config.delivery_ms = 0;
-        let tuya_server = tuya.start_local().await.unwrap();
         let mut settings = Settings {
             // Workers are driven step by step by the tests.
             worker_interval: Duration::from_secs(3600),
@@ -95,18 +111,10 @@ impl TestApp {
             confirm_poll: Duration::ZERO,
             ..Settings::default()
         };
-        settings
-            .base_urls
-            .insert(lockbridge_core::Provider::Ttlock, sim_server.base_url());
-        settings
-            .base_urls
-            .insert(lockbridge_core::Provider::Kii, kii_server.base_url());
-        settings
-            .base_urls
-            .insert(lockbridge_core::Provider::Tedee, tedee_server.base_url());
-        settings
-            .base_urls
-            .insert(lockbridge_core::Provider::Tuya, tuya_server.base_url());
+        for (vendor, server) in &servers {
+            let provider = vendor.parse().expect("a simulator named as its vendor");
+            settings.base_urls.insert(provider, server.base_url());
+        }
         tune(&mut settings);
         let app = App::new(db.store.clone(), settings);
         // `LOCKBRIDGE_TEST_CLOCK_AT=59:30` runs every test with the service's and the
@@ -120,10 +128,9 @@ impl TestApp {
             let offset =
                 (target - lockbridge_core::time::now_ms().rem_euclid(hour)).rem_euclid(hour);
             app.state.clock.advance(offset);
-            sim.world().clock_offset_ms += offset;
-            kii.world().clock_offset_ms += offset;
-            tedee.world().clock_offset_ms += offset;
-            tuya.world().clock_offset_ms += offset;
+            for s in &sims {
+                s.advance(offset);
+            }
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -145,16 +152,14 @@ impl TestApp {
             app,
             url,
             sim,
-            sim_server,
             demo,
+            sims,
+            servers,
             kii,
-            kii_server,
             kii_demo,
             tedee,
-            tedee_server,
             tedee_demo,
             tuya,
-            tuya_server,
             tuya_demo,
             admin,
             member,
@@ -333,10 +338,10 @@ impl TestApp {
 
     /// Moves the service's clock and every simulator's clock forward together.
     pub fn advance_all(&self, ms: i64) {
-        self.advance(ms);
-        self.kii.world().clock_offset_ms += ms;
-        self.tedee.world().clock_offset_ms += ms;
-        self.tuya.world().clock_offset_ms += ms;
+        self.app.state.clock.advance(ms);
+        for s in &self.sims {
+            s.advance(ms);
+        }
     }
 
     /// The PINs on the simulated TTLock lock `i`, with their vendor ids.

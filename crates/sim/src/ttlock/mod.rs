@@ -265,4 +265,8 @@ impl crate::registry::Simulator for TtlockSim {
     fn advance(&self, ms: i64) {
         self.world().clock_offset_ms += ms;
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
