@@ -55,11 +55,7 @@ fn source_key(e: &LockEvent) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    h.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&h.finalize()[..16])
 }
 
 /// The access code a record names: by the PIN typed (TTLock), the vendor's id of the code used

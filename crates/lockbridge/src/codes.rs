@@ -274,8 +274,7 @@ pub async fn run(command: CodesCommand) -> anyhow::Result<i32> {
 fn import_key(items: &[Value]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(Value::Array(items.to_vec()).to_string());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("import:{hex}")
+    format!("import:{}", hex::encode(&digest[..16]))
 }
 
 /// `call` again, waiting `poll` and doubling up to 30 s, while it fails in a way that may pass

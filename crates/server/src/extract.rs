@@ -177,7 +177,7 @@ impl<T> Fingerprinted<T> {
     pub fn of_request(&self, target: &str) -> String {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(format!("{target}\n{}", self.fingerprint));
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(digest)
     }
 }
 

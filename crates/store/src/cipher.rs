@@ -25,9 +25,7 @@ impl MasterKey {
             return Err(bad());
         }
         let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).map_err(|_| bad())?;
-        }
+        hex::decode_to_slice(hex, &mut key).map_err(|_| bad())?;
         Ok(MasterKey(key))
     }
 
@@ -38,7 +36,7 @@ impl MasterKey {
     }
 
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 }
 
@@ -82,13 +80,7 @@ impl Cipher {
         mac.update(lock.as_bytes());
         mac.update(&[0]);
         mac.update(pin.as_bytes());
-        Some(
-            mac.finalize()
-                .into_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
+        Some(hex::encode(mac.finalize().into_bytes()))
     }
 
     /// `nonce || ciphertext`; `row` (e.g. the row id) is authenticated with it, so a value
@@ -136,7 +128,7 @@ impl Cipher {
 pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     OsRng.fill_bytes(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(buf)
 }
 
 #[cfg(test)]

@@ -10,10 +10,7 @@ use crate::{Result, Store, StoreError, int, parse, text};
 
 /// The hash an API key is stored and looked up by.
 fn key_hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 fn api_key(row: &AnyRow) -> Result<ApiKey> {

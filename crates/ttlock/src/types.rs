@@ -80,11 +80,7 @@ pub struct Md5Password(SecretString);
 impl Md5Password {
     /// Hashes a plain password.
     pub fn hash(plain: &str) -> Self {
-        let hex: String = Md5::digest(plain.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Md5Password(hex.into())
+        Md5Password(hex::encode(Md5::digest(plain.as_bytes())).into())
     }
 
     /// Takes an already hashed password (as a service stores it); upper case is folded.

@@ -11,25 +11,15 @@ pub fn content_sha256(bytes: &[u8]) -> String {
 }
 
 fn hex(bytes: &[u8], upper: bool) -> String {
-    const LOWER: &[u8; 16] = b"0123456789abcdef";
-    const UPPER: &[u8; 16] = b"0123456789ABCDEF";
-    let digits = if upper { UPPER } else { LOWER };
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(digits[usize::from(b >> 4)] as char);
-        out.push(digits[usize::from(b & 15)] as char);
+    if upper {
+        hex::encode_upper(bytes)
+    } else {
+        hex::encode(bytes)
     }
-    out
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(text).ok()
 }
 
 /// The URL as signed: the path, then `?` and the query pairs sorted by key, raw (not

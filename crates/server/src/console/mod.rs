@@ -151,17 +151,18 @@ async fn js() -> impl IntoResponse {
     )
 }
 
-/// The cookie `name` (its `__Host-` form behind HTTPS: the only one taken there).
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The cookie `name` (its `__Host-` form behind HTTPS: the only one taken there), parsed with
+/// the `cookie` crate.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     let name = cookie_name(headers, name);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
 }
 
 /// `name` as the console's cookies are called here: behind HTTPS with the `__Host-` prefix,
@@ -183,14 +184,18 @@ fn https(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
+/// A console cookie: HTTP-only, same-site, for the console's path (behind HTTPS: secure,
+/// `__Host-`, for the whole host), as the `cookie` crate writes it.
 fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age_s: i64) -> String {
-    let name = cookie_name(headers, name);
-    let (path, secure) = if https(headers) {
-        ("/", "; Secure")
-    } else {
-        ("/console", "")
-    };
-    format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}")
+    let secure = https(headers);
+    cookie::Cookie::build((cookie_name(headers, name), value.to_owned()))
+        .path(if secure { "/" } else { "/console" })
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .max_age(cookie::time::Duration::seconds(max_age_s))
+        .secure(secure)
+        .build()
+        .to_string()
 }
 
 /// Two strings compared in time that does not depend on where they differ (`subtle`).
@@ -243,7 +248,7 @@ impl FromRequestParts<AppState> for Session {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(to_sign_in());
         };
-        match s.store.console_session(token, s.now()).await {
+        match s.store.console_session(&token, s.now()).await {
             Ok(Some((key, csrf))) => Ok(Session {
                 caller: Caller {
                     org: key.org_id,
@@ -332,12 +337,12 @@ struct SignInForm {
 }
 
 async fn sign_in_page(headers: HeaderMap, flash: Flash) -> Response {
-    // 244 random bits (two version-4 UUIDs).
-    let token = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    // 256 bits from the operating system's generator.
+    let mut random = [0u8; 32];
+    if getrandom::fill(&mut random).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    let token = hex::encode(random);
     let page = pages::sign_in(&token, &flash.0);
     (
         [(
@@ -355,7 +360,7 @@ async fn sign_in(
     form: axum::Form<SignInForm>,
 ) -> Response {
     let expected = cookie(&headers, SIGN_IN_COOKIE);
-    if !matches!((expected, form.csrf.as_deref()), (Some(a), Some(b)) if same(a, b)) {
+    if !matches!((expected.as_deref(), form.csrf.as_deref()), (Some(a), Some(b)) if same(a, b)) {
         return forbidden();
     }
     let key = match s.store.api_key_by_secret(form.api_key.trim()).await {
@@ -404,7 +409,7 @@ async fn sign_out(
         return refused;
     }
     if let Some(token) = cookie(&headers, SESSION_COOKIE)
-        && s.store.end_console_session(token, s.now()).await.is_err()
+        && s.store.end_console_session(&token, s.now()).await.is_err()
     {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }

@@ -17,10 +17,7 @@ pub const TOKEN_TTL_S: i64 = 7_776_000;
 pub const DEFAULT_CAPACITY: usize = 250;
 
 pub fn md5_hex(text: &str) -> String {
-    Md5::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Md5::digest(text.as_bytes()))
 }
 
 /// Settings of the fake, changed through `POST /_sim/config`.

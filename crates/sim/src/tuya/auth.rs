@@ -51,10 +51,7 @@ pub(super) fn verify(
         let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("{path}?{}", q.join("&"))
     };
-    let body_hash: String = Sha256::digest(body)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let body_hash = hex::encode(Sha256::digest(body));
     let sts = format!("{}\n{body_hash}\n{signed_headers}\n{url}", method.as_str());
     let token = if token_call {
         ""

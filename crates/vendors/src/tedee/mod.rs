@@ -253,10 +253,7 @@ impl TedeeProvider {
         let account = {
             use sha2::Digest;
             let digest = sha2::Sha256::digest(key.as_bytes());
-            digest[..12]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
+            hex::encode(&digest[..12])
         };
         if let Some(gate) = self.pace.gate(P, &account) {
             config = config.rate_gate(Arc::new(gate));
