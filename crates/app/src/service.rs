@@ -114,36 +114,47 @@ impl Default for Settings {
     }
 }
 
-/// The vendor adapters by provider.
+/// The vendor adapters, in the order they were added (a handful: looked up by a scan).
 #[derive(Clone, Default)]
-pub struct Providers(HashMap<Provider, Arc<dyn Vendor>>);
+pub struct Providers(Vec<(Provider, Arc<dyn Vendor>)>);
 
 impl std::fmt::Debug for Providers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.keys()).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(|(p, _)| p))
+            .finish()
     }
 }
 
 impl Providers {
+    /// Adds (or replaces) the adapter of its vendor, whose name then parses.
     pub fn insert(&mut self, api: Arc<dyn Vendor>) {
-        self.0.insert(api.provider(), api);
+        let provider = api.provider().register();
+        match self.0.iter_mut().find(|(p, _)| *p == provider) {
+            Some(entry) => entry.1 = api,
+            None => self.0.push((provider, api)),
+        }
     }
 
-    /// The registered vendors, in a stable order.
+    /// The registered vendors, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = (Provider, &Arc<dyn Vendor>)> {
-        Provider::ALL
+        self.0.iter().map(|(p, api)| (*p, api))
+    }
+
+    fn find(&self, provider: Provider) -> Option<&Arc<dyn Vendor>> {
+        self.0
             .iter()
-            .copied()
-            .filter_map(|p| self.0.get(&p).map(|api| (p, api)))
+            .find(|(p, _)| *p == provider)
+            .map(|(_, api)| api)
     }
 
     /// The vendor's credential fields (none for a vendor this build lacks).
     pub fn fields(&self, provider: Provider) -> &'static [Field] {
-        self.0.get(&provider).map_or(&[], |v| v.credential_fields())
+        self.find(provider).map_or(&[], |v| v.credential_fields())
     }
 
     pub fn get(&self, provider: Provider) -> Result<Arc<dyn Vendor>, AppError> {
-        self.0.get(&provider).cloned().ok_or(AppError::Unsupported(
+        self.find(provider).cloned().ok_or(AppError::Unsupported(
             "be reached: this provider is not available in this build yet",
         ))
     }

@@ -67,9 +67,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..Settings::default()
     };
     // Every vendor with a simulator is reached there; one without keeps its own host.
-    for provider in Provider::ALL {
+    for provider in Provider::known() {
         if let Some(base) = sims.description[provider.as_str()]["base_url"].as_str() {
-            settings.base_urls.insert(*provider, base.to_owned());
+            settings.base_urls.insert(provider, base.to_owned());
         }
     }
     let mut limits = EdgeLimits::default();
@@ -99,7 +99,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         service::sync(&app.state, &conn)
             .await
             .with_context(|| format!("syncing the {provider} simulator"))?;
-        if provider == Provider::Kii {
+        // The quick start shows the things of the vendor that has them.
+        if vendor.things().is_some() {
             kii_connection = conn.id.to_string();
         }
     }

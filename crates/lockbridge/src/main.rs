@@ -79,6 +79,8 @@ async fn main() -> anyhow::Result<()> {
         // Colour only on a terminal: logs sent to a file or a collector stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // The vendors' names parse from here on (flags, settings, the store).
+    lockbridge_vendors::register();
     let cli = Cli::parse();
     warn_unknown_settings();
     match cli.command {
@@ -130,7 +132,7 @@ fn known_settings() -> std::collections::HashSet<String> {
     }
     let mut known = std::collections::HashSet::new();
     collect(&Cli::command(), &mut known);
-    for p in lockbridge_core::Provider::ALL {
+    for p in lockbridge_core::Provider::known() {
         for suffix in ["BASE_URL", "RATE"] {
             known.insert(format!("LOCKBRIDGE_{}_{suffix}", p.as_str().to_uppercase()));
         }

@@ -147,12 +147,12 @@ impl WorkerArgs {
 /// `LOCKBRIDGE_<VENDOR>_<SUFFIX>` for each vendor that has it set (not blank): the vendor, the
 /// variable's name and its value.
 fn per_vendor_env(suffix: &str) -> Vec<(Provider, String, String)> {
-    Provider::ALL
-        .iter()
+    Provider::known()
+        .into_iter()
         .filter_map(|p| {
             let var = format!("LOCKBRIDGE_{}_{suffix}", p.as_str().to_uppercase());
             let value = std::env::var(&var).ok().filter(|v| !v.trim().is_empty())?;
-            Some((*p, var, value))
+            Some((p, var, value))
         })
         .collect()
 }
@@ -285,11 +285,16 @@ mod tests {
 
     #[test]
     fn base_url_flags_name_a_vendor_and_a_url() {
+        lockbridge_vendors::register();
         assert_eq!(
             vendor_url("tedee=http://127.0.0.1:9003").ok(),
-            Some((Provider::Tedee, "http://127.0.0.1:9003".to_owned()))
+            Some((
+                lockbridge_vendors::TEDEE,
+                "http://127.0.0.1:9003".to_owned()
+            ))
         );
-        let unknown = vendor_url("nuki=https://x").unwrap_err();
+        // Not a vendor's name: the error lists the vendors there are.
+        let unknown = vendor_url("no-such-vendor=https://x").unwrap_err();
         assert!(unknown.contains("ttlock, tuya, tedee, kii"), "{unknown}");
         assert!(vendor_url("tedee").unwrap_err().contains("VENDOR=URL"));
         assert!(vendor_url("kii=ftp://x").unwrap_err().contains("http://"));
@@ -297,8 +302,12 @@ mod tests {
 
     #[test]
     fn rate_flags_name_a_vendor_and_a_rate() {
+        lockbridge_vendors::register();
         let (p, r) = vendor_rate("tuya=20/s").unwrap();
-        assert_eq!((p, r.to_string()), (Provider::Tuya, "20/s".to_owned()));
+        assert_eq!(
+            (p, r.to_string()),
+            (lockbridge_vendors::TUYA, "20/s".to_owned())
+        );
         assert!(vendor_rate("tuya").unwrap_err().contains("VENDOR=RATE"));
         assert!(
             vendor_rate("tuya=fast")

@@ -45,7 +45,7 @@ async fn service(db: TestDb) -> Service {
     };
     settings
         .base_urls
-        .insert(lockbridge_core::Provider::Ttlock, sim_server.base_url());
+        .insert(lockbridge_vendors::TTLOCK, sim_server.base_url());
     let app = App::new(db.store.clone(), settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use common::knob;
 use lockbridge_app::jobs;
-use lockbridge_core::model::Provider;
 use lockbridge_server::{App, Settings};
 use lockbridge_sim::tedee::{LockSpec as TedeeLock, TedeeSim};
 use lockbridge_sim::ttlock::{LockSpec as TtlockLock, TtlockSim};
@@ -147,7 +146,8 @@ async fn ttlock(backend: Backend, n: usize, latency: u64) {
     }
     let server = sim.start_local().await.unwrap();
     let mut s = settings();
-    s.base_urls.insert(Provider::Ttlock, server.base_url());
+    s.base_urls
+        .insert(lockbridge_vendors::TTLOCK, server.base_url());
     let service = Service::start(&db, s).await;
     let locks = service
         .connect(json!({"provider": "ttlock", "credentials": {
@@ -195,9 +195,12 @@ async fn tedee(backend: Backend, n: usize, per_min: u32) {
     };
     let server = sim.start_local().await.unwrap();
     let mut s = settings();
-    s.base_urls.insert(Provider::Tedee, server.base_url());
-    s.vendor_rates
-        .insert(Provider::Tedee, format!("{per_min}/min").parse().unwrap());
+    s.base_urls
+        .insert(lockbridge_vendors::TEDEE, server.base_url());
+    s.vendor_rates.insert(
+        lockbridge_vendors::TEDEE,
+        format!("{per_min}/min").parse().unwrap(),
+    );
     let service = Service::start(&db, s).await;
     let locks = service
         .connect(json!({"provider": "tedee", "credentials": {"personal_access_key": pak}}))

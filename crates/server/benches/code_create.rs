@@ -70,7 +70,7 @@ async fn bench(backend: Backend, creates: usize, statements: &AtomicU64) {
     };
     settings
         .base_urls
-        .insert(lockbridge_core::Provider::Ttlock, sim_server.base_url());
+        .insert(lockbridge_vendors::TTLOCK, sim_server.base_url());
     let (app, url, key, stop) = common::serve_with_admin(&db, settings).await;
     let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: String, body: Value| {

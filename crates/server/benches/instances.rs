@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use common::{knob, summary};
 use lockbridge_app::workers;
 use lockbridge_core::budgets::{Budgets, Rate};
-use lockbridge_core::model::{Provider, Role};
+use lockbridge_core::model::Role;
 use lockbridge_server::{App, Settings};
 use lockbridge_sim::faults::FaultRule;
 use lockbridge_sim::tedee::{LockSpec, TedeeSim};
@@ -105,9 +105,9 @@ fn settings(base_url: String) -> Settings {
         worker_interval: Duration::from_millis(100),
         ..Settings::default()
     };
-    s.base_urls.insert(Provider::Tedee, base_url);
+    s.base_urls.insert(lockbridge_vendors::TEDEE, base_url);
     s.vendor_rates
-        .insert(Provider::Tedee, "100000000/h".parse().unwrap());
+        .insert(lockbridge_vendors::TEDEE, "100000000/h".parse().unwrap());
     s
 }
 

@@ -43,16 +43,22 @@ struct MemoryVendor {
 #[async_trait]
 impl Vendor for MemoryVendor {
     fn provider(&self) -> Provider {
-        Provider::Ttlock
+        lockbridge_vendors::TTLOCK
     }
     fn credential_fields(&self) -> &'static [Field] {
         &[]
     }
     async fn verify(&self, _: Option<&str>, _: &Credentials) -> ProviderResult<Verified> {
-        Err(unsupported(Provider::Ttlock, "verify in this benchmark"))
+        Err(unsupported(
+            lockbridge_vendors::TTLOCK,
+            "verify in this benchmark",
+        ))
     }
     async fn refresh(&self, _: &Connection) -> ProviderResult<TokenUpdate> {
-        Err(unsupported(Provider::Ttlock, "refresh in this benchmark"))
+        Err(unsupported(
+            lockbridge_vendors::TTLOCK,
+            "refresh in this benchmark",
+        ))
     }
     async fn devices(&self, _: &Connection) -> ProviderResult<Devices> {
         Ok(Devices::default())
@@ -72,7 +78,10 @@ impl Codes for MemoryVendor {
             .unwrap_or_default())
     }
     async fn create_code(&self, _: &Connection, _: &Lock, _: &CodeSpec) -> ProviderResult<String> {
-        Err(unsupported(Provider::Ttlock, "write in this benchmark"))
+        Err(unsupported(
+            lockbridge_vendors::TTLOCK,
+            "write in this benchmark",
+        ))
     }
     async fn update_code(
         &self,
@@ -81,10 +90,16 @@ impl Codes for MemoryVendor {
         _: &str,
         _: &CodeChange,
     ) -> ProviderResult<()> {
-        Err(unsupported(Provider::Ttlock, "write in this benchmark"))
+        Err(unsupported(
+            lockbridge_vendors::TTLOCK,
+            "write in this benchmark",
+        ))
     }
     async fn delete_code(&self, _: &Connection, _: &Lock, _: &str) -> ProviderResult<()> {
-        Err(unsupported(Provider::Ttlock, "write in this benchmark"))
+        Err(unsupported(
+            lockbridge_vendors::TTLOCK,
+            "write in this benchmark",
+        ))
     }
 }
 
@@ -193,7 +208,7 @@ async fn restore_time(backend: Backend, rounds: usize) {
     };
     settings
         .base_urls
-        .insert(Provider::Ttlock, server.base_url());
+        .insert(lockbridge_vendors::TTLOCK, server.base_url());
     let app = App::new(db.store.clone(), settings);
     let org = db.store.create_org("Bench").await.unwrap().id;
     let mut creds = Credentials::new();
@@ -201,10 +216,16 @@ async fn restore_time(backend: Backend, rounds: usize) {
     creds.set("client_secret", &demo.client_secret);
     creds.set("username", &demo.username);
     creds.set("password", &demo.password);
-    let conn =
-        lockbridge_app::connections::create(&app.state, org, Provider::Ttlock, None, None, &creds)
-            .await
-            .unwrap();
+    let conn = lockbridge_app::connections::create(
+        &app.state,
+        org,
+        lockbridge_vendors::TTLOCK,
+        None,
+        None,
+        &creds,
+    )
+    .await
+    .unwrap();
     lockbridge_app::connections::sync(&app.state, &conn)
         .await
         .unwrap();

@@ -235,5 +235,9 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 /// The OpenAPI document, built once from [`App::api`].
 pub fn openapi_document() -> &'static serde_json::Value {
     static DOC: OnceLock<serde_json::Value> = OnceLock::new();
-    DOC.get_or_init(|| openapi::document(&App::api().ops))
+    DOC.get_or_init(|| {
+        // The document names the vendors this build speaks.
+        lockbridge_vendors::register();
+        openapi::document(&App::api().ops)
+    })
 }

@@ -84,7 +84,7 @@ fn operation(op: &Op) -> Value {
             "refresh" | "online" => json!({"type": "boolean"}),
             "type" => json!({"type": "array", "items": {"type": "string"}}),
             "since" | "until" => json!({"type": "string", "format": "date-time"}),
-            "provider" => json!({"enum": lockbridge_core::Provider::ALL}),
+            "provider" => json!({"enum": lockbridge_core::Provider::known()}),
             _ => json!({"type": "string"}),
         };
         json!({"name": q, "in": "query", "required": false, "schema": schema})

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use common::*;
 use lockbridge_app::connections as service;
-use lockbridge_core::model::Provider;
 use lockbridge_core::provider::ErrorKind;
 use lockbridge_core::{ConnectionId, LockId};
 use lockbridge_server::{AppState, Settings};
@@ -21,7 +20,7 @@ use lockbridge_store::Dialect;
 /// Tedee at 10 requests an hour; a call waits for none.
 fn tight_tedee(s: &mut Settings) {
     s.vendor_rates
-        .insert(Provider::Tedee, "10/h".parse().unwrap());
+        .insert(lockbridge_vendors::TEDEE, "10/h".parse().unwrap());
     s.budget_wait = Duration::ZERO;
 }
 
@@ -104,7 +103,7 @@ both_backends!(a_gateway_takes_one_command_at_a_time, |db: Db| async move {
     let unlock = |state: &AppState, lock: lockbridge_core::Lock| {
         let (state, conn) = (state.clone(), stored.clone());
         async move {
-            let vendor = state.providers.get(Provider::Ttlock).unwrap();
+            let vendor = state.providers.get(lockbridge_vendors::TTLOCK).unwrap();
             for _ in 0..3 {
                 vendor
                     .operations_api()

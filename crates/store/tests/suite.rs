@@ -73,17 +73,12 @@ both_backends!(
         assert_eq!(back.credentials.get("client_secret"), Some(SECRET));
         assert_eq!(
             (back.provider, back.status, back.credentials_version),
-            (Provider::Ttlock, ConnectionStatus::Active, 1)
+            (TTLOCK, ConnectionStatus::Active, 1)
         );
         assert!(s.get_connection(other, conn.id).await.unwrap().is_none());
-        let ttlock = s.connections_of(org, Provider::Ttlock, 5).await.unwrap();
+        let ttlock = s.connections_of(org, TTLOCK, 5).await.unwrap();
         assert_eq!(ttlock.iter().map(|c| c.id).collect::<Vec<_>>(), [conn.id]);
-        assert!(
-            s.connections_of(org, Provider::Tedee, 5)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(s.connections_of(org, TEDEE, 5).await.unwrap().is_empty());
 
         let mut fresh = ttlock_credentials();
         fresh.set("password_md5", "0123456789abcdef0123456789abcdef");
@@ -112,20 +107,20 @@ both_backends!(
         );
         assert_eq!(back.credentials_version, 2);
         assert!(
-            s.connections_expiring(Provider::Ttlock, now_ms() + 1000, 10)
+            s.connections_expiring(TTLOCK, now_ms() + 1000, 10)
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
-            s.connections_expiring(Provider::Ttlock, now_ms() + 100_000, 10)
+            s.connections_expiring(TTLOCK, now_ms() + 100_000, 10)
                 .await
                 .unwrap()
                 .len(),
             1
         );
         assert!(
-            s.connections_expiring(Provider::Tuya, now_ms() + 100_000, 10)
+            s.connections_expiring(TUYA, now_ms() + 100_000, 10)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -145,7 +140,7 @@ both_backends!(
             (ConnectionStatus::NeedsReauth, Some("invalid grant"))
         );
         assert!(
-            s.connections_expiring(Provider::Ttlock, i64::MAX, 10)
+            s.connections_expiring(TTLOCK, i64::MAX, 10)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -222,12 +217,12 @@ both_backends!(
         assert_eq!(found, ["Garden shed"]);
         let by_conn = LockFilter {
             connection_id: Some(conn.id),
-            provider: Some(Provider::Ttlock),
+            provider: Some(TTLOCK),
             ..Default::default()
         };
         assert_eq!(count(&by_conn), 3);
         let tedee = LockFilter {
-            provider: Some(Provider::Tedee),
+            provider: Some(TEDEE),
             ..Default::default()
         };
         assert_eq!(count(&tedee), 0);

@@ -25,7 +25,17 @@ pub fn check_thing_password(password: &str) -> Result<(), String> {
     })
 }
 
-const P: Provider = Provider::Kii;
+/// This vendor, as lockbridge names it.
+pub const PROVIDER: Provider = Provider::named(&lockbridge_core::model::VendorNames {
+    id: "kii",
+    label: "Kii",
+});
+const P: Provider = PROVIDER;
+
+/// This vendor's adapter (its line in [`crate::builtin`]).
+pub fn adapter(cx: &crate::Context) -> std::sync::Arc<dyn lockbridge_core::Vendor> {
+    std::sync::Arc::new(KiiProvider::new(cx))
+}
 
 pub struct KiiProvider {
     sessions: Sessions<KiiClient>,
@@ -234,6 +244,10 @@ impl Vendor for KiiProvider {
 
 #[async_trait]
 impl Things for KiiProvider {
+    fn check_password(&self, password: &str) -> Result<(), String> {
+        check_thing_password(password)
+    }
+
     async fn things(
         &self,
         conn: &Connection,

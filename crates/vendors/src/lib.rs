@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use lockbridge_core::Vendor;
 use lockbridge_core::metrics::VendorCalls;
+use lockbridge_core::model::Provider;
 use lockbridge_core::provider::TokenSink;
 
 /// What the service gives every adapter.
@@ -55,12 +56,37 @@ impl std::fmt::Debug for Context {
     }
 }
 
-/// Every vendor this build speaks.
+/// Builds a vendor's adapter.
+type Make = fn(&Context) -> Arc<dyn Vendor>;
+
+/// Every vendor this build speaks: its name, and its adapter. A new vendor is one line here.
+const BUILTIN: &[(Provider, Make)] = &[
+    (ttlock::PROVIDER, ttlock::adapter),
+    (tuya::PROVIDER, tuya::adapter),
+    (tedee::PROVIDER, tedee::adapter),
+    (kii::PROVIDER, kii::adapter),
+];
+
+/// The built-in vendors' names, as the rest of lockbridge and its tests may name them.
+pub use kii::PROVIDER as KII;
+pub use tedee::PROVIDER as TEDEE;
+pub use ttlock::PROVIDER as TTLOCK;
+pub use tuya::PROVIDER as TUYA;
+
+/// Makes the built-in vendors' names parse (before any is read from input or the store).
+pub fn register() {
+    for (provider, _) in BUILTIN {
+        provider.register();
+    }
+}
+
+/// Every vendor this build speaks, registered.
 pub fn builtin(cx: &Context) -> Vec<Arc<dyn Vendor>> {
-    vec![
-        Arc::new(ttlock::TtlockProvider::new(cx)),
-        Arc::new(tuya::TuyaProvider::new(cx)),
-        Arc::new(tedee::TedeeProvider::new(cx)),
-        Arc::new(kii::KiiProvider::new(cx)),
-    ]
+    BUILTIN
+        .iter()
+        .map(|(provider, make)| {
+            provider.register();
+            make(cx)
+        })
+        .collect()
 }

@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 use lockbridge_core::ConnectionId;
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::ids::OrgId;
-use lockbridge_core::model::{
-    Capabilities, Connection, ConnectionStatus, LockState, Provider, Role,
-};
+use lockbridge_core::model::{Capabilities, Connection, ConnectionStatus, LockState, Role};
 use lockbridge_core::provider::{DeviceLock, Devices};
 use lockbridge_core::rules::CodeRules;
 use lockbridge_core::time::now_ms;
@@ -36,7 +34,7 @@ pub async fn seed_locks(db: &TestDb, locks: u32) -> (OrgId, String) {
     let conn = Connection {
         id: ConnectionId::new(),
         org_id: org,
-        provider: Provider::Ttlock,
+        provider: lockbridge_vendors::TTLOCK,
         name: "bench".into(),
         base_url: None,
         status: ConnectionStatus::Active,

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::routing::post;
 use lockbridge_app::AppError;
 use lockbridge_core::credentials::Credentials;
-use lockbridge_core::model::Provider;
 use serde::Deserialize;
 
 use crate::api::{Access, Api, Op};
@@ -18,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body};
 use crate::state::AppState;
 use lockbridge_app::connections as service;
+use lockbridge_vendors::TTLOCK;
 
 pub fn router() -> Api {
     let op = Op::new(
@@ -72,7 +72,7 @@ async fn credentials_update(
     let existing = match given(body.connection_id) {
         Some(id) => {
             let conn = super::connections::load(&s, &caller, &id).await?;
-            if conn.provider != Provider::Ttlock {
+            if conn.provider != TTLOCK {
                 return Err(ApiError::validation(
                     "connectionId",
                     "must name a TTLock connection",
@@ -81,10 +81,7 @@ async fn credentials_update(
             Some(conn)
         }
         None => {
-            let mut found = s
-                .store
-                .connections_of(caller.org, Provider::Ttlock, 20)
-                .await?;
+            let mut found = s.store.connections_of(caller.org, TTLOCK, 20).await?;
             if found.len() > 1 {
                 let ids: Vec<String> = found.iter().map(|c| c.id.to_string()).collect();
                 return Err(ApiError::App(AppError::AmbiguousConnection {
@@ -116,7 +113,7 @@ async fn credentials_update(
                     "is required: the organisation has no TTLock connection yet",
                 ));
             }
-            service::create(&s, caller.org, Provider::Ttlock, None, None, &supplied).await?;
+            service::create(&s, caller.org, TTLOCK, None, None, &supplied).await?;
         }
     }
     Ok(Json(Success { success: true }))

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use lockbridge_core::secrecy::SecretString;
-use lockbridge_vendors::kii::check_thing_password;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -82,7 +81,11 @@ async fn set_password(
     let Value::String(plain) = body.new_password else {
         return Err(ApiError::validation("new_password", "must be a string"));
     };
-    check_thing_password(&plain).map_err(|rule| ApiError::validation("new_password", rule))?;
+    s.providers
+        .get(conn.provider)?
+        .things_api()?
+        .check_password(&plain)
+        .map_err(|rule| ApiError::validation("new_password", rule))?;
     let password = SecretString::from(plain);
     let (c, vid, pw) = (&conn, vendor_thing_id.as_str(), &password);
     service::call(&s, &conn, |api| async move {

@@ -111,6 +111,7 @@ impl TestApp {
             confirm_poll: Duration::ZERO,
             ..Settings::default()
         };
+        lockbridge_vendors::register();
         for (vendor, server) in &servers {
             let provider = vendor.parse().expect("a simulator named as its vendor");
             settings.base_urls.insert(provider, server.base_url());

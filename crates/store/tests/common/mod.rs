@@ -45,12 +45,34 @@ pub fn ttlock_credentials() -> Credentials {
     c
 }
 
+/// The vendors these tests store rows of (the store knows none of its own).
+pub const TTLOCK: Provider = Provider::named(&VendorNames {
+    id: "ttlock",
+    label: "TTLock",
+});
+pub const TUYA: Provider = Provider::named(&VendorNames {
+    id: "tuya",
+    label: "Tuya",
+});
+pub const TEDEE: Provider = Provider::named(&VendorNames {
+    id: "tedee",
+    label: "Tedee",
+});
+
+/// Makes the test vendors' names parse when their rows are read back.
+pub fn register_vendors() {
+    for p in [TTLOCK, TUYA, TEDEE] {
+        p.register();
+    }
+}
+
 pub fn connection(org: OrgId) -> Connection {
+    register_vendors();
     let now = now_ms();
     Connection {
         id: ConnectionId::new(),
         org_id: org,
-        provider: Provider::Ttlock,
+        provider: TTLOCK,
         name: "Main account".into(),
         base_url: Some("http://127.0.0.1:1".into()),
         status: ConnectionStatus::Active,

@@ -24,7 +24,17 @@ use lockbridge_core::time::{Millis, parse_utc_lenient, to_rfc3339};
 
 mod codes;
 
-const P: Provider = Provider::Tedee;
+/// This vendor, as lockbridge names it.
+pub const PROVIDER: Provider = Provider::named(&lockbridge_core::model::VendorNames {
+    id: "tedee",
+    label: "Tedee",
+});
+const P: Provider = PROVIDER;
+
+/// This vendor's adapter (its line in [`crate::builtin`]).
+pub fn adapter(cx: &crate::Context) -> std::sync::Arc<dyn lockbridge_core::Vendor> {
+    std::sync::Arc::new(TedeeProvider::new(cx))
+}
 
 /// PINs of one lock as last read, with the list version they belong to.
 type PinCache = HashMap<(ConnectionId, i64), (i64, Vec<ProviderCode>)>;

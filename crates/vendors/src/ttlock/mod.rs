@@ -23,7 +23,17 @@ use lockbridge_core::time::Millis;
 mod codes;
 mod offline;
 
-const P: Provider = Provider::Ttlock;
+/// This vendor, as lockbridge names it.
+pub const PROVIDER: Provider = Provider::named(&lockbridge_core::model::VendorNames {
+    id: "ttlock",
+    label: "TTLock",
+});
+const P: Provider = PROVIDER;
+
+/// This vendor's adapter (its line in [`crate::builtin`]).
+pub fn adapter(cx: &crate::Context) -> std::sync::Arc<dyn lockbridge_core::Vendor> {
+    std::sync::Arc::new(TtlockProvider::new(cx))
+}
 /// A busy gateway is waited for, not reported: this many tries, doubling from 250 ms.
 const BUSY_TRIES: u32 = 5;
 

@@ -25,7 +25,17 @@ mod convert;
 
 use convert::{event_of, pin_length, temp_password, weekdays_of};
 
-const P: Provider = Provider::Tuya;
+/// This vendor, as lockbridge names it.
+pub const PROVIDER: Provider = Provider::named(&lockbridge_core::model::VendorNames {
+    id: "tuya",
+    label: "Tuya",
+});
+const P: Provider = PROVIDER;
+
+/// This vendor's adapter (its line in [`crate::builtin`]).
+pub fn adapter(cx: &crate::Context) -> std::sync::Arc<dyn lockbridge_core::Vendor> {
+    std::sync::Arc::new(TuyaProvider::new(cx))
+}
 /// Tuya needs an end for every temporary password: "permanent" ones end on 2038-01-01 (the last
 /// year that fits the 32-bit seconds some locks keep), and any code ending from 2037 on reads
 /// back as permanent.
