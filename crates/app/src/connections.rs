@@ -8,7 +8,6 @@ use lockbridge_core::credentials::{Credentials, Field};
 use lockbridge_core::ids::{ConnectionId, OrgId};
 use lockbridge_core::model::{Connection, ConnectionStatus, Lock, Provider};
 use lockbridge_core::provider::{ErrorKind, ProviderResult};
-use lockbridge_core::time::now_ms;
 use lockbridge_store::SyncCounts;
 use serde_json::{Map, Value};
 
@@ -153,7 +152,7 @@ pub async fn create(
             .flatten()
     });
     let verified = api.verify(base_url.as_deref(), credentials).await?;
-    let now = now_ms();
+    let now = state.now();
     let conn = Connection {
         id: ConnectionId::new(),
         org_id: org,

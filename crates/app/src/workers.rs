@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lockbridge_core::model::{Connection, ConnectionStatus};
 use lockbridge_core::provider::ErrorKind;
-use lockbridge_core::time::{Millis, now_ms};
+use lockbridge_core::time::Millis;
 use tokio_util::sync::CancellationToken;
 
 use crate::Service;
@@ -31,7 +31,7 @@ pub async fn refresh_due_tokens(state: &Service) -> AppResult<usize> {
         let margin = api
             .refresh_margin()
             .unwrap_or(state.settings.refresh_margin);
-        let before = now_ms() + margin.as_millis() as i64;
+        let before = state.now() + margin.as_millis() as i64;
         let due = state
             .store
             .connections_expiring(provider, before, 50)

@@ -198,9 +198,11 @@ both_backends!(
 
         let workers = t.other_instance(fast);
         let workers_url = serve_as(&t, &workers, InstanceRole::Workers).await;
-        wait_until("the workers instance set the code on the lock", || {
-            t.pins_on(0).iter().any(|(pin, _)| pin == "86420")
-        })
+        wait_until(
+            "the workers instance set the code on the lock",
+            t.sim.changes(),
+            || t.pins_on(0).iter().any(|(pin, _)| pin == "86420"),
+        )
         .await;
         // The API instance answers what the workers instance did.
         let mut read = None;

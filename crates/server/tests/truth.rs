@@ -64,7 +64,7 @@ both_backends!(
         let state = t.app.state.clone();
         let pass = tokio::spawn(async move { engine::run_due_codes(&state).await.unwrap() });
         // The pass works the codes one after another: one add takes effect and is held.
-        wait_until("a PIN reaches the lock", || {
+        wait_until("a PIN reaches the lock", t.sim.changes(), || {
             pins.iter().any(|p| has_pin(&t, p))
         })
         .await;
@@ -113,7 +113,10 @@ both_backends!(
         t.sim.hold(ADD);
         let state = t.app.state.clone();
         let slow = tokio::spawn(async move { engine::run_due_codes(&state).await.unwrap() });
-        wait_until("the add reaches the lock", || has_pin(&t, "513902")).await;
+        wait_until("the add reaches the lock", t.sim.changes(), || {
+            has_pin(&t, "513902")
+        })
+        .await;
         // The first worker's answer is still on its way when its lease runs out (its instance
         // stalled): another worker takes the code over.
         t.app
@@ -164,7 +167,10 @@ both_backends!(
         t.sim.hold(ADD);
         let state = t.app.state.clone();
         let doomed = tokio::spawn(async move { engine::run_due_codes(&state).await });
-        wait_until("the add reaches the lock", || has_pin(&t, "620417")).await;
+        wait_until("the add reaches the lock", t.sim.changes(), || {
+            has_pin(&t, "620417")
+        })
+        .await;
         // The instance dies with the vendor's answer on its way: nothing of it reaches the store.
         doomed.abort();
         assert!(doomed.await.unwrap_err().is_cancelled());
@@ -231,7 +237,10 @@ both_backends!(
         t.sim.hold(ADD);
         let state = t.app.state.clone();
         let doomed = tokio::spawn(async move { engine::run_due_codes(&state).await });
-        wait_until("the add reaches the lock", || has_pin(&t, "731950")).await;
+        wait_until("the add reaches the lock", t.sim.changes(), || {
+            has_pin(&t, "731950")
+        })
+        .await;
         doomed.abort();
         let _ = doomed.await;
         t.sim.release(ADD);

@@ -41,6 +41,8 @@ impl Received {
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
+    /// Moves with every request received.
+    arrivals: Arc<tokio::sync::watch::Sender<u64>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
     hang: Arc<Mutex<bool>>,
 }
@@ -58,6 +60,7 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
         signature: h("webhook-signature"),
         body: body.to_vec(),
     });
+    r.arrivals.send_modify(|n| *n += 1);
     if *r.hang.lock().unwrap() {
         std::future::pending::<()>().await;
     }
@@ -336,9 +339,11 @@ both_backends!(a_hanging_endpoint_delays_no_other, |db: Db| async move {
             .await;
     }
     let hanging = webhooks::start_due(&t.app.state).await.unwrap();
-    wait_until("the slow endpoint holds its lane's attempts", || {
-        slow.got().len() == 8
-    })
+    wait_until(
+        "the slow endpoint holds its lane's attempts",
+        slow.arrivals.subscribe(),
+        || slow.got().len() == 8,
+    )
     .await;
     // Meanwhile every other endpoint is served, pass after pass.
     for round in 1..=3 {

@@ -381,16 +381,23 @@ impl TestApp {
     }
 }
 
-/// Waits (yielding to the other tasks, never sleeping) until `cond` holds; panics after 20 s.
-pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never happened: {what}"
-        );
-        tokio::task::yield_now().await;
-    }
+/// Waits until `cond` holds, looking again each time `changes` moves (a simulator's or a
+/// receiver's: what `cond` reads changed), never spinning or sleeping; panics after 20 s.
+pub async fn wait_until<T>(
+    what: &str,
+    mut changes: tokio::sync::watch::Receiver<T>,
+    mut cond: impl FnMut() -> bool,
+) {
+    let waited = tokio::time::timeout(Duration::from_secs(20), async {
+        while !cond() {
+            if changes.changed().await.is_err() {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    assert_eq!(waited, Ok(true), "never happened: {what}");
 }
 
 /// Tedee through the API.

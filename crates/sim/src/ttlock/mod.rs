@@ -46,6 +46,8 @@ pub struct TtlockSim {
     /// Routes whose gateway commands take effect at once but whose answers wait until the
     /// route is released: a test sets an interleaving by holding an answer, not by a latency.
     held: Arc<tokio::sync::watch::Sender<std::collections::HashSet<String>>>,
+    /// Moves after every vendor request the fake carried out.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A handler's answer, and the gateway it kept busy (if any).
@@ -91,6 +93,7 @@ impl TtlockSim {
         TtlockSim {
             world: Arc::new(Mutex::new(World::new(seed))),
             held: Arc::new(tokio::sync::watch::Sender::new(Default::default())),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -112,6 +115,12 @@ impl TtlockSim {
         self.held.send_modify(|held| {
             held.remove(route);
         });
+    }
+
+    /// Moves after every vendor request the fake carried out: a test waits on it for what a
+    /// request changed, instead of looking again and again.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Seeds the demo account: five locks (two behind one gateway, one behind an offline
@@ -200,6 +209,7 @@ async fn vendor(
             }
         }
     };
+    sim.changes.send_modify(|n| *n += 1);
     if let Some((gateway, ms)) = busy {
         let _guard = BusyGuard {
             sim: sim.clone(),
