@@ -11,7 +11,7 @@ use lockbridge_core::credentials::Field;
 use lockbridge_core::ids::LockId;
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::Provider;
-use lockbridge_core::provider::{TokenSink, TokenUpdate};
+use lockbridge_core::provider::{TokenStore, TokenUpdate};
 use lockbridge_core::time::{Clock, Millis};
 use lockbridge_store::{Dialect, SharedBudgets, Store};
 use lockbridge_vendors::pace::Pace;
@@ -207,6 +207,46 @@ impl CodeReads {
     }
 }
 
+/// The vendor tokens as the store keeps them: renewals a vendor session made on its own are
+/// written by one background task, in the order they came.
+struct StoredTokens {
+    store: Store,
+    renewed: tokio::sync::mpsc::UnboundedSender<TokenUpdate>,
+}
+
+impl StoredTokens {
+    /// Must be called inside a Tokio runtime (the writer is a task).
+    fn new(store: Store) -> StoredTokens {
+        let (renewed, mut rx) = tokio::sync::mpsc::unbounded_channel::<TokenUpdate>();
+        let persist = store.clone();
+        tokio::spawn(async move {
+            while let Some(u) = rx.recv().await {
+                if let Err(e) = persist
+                    .store_tokens(u.connection_id, &u.tokens, u.expires_at)
+                    .await
+                {
+                    tracing::error!(connection = %u.connection_id, error = %lockbridge_core::provider::error_chain(&e), "could not persist renewed tokens");
+                }
+            }
+        });
+        StoredTokens { store, renewed }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for StoredTokens {
+    fn save(&self, update: TokenUpdate) {
+        let _ = self.renewed.send(update);
+    }
+
+    async fn stored(
+        &self,
+        id: lockbridge_core::ConnectionId,
+    ) -> Option<lockbridge_core::Connection> {
+        self.store.connection_by_id(id).await.ok().flatten()
+    }
+}
+
 /// The application's shared state. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -227,10 +267,6 @@ impl Service {
     /// renewed vendor tokens are persisted by a background task.
     pub fn new(store: Store, settings: Settings) -> Service {
         let calls = Arc::new(VendorCalls::default());
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TokenUpdate>();
-        let sink: TokenSink = Arc::new(move |update| {
-            let _ = tx.send(update);
-        });
         let mut providers = Providers::default();
         let clock = Arc::new(Clock::default());
         // Several instances share a PostgreSQL database, and their vendor budgets with it; a
@@ -245,18 +281,11 @@ impl Service {
             settings.budget_wait,
         ));
         let cx = lockbridge_vendors::Context {
-            tokens: sink,
+            tokens: Arc::new(StoredTokens::new(store.clone())),
             calls: calls.clone(),
             operation_poll: settings.operation_poll,
             request_timeout: settings.vendor_request_timeout,
             pace: pace.clone(),
-            stored: {
-                let store = store.clone();
-                Arc::new(move |id| {
-                    let store = store.clone();
-                    Box::pin(async move { store.connection_by_id(id).await.ok().flatten() })
-                })
-            },
         };
         for vendor in lockbridge_vendors::builtin(&cx) {
             if let Some(rate) = vendor.default_rate() {
@@ -264,17 +293,6 @@ impl Service {
             }
             providers.insert(vendor);
         }
-        let persist = store.clone();
-        tokio::spawn(async move {
-            while let Some(u) = rx.recv().await {
-                if let Err(e) = persist
-                    .store_tokens(u.connection_id, &u.tokens, u.expires_at)
-                    .await
-                {
-                    tracing::error!(connection = %u.connection_id, error = %lockbridge_core::provider::error_chain(&e), "could not persist renewed tokens");
-                }
-            }
-        });
         Service::build(store, settings, providers, calls, clock)
     }
 

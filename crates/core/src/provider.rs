@@ -189,8 +189,32 @@ pub struct TokenUpdate {
     pub expires_at: Option<Millis>,
 }
 
-/// Called by adapters whenever a vendor session renewed its tokens on its own.
-pub type TokenSink = Arc<dyn Fn(TokenUpdate) + Send + Sync>;
+/// Where a connection's vendor tokens live, as the adapters see it: what a vendor session
+/// renewed on its own is saved there, and a token refused mid-flight is first looked for there
+/// (another instance may have stored its renewal).
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Saves tokens a vendor session renewed on its own; written in the background, in order
+    /// (a vendor client reports them from a synchronous callback).
+    fn save(&self, update: TokenUpdate);
+
+    /// The connection as stored now (`None`: gone, or nothing stored).
+    async fn stored(&self, id: ConnectionId) -> Option<Connection>;
+}
+
+/// A token store with nothing in it, that keeps nothing (a build without a store: the OpenAPI
+/// document's).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTokenStore;
+
+#[async_trait]
+impl TokenStore for NoTokenStore {
+    fn save(&self, _: TokenUpdate) {}
+
+    async fn stored(&self, _: ConnectionId) -> Option<Connection> {
+        None
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct DeviceLock {

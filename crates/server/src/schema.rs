@@ -158,12 +158,11 @@ impl JsonSchema for CredentialFields {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         let cx = lockbridge_vendors::Context {
-            tokens: std::sync::Arc::new(|_| {}),
+            tokens: std::sync::Arc::new(lockbridge_core::provider::NoTokenStore),
             calls: Default::default(),
             operation_poll: std::time::Duration::ZERO,
             request_timeout: std::time::Duration::ZERO,
             pace: Default::default(),
-            stored: lockbridge_vendors::nothing_stored(),
         };
         let vendors: Vec<String> = lockbridge_vendors::builtin(&cx)
             .iter()

@@ -40,7 +40,7 @@ pub fn adapter(cx: &crate::Context) -> std::sync::Arc<dyn lockbridge_core::Vendo
 pub struct KiiProvider {
     sessions: Sessions<KiiClient>,
     http: reqwest::Client,
-    sink: TokenSink,
+    tokens: Arc<dyn TokenStore>,
     calls: Arc<VendorCalls>,
     timeout: Duration,
 }
@@ -129,7 +129,7 @@ impl KiiProvider {
         KiiProvider {
             sessions: Sessions::default(),
             http: reqwest::Client::new(),
-            sink: cx.tokens.clone(),
+            tokens: cx.tokens.clone(),
             calls: cx.calls.clone(),
             timeout: cx.request_timeout,
         }
@@ -155,9 +155,9 @@ impl KiiProvider {
                     expires_at_ms: conn.token_expires_at,
                 });
             }
-            let (sink, id) = (self.sink.clone(), conn.id);
+            let (store, id) = (self.tokens.clone(), conn.id);
             let client = client.on_admin_token(Arc::new(move |t: &AdminToken| {
-                sink(TokenUpdate {
+                store.save(TokenUpdate {
                     connection_id: id,
                     tokens: token_fields(t),
                     expires_at: t.expires_at_ms,

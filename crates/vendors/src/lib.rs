@@ -15,13 +15,14 @@ use std::time::Duration;
 use lockbridge_core::Vendor;
 use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::Provider;
-use lockbridge_core::provider::TokenSink;
+use lockbridge_core::provider::TokenStore;
 
 /// What the service gives every adapter.
 #[derive(Clone)]
 pub struct Context {
-    /// Where tokens an adapter renewed on its own are sent, to be stored.
-    pub tokens: TokenSink,
+    /// Where tokens an adapter renewed on its own are saved, and looked for when one is
+    /// refused mid-flight.
+    pub tokens: Arc<dyn TokenStore>,
     /// Counts and times every vendor call.
     pub calls: Arc<VendorCalls>,
     /// How often a lock operation that completes asynchronously is polled.
@@ -30,24 +31,6 @@ pub struct Context {
     pub request_timeout: Duration,
     /// The vendor budgets every request and gateway command spends.
     pub pace: Arc<pace::Pace>,
-    /// A connection as stored now: where an adapter looks for tokens another instance renewed
-    /// before it renews on its own.
-    pub stored: Stored,
-}
-
-/// Reads a connection from the store.
-pub type Stored = Arc<
-    dyn Fn(
-            lockbridge_core::ConnectionId,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Option<lockbridge_core::Connection>> + Send>,
-        > + Send
-        + Sync,
->;
-
-/// Nothing stored (a build without a store: the OpenAPI document's).
-pub fn nothing_stored() -> Stored {
-    Arc::new(|_| Box::pin(async { None }))
 }
 
 impl std::fmt::Debug for Context {

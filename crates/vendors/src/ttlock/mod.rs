@@ -44,8 +44,7 @@ pub struct TtlockProvider {
     /// The account's request budget, and one command at a time per gateway (or per Wi-Fi
     /// lock) across every instance.
     pace: Arc<crate::pace::Pace>,
-    stored: crate::Stored,
-    sink: TokenSink,
+    tokens: Arc<dyn TokenStore>,
     calls: Arc<VendorCalls>,
     busy_backoff: Duration,
     timeout: Duration,
@@ -190,8 +189,7 @@ impl TtlockProvider {
             verifier: TtlockClient::new(),
             sessions: Sessions::default(),
             pace: cx.pace.clone(),
-            stored: cx.stored.clone(),
-            sink: cx.tokens.clone(),
+            tokens: cx.tokens.clone(),
             calls: cx.calls.clone(),
             busy_backoff: Duration::from_millis(250),
             timeout: cx.request_timeout,
@@ -212,14 +210,14 @@ impl TtlockProvider {
                 .map_err(|e| map_err(e, false))?;
             // A token refused or expired is first looked for in the store, where another
             // instance may have put its renewal.
-            let (stored, id) = (self.stored.clone(), conn.id);
+            let (store, id) = (self.tokens.clone(), conn.id);
             client.tokens_from(Arc::new(move || {
-                let stored = stored.clone();
-                Box::pin(async move { stored_tokens(&stored(id).await?).ok() })
+                let store = store.clone();
+                Box::pin(async move { stored_tokens(&store.stored(id).await?).ok() })
             }));
-            let (sink, id) = (self.sink.clone(), conn.id);
+            let (store, id) = (self.tokens.clone(), conn.id);
             client.on_tokens(move |t| {
-                sink(TokenUpdate {
+                store.save(TokenUpdate {
                     connection_id: id,
                     tokens: token_fields(t),
                     expires_at: Some(ms(t.expires_at)),

@@ -45,11 +45,10 @@ const PERMANENT_FROM_S: i64 = 2_114_380_800;
 pub struct TuyaProvider {
     sessions: Sessions<TuyaClient>,
     http: reqwest::Client,
-    sink: TokenSink,
+    tokens: Arc<dyn TokenStore>,
     calls: Arc<VendorCalls>,
     /// The account's request budget, shared by every instance.
     pace: Arc<crate::pace::Pace>,
-    stored: crate::Stored,
     timeout: Duration,
 }
 
@@ -145,10 +144,9 @@ impl TuyaProvider {
         TuyaProvider {
             sessions: Sessions::default(),
             http: reqwest::Client::new(),
-            sink: cx.tokens.clone(),
+            tokens: cx.tokens.clone(),
             calls: cx.calls.clone(),
             pace: cx.pace.clone(),
-            stored: cx.stored.clone(),
             timeout: cx.request_timeout,
         }
     }
@@ -189,14 +187,14 @@ impl TuyaProvider {
             }
             // Tuya supersedes a pair on every renewal: a token refused or expired is first
             // looked for in the store, where another instance may have put its renewal.
-            let (stored, id) = (self.stored.clone(), conn.id);
+            let (store, id) = (self.tokens.clone(), conn.id);
             client.tokens_from(Arc::new(move || {
-                let stored = stored.clone();
-                Box::pin(async move { stored(id).await.as_ref().and_then(stored_tokens) })
+                let store = store.clone();
+                Box::pin(async move { store.stored(id).await.as_ref().and_then(stored_tokens) })
             }));
-            let (sink, id) = (self.sink.clone(), conn.id);
+            let (store, id) = (self.tokens.clone(), conn.id);
             client.on_tokens(Arc::new(move |t: &Tokens| {
-                sink(TokenUpdate {
+                store.save(TokenUpdate {
                     connection_id: id,
                     tokens: token_fields(t),
                     expires_at: Some(t.expires_at_ms),
