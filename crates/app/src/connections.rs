@@ -108,8 +108,7 @@ pub fn parse_credentials(
 /// Names the first credential neither given nor stored.
 pub fn require_all(fields: &[Field], c: &Credentials, prefix: &str) -> AppResult<()> {
     for f in fields.iter().filter(|f| !f.optional) {
-        let present =
-            c.get(f.name).is_some() || (f.name == "password" && c.get("password_md5").is_some());
+        let present = c.get(f.name).is_some() || f.stored_as.is_some_and(|n| c.get(n).is_some());
         if !present {
             return Err(AppError::validation(
                 format!("{prefix}{}", f.name),
@@ -143,11 +142,14 @@ pub async fn create(
     credentials: &Credentials,
 ) -> AppResult<Connection> {
     let api = state.providers.get(provider)?;
-    // A Tuya `region` names the data centre itself; the configured default host is for
-    // connections that name none.
-    let names_region = credentials.get("region").is_some();
+    // A field that picks the vendor's host (Tuya's `region`) wins over the configured default
+    // host, which is for connections that pick none.
+    let picks_host = api
+        .credential_fields()
+        .iter()
+        .any(|f| f.picks_host && credentials.get(f.name).is_some());
     let base_url = base_url.or_else(|| {
-        (!names_region)
+        (!picks_host)
             .then(|| state.settings.base_urls.get(&provider).cloned())
             .flatten()
     });
@@ -181,13 +183,18 @@ pub async fn update_credentials(
     supplied: &Credentials,
     actor: &lockbridge_core::events::Actor,
 ) -> AppResult<Connection> {
+    let api = state.providers.get(conn.provider)?;
     let mut merged = conn.credentials.clone();
     merged.merge(supplied);
-    if supplied.get("password").is_some() {
-        // A new plain password replaces the stored hash; the adapter hashes it.
-        merged.remove("password_md5");
+    // A field given anew replaces the derived form the adapter kept of it (TTLock's password
+    // and its MD5): the adapter derives it again.
+    for field in api.credential_fields() {
+        if let Some(kept) = field.stored_as
+            && supplied.get(field.name).is_some()
+        {
+            merged.remove(kept);
+        }
     }
-    let api = state.providers.get(conn.provider)?;
     let verified = api.verify(conn.base_url.as_deref(), &merged).await?;
     state
         .store

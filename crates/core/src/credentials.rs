@@ -14,6 +14,12 @@ pub struct Field {
     pub secret: bool,
     /// May be left out.
     pub optional: bool,
+    /// The name the adapter stores it under when it keeps a derived form (TTLock keeps the
+    /// password's MD5 as `password_md5`): a stored connection has the field when it has either.
+    pub stored_as: Option<&'static str>,
+    /// The value picks the vendor's host (Tuya's `region`): a connection that gives it is not
+    /// pointed at the configured default host.
+    pub picks_host: bool,
 }
 
 impl Field {
@@ -23,6 +29,8 @@ impl Field {
             name,
             secret: true,
             optional: false,
+            stored_as: None,
+            picks_host: false,
         }
     }
 
@@ -32,6 +40,8 @@ impl Field {
             name,
             secret: false,
             optional: false,
+            stored_as: None,
+            picks_host: false,
         }
     }
 
@@ -41,6 +51,24 @@ impl Field {
             name,
             secret: false,
             optional: true,
+            stored_as: None,
+            picks_host: false,
+        }
+    }
+
+    /// The same field, kept by the adapter under `name` in a derived form.
+    pub const fn stored_as(self, name: &'static str) -> Field {
+        Field {
+            stored_as: Some(name),
+            ..self
+        }
+    }
+
+    /// The same field, whose value picks the vendor's host.
+    pub const fn picks_host(self) -> Field {
+        Field {
+            picks_host: true,
+            ..self
         }
     }
 }

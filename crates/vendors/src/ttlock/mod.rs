@@ -357,7 +357,8 @@ impl Vendor for TtlockProvider {
             Field::plain("client_id"),
             Field::secret("client_secret"),
             Field::plain("username"),
-            Field::secret("password"),
+            // Kept only as its MD5.
+            Field::secret("password").stored_as("password_md5"),
         ];
         FIELDS
     }

@@ -237,7 +237,7 @@ impl Vendor for TuyaProvider {
             Field::secret("access_secret"),
             // `region` (cn, us, us-east, eu, eu-west, in, sg) picks the data centre when the
             // connection has no base URL.
-            Field::optional("region"),
+            Field::optional("region").picks_host(),
         ];
         FIELDS
     }
