@@ -42,6 +42,21 @@ fn a_bad_vendor_rate_is_named_and_nothing_is_created() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn an_unknown_role_is_named() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lockbridge"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--role", "both"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--role") && stderr.contains("\"both\" is not a role: api, workers or all"),
+        "{stderr}"
+    );
+}
+
 /// Started under a low open-file limit, `serve` raises its soft limit to the hard one and
 /// serves fewer connections at once than that, keeping a reserve for its own files; then a
 /// client holding more idle connections than the limit cannot keep another client out.

@@ -215,3 +215,31 @@ async fn demo_json_nests_the_simulators() {
         "{desc}"
     );
 }
+
+#[tokio::test]
+async fn addr_fixes_one_simulators_port_and_names_an_unknown_vendor() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let addr = format!("tuya=127.0.0.1:{port}");
+    let (_child, desc) = first_line(&["sim", "--json", "--addr", &addr]);
+    assert_eq!(
+        desc["tuya"]["base_url"],
+        format!("http://127.0.0.1:{port}"),
+        "{desc}"
+    );
+    // Every other simulator still serves, on a port of its own.
+    for vendor in ["ttlock", "tedee", "kii"] {
+        assert!(desc[vendor]["base_url"].is_string(), "{desc}");
+    }
+    let refused = Command::new(env!("CARGO_BIN_EXE_lockbridge"))
+        .args(["sim", "--addr", "acme=127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("\"acme\" is not a simulated vendor: ttlock, tuya, tedee, kii"),
+        "{said}"
+    );
+}
