@@ -243,6 +243,8 @@ async fn tedee(backend: Backend, n: usize, per_min: u32) {
 }
 
 fn main() {
+    // The vendors\' names parse from here on (rows read back name them).
+    lockbridge_vendors::register();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

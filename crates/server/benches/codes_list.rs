@@ -126,6 +126,8 @@ async fn bench(backend: Backend, locks: u32, codes: u64, secs: f64, rate: f64) {
 }
 
 fn main() {
+    // The vendors\' names parse from here on (rows read back name them).
+    lockbridge_vendors::register();
     let locks: u32 = knob("BENCH_LOCKS", 100_000);
     let codes: u64 = knob("BENCH_CODES", 1_000_000);
     let secs: f64 = knob("BENCH_SECONDS", 5.0);

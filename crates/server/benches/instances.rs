@@ -323,6 +323,8 @@ async fn resumed_after_death() -> Duration {
 }
 
 fn main() {
+    // The vendors\' names parse from here on (rows read back name them).
+    lockbridge_vendors::register();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -278,6 +278,8 @@ async fn restore_time(backend: Backend, rounds: usize) {
 
 #[tokio::main]
 async fn main() {
+    // The vendors\' names parse from here on (rows read back name them).
+    lockbridge_vendors::register();
     let locks: u32 = knob("BENCH_LOCKS", 10_000);
     let only: String = knob("BENCH_BACKEND", String::new());
     for backend in [Backend::Sqlite, Backend::Postgres] {

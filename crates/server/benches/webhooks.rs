@@ -228,6 +228,8 @@ async fn event_log(backend: Backend, n: usize) {
 }
 
 fn main() {
+    // The vendors\' names parse from here on (rows read back name them).
+    lockbridge_vendors::register();
     let deliveries = knob("BENCH_DELIVERIES", 5_000usize);
     let rate = knob("BENCH_RATE", 200.0f64);
     let events = knob("BENCH_EVENTS", 1_000_000usize);
