@@ -156,3 +156,121 @@ impl HealthRules for Health {
         warnings
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockbridge_core::ids::{ConnectionId, LockId, OrgId};
+    use lockbridge_core::model::{Capabilities, LockState, Provider, VendorNames};
+    use lockbridge_core::provider::DeviceLock;
+    use lockbridge_core::rules::CodeRules;
+
+    const VENDOR: Provider = Provider::named(&VendorNames {
+        id: "test",
+        label: "Test",
+    });
+
+    fn device(online: bool, battery: Option<u8>) -> DeviceLock {
+        DeviceLock {
+            provider_id: "1".into(),
+            name: "Front door".into(),
+            online,
+            reach_reported: false,
+            state: LockState::Locked,
+            battery,
+            gateway: None,
+            time_zone: Some("Europe/Warsaw".into()),
+            utc_offset_minutes: None,
+            capabilities: Capabilities {
+                access_codes: true,
+                time_bound_codes: true,
+                ..Default::default()
+            },
+            code_rules: CodeRules::ttlock(),
+        }
+    }
+
+    fn stored(d: &DeviceLock, health: &LockHealth) -> Lock {
+        Lock {
+            id: LockId::new(),
+            connection_id: ConnectionId::new(),
+            org_id: OrgId::new(),
+            provider: VENDOR,
+            provider_id: d.provider_id.clone(),
+            name: d.name.clone(),
+            online: health.online,
+            state: d.state,
+            battery: d.battery,
+            gateway_id: None,
+            time_zone: d.time_zone.clone(),
+            utc_offset_minutes: d.utc_offset_minutes,
+            capabilities: d.capabilities,
+            code_rules: d.code_rules.clone(),
+            errors: health.errors.clone(),
+            warnings: health.warnings.clone(),
+            updated_at: 0,
+        }
+    }
+
+    fn seen<'a>(before: Option<&'a Lock>, d: &'a DeviceLock, live_codes: i64) -> SeenLock<'a> {
+        SeenLock {
+            before,
+            device: d,
+            gateway_down: false,
+            live_codes,
+            time_zone: d.time_zone.as_deref(),
+            now: 1_000,
+        }
+    }
+
+    fn codes(list: &[Notice]) -> Vec<&str> {
+        list.iter().map(|n| n.code.as_str()).collect()
+    }
+
+    #[test]
+    fn a_battery_going_low_warns_once_with_one_event() {
+        let fine = device(true, Some(80));
+        let first = Health.lock(&seen(None, &fine, 0));
+        assert!(first.warnings.is_empty() && first.events.is_empty());
+        let before = stored(&fine, &first);
+        let low = device(true, Some(LOW_BATTERY - 1));
+        let judged = Health.lock(&seen(Some(&before), &low, 0));
+        assert_eq!(codes(&judged.warnings), ["low_battery"]);
+        let kinds: Vec<_> = judged.events.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, [EventType::LockBatteryLow]);
+        // Still low at the next sync: the warning stays, no second event.
+        let again = Health.lock(&seen(Some(&stored(&low, &judged)), &low, 0));
+        assert_eq!(codes(&again.warnings), ["low_battery"]);
+        assert!(again.events.is_empty());
+    }
+
+    #[test]
+    fn a_lock_a_command_could_not_reach_stays_offline_until_one_reaches_it() {
+        let d = device(true, None);
+        let synced = stored(&d, &Health.lock(&seen(None, &d, 0)));
+        let (online, errors) = Health.reach(&synced, Some("device_offline"), 2_000);
+        assert!(!online);
+        let unreached = Lock {
+            online,
+            errors,
+            ..synced.clone()
+        };
+        // The vendor's list knows only the gateway: the lock stays offline.
+        let judged = Health.lock(&seen(Some(&unreached), &d, 0));
+        assert!(!judged.online);
+        assert_eq!(codes(&judged.errors), ["device_offline"]);
+        // A command that reaches it brings it back.
+        let (online, errors) = Health.reach(&unreached, None, 3_000);
+        assert!(online && errors.is_empty());
+    }
+
+    #[test]
+    fn nine_tenths_of_the_capacity_warns() {
+        let d = device(true, None);
+        let max = i64::from(d.code_rules.max_codes.unwrap());
+        let below = Health.lock(&seen(None, &d, max * 9 / 10 - 1));
+        assert!(below.warnings.is_empty());
+        let near = Health.lock(&seen(None, &d, max * 9 / 10));
+        assert_eq!(codes(&near.warnings), ["code_capacity_near"]);
+    }
+}

@@ -340,3 +340,17 @@ async fn failed(
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_schedule_ends_after_the_eighth_attempt() {
+        let now = 1_000_000;
+        assert_eq!(next_attempt_at(1, now), Some(now + 5_000));
+        assert_eq!(next_attempt_at(2, now), Some(now + 300_000));
+        assert_eq!(next_attempt_at(7, now), Some(now + 36_000_000));
+        assert_eq!(next_attempt_at(8, now), None, "the delivery has failed");
+    }
+}
