@@ -15,6 +15,8 @@ pub mod rules;
 pub mod schedule;
 pub mod shared_pin;
 pub mod time;
+pub mod vendor;
+pub mod vendor_error;
 pub mod webhooks;
 pub mod windows;
 
