@@ -95,8 +95,9 @@ impl fmt::Display for Provider {
 
 impl FromStr for Provider {
     type Err = String;
+    /// Read on every stored row that names a vendor: looked up under the read lock, no copy.
     fn from_str(s: &str) -> Result<Self, String> {
-        let known = Provider::known();
+        let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
         known.iter().copied().find(|p| p.0.id == s).ok_or_else(|| {
             let names: Vec<&str> = known.iter().map(|p| p.0.id).collect();
             format!("unknown provider {s:?}: use {}", names.join(", "))

@@ -18,8 +18,6 @@ use crate::error::ApiError;
 use crate::routes::access_codes::idempotency_key;
 use crate::state::AppState;
 
-pub use lockbridge_app::workers::IDEMPOTENCY_KEPT_MS as KEPT_MS;
-
 /// Routes that keep the key on what they create.
 fn keeps_its_own(path: &str) -> bool {
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();

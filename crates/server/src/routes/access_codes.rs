@@ -189,9 +189,7 @@ async fn create(
                 .ok_or(ApiError::not_found("access code"));
         }
         Err(InsertError::Store(StoreError::Conflict(_))) => {
-            return Err(ApiError::App(AppError::AlreadyExists {
-                message: "this code is already on the lock".into(),
-            }));
+            return Err(ApiError::already_exists("this code is already on the lock"));
         }
         Err(InsertError::Capacity(max)) => {
             return Err(ApiError::App(AppError::Provider(

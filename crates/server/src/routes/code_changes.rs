@@ -6,7 +6,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use lockbridge_app::AppError;
 use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReason, Scheduling};
 use lockbridge_core::schedule::Schedule;
 use lockbridge_core::time::Millis;
@@ -57,9 +56,7 @@ where
 const WRITE_TRIES: usize = 5;
 
 fn changed_meanwhile() -> ApiError {
-    ApiError::App(AppError::AlreadyExists {
-        message: "the code changed while this request ran; read it and try again".into(),
-    })
+    ApiError::already_exists("the code changed while this request ran; read it and try again")
 }
 
 /// Works the code at once if nobody else holds it; answers it as it then stands.
@@ -151,9 +148,7 @@ pub(super) async fn update(
             Ok(true) => {}
             Ok(false) => continue,
             Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::App(AppError::AlreadyExists {
-                    message: "this code is already on the lock".into(),
-                }));
+                return Err(ApiError::already_exists("this code is already on the lock"));
             }
             Err(e) => return Err(e.into()),
         }

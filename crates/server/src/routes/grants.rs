@@ -302,9 +302,10 @@ async fn create(
             }
             Err((Some(i), InsertError::Store(StoreError::Conflict(_)))) if body.code.is_some() => {
                 let lock = &locks[i];
-                return Err(ApiError::App(AppError::AlreadyExists {
-                    message: format!("lock {} \"{}\" already holds this code", lock.id, lock.name),
-                }));
+                return Err(ApiError::already_exists(format!(
+                    "lock {} \"{}\" already holds this code",
+                    lock.id, lock.name
+                )));
             }
             Err((_, InsertError::Store(StoreError::Conflict(_)))) => continue,
             Err((i, InsertError::Capacity(max))) => {
@@ -323,9 +324,9 @@ async fn create(
             Err((_, InsertError::Store(e))) => return Err(e.into()),
         }
     }
-    Err(ApiError::App(AppError::AlreadyExists {
-        message: "could not draw a PIN that none of the locks holds yet; try again".into(),
-    }))
+    Err(ApiError::already_exists(
+        "could not draw a PIN that none of the locks holds yet; try again",
+    ))
 }
 
 /// The grant a used `Idempotency-Key` created, when the request is the same one again; 422
@@ -463,12 +464,10 @@ async fn update(
                     .into_iter()
                     .any(|c| c.code == *pin && c.grant_id != Some(g.id));
                 if taken {
-                    return Err(ApiError::App(AppError::AlreadyExists {
-                        message: format!(
-                            "lock {} \"{}\" already holds this code",
-                            lock.id, lock.name
-                        ),
-                    }));
+                    return Err(ApiError::already_exists(format!(
+                        "lock {} \"{}\" already holds this code",
+                        lock.id, lock.name
+                    )));
                 }
             }
         }
@@ -482,9 +481,9 @@ async fn update(
         let due = bring(&s, g.id).await?;
         return Ok(Json(work_and_settle(&s, g.id, due).await?));
     }
-    Err(ApiError::App(AppError::AlreadyExists {
-        message: "the grant changed while this request ran; read it and try again".into(),
-    }))
+    Err(ApiError::already_exists(
+        "the grant changed while this request ran; read it and try again",
+    ))
 }
 
 async fn remove(
@@ -515,7 +514,7 @@ async fn remove(
         };
         return Ok((status, Json(g)));
     }
-    Err(ApiError::App(AppError::AlreadyExists {
-        message: "the grant changed while this request ran; read it and try again".into(),
-    }))
+    Err(ApiError::already_exists(
+        "the grant changed while this request ran; read it and try again",
+    ))
 }
