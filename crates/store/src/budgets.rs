@@ -5,12 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::{Result, Store, on};
 use async_trait::async_trait;
 use lockbridge_core::budgets::{BudgetError, Budgets, Rate, Window};
 use lockbridge_core::time::{Clock, Millis};
-use sqlx::Row;
-
-use crate::{Result, Store};
 
 /// [`Budgets`] in the store, on the service's clock (instances compare their times, as they do
 /// for every lease).
@@ -53,45 +51,38 @@ impl Store {
         mut change: impl FnMut(&mut Window) -> T,
     ) -> Result<T> {
         loop {
-            let row = sqlx::query(
-                &self.sql("SELECT window_state, version FROM rate_budgets WHERE key = $1"),
+            let row = on!(&self.pool, db => sqlx::query_as::<_, (String, i64)>(
+                "SELECT window_state, version FROM rate_budgets WHERE key = $1",
             )
             .bind(key.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-            let Some(row) = row else {
+            .fetch_optional(db)
+            .await)?;
+            let Some((state, version)) = row else {
                 let mut window = Window::default();
                 let out = change(&mut window);
-                let added = sqlx::query(&self.sql(
-                    "INSERT INTO rate_budgets (key, window_state, version) VALUES ($1, $2, 1) \
-                     ON CONFLICT (key) DO NOTHING",
-                ))
+                let added = on!(&self.pool, db => sqlx::query("INSERT INTO rate_budgets (key, window_state, version) VALUES ($1, $2, 1) \
+                     ON CONFLICT (key) DO NOTHING")
                 .bind(key.to_owned())
                 .bind(window.encode())
-                .execute(&self.pool)
-                .await?;
-                if added.rows_affected() > 0 {
+                .execute(db).await.map(|r| r.rows_affected()))?;
+                if added > 0 {
                     return Ok(out);
                 }
                 continue;
             };
-            let version: i64 = row.try_get("version")?;
-            let mut window = Window::decode(&row.try_get::<String, _>("window_state")?);
+            let mut window = Window::decode(&state);
             let before = window.clone();
             let out = change(&mut window);
             if window == before {
                 return Ok(out);
             }
-            let written = sqlx::query(&self.sql(
-                "UPDATE rate_budgets SET window_state = $1, version = version + 1 \
-                 WHERE key = $2 AND version = $3",
-            ))
+            let written = on!(&self.pool, db => sqlx::query("UPDATE rate_budgets SET window_state = $1, version = version + 1 \
+                 WHERE key = $2 AND version = $3")
             .bind(window.encode())
             .bind(key.to_owned())
             .bind(version)
-            .execute(&self.pool)
-            .await?;
-            if written.rows_affected() > 0 {
+            .execute(db).await.map(|r| r.rows_affected()))?;
+            if written > 0 {
                 return Ok(out);
             }
         }
@@ -105,27 +96,23 @@ impl Store {
         until: Millis,
         now: Millis,
     ) -> Result<bool> {
-        let taken = sqlx::query(&self.sql(
-            "INSERT INTO device_turns (key, holder, held_until) VALUES ($1, $2, $3) \
+        let taken = on!(&self.pool, db => sqlx::query("INSERT INTO device_turns (key, holder, held_until) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO UPDATE SET holder = $2, held_until = $3 \
-             WHERE device_turns.held_until <= $4",
-        ))
+             WHERE device_turns.held_until <= $4")
         .bind(key.to_owned())
         .bind(holder.to_owned())
         .bind(until)
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(taken.rows_affected() > 0)
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(taken > 0)
     }
 
     /// Gives `holder`'s turn on `key` back.
     pub async fn end_turn(&self, key: &str, holder: &str) -> Result<()> {
-        sqlx::query(&self.sql("DELETE FROM device_turns WHERE key = $1 AND holder = $2"))
+        on!(&self.pool, db => sqlx::query("DELETE FROM device_turns WHERE key = $1 AND holder = $2")
             .bind(key.to_owned())
             .bind(holder.to_owned())
-            .execute(&self.pool)
-            .await?;
+            .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -10,8 +10,8 @@ use lockbridge_core::model::{AccessCode, CodeStatus, Lock};
 use lockbridge_core::provider::ProviderCode;
 use lockbridge_core::time::Millis;
 
-use crate::codes::{COLUMNS, LIVE};
-use crate::{Result, Store, text};
+use crate::codes::{COLUMNS, CodeRow, LIVE};
+use crate::{Result, Store, on};
 
 impl Store {
     /// Claims up to `limit` codes whose next attempt is due and that nobody holds: each is
@@ -36,14 +36,14 @@ impl Store {
              ORDER BY next_attempt_at LIMIT $4{skip_locked}) \
              AND (lease_until IS NULL OR lease_until <= $3) RETURNING {COLUMNS}"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, CodeRow>(&sql)
             .bind(owner.to_owned())
             .bind(lease_until)
             .bind(now)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        self.codes(&rows)
+            .fetch_all(db)
+            .await)?;
+        self.codes(rows)
     }
 
     /// Claims one code for `owner` if it waits for the engine and nobody holds it (a request
@@ -60,98 +60,81 @@ impl Store {
              attempts = attempts + 1 WHERE id = $3 AND status IN ('setting', 'removing') \
              AND (lease_until IS NULL OR lease_until <= $4) RETURNING {COLUMNS}"
         );
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, CodeRow>(&sql)
             .bind(owner.to_owned())
             .bind(lease_until)
             .bind(id.to_string())
             .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.access_code(r)).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.access_code(r)).transpose()
     }
 
     /// Extends `owner`'s lease on a code; `false` when the lease is no longer theirs.
     pub async fn extend_lease(&self, id: AccessCodeId, owner: &str, until: Millis) -> Result<bool> {
-        let done = sqlx::query(
-            &self
-                .sql("UPDATE access_codes SET lease_until = $1 WHERE id = $2 AND lease_owner = $3"),
+        let done = on!(&self.pool, db => sqlx::query(
+            "UPDATE access_codes SET lease_until = $1 WHERE id = $2 AND lease_owner = $3",
         )
         .bind(until)
         .bind(id.to_string())
         .bind(owner.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Records the vendor's id of a code that has none yet (a write whose result came back
     /// after its lease was lost): a fact about the lock, whatever is wanted of the code now.
     pub async fn record_provider_id(&self, id: AccessCodeId, provider_id: &str) -> Result<bool> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE access_codes SET provider_id = $1, version = version + 1 \
-             WHERE id = $2 AND provider_id IS NULL",
-        ))
+        let done = on!(&self.pool, db => sqlx::query("UPDATE access_codes SET provider_id = $1, version = version + 1 \
+             WHERE id = $2 AND provider_id IS NULL")
         .bind(provider_id.to_owned())
         .bind(id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Codes whose `ends_at` has passed are to be removed from their locks (reason `expired`);
     /// one statement, conditional on their status and on nobody holding them. Answers how many.
     pub async fn expire_codes(&self, now: Millis) -> Result<u64> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE access_codes SET status = 'removing', removed_reason = 'expired', attempts = 0, \
+        let done = on!(&self.pool, db => sqlx::query("UPDATE access_codes SET status = 'removing', removed_reason = 'expired', attempts = 0, \
              confirming = 0, next_attempt_at = $1, version = version + 1 \
              WHERE ends_at IS NOT NULL AND ends_at <= $1 AND managed = 1 AND kind = 'online' \
-             AND status IN ('scheduled', 'setting', 'set') AND (lease_until IS NULL OR lease_until <= $1)",
-        ))
+             AND status IN ('scheduled', 'setting', 'set') AND (lease_until IS NULL OR lease_until <= $1)")
         .bind(now)
-        .execute(&self.pool)
-        .await?;
+        .execute(db).await.map(|r| r.rows_affected()))?;
         // An offline code stops working on the lock by itself at its end: nothing to send.
-        let offline = sqlx::query(&self.sql(
-            "UPDATE access_codes SET status = 'removed', removed_reason = 'expired', \
+        let offline = on!(&self.pool, db => sqlx::query("UPDATE access_codes SET status = 'removed', removed_reason = 'expired', \
              next_attempt_at = NULL, version = version + 1 \
              WHERE ends_at IS NOT NULL AND ends_at <= $1 AND kind <> 'online' AND status = 'set' \
-             AND (lease_until IS NULL OR lease_until <= $1)",
-        ))
+             AND (lease_until IS NULL OR lease_until <= $1)")
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() + offline.rows_affected())
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done + offline)
     }
 
     /// Just-in-time codes whose moment has come (a `scheduled` code's `next_attempt_at` is its
     /// opening less the lead) are to be written now: one statement, conditional on their
     /// status and on nobody holding them. Answers how many.
     pub async fn open_windows(&self, now: Millis) -> Result<u64> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE access_codes SET status = 'setting', attempts = 0, confirming = 0, \
+        let done = on!(&self.pool, db => sqlx::query("UPDATE access_codes SET status = 'setting', attempts = 0, confirming = 0, \
              version = version + 1 WHERE status = 'scheduled' AND next_attempt_at IS NOT NULL \
-             AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)",
-        ))
+             AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)")
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done)
     }
 
     /// Just-in-time codes whose opening has closed come off the lock (the engine then waits
     /// for the next opening, or lets the code expire): one statement, conditional as above.
     pub async fn close_windows(&self, now: Millis) -> Result<u64> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE access_codes SET status = 'removing', removed_reason = NULL, last_error = NULL, \
+        let done = on!(&self.pool, db => sqlx::query("UPDATE access_codes SET status = 'removing', removed_reason = NULL, last_error = NULL, \
              errors = '[]', attempts = 0, confirming = 0, next_attempt_at = $1, version = version + 1 \
              WHERE window_end IS NOT NULL AND window_end <= $1 AND scheduling = 'just_in_time' \
              AND managed = 1 AND status IN ('setting', 'set') \
-             AND (lease_until IS NULL OR lease_until <= $1)",
-        ))
+             AND (lease_until IS NULL OR lease_until <= $1)")
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done)
     }
 
     /// Records codes found on the lock that lockbridge does not know (`managed: false`, event
@@ -168,27 +151,23 @@ impl Store {
     ) -> Result<Vec<AccessCode>> {
         let mut tx = self.write_tx().await?;
         self.hold_lock_row(&mut tx, lock.id).await?;
-        let known: HashSet<String> = sqlx::query(&self.sql(
+        let known: HashSet<String> = on!(&mut tx, t => sqlx::query_scalar::<_, String>(
             "SELECT provider_id FROM access_codes WHERE lock_id = $1 AND provider_id IS NOT NULL",
-        ))
+        )
         .bind(lock.id.to_string())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| text(r, "provider_id"))
-        .collect::<Result<_>>()?;
+        .fetch_all(&mut **t)
+        .await)?
+        .into_iter()
+        .collect();
         // Ours on their way to the lock (no vendor id yet): not strangers.
         let sql = format!(
             "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND managed = 1 \
              AND provider_id IS NULL AND status IN {LIVE}"
         );
-        let in_flight = self.codes(
-            &sqlx::query(&self.sql(&sql))
-                .bind(lock.id.to_string())
-                .fetch_all(&mut *tx)
-                .await?,
-        )?;
-        let insert = self.insert_sql(1, " ON CONFLICT DO NOTHING");
+        let in_flight = self.codes(on!(&mut tx, t => sqlx::query_as::<_, CodeRow>(&sql)
+            .bind(lock.id.to_string())
+            .fetch_all(&mut **t)
+            .await)?)?;
         let mut added = Vec::new();
         let strangers = found
             .iter()
@@ -206,10 +185,13 @@ impl Store {
                 ..AccessCode::new(lock, f.spec.code.clone(), now)
             };
             let done = self
-                .bind_code(sqlx::query(&insert), &code)
-                .execute(&mut *tx)
+                .insert_codes(
+                    &mut tx,
+                    std::slice::from_ref(&code),
+                    " ON CONFLICT DO NOTHING",
+                )
                 .await?;
-            if done.rows_affected() == 1 {
+            if done == 1 {
                 let event = Event::new(lock.org_id, EventType::CodeUnmanagedFound, now)
                     .code(code.id, lock.id)
                     .connection(lock.connection_id)

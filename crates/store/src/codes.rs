@@ -10,17 +10,56 @@ use lockbridge_core::events::Event;
 use lockbridge_core::ids::{AccessCodeId, GrantId, LockId, OrgId};
 use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReason, Scheduling};
 use lockbridge_core::time::Millis;
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::QueryBuilder;
 
-use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
+use crate::{Result, Store, StoreError, Tx, on, parse, push_list};
 
+/// A code's columns, in [`CodeRow`]'s order.
 pub(crate) const COLUMNS: &str = "id, org_id, lock_id, name, code, starts_at, ends_at, schedule, status, frozen, managed, \
                        provider_id, last_error, attempts, next_attempt_at, idempotency_key, created_at, updated_at, \
                        confirming, version, lease_owner, lease_until, removed_reason, errors, warnings, \
                        on_external_change, pin_hash, idempotency_fingerprint, scheduling, window_start, \
                        window_end, grant_id, actor, kind";
-const NCOLS: usize = 34;
+
+/// A row of `access_codes` as both backends store it: the PIN sealed, its keyed hash beside it,
+/// lists and the actor as JSON text, flags as 0/1.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CodeRow {
+    id: String,
+    org_id: String,
+    lock_id: String,
+    name: Option<String>,
+    code: Vec<u8>,
+    starts_at: Option<i64>,
+    ends_at: Option<i64>,
+    schedule: Option<String>,
+    status: String,
+    frozen: i64,
+    managed: i64,
+    provider_id: Option<String>,
+    last_error: Option<String>,
+    attempts: i64,
+    next_attempt_at: Option<i64>,
+    idempotency_key: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    confirming: i64,
+    version: i64,
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+    removed_reason: Option<String>,
+    errors: String,
+    warnings: String,
+    on_external_change: Option<String>,
+    pin_hash: Option<String>,
+    idempotency_fingerprint: Option<String>,
+    scheduling: String,
+    window_start: Option<i64>,
+    window_end: Option<i64>,
+    grant_id: Option<String>,
+    actor: Option<String>,
+    kind: String,
+}
 
 /// The statuses that hold a PIN and a place on the lock (the unique index's condition).
 pub(crate) const LIVE: &str = "('scheduled', 'setting', 'set', 'removing')";
@@ -41,14 +80,6 @@ pub enum InsertError {
     Capacity(u32),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// The lease owner a write is conditional on ($25; bound, and unused, when there is none).
-fn guard_owner(guard: Guard<'_>) -> Option<String> {
-    match guard {
-        Guard::Version => None,
-        Guard::Lease(owner) => Some(owner.to_owned()),
-    }
 }
 
 /// How a grant's conditional write of one of its codes ended.
@@ -73,142 +104,174 @@ pub(crate) fn code_conflict(err: sqlx::Error) -> StoreError {
     }
 }
 
-fn json_list<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<Vec<T>> {
-    let id = text(row, "id")?;
-    serde_json::from_str(&text(row, col)?).map_err(|_| StoreError::Corrupt {
+fn json_list<T: serde::de::DeserializeOwned>(id: &str, col: &str, text: &str) -> Result<Vec<T>> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt {
         table: "access_codes",
-        id,
+        id: id.to_owned(),
         what: col.to_owned(),
     })
 }
 
 impl Store {
-    pub(crate) fn access_code(&self, row: &AnyRow) -> Result<AccessCode> {
-        let id = text(row, "id")?;
-        let sealed: Vec<u8> = row.try_get("code")?;
-        let status = text(row, "status")?;
+    pub(crate) fn access_code(&self, row: CodeRow) -> Result<AccessCode> {
+        let id = row.id;
         let corrupt = |what: String| StoreError::Corrupt {
             table: "access_codes",
             id: id.clone(),
             what,
         };
-        let reason = opt_text(row, "removed_reason")?;
-        let policy = opt_text(row, "on_external_change")?;
         Ok(AccessCode {
-            id: parse("access_codes", &id, "id", &id)?,
-            org_id: parse("access_codes", &id, "org_id", &text(row, "org_id")?)?,
-            lock_id: parse("access_codes", &id, "lock_id", &text(row, "lock_id")?)?,
-            name: opt_text(row, "name")?,
-            code: self.cipher.open_string(&id, &sealed)?,
-            starts_at: opt_int(row, "starts_at")?,
-            ends_at: opt_int(row, "ends_at")?,
-            schedule: opt_text(row, "schedule")?
+            org_id: parse("access_codes", &id, "org_id", &row.org_id)?,
+            lock_id: parse("access_codes", &id, "lock_id", &row.lock_id)?,
+            name: row.name,
+            code: self.cipher.open_string(&id, &row.code)?,
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            schedule: row
+                .schedule
                 .map(|s| serde_json::from_str(&s).map_err(|_| corrupt("schedule".into())))
                 .transpose()?,
-            scheduling: {
-                let s = text(row, "scheduling")?;
-                Scheduling::parse(&s).ok_or_else(|| corrupt(format!("scheduling {s:?}")))?
-            },
-            grant_id: opt_text(row, "grant_id")?
+            scheduling: Scheduling::parse(&row.scheduling)
+                .ok_or_else(|| corrupt(format!("scheduling {:?}", row.scheduling)))?,
+            grant_id: row
+                .grant_id
                 .map(|g| parse("access_codes", &id, "grant_id", &g))
                 .transpose()?,
-            actor: opt_text(row, "actor")?
+            actor: row
+                .actor
                 .and_then(|a| serde_json::from_str(&a).ok())
                 .unwrap_or_default(),
-            kind: {
-                let k = text(row, "kind")?;
-                lockbridge_core::model::parse_code_kind(&k)
-                    .ok_or_else(|| corrupt(format!("kind {k:?}")))?
-            },
-            window: opt_int(row, "window_start")?.zip(opt_int(row, "window_end")?),
-            status: CodeStatus::parse(&status)
-                .ok_or_else(|| corrupt(format!("status {status:?}")))?,
-            frozen: int(row, "frozen")? != 0,
-            managed: int(row, "managed")? != 0,
-            provider_id: opt_text(row, "provider_id")?,
-            last_error: opt_text(row, "last_error")?,
-            removed_reason: reason
+            kind: lockbridge_core::model::parse_code_kind(&row.kind)
+                .ok_or_else(|| corrupt(format!("kind {:?}", row.kind)))?,
+            window: row.window_start.zip(row.window_end),
+            status: CodeStatus::parse(&row.status)
+                .ok_or_else(|| corrupt(format!("status {:?}", row.status)))?,
+            frozen: row.frozen != 0,
+            managed: row.managed != 0,
+            provider_id: row.provider_id,
+            last_error: row.last_error,
+            removed_reason: row
+                .removed_reason
                 .map(|r| RemovedReason::parse(&r).ok_or_else(|| corrupt(format!("reason {r:?}"))))
                 .transpose()?,
-            errors: json_list(row, "errors")?,
-            warnings: json_list(row, "warnings")?,
-            on_external_change: policy
+            errors: json_list(&id, "errors", &row.errors)?,
+            warnings: json_list(&id, "warnings", &row.warnings)?,
+            on_external_change: row
+                .on_external_change
                 .map(|p| ExternalPolicy::parse(&p).ok_or_else(|| corrupt(format!("policy {p:?}"))))
                 .transpose()?,
-            version: int(row, "version")?,
-            lease_owner: opt_text(row, "lease_owner")?,
-            lease_until: opt_int(row, "lease_until")?,
-            attempts: int(row, "attempts")?,
-            confirming: int(row, "confirming")? != 0,
-            next_attempt_at: opt_int(row, "next_attempt_at")?,
-            idempotency_key: opt_text(row, "idempotency_key")?,
-            idempotency_fingerprint: opt_text(row, "idempotency_fingerprint")?,
-            created_at: int(row, "created_at")?,
-            updated_at: int(row, "updated_at")?,
+            version: row.version,
+            lease_owner: row.lease_owner,
+            lease_until: row.lease_until,
+            attempts: row.attempts,
+            confirming: row.confirming != 0,
+            next_attempt_at: row.next_attempt_at,
+            idempotency_key: row.idempotency_key,
+            idempotency_fingerprint: row.idempotency_fingerprint,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            id: parse("access_codes", &id, "id", &id)?,
         })
     }
 
-    pub(crate) fn codes(&self, rows: &[AnyRow]) -> Result<Vec<AccessCode>> {
-        rows.iter().map(|r| self.access_code(r)).collect()
+    pub(crate) fn codes(&self, rows: Vec<CodeRow>) -> Result<Vec<AccessCode>> {
+        rows.into_iter().map(|r| self.access_code(r)).collect()
     }
 
-    /// Binds a code's columns in `COLUMNS` order, the PIN sealed and hashed.
-    pub(crate) fn bind_code<'q>(
-        &self,
-        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-        c: &AccessCode,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    /// `c` as it is stored: the PIN sealed and hashed, lists and the actor as JSON.
+    fn code_row(&self, c: &AccessCode) -> CodeRow {
         let id = c.id.to_string();
-        let lock = c.lock_id.to_string();
-        q.bind(id.clone())
-            .bind(c.org_id.to_string())
-            .bind(lock.clone())
-            .bind(c.name.clone())
-            .bind(self.cipher.seal(&id, c.code.as_bytes()))
-            .bind(c.starts_at)
-            .bind(c.ends_at)
-            .bind(schedule_text(c))
-            .bind(c.status.as_str())
-            .bind(i64::from(c.frozen))
-            .bind(i64::from(c.managed))
-            .bind(c.provider_id.clone())
-            .bind(c.last_error.clone())
-            .bind(c.attempts)
-            .bind(c.next_attempt_at)
-            .bind(c.idempotency_key.clone())
-            .bind(c.created_at)
-            .bind(c.updated_at)
-            .bind(i64::from(c.confirming))
-            .bind(c.version)
-            .bind(c.lease_owner.clone())
-            .bind(c.lease_until)
-            .bind(c.removed_reason.map(|r| r.as_str()))
-            .bind(serde_json::to_string(&c.errors).unwrap_or_else(|_| "[]".into()))
-            .bind(serde_json::to_string(&c.warnings).unwrap_or_else(|_| "[]".into()))
-            .bind(c.on_external_change.map(|p| p.as_str()))
-            .bind(self.cipher.pin_hash(&lock, &c.code))
-            .bind(c.idempotency_fingerprint.clone())
-            .bind(c.scheduling.as_str())
-            .bind(c.window.map(|w| w.0))
-            .bind(c.window.map(|w| w.1))
-            .bind(c.grant_id.map(|g| g.to_string()))
-            .bind(serde_json::to_string(&c.actor).ok())
-            .bind(lockbridge_core::model::code_kind_text(c.kind))
+        let lock_id = c.lock_id.to_string();
+        CodeRow {
+            code: self.cipher.seal(&id, c.code.as_bytes()),
+            pin_hash: self.cipher.pin_hash(&lock_id, &c.code),
+            id,
+            org_id: c.org_id.to_string(),
+            lock_id,
+            name: c.name.clone(),
+            starts_at: c.starts_at,
+            ends_at: c.ends_at,
+            schedule: schedule_text(c),
+            status: c.status.as_str().to_owned(),
+            frozen: i64::from(c.frozen),
+            managed: i64::from(c.managed),
+            provider_id: c.provider_id.clone(),
+            last_error: c.last_error.clone(),
+            attempts: c.attempts,
+            next_attempt_at: c.next_attempt_at,
+            idempotency_key: c.idempotency_key.clone(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            confirming: i64::from(c.confirming),
+            version: c.version,
+            lease_owner: c.lease_owner.clone(),
+            lease_until: c.lease_until,
+            removed_reason: c.removed_reason.map(|r| r.as_str().to_owned()),
+            errors: serde_json::to_string(&c.errors).unwrap_or_else(|_| "[]".into()),
+            warnings: serde_json::to_string(&c.warnings).unwrap_or_else(|_| "[]".into()),
+            on_external_change: c.on_external_change.map(|p| p.as_str().to_owned()),
+            idempotency_fingerprint: c.idempotency_fingerprint.clone(),
+            scheduling: c.scheduling.as_str().to_owned(),
+            window_start: c.window.map(|w| w.0),
+            window_end: c.window.map(|w| w.1),
+            grant_id: c.grant_id.map(|g| g.to_string()),
+            actor: serde_json::to_string(&c.actor).ok(),
+            kind: lockbridge_core::model::code_kind_text(c.kind).to_owned(),
+        }
     }
 
-    pub(crate) fn insert_sql(&self, rows: usize, tail: &str) -> String {
-        let rows: Vec<String> = (0..rows)
-            .map(|r| {
-                let params: Vec<String> =
-                    (1..=NCOLS).map(|c| format!("${}", r * NCOLS + c)).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        self.sql(&format!(
-            "INSERT INTO access_codes ({COLUMNS}) VALUES {}{tail}",
-            rows.join(", ")
-        ))
-        .into_owned()
+    /// Inserts `codes` in `tx`, one statement (`INSERT … VALUES (…), (…)` followed by `tail`);
+    /// the rows affected.
+    pub(crate) async fn insert_codes(
+        &self,
+        tx: &mut Tx,
+        codes: &[AccessCode],
+        tail: &str,
+    ) -> Result<u64> {
+        let rows = codes.iter().map(|c| self.code_row(c));
+        let head = format!("INSERT INTO access_codes ({COLUMNS}) ");
+        on!(tx, t => {
+            let mut q = QueryBuilder::new(head);
+            q.push_values(rows, |mut b, r| {
+                b.push_bind(r.id)
+                    .push_bind(r.org_id)
+                    .push_bind(r.lock_id)
+                    .push_bind(r.name)
+                    .push_bind(r.code)
+                    .push_bind(r.starts_at)
+                    .push_bind(r.ends_at)
+                    .push_bind(r.schedule)
+                    .push_bind(r.status)
+                    .push_bind(r.frozen)
+                    .push_bind(r.managed)
+                    .push_bind(r.provider_id)
+                    .push_bind(r.last_error)
+                    .push_bind(r.attempts)
+                    .push_bind(r.next_attempt_at)
+                    .push_bind(r.idempotency_key)
+                    .push_bind(r.created_at)
+                    .push_bind(r.updated_at)
+                    .push_bind(r.confirming)
+                    .push_bind(r.version)
+                    .push_bind(r.lease_owner)
+                    .push_bind(r.lease_until)
+                    .push_bind(r.removed_reason)
+                    .push_bind(r.errors)
+                    .push_bind(r.warnings)
+                    .push_bind(r.on_external_change)
+                    .push_bind(r.pin_hash)
+                    .push_bind(r.idempotency_fingerprint)
+                    .push_bind(r.scheduling)
+                    .push_bind(r.window_start)
+                    .push_bind(r.window_end)
+                    .push_bind(r.grant_id)
+                    .push_bind(r.actor)
+                    .push_bind(r.kind);
+            });
+            q.push(tail);
+            q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+        })
+        .map_err(code_conflict)
     }
 
     /// Inserts a new code. With `max_codes`, the lock's live codes are counted in the same
@@ -251,61 +314,49 @@ impl Store {
         }
         if let Some(max) = max_codes {
             self.hold_lock_row(&mut tx, c.lock_id).await?;
-            let row = sqlx::query(&self.sql(&format!(
-                "SELECT COUNT(*) AS n FROM access_codes WHERE lock_id = $1 AND status IN {LIVE}"
-            )))
-            .bind(c.lock_id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-            if int(&row, "n")? >= i64::from(max) {
+            if self.live_count(&mut tx, c.lock_id).await? >= i64::from(max) {
                 return Err(InsertError::Capacity(max));
             }
         }
-        self.bind_code(sqlx::query(&self.insert_sql(1, "")), c)
-            .execute(&mut *tx)
-            .await
-            .map_err(code_conflict)?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.insert_codes(&mut tx, std::slice::from_ref(c), "")
+            .await?;
+        tx.commit().await?;
         Ok(true)
+    }
+
+    /// How many live codes the lock has, in `tx`.
+    pub(crate) async fn live_count(&self, tx: &mut Tx, lock: LockId) -> Result<i64> {
+        let sql =
+            format!("SELECT COUNT(*) FROM access_codes WHERE lock_id = $1 AND status IN {LIVE}");
+        Ok(on!(tx, t => sqlx::query_scalar::<_, i64>(&sql)
+            .bind(lock.to_string())
+            .fetch_one(&mut **t)
+            .await)?)
     }
 
     /// Whether grant `id` is still at `version`, holding its row against changes for the rest
     /// of the transaction (PostgreSQL: a share lock, which a concurrent change waits for and
     /// whose wait ends with the changed row read; SQLite's write transaction excludes every
     /// other writer already).
-    pub(crate) async fn grant_at(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        id: GrantId,
-        version: i64,
-    ) -> Result<bool> {
-        let hold = match self.dialect {
-            crate::Dialect::Postgres => " FOR SHARE",
-            crate::Dialect::Sqlite => "",
-        };
-        let row =
-            sqlx::query(&self.sql(&format!("SELECT version FROM grants WHERE id = $1{hold}")))
-                .bind(id.to_string())
-                .fetch_optional(&mut **tx)
-                .await?;
-        Ok(match row {
-            Some(row) => int(&row, "version")? == version,
-            None => false,
-        })
+    pub(crate) async fn grant_at(&self, tx: &mut Tx, id: GrantId, version: i64) -> Result<bool> {
+        let sql = format!(
+            "SELECT version FROM grants WHERE id = $1{}",
+            self.on_postgres(" FOR SHARE")
+        );
+        let stored = on!(tx, t => sqlx::query_scalar::<_, i64>(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&mut **t)
+            .await)?;
+        Ok(stored == Some(version))
     }
 
     /// Takes the lock's row for the rest of the transaction (PostgreSQL; SQLite's write
     /// transaction already excludes every other writer).
-    pub(crate) async fn hold_lock_row(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        lock: LockId,
-    ) -> Result<()> {
-        if self.dialect == crate::Dialect::Postgres {
+    pub(crate) async fn hold_lock_row(&self, tx: &mut Tx, lock: LockId) -> Result<()> {
+        if let Tx::Postgres(t) = tx {
             sqlx::query("SELECT id FROM locks WHERE id = $1 FOR UPDATE")
                 .bind(lock.to_string())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut **t)
                 .await?;
         }
         Ok(())
@@ -314,20 +365,11 @@ impl Store {
     /// Inserts codes in one transaction: all of them or, on any error, none. Rows go in
     /// batches per statement.
     pub async fn insert_access_codes(&self, codes: &[AccessCode]) -> Result<()> {
-        // The SQLite driver looks each parameter's name up by a linear scan, so a statement's
-        // cost grows with the square of its parameters there.
-        let rows = match self.dialect {
-            crate::Dialect::Sqlite => 20,
-            crate::Dialect::Postgres => 400,
-        };
+        // 34 binds a row: SQLite takes at most 32,766 a statement, PostgreSQL 65,535.
+        let rows = self.per_statement(100, 400);
         let mut tx = self.write_tx().await?;
         for chunk in codes.chunks(rows) {
-            let sql = self.insert_sql(chunk.len(), "");
-            let mut q = sqlx::query(&sql);
-            for c in chunk {
-                q = self.bind_code(q, c);
-            }
-            q.execute(&mut *tx).await.map_err(code_conflict)?;
+            self.insert_codes(&mut tx, chunk, "").await?;
         }
         tx.commit().await?;
         Ok(())
@@ -386,56 +428,50 @@ impl Store {
     /// not at `expected` (or not leased as `guard` says).
     async fn write_code(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut Tx,
         c: &AccessCode,
         expected: i64,
         guard: Guard<'_>,
         now: Millis,
     ) -> Result<bool> {
-        let id = c.id.to_string();
-        let lease_set = match guard {
-            Guard::Version => "",
-            Guard::Lease(_) => ", lease_owner = NULL, lease_until = NULL",
-        };
-        let sql = format!(
-            "UPDATE access_codes SET name = $1, code = $2, starts_at = $3, ends_at = $4, schedule = $5, \
-             status = $6, frozen = $7, provider_id = $8, last_error = $9, attempts = $10, next_attempt_at = $11, \
-             updated_at = $12, confirming = $13, removed_reason = $14, errors = $15, warnings = $16, \
-             on_external_change = $17, managed = $18, pin_hash = $19, scheduling = $22, \
-             window_start = $23, window_end = $24, actor = $26, version = version + 1{lease_set} \
-             WHERE id = $20 AND version = $21 AND ($25 IS NULL OR lease_owner = $25)"
-        );
-        let sql = self.sql(&sql);
-        let mut q = sqlx::query(&sql)
-            .bind(c.name.clone())
-            .bind(self.cipher.seal(&id, c.code.as_bytes()))
-            .bind(c.starts_at)
-            .bind(c.ends_at)
-            .bind(schedule_text(c))
-            .bind(c.status.as_str())
-            .bind(i64::from(c.frozen))
-            .bind(c.provider_id.clone())
-            .bind(c.last_error.clone())
-            .bind(c.attempts)
-            .bind(c.next_attempt_at)
-            .bind(now)
-            .bind(i64::from(c.confirming))
-            .bind(c.removed_reason.map(|r| r.as_str()))
-            .bind(serde_json::to_string(&c.errors).unwrap_or_else(|_| "[]".into()))
-            .bind(serde_json::to_string(&c.warnings).unwrap_or_else(|_| "[]".into()))
-            .bind(c.on_external_change.map(|p| p.as_str()))
-            .bind(i64::from(c.managed))
-            .bind(self.cipher.pin_hash(&c.lock_id.to_string(), &c.code))
-            .bind(id)
-            .bind(expected);
-        q = q
-            .bind(c.scheduling.as_str())
-            .bind(c.window.map(|w| w.0))
-            .bind(c.window.map(|w| w.1));
-        q = q.bind(guard_owner(guard));
-        q = q.bind(serde_json::to_string(&c.actor).ok());
-        let done = q.execute(&mut **tx).await.map_err(code_conflict)?;
-        Ok(done.rows_affected() == 1)
+        let r = self.code_row(c);
+        let done = on!(tx, t => {
+            let mut q = QueryBuilder::new("UPDATE access_codes SET version = version + 1");
+            q.push(", name = ").push_bind(r.name);
+            q.push(", code = ").push_bind(r.code);
+            q.push(", starts_at = ").push_bind(r.starts_at);
+            q.push(", ends_at = ").push_bind(r.ends_at);
+            q.push(", schedule = ").push_bind(r.schedule);
+            q.push(", status = ").push_bind(r.status);
+            q.push(", frozen = ").push_bind(r.frozen);
+            q.push(", provider_id = ").push_bind(r.provider_id);
+            q.push(", last_error = ").push_bind(r.last_error);
+            q.push(", attempts = ").push_bind(r.attempts);
+            q.push(", next_attempt_at = ").push_bind(r.next_attempt_at);
+            q.push(", updated_at = ").push_bind(now);
+            q.push(", confirming = ").push_bind(r.confirming);
+            q.push(", removed_reason = ").push_bind(r.removed_reason);
+            q.push(", errors = ").push_bind(r.errors);
+            q.push(", warnings = ").push_bind(r.warnings);
+            q.push(", on_external_change = ").push_bind(r.on_external_change);
+            q.push(", managed = ").push_bind(r.managed);
+            q.push(", pin_hash = ").push_bind(r.pin_hash);
+            q.push(", scheduling = ").push_bind(r.scheduling);
+            q.push(", window_start = ").push_bind(r.window_start);
+            q.push(", window_end = ").push_bind(r.window_end);
+            q.push(", actor = ").push_bind(r.actor);
+            if let Guard::Lease(_) = guard {
+                q.push(", lease_owner = NULL, lease_until = NULL");
+            }
+            q.push(" WHERE id = ").push_bind(r.id);
+            q.push(" AND version = ").push_bind(expected);
+            if let Guard::Lease(owner) = guard {
+                q.push(" AND lease_owner = ").push_bind(owner);
+            }
+            q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+        })
+        .map_err(code_conflict)?;
+        Ok(done == 1)
     }
 
     /// What a committed [`Store::write_code`] changed of the row, mirrored in `c`.
@@ -451,11 +487,11 @@ impl Store {
     /// Any organisation's code (workers).
     pub async fn access_code_by_id(&self, id: AccessCodeId) -> Result<Option<AccessCode>> {
         let sql = format!("SELECT {COLUMNS} FROM access_codes WHERE id = $1");
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, CodeRow>(&sql)
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.access_code(r)).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.access_code(r)).transpose()
     }
 
     pub async fn get_access_code(
@@ -473,12 +509,12 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM access_codes WHERE org_id = $1 AND idempotency_key = $2"
         );
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, CodeRow>(&sql)
             .bind(org.to_string())
             .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.access_code(r)).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.access_code(r)).transpose()
     }
 
     /// A page of a lock's codes in id order (removed ones left out); only the organisation's.
@@ -496,20 +532,14 @@ impl Store {
             "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND id > $2 \
              AND status <> 'removed' ORDER BY lock_id, id LIMIT $3"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, CodeRow>(&sql)
             .bind(lock.to_string())
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+            .fetch_all(db)
+            .await)?;
         let org = org.to_string();
-        let mut codes = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if text(row, "org_id")? == org {
-                codes.push(self.access_code(row)?);
-            }
-        }
-        Ok(codes)
+        self.codes(rows.into_iter().filter(|r| r.org_id == org).collect())
     }
 
     /// The lock's live codes (on it, or on their way to or from it), managed or not.
@@ -517,11 +547,11 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM access_codes WHERE lock_id = $1 AND status IN {LIVE} ORDER BY lock_id, id"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, CodeRow>(&sql)
             .bind(lock.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        self.codes(&rows)
+            .fetch_all(db)
+            .await)?;
+        self.codes(rows)
     }
 
     /// The live codes of each of `locks`, a few queries for all of them.
@@ -531,24 +561,16 @@ impl Store {
     ) -> Result<std::collections::HashMap<LockId, Vec<AccessCode>>> {
         let mut out: std::collections::HashMap<LockId, Vec<AccessCode>> =
             locks.iter().map(|l| (*l, Vec::new())).collect();
-        // The SQLite driver looks each parameter's name up by a linear scan: fewer a statement.
-        let per = match self.dialect {
-            crate::Dialect::Sqlite => 40,
-            crate::Dialect::Postgres => 200,
-        };
-        for chunk in locks.chunks(per) {
-            let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT {COLUMNS} FROM access_codes WHERE lock_id IN ({}) AND status IN {LIVE} \
-                 ORDER BY lock_id, id",
-                params.join(", ")
-            );
-            let sql = self.sql(&sql);
-            let mut q = sqlx::query(&sql);
-            for l in chunk {
-                q = q.bind(l.to_string());
-            }
-            for code in self.codes(&q.fetch_all(&self.pool).await?)? {
+        for chunk in locks.chunks(self.per_statement(100, 200)) {
+            let head = format!("SELECT {COLUMNS} FROM access_codes WHERE lock_id IN ");
+            let tail = format!(" AND status IN {LIVE} ORDER BY lock_id, id");
+            let rows = on!(&self.pool, db => {
+                let mut q = QueryBuilder::new(head);
+                push_list(&mut q, chunk.iter().map(|l| l.to_string()));
+                q.push(tail);
+                q.build_query_as::<CodeRow>().fetch_all(db).await
+            })?;
+            for code in self.codes(rows)? {
                 out.entry(code.lock_id).or_default().push(code);
             }
         }

@@ -5,57 +5,68 @@ use lockbridge_core::events::{Actor, Event, EventType};
 use lockbridge_core::ids::{ConnectionId, OrgId};
 use lockbridge_core::model::{Connection, ConnectionStatus, ExternalPolicy, Provider};
 use lockbridge_core::time::Millis;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
+use crate::{Result, Store, StoreError, Tx, insert_into, on, parse};
 
 const COLUMNS: &str = "id, org_id, provider, name, base_url, status, credentials, credentials_version, \
                        token_expires_at, last_sync_at, last_error, created_at, updated_at, on_external_change";
+
+/// A row of `connections`: the credentials (and tokens) sealed as one JSON document.
+#[derive(Debug, sqlx::FromRow)]
+struct ConnectionRow {
+    id: String,
+    org_id: String,
+    provider: String,
+    name: String,
+    base_url: Option<String>,
+    status: String,
+    credentials: Vec<u8>,
+    credentials_version: i64,
+    token_expires_at: Option<i64>,
+    last_sync_at: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    on_external_change: String,
+}
 
 impl Store {
     fn seal_credentials(&self, id: ConnectionId, c: &Credentials) -> Vec<u8> {
         self.cipher.seal(&id.to_string(), c.to_json().as_bytes())
     }
 
-    fn connection(&self, row: &AnyRow) -> Result<Connection> {
-        let id = text(row, "id")?;
+    fn connection(&self, row: ConnectionRow) -> Result<Connection> {
+        let id = row.id;
         let corrupt = |what: String| StoreError::Corrupt {
             table: "connections",
             id: id.clone(),
             what,
         };
-        let sealed: Vec<u8> = row.try_get("credentials")?;
-        let credentials = Credentials::from_json(&self.cipher.open_string(&id, &sealed)?)
+        let credentials = Credentials::from_json(&self.cipher.open_string(&id, &row.credentials)?)
             .ok_or_else(|| corrupt("credentials".into()))?;
-        let status = text(row, "status")?;
         Ok(Connection {
-            id: parse("connections", &id, "id", &id)?,
-            org_id: parse("connections", &id, "org_id", &text(row, "org_id")?)?,
-            provider: parse("connections", &id, "provider", &text(row, "provider")?)?,
-            name: text(row, "name")?,
-            base_url: opt_text(row, "base_url")?,
-            status: ConnectionStatus::parse(&status)
-                .ok_or_else(|| corrupt(format!("status {status:?}")))?,
+            org_id: parse("connections", &id, "org_id", &row.org_id)?,
+            provider: parse("connections", &id, "provider", &row.provider)?,
+            name: row.name,
+            base_url: row.base_url,
+            status: ConnectionStatus::parse(&row.status)
+                .ok_or_else(|| corrupt(format!("status {:?}", row.status)))?,
             credentials,
-            credentials_version: int(row, "credentials_version")?,
-            token_expires_at: opt_int(row, "token_expires_at")?,
-            last_sync_at: opt_int(row, "last_sync_at")?,
-            last_error: opt_text(row, "last_error")?,
-            on_external_change: {
-                let p = text(row, "on_external_change")?;
-                ExternalPolicy::parse(&p).ok_or_else(|| corrupt(format!("policy {p:?}")))?
-            },
-            created_at: int(row, "created_at")?,
-            updated_at: int(row, "updated_at")?,
+            credentials_version: row.credentials_version,
+            token_expires_at: row.token_expires_at,
+            last_sync_at: row.last_sync_at,
+            last_error: row.last_error,
+            on_external_change: ExternalPolicy::parse(&row.on_external_change)
+                .ok_or_else(|| corrupt(format!("policy {:?}", row.on_external_change)))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            id: parse("connections", &id, "id", &id)?,
         })
     }
 
     pub async fn insert_connection(&self, c: &Connection) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO connections ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        );
-        sqlx::query(&self.sql(&sql))
+        let sql = insert_into("connections", COLUMNS);
+        on!(&self.pool, db => sqlx::query(&sql)
             .bind(c.id.to_string())
             .bind(c.org_id.to_string())
             .bind(c.provider.as_str())
@@ -70,29 +81,28 @@ impl Store {
             .bind(c.created_at)
             .bind(c.updated_at)
             .bind(c.on_external_change.as_str())
-            .execute(&self.pool)
-            .await?;
+            .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn get_connection(&self, org: OrgId, id: ConnectionId) -> Result<Option<Connection>> {
         let sql = format!("SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id = $2");
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, ConnectionRow>(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.connection(r)).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.connection(r)).transpose()
     }
 
     /// Any organisation's connection (workers).
     pub async fn connection_by_id(&self, id: ConnectionId) -> Result<Option<Connection>> {
         let sql = format!("SELECT {COLUMNS} FROM connections WHERE id = $1");
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, ConnectionRow>(&sql)
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.connection(r)).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.connection(r)).transpose()
     }
 
     /// The organisation's connection to `provider` made first (credentials-update).
@@ -106,13 +116,13 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND provider = $2 ORDER BY id LIMIT $3"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, ConnectionRow>(&sql)
             .bind(org.to_string())
             .bind(provider.as_str())
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| self.connection(r)).collect()
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(|r| self.connection(r)).collect()
     }
 
     pub async fn list_connections(
@@ -124,13 +134,13 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, ConnectionRow>(&sql)
             .bind(org.to_string())
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| self.connection(r)).collect()
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(|r| self.connection(r)).collect()
     }
 
     /// Active connections to `provider` whose token expires before `before`, soonest first
@@ -145,13 +155,13 @@ impl Store {
             "SELECT {COLUMNS} FROM connections WHERE status = 'active' AND provider = $1 \
              AND token_expires_at IS NOT NULL AND token_expires_at < $2 ORDER BY token_expires_at LIMIT $3"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, ConnectionRow>(&sql)
             .bind(provider.as_str())
             .bind(before)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| self.connection(r)).collect()
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(|r| self.connection(r)).collect()
     }
 
     /// Writes new credentials (already verified), their token expiry and status in one
@@ -167,18 +177,15 @@ impl Store {
         let mut tx = self.write_tx().await?;
         self.record_transition(&mut tx, id, ConnectionStatus::Active, now, actor)
             .await?;
-        let done = sqlx::query(&self.sql(
-            "UPDATE connections SET credentials = $1, token_expires_at = $2, status = 'active', last_error = NULL, \
-             credentials_version = credentials_version + 1, updated_at = $3 WHERE id = $4",
-        ))
+        let done = on!(&mut tx, t => sqlx::query("UPDATE connections SET credentials = $1, token_expires_at = $2, status = 'active', last_error = NULL, \
+             credentials_version = credentials_version + 1, updated_at = $3 WHERE id = $4")
         .bind(self.seal_credentials(id, credentials))
         .bind(token_expires_at)
         .bind(now)
         .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 
     /// Merges renewed tokens over the stored credentials (read, merge, write in a transaction;
@@ -194,30 +201,24 @@ impl Store {
         until: Millis,
         now: Millis,
     ) -> Result<bool> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE connections SET refresh_owner = $1, refresh_until = $2 WHERE id = $3 \
-             AND token_expires_at = $4 AND (refresh_until IS NULL OR refresh_until <= $5)",
-        ))
+        let done = on!(&self.pool, db => sqlx::query("UPDATE connections SET refresh_owner = $1, refresh_until = $2 WHERE id = $3 \
+             AND token_expires_at = $4 AND (refresh_until IS NULL OR refresh_until <= $5)")
         .bind(owner.to_owned())
         .bind(until)
         .bind(id.to_string())
         .bind(expires_at)
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done > 0)
     }
 
     /// Gives a claimed renewal back.
     pub async fn release_refresh(&self, id: ConnectionId, owner: &str) -> Result<()> {
-        sqlx::query(&self.sql(
-            "UPDATE connections SET refresh_owner = NULL, refresh_until = NULL \
-             WHERE id = $1 AND refresh_owner = $2",
-        ))
+        on!(&self.pool, db => sqlx::query("UPDATE connections SET refresh_owner = NULL, refresh_until = NULL \
+             WHERE id = $1 AND refresh_owner = $2")
         .bind(id.to_string())
         .bind(owner.to_owned())
-        .execute(&self.pool)
-        .await?;
+        .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -228,30 +229,23 @@ impl Store {
         expires_at: Option<Millis>,
     ) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        let lock = if self.dialect == crate::Dialect::Postgres {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
+        let lock = self.on_postgres(" FOR UPDATE");
         let sql = format!("SELECT {COLUMNS} FROM connections WHERE id = $1{lock}");
-        let Some(row) = sqlx::query(&self.sql(&sql))
+        let Some(row) = on!(&mut tx, t => sqlx::query_as::<_, ConnectionRow>(&sql)
             .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
+            .fetch_optional(&mut **t)
+            .await)?
         else {
             return Ok(());
         };
-        let mut conn = self.connection(&row)?;
+        let mut conn = self.connection(row)?;
         conn.credentials.merge(tokens);
-        sqlx::query(&self.sql(
-            "UPDATE connections SET credentials = $1, token_expires_at = $2, updated_at = $3 WHERE id = $4",
-        ))
+        on!(&mut tx, t => sqlx::query("UPDATE connections SET credentials = $1, token_expires_at = $2, updated_at = $3 WHERE id = $4")
         .bind(self.seal_credentials(id, &conn.credentials))
         .bind(expires_at)
         .bind(self.now())
         .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(())
     }
@@ -269,15 +263,12 @@ impl Store {
         let mut tx = self.write_tx().await?;
         self.record_transition(&mut tx, id, status, now, &Actor::system())
             .await?;
-        sqlx::query(&self.sql(
-            "UPDATE connections SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4",
-        ))
+        on!(&mut tx, t => sqlx::query("UPDATE connections SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4")
         .bind(status.as_str())
         .bind(last_error.map(str::to_owned))
         .bind(now)
         .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(())
     }
@@ -287,7 +278,7 @@ impl Store {
     /// connection's locks, in the caller's transaction.
     async fn record_transition(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut Tx,
         id: ConnectionId,
         status: ConnectionStatus,
         now: Millis,
@@ -302,22 +293,17 @@ impl Store {
             }
             ConnectionStatus::Error => return Ok(()),
         };
-        let moved = sqlx::query(&self.sql(&format!(
+        let moved = on!(tx, t => sqlx::query_scalar::<_, String>(&format!(
             "UPDATE connections SET status = $1 WHERE id = $2 AND {from} RETURNING org_id"
-        )))
+        ))
         .bind(status.as_str())
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(row) = moved else {
+        .fetch_optional(&mut **t)
+        .await)?;
+        let Some(org) = moved else {
             return Ok(());
         };
-        let org: OrgId = parse(
-            "connections",
-            &id.to_string(),
-            "org_id",
-            &text(&row, "org_id")?,
-        )?;
+        let org: OrgId = parse("connections", &id.to_string(), "org_id", &org)?;
         let e = Event::new(org, kind, now).connection(id).by(actor.clone());
         self.insert_events(tx, &[e]).await?;
         let broken = status == ConnectionStatus::NeedsReauth;
@@ -339,27 +325,24 @@ impl Store {
         id: ConnectionId,
         policy: ExternalPolicy,
     ) -> Result<()> {
-        sqlx::query(&self.sql("UPDATE connections SET on_external_change = $1 WHERE id = $2"))
+        on!(&self.pool, db => sqlx::query("UPDATE connections SET on_external_change = $1 WHERE id = $2")
             .bind(policy.as_str())
             .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
+            .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Deletes a connection with its gateways, locks and codes.
     pub async fn delete_connection(&self, org: OrgId, id: ConnectionId) -> Result<bool> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(&self.sql("DELETE FROM connections WHERE org_id = $1 AND id = $2"))
+        let done = on!(&mut tx, t => sqlx::query("DELETE FROM connections WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&self.sql(crate::devices::BUMP_ORG))
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query(crate::devices::BUMP_ORG)
             .bind(org.to_string())
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 }

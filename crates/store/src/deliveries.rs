@@ -5,8 +5,10 @@ use lockbridge_core::ids::WebhookId;
 use lockbridge_core::time::Millis;
 use lockbridge_core::webhooks::Delivery;
 
-use crate::webhooks::{DELIVERY_COLUMNS, delivery, placeholders};
-use crate::{Result, Store, parse, text};
+use sqlx::QueryBuilder;
+
+use crate::webhooks::{DELIVERY_COLUMNS, DeliveryRow, delivery};
+use crate::{Result, Store, on, parse, push_list};
 
 impl Store {
     /// Enabled endpoints with attempts due at `now` that nobody holds, but those of `busy`
@@ -17,29 +19,23 @@ impl Store {
         busy: &[WebhookId],
         limit: u32,
     ) -> Result<Vec<WebhookId>> {
-        let not_busy = if busy.is_empty() {
-            String::new()
-        } else {
-            format!(" AND d.webhook_id NOT IN ({})", placeholders(3, busy.len()))
-        };
-        let sql = format!(
-            "SELECT d.webhook_id, MIN(d.next_attempt_at) AS due FROM webhook_deliveries d \
-             JOIN webhooks w ON w.id = d.webhook_id AND w.enabled = 1 \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-             AND (d.lease_until IS NULL OR d.lease_until <= $1){not_busy} \
-             GROUP BY d.webhook_id ORDER BY due LIMIT $2"
-        );
-        let sql = self.sql(&sql);
-        let mut q = sqlx::query(&sql).bind(now).bind(i64::from(limit));
-        for id in busy {
-            q = q.bind(id.to_string());
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let id = text(r, "webhook_id")?;
-                parse("webhook_deliveries", &id, "webhook_id", &id)
-            })
+        let ids = on!(&self.pool, db => {
+            let mut q = QueryBuilder::new(
+                "SELECT d.webhook_id, MIN(d.next_attempt_at) AS due FROM webhook_deliveries d \
+                 JOIN webhooks w ON w.id = d.webhook_id AND w.enabled = 1 \
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ",
+            );
+            q.push_bind(now);
+            q.push(" AND (d.lease_until IS NULL OR d.lease_until <= ").push_bind(now).push(")");
+            if !busy.is_empty() {
+                q.push(" AND d.webhook_id NOT IN ");
+                push_list(&mut q, busy.iter().map(|id| id.to_string()));
+            }
+            q.push(" GROUP BY d.webhook_id ORDER BY due LIMIT ").push_bind(i64::from(limit));
+            q.build_query_as::<(String, i64)>().fetch_all(db).await
+        })?;
+        ids.into_iter()
+            .map(|(id, _)| parse("webhook_deliveries", &id, "webhook_id", &id))
             .collect()
     }
 
@@ -64,28 +60,25 @@ impl Store {
              AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
              RETURNING {DELIVERY_COLUMNS}"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, DeliveryRow>(&sql)
             .bind(owner.to_owned())
             .bind(lease_until)
             .bind(now)
             .bind(i64::from(limit))
             .bind(webhook.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(delivery).collect()
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(delivery).collect()
     }
 
     /// Gives a claimed attempt back unsent: it stays pending (for when its endpoint, disabled
     /// after the claim, is enabled again, or another attempt of its event has ended).
     pub async fn release_delivery(&self, d: &Delivery, owner: &str) -> Result<()> {
-        sqlx::query(&self.sql(
-            "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL \
-             WHERE id = $1 AND status = 'pending' AND lease_owner = $2",
-        ))
+        on!(&self.pool, db => sqlx::query("UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL \
+             WHERE id = $1 AND status = 'pending' AND lease_owner = $2")
         .bind(d.id.to_string())
         .bind(owner.to_owned())
-        .execute(&self.pool)
-        .await?;
+        .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -8,10 +8,11 @@ use lockbridge_core::model::toggle_notice;
 use lockbridge_core::model::{Connection, Gateway, Lock, LockState, Notice, Provider};
 use lockbridge_core::provider::{DeviceLock, Devices};
 use lockbridge_core::time::Millis;
-use sqlx::any::AnyRow;
+use sqlx::QueryBuilder;
 
-use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
+use crate::{Result, Store, StoreError, Tx, on, parse};
 
+/// A lock's columns, in [`LockRow`]'s order.
 pub(crate) const LOCK_COLUMNS: &str = "id, org_id, connection_id, provider, provider_id, name, online, state, battery, \
                             gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings, \
                             utc_offset_minutes";
@@ -92,55 +93,87 @@ pub struct SyncCounts {
     pub removed: usize,
 }
 
-pub(crate) fn lock(row: &AnyRow) -> Result<Lock> {
-    let id = text(row, "id")?;
-    let json = |col: &str| -> Result<String> { text(row, col) };
+/// A row of `locks`: capabilities, code rules, errors and warnings as JSON text.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LockRow {
+    id: String,
+    org_id: String,
+    connection_id: String,
+    provider: String,
+    provider_id: String,
+    name: String,
+    online: i64,
+    state: String,
+    battery: Option<i64>,
+    gateway_id: Option<String>,
+    time_zone: Option<String>,
+    capabilities: String,
+    code_rules: String,
+    updated_at: i64,
+    errors: String,
+    warnings: String,
+    utc_offset_minutes: Option<i64>,
+}
+
+pub(crate) fn lock(row: LockRow) -> Result<Lock> {
+    let id = row.id;
     let corrupt = |what: &str| StoreError::Corrupt {
         table: "locks",
         id: id.clone(),
         what: what.to_owned(),
     };
     Ok(Lock {
-        id: parse("locks", &id, "id", &id)?,
-        org_id: parse("locks", &id, "org_id", &text(row, "org_id")?)?,
-        connection_id: parse("locks", &id, "connection_id", &text(row, "connection_id")?)?,
-        provider: parse("locks", &id, "provider", &text(row, "provider")?)?,
-        provider_id: text(row, "provider_id")?,
-        name: text(row, "name")?,
-        online: int(row, "online")? != 0,
-        state: LockState::parse(&text(row, "state")?),
-        battery: opt_int(row, "battery")?.and_then(|b| u8::try_from(b).ok()),
-        gateway_id: opt_text(row, "gateway_id")?
+        org_id: parse("locks", &id, "org_id", &row.org_id)?,
+        connection_id: parse("locks", &id, "connection_id", &row.connection_id)?,
+        provider: parse("locks", &id, "provider", &row.provider)?,
+        provider_id: row.provider_id,
+        name: row.name,
+        online: row.online != 0,
+        state: LockState::parse(&row.state),
+        battery: row.battery.and_then(|b| u8::try_from(b).ok()),
+        gateway_id: row
+            .gateway_id
             .map(|g| parse("locks", &id, "gateway_id", &g))
             .transpose()?,
-        time_zone: opt_text(row, "time_zone")?,
-        utc_offset_minutes: opt_int(row, "utc_offset_minutes")?.and_then(|m| i32::try_from(m).ok()),
-        capabilities: serde_json::from_str(&json("capabilities")?)
+        time_zone: row.time_zone,
+        utc_offset_minutes: row.utc_offset_minutes.and_then(|m| i32::try_from(m).ok()),
+        capabilities: serde_json::from_str(&row.capabilities)
             .map_err(|_| corrupt("capabilities"))?,
-        code_rules: serde_json::from_str(&json("code_rules")?)
-            .map_err(|_| corrupt("code_rules"))?,
-        errors: serde_json::from_str(&json("errors")?).map_err(|_| corrupt("errors"))?,
-        warnings: serde_json::from_str(&json("warnings")?).map_err(|_| corrupt("warnings"))?,
-        updated_at: int(row, "updated_at")?,
+        code_rules: serde_json::from_str(&row.code_rules).map_err(|_| corrupt("code_rules"))?,
+        errors: serde_json::from_str(&row.errors).map_err(|_| corrupt("errors"))?,
+        warnings: serde_json::from_str(&row.warnings).map_err(|_| corrupt("warnings"))?,
+        updated_at: row.updated_at,
+        id: parse("locks", &id, "id", &id)?,
     })
 }
 
-fn gateway(row: &AnyRow) -> Result<Gateway> {
-    let id = text(row, "id")?;
+const GATEWAY_COLUMNS: &str =
+    "id, org_id, connection_id, provider, provider_id, name, online, updated_at";
+
+/// A row of `gateways`.
+#[derive(Debug, sqlx::FromRow)]
+struct GatewayRow {
+    id: String,
+    org_id: String,
+    connection_id: String,
+    provider: String,
+    provider_id: String,
+    name: String,
+    online: i64,
+    updated_at: i64,
+}
+
+fn gateway(row: GatewayRow) -> Result<Gateway> {
+    let id = row.id;
     Ok(Gateway {
+        org_id: parse("gateways", &id, "org_id", &row.org_id)?,
+        connection_id: parse("gateways", &id, "connection_id", &row.connection_id)?,
+        provider: parse("gateways", &id, "provider", &row.provider)?,
+        provider_id: row.provider_id,
+        name: row.name,
+        online: row.online != 0,
+        updated_at: row.updated_at,
         id: parse("gateways", &id, "id", &id)?,
-        org_id: parse("gateways", &id, "org_id", &text(row, "org_id")?)?,
-        connection_id: parse(
-            "gateways",
-            &id,
-            "connection_id",
-            &text(row, "connection_id")?,
-        )?,
-        provider: parse("gateways", &id, "provider", &text(row, "provider")?)?,
-        provider_id: text(row, "provider_id")?,
-        name: text(row, "name")?,
-        online: int(row, "online")? != 0,
-        updated_at: int(row, "updated_at")?,
     })
 }
 
@@ -162,65 +195,57 @@ impl Store {
         now: Millis,
     ) -> Result<SyncCounts> {
         let mut tx = self.write_tx().await?;
-        if self.dialect == crate::Dialect::Postgres {
+        if let Tx::Postgres(t) = &mut tx {
             // One sync of a connection at a time: the health read below is what gets replaced.
             sqlx::query("SELECT id FROM connections WHERE id = $1 FOR UPDATE")
                 .bind(conn.id.to_string())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **t)
                 .await?;
         }
-        let before =
-            |table: &str| format!("SELECT {LOCK_COLUMNS} FROM {table} WHERE connection_id = $1");
-        let old_gateways: HashMap<String, Gateway> = sqlx::query(&self.sql(
-            "SELECT id, org_id, connection_id, provider, provider_id, name, online, updated_at \
-             FROM gateways WHERE connection_id = $1",
-        ))
-        .bind(conn.id.to_string())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| gateway(r).map(|g| (g.provider_id.clone(), g)))
-        .collect::<Result<_>>()?;
-        let old_locks: HashMap<String, Lock> = sqlx::query(&self.sql(&before("locks")))
+        let sql = format!("SELECT {GATEWAY_COLUMNS} FROM gateways WHERE connection_id = $1");
+        let old_gateways: HashMap<String, Gateway> =
+            on!(&mut tx, t => sqlx::query_as::<_, GatewayRow>(&sql)
             .bind(conn.id.to_string())
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| lock(r).map(|l| (l.provider_id.clone(), l)))
+            .fetch_all(&mut **t)
+            .await)?
+            .into_iter()
+            .map(|r| gateway(r).map(|g| (g.provider_id.clone(), g)))
             .collect::<Result<_>>()?;
-        let live: HashMap<String, i64> = sqlx::query(&self.sql(
-            "SELECT c.lock_id AS lock_id, COUNT(*) AS n FROM access_codes c JOIN locks l ON l.id = c.lock_id \
+        let sql = format!("SELECT {LOCK_COLUMNS} FROM locks WHERE connection_id = $1");
+        let old_locks: HashMap<String, Lock> = on!(&mut tx, t => sqlx::query_as::<_, LockRow>(&sql)
+            .bind(conn.id.to_string())
+            .fetch_all(&mut **t)
+            .await)?
+        .into_iter()
+        .map(|r| lock(r).map(|l| (l.provider_id.clone(), l)))
+        .collect::<Result<_>>()?;
+        let live: HashMap<String, i64> = on!(&mut tx, t => sqlx::query_as::<_, (String, i64)>("SELECT c.lock_id AS lock_id, COUNT(*) AS n FROM access_codes c JOIN locks l ON l.id = c.lock_id \
              WHERE l.connection_id = $1 AND c.status IN ('scheduled', 'setting', 'set', 'removing') \
-             GROUP BY c.lock_id",
-        ))
+             GROUP BY c.lock_id")
         .bind(conn.id.to_string())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| Ok((text(r, "lock_id")?, int(r, "n")?)))
-        .collect::<Result<_>>()?;
+        .fetch_all(&mut **t)
+        .await)?
+        .into_iter()
+        .collect();
         // Zones an operator set: the vendor's list does not replace them.
-        let zones_set: HashMap<String, String> = sqlx::query(&self.sql(
-            "SELECT provider_id, time_zone_set FROM locks WHERE connection_id = $1 \
-             AND time_zone_set IS NOT NULL",
-        ))
+        let zones_set: HashMap<String, String> = on!(&mut tx, t => sqlx::query_as::<_, (String, String)>("SELECT provider_id, time_zone_set FROM locks WHERE connection_id = $1 \
+             AND time_zone_set IS NOT NULL")
         .bind(conn.id.to_string())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| Ok((text(r, "provider_id")?, text(r, "time_zone_set")?)))
-        .collect::<Result<_>>()?;
+        .fetch_all(&mut **t)
+        .await)?
+        .into_iter()
+        .collect();
         let mut events = Vec::new();
         let event = |kind: EventType| Event::new(conn.org_id, kind, now).connection(conn.id);
         let mut gateway_ids: HashMap<&str, String> = HashMap::new();
         let mut gateway_online: HashMap<&str, bool> = HashMap::new();
+        let sql = format!(
+            "{} ON CONFLICT (connection_id, provider_id) DO UPDATE SET name = excluded.name, \
+             online = excluded.online, updated_at = excluded.updated_at RETURNING id",
+            crate::insert_into("gateways", GATEWAY_COLUMNS)
+        );
         for g in &devices.gateways {
-            let row = sqlx::query(&self.sql(
-                "INSERT INTO gateways (id, org_id, connection_id, provider, provider_id, name, online, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (connection_id, provider_id) DO UPDATE SET name = excluded.name, \
-                 online = excluded.online, updated_at = excluded.updated_at RETURNING id",
-            ))
+            let id = on!(&mut tx, t => sqlx::query_scalar::<_, String>(&sql)
             .bind(GatewayId::new().to_string())
             .bind(conn.org_id.to_string())
             .bind(conn.id.to_string())
@@ -229,9 +254,8 @@ impl Store {
             .bind(&g.name)
             .bind(i64::from(g.online))
             .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let id = text(&row, "id")?;
+            .fetch_one(&mut **t)
+            .await)?;
             if let Some(old) = old_gateways.get(&g.provider_id)
                 && old.online != g.online
             {
@@ -279,57 +303,43 @@ impl Store {
                 }
             }));
             let (online, errors, warnings) = (health.online, health.errors, health.warnings);
-            sqlx::query(&self.sql(
-                "INSERT INTO locks (id, org_id, connection_id, provider, provider_id, name, online, state, battery, \
-                 gateway_id, time_zone, capabilities, code_rules, updated_at, errors, warnings, utc_offset_minutes) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-                 ON CONFLICT (connection_id, provider_id) DO UPDATE SET name = excluded.name, \
-                 online = excluded.online, battery = excluded.battery, \
-                 state = CASE WHEN excluded.state = 'unknown' THEN locks.state ELSE excluded.state END, \
-                 gateway_id = excluded.gateway_id, time_zone = excluded.time_zone, \
-                 utc_offset_minutes = excluded.utc_offset_minutes, \
-                 capabilities = excluded.capabilities, code_rules = excluded.code_rules, \
-                 updated_at = excluded.updated_at, errors = excluded.errors, warnings = excluded.warnings",
-            ))
-            .bind(id.to_string())
-            .bind(conn.org_id.to_string())
-            .bind(conn.id.to_string())
-            .bind(conn.provider.as_str())
-            .bind(&l.provider_id)
-            .bind(&l.name)
-            .bind(i64::from(online))
-            .bind(l.state.as_str())
-            .bind(l.battery.map(i64::from))
-            .bind(gateway_id)
-            .bind(time_zone)
-            .bind(serde_json::to_string(&l.capabilities).unwrap_or_default())
-            .bind(serde_json::to_string(&l.code_rules).unwrap_or_default())
-            .bind(now)
-            .bind(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into()))
-            .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
-            .bind(l.utc_offset_minutes.map(i64::from))
-            .execute(&mut *tx)
-            .await?;
+            let row = LockRow {
+                id: id.to_string(),
+                org_id: conn.org_id.to_string(),
+                connection_id: conn.id.to_string(),
+                provider: conn.provider.as_str().to_owned(),
+                provider_id: l.provider_id.clone(),
+                name: l.name.clone(),
+                online: i64::from(online),
+                state: l.state.as_str().to_owned(),
+                battery: l.battery.map(i64::from),
+                gateway_id,
+                time_zone,
+                capabilities: serde_json::to_string(&l.capabilities).unwrap_or_default(),
+                code_rules: serde_json::to_string(&l.code_rules).unwrap_or_default(),
+                updated_at: now,
+                errors: serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into()),
+                warnings: serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()),
+                utc_offset_minutes: l.utc_offset_minutes.map(i64::from),
+            };
+            upsert_lock(&mut tx, row).await?;
         }
         let mut removed = 0;
         for table in ["locks", "gateways"] {
             let sql = format!("DELETE FROM {table} WHERE connection_id = $1 AND updated_at < $2");
-            let done = sqlx::query(&self.sql(&sql))
+            let done = on!(&mut tx, t => sqlx::query(&sql)
                 .bind(conn.id.to_string())
                 .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            removed += done.rows_affected() as usize;
+                .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+            removed += done as usize;
         }
-        sqlx::query(&self.sql("UPDATE connections SET last_sync_at = $1 WHERE id = $2"))
+        on!(&mut tx, t => sqlx::query("UPDATE connections SET last_sync_at = $1 WHERE id = $2")
             .bind(now)
             .bind(conn.id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&self.sql(BUMP_ORG))
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query(BUMP_ORG)
             .bind(conn.org_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         self.insert_events(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(SyncCounts {
@@ -354,17 +364,14 @@ impl Store {
              SELECT id FROM connections WHERE status = 'active' AND next_device_sync_at <= $2 \
              ORDER BY next_device_sync_at LIMIT $3{skip_locked}) AND next_device_sync_at <= $2 RETURNING id"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let ids = on!(&self.pool, db => sqlx::query_scalar::<_, String>(&sql)
             .bind(lease_until)
             .bind(now)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let id = text(r, "id")?;
-                parse("connections", &id, "id", &id)
-            })
+            .fetch_all(db)
+            .await)?;
+        ids.iter()
+            .map(|id| parse("connections", id, "id", id))
             .collect()
     }
 
@@ -376,11 +383,10 @@ impl Store {
     /// Sets when a row's periodic work (device sync, reconciliation) is next due.
     async fn schedule(&self, table: &str, column: &str, id: &str, at: Millis) -> Result<()> {
         let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");
-        sqlx::query(&self.sql(&sql))
+        on!(&self.pool, db => sqlx::query(&sql)
             .bind(at)
             .bind(id.to_owned())
-            .execute(&self.pool)
-            .await?;
+            .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -408,37 +414,34 @@ impl Store {
 
     /// How many locks a connection has.
     pub async fn lock_count(&self, connection: ConnectionId) -> Result<u64> {
-        let row =
-            sqlx::query(&self.sql("SELECT COUNT(*) AS n FROM locks WHERE connection_id = $1"))
-                .bind(connection.to_string())
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(int(&row, "n")?.max(0) as u64)
+        let n = on!(&self.pool, db => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM locks WHERE connection_id = $1",
+        )
+        .bind(connection.to_string())
+        .fetch_one(db)
+        .await)?;
+        Ok(n.max(0) as u64)
     }
 
     /// The time of the newest record read from the lock's log.
     pub async fn log_mark(&self, id: LockId) -> Result<Option<Millis>> {
-        let row = sqlx::query(&self.sql("SELECT log_seen_until FROM locks WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row
-            .map(|r| opt_int(&r, "log_seen_until"))
-            .transpose()?
-            .flatten())
+        let mark = on!(&self.pool, db => sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT log_seen_until FROM locks WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(db)
+        .await)?;
+        Ok(mark.flatten())
     }
 
     /// Moves the lock's log mark forward to `at` (never back: a slower concurrent read cannot
     /// undo a faster one).
     pub async fn advance_log_mark(&self, id: LockId, at: Millis) -> Result<()> {
-        sqlx::query(&self.sql(
-            "UPDATE locks SET log_seen_until = $1 WHERE id = $2 \
-             AND (log_seen_until IS NULL OR log_seen_until < $1)",
-        ))
+        on!(&self.pool, db => sqlx::query("UPDATE locks SET log_seen_until = $1 WHERE id = $2 \
+             AND (log_seen_until IS NULL OR log_seen_until < $1)")
         .bind(at)
         .bind(id.to_string())
-        .execute(&self.pool)
-        .await?;
+        .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -464,13 +467,13 @@ impl Store {
              WHERE c.status = 'active' AND l.{column} <= $2 \
              ORDER BY l.{column} LIMIT $3{skip_locked}) AND {column} <= $2 RETURNING {LOCK_COLUMNS}"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, LockRow>(&sql)
             .bind(lease_until)
             .bind(now)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(lock).collect()
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(lock).collect()
     }
 
     pub async fn schedule_reconcile(&self, id: LockId, at: Millis) -> Result<()> {
@@ -490,39 +493,40 @@ impl Store {
         let sql = format!(
             "SELECT {LOCK_COLUMNS} FROM locks WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3"
         );
-        let sql = self.sql(&sql);
-        let query = sqlx::query(&sql)
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, LockRow>(&sql)
             .bind(org.to_string())
-            .bind(after.map(|a| a.to_string()).unwrap_or_default());
-        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
-        rows.iter().map(lock).collect()
+            .bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .bind(i64::from(limit))
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(lock).collect()
     }
 
     pub async fn get_lock(&self, org: OrgId, id: LockId) -> Result<Option<Lock>> {
         let sql = format!("SELECT {LOCK_COLUMNS} FROM locks WHERE org_id = $1 AND id = $2");
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, LockRow>(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(lock).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(lock).transpose()
     }
 
     /// Any organisation's lock (workers).
     pub async fn lock_by_id(&self, id: LockId) -> Result<Option<Lock>> {
         let sql = format!("SELECT {LOCK_COLUMNS} FROM locks WHERE id = $1");
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, LockRow>(&sql)
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(lock).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(lock).transpose()
     }
 
     /// Sets `code` in the errors of every lock of a connection (or drops it), in the caller's
     /// transaction; the organisation's lock version moves with it.
     pub(crate) async fn toggle_lock_error(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut Tx,
         conn: ConnectionId,
         on: bool,
         code: &str,
@@ -530,24 +534,22 @@ impl Store {
         now: Millis,
     ) -> Result<()> {
         let sql = format!("SELECT {LOCK_COLUMNS} FROM locks WHERE connection_id = $1");
-        let locks: Vec<Lock> = sqlx::query(&self.sql(&sql))
+        let locks: Vec<Lock> = on!(tx, t => sqlx::query_as::<_, LockRow>(&sql)
             .bind(conn.to_string())
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(lock)
-            .collect::<Result<_>>()?;
+            .fetch_all(&mut **t)
+            .await)?
+        .into_iter()
+        .map(lock)
+        .collect::<Result<_>>()?;
         for mut l in locks {
             if toggle_notice(&mut l.errors, on, code, message, now) {
-                sqlx::query(&self.sql("UPDATE locks SET errors = $1 WHERE id = $2"))
+                on!(tx, t => sqlx::query("UPDATE locks SET errors = $1 WHERE id = $2")
                     .bind(serde_json::to_string(&l.errors).unwrap_or_else(|_| "[]".into()))
                     .bind(l.id.to_string())
-                    .execute(&mut **tx)
-                    .await?;
-                sqlx::query(&self.sql(BUMP_ORG))
+                    .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+                on!(tx, t => sqlx::query(BUMP_ORG)
                     .bind(l.org_id.to_string())
-                    .execute(&mut **tx)
-                    .await?;
+                    .execute(&mut **t).await.map(|r| r.rows_affected()))?;
             }
         }
         Ok(())
@@ -559,15 +561,54 @@ impl Store {
         limit: u32,
         after: Option<GatewayId>,
     ) -> Result<Vec<Gateway>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT id, org_id, connection_id, provider, provider_id, name, online, updated_at FROM gateways \
-             WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3",
-        ))
+        let sql = format!(
+            "SELECT {GATEWAY_COLUMNS} FROM gateways WHERE org_id = $1 AND id > $2 \
+             ORDER BY org_id, id LIMIT $3"
+        );
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, GatewayRow>(&sql)
         .bind(org.to_string())
         .bind(after.map(|a| a.to_string()).unwrap_or_default())
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(gateway).collect()
+        .fetch_all(db)
+        .await)?;
+        rows.into_iter().map(gateway).collect()
     }
+}
+
+/// Inserts a lock a sync found, or updates the one with its vendor id (keeping lockbridge's
+/// id, and its state when the vendor does not say it).
+async fn upsert_lock(tx: &mut Tx, row: LockRow) -> Result<()> {
+    on!(tx, t => {
+        let mut q = QueryBuilder::new(format!("INSERT INTO locks ({LOCK_COLUMNS}) "));
+        q.push_values([row], |mut b, r| {
+            b.push_bind(r.id)
+                .push_bind(r.org_id)
+                .push_bind(r.connection_id)
+                .push_bind(r.provider)
+                .push_bind(r.provider_id)
+                .push_bind(r.name)
+                .push_bind(r.online)
+                .push_bind(r.state)
+                .push_bind(r.battery)
+                .push_bind(r.gateway_id)
+                .push_bind(r.time_zone)
+                .push_bind(r.capabilities)
+                .push_bind(r.code_rules)
+                .push_bind(r.updated_at)
+                .push_bind(r.errors)
+                .push_bind(r.warnings)
+                .push_bind(r.utc_offset_minutes);
+        });
+        q.push(
+            " ON CONFLICT (connection_id, provider_id) DO UPDATE SET name = excluded.name, \
+             online = excluded.online, battery = excluded.battery, \
+             state = CASE WHEN excluded.state = 'unknown' THEN locks.state ELSE excluded.state END, \
+             gateway_id = excluded.gateway_id, time_zone = excluded.time_zone, \
+             utc_offset_minutes = excluded.utc_offset_minutes, \
+             capabilities = excluded.capabilities, code_rules = excluded.code_rules, \
+             updated_at = excluded.updated_at, errors = excluded.errors, warnings = excluded.warnings",
+        );
+        q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
 }

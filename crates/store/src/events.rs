@@ -3,9 +3,9 @@
 use lockbridge_core::events::{Actor, ActorType, Event, EventType};
 use lockbridge_core::ids::{AccessCodeId, ConnectionId, EventId, LockId, OrgId};
 use lockbridge_core::time::Millis;
-use sqlx::any::AnyRow;
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use crate::{Result, Store, StoreError, int, opt_text, parse, text};
+use crate::{Result, Store, StoreError, Tx, on, parse, parse_opt};
 
 pub(crate) const COLUMNS: &str = "id, org_id, type, occurred_at, created_at, connection_id, lock_id, access_code_id, grant_id, data, \
                                   actor_type, actor_id, actor_name";
@@ -30,96 +30,153 @@ pub struct EventFilter {
     pub before: Option<EventId>,
 }
 
-pub(crate) fn event(row: &AnyRow) -> Result<Event> {
-    let id = text(row, "id")?;
-    let kind = text(row, "type")?;
-    let opt = |col: &str| -> Result<Option<String>> { opt_text(row, col) };
+/// A row of `events`, in [`COLUMNS`]' order.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EventRow {
+    id: String,
+    org_id: String,
+    #[sqlx(rename = "type")]
+    kind: String,
+    occurred_at: i64,
+    created_at: i64,
+    connection_id: Option<String>,
+    lock_id: Option<String>,
+    access_code_id: Option<String>,
+    grant_id: Option<String>,
+    data: String,
+    actor_type: Option<String>,
+    actor_id: Option<String>,
+    actor_name: Option<String>,
+}
+
+pub(crate) fn event(row: EventRow) -> Result<Event> {
+    let id = row.id;
     Ok(Event {
-        id: parse("events", &id, "id", &id)?,
-        org_id: parse("events", &id, "org_id", &text(row, "org_id")?)?,
-        kind: EventType::parse(&kind).ok_or_else(|| StoreError::Corrupt {
+        org_id: parse("events", &id, "org_id", &row.org_id)?,
+        kind: EventType::parse(&row.kind).ok_or_else(|| StoreError::Corrupt {
             table: "events",
             id: id.clone(),
-            what: format!("type {kind:?}"),
+            what: format!("type {:?}", row.kind),
         })?,
-        occurred_at: int(row, "occurred_at")?,
-        created_at: int(row, "created_at")?,
-        connection_id: opt("connection_id")?
-            .map(|v| parse("events", &id, "connection_id", &v))
-            .transpose()?,
-        lock_id: opt("lock_id")?
-            .map(|v| parse("events", &id, "lock_id", &v))
-            .transpose()?,
-        access_code_id: opt("access_code_id")?
-            .map(|v| parse("events", &id, "access_code_id", &v))
-            .transpose()?,
-        grant_id: opt("grant_id")?,
+        occurred_at: row.occurred_at,
+        created_at: row.created_at,
+        connection_id: parse_opt("events", &id, "connection_id", row.connection_id)?,
+        lock_id: parse_opt("events", &id, "lock_id", row.lock_id)?,
+        access_code_id: parse_opt("events", &id, "access_code_id", row.access_code_id)?,
+        grant_id: row.grant_id,
         source_key: None,
         actor: Actor {
-            kind: opt("actor_type")?
+            kind: row
+                .actor_type
                 .and_then(|t| ActorType::parse(&t))
                 .unwrap_or(ActorType::System),
-            id: opt("actor_id")?,
-            name: opt("actor_name")?,
+            id: row.actor_id,
+            name: row.actor_name,
         },
-        data: serde_json::from_str(&text(row, "data")?).map_err(|_| StoreError::Corrupt {
+        data: serde_json::from_str(&row.data).map_err(|_| StoreError::Corrupt {
             table: "events",
             id: id.clone(),
             what: "data".into(),
         })?,
+        id: parse("events", &id, "id", &id)?,
     })
+}
+
+/// The `SELECT` of [`Store::list_events`]: the organisation's newest events matching `filter`.
+fn events_query<'a, DB: Database>(
+    org: OrgId,
+    filter: &EventFilter,
+    limit: u32,
+) -> QueryBuilder<'a, DB>
+where
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE org_id = "));
+    q.push_bind(org.to_string());
+    // The most selective index first: a code's, a lock's, else the organisation's.
+    let texts = [
+        (
+            "access_code_id",
+            filter.access_code_id.map(|v| v.to_string()),
+        ),
+        ("lock_id", filter.lock_id.map(|v| v.to_string())),
+        ("connection_id", filter.connection_id.map(|v| v.to_string())),
+        ("grant_id", filter.grant_id.clone()),
+        (
+            "actor_type",
+            filter.actor_type.map(|v| v.as_str().to_owned()),
+        ),
+        ("actor_id", filter.actor_id.clone()),
+    ];
+    for (column, value) in texts {
+        if let Some(v) = value {
+            q.push(format!(" AND {column} = ")).push_bind(v);
+        }
+    }
+    if let Some(v) = filter.since {
+        q.push(" AND occurred_at >= ").push_bind(v);
+    }
+    if let Some(v) = filter.until {
+        q.push(" AND occurred_at < ").push_bind(v);
+    }
+    if let Some(v) = filter.before {
+        q.push(" AND id < ").push_bind(v.to_string());
+    }
+    let every = filter.types.iter().any(|t| t == "*");
+    let types: Vec<&String> = filter.types.iter().filter(|t| t.as_str() != "*").collect();
+    if !every && !types.is_empty() {
+        q.push(" AND (");
+        for (i, t) in types.into_iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            match t.strip_suffix('*') {
+                Some(prefix) => q
+                    .push("type LIKE ")
+                    .push_bind(format!("{}%", prefix.replace('_', "\\_")))
+                    .push(" ESCAPE '\\'"),
+                None => q.push("type = ").push_bind(t.clone()),
+            };
+        }
+        q.push(")");
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    q
 }
 
 impl Store {
     /// Writes `events`, and their first delivery attempts to the organisation's webhook
     /// endpoints, with the executor of the transaction that makes the change.
-    pub(crate) async fn insert_events<'c>(
-        &self,
-        tx: &mut sqlx::Transaction<'c, sqlx::Any>,
-        events: &[Event],
-    ) -> Result<()> {
+    pub(crate) async fn insert_events(&self, tx: &mut Tx, events: &[Event]) -> Result<()> {
         self.insert_event_rows(tx, events).await?;
         self.fan_out(tx, events).await
     }
 
     /// Writes `events` alone.
-    pub(crate) async fn insert_event_rows<'c>(
-        &self,
-        tx: &mut sqlx::Transaction<'c, sqlx::Any>,
-        events: &[Event],
-    ) -> Result<()> {
+    pub(crate) async fn insert_event_rows(&self, tx: &mut Tx, events: &[Event]) -> Result<()> {
         // Up to 75 rows a statement (975 parameters: under both backends' limits).
         for chunk in events.chunks(75) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let p: Vec<String> = (1..=13).map(|k| format!("${}", i * 13 + k)).collect();
-                    format!("({})", p.join(", "))
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO events (id, org_id, type, occurred_at, created_at, connection_id, \
-                 lock_id, access_code_id, grant_id, data, actor_type, actor_id, actor_name) VALUES {}",
-                rows.join(", ")
-            );
-            let sql = self.sql(&sql);
-            let mut q = sqlx::query(&sql);
-            for e in chunk {
-                q = q
-                    .bind(e.id.to_string())
-                    .bind(e.org_id.to_string())
-                    .bind(e.kind.as_str())
-                    .bind(e.occurred_at)
-                    .bind(e.created_at)
-                    .bind(e.connection_id.map(|v| v.to_string()))
-                    .bind(e.lock_id.map(|v| v.to_string()))
-                    .bind(e.access_code_id.map(|v| v.to_string()))
-                    .bind(e.grant_id.clone())
-                    .bind(e.data.to_string())
-                    .bind(e.actor.kind.as_str())
-                    .bind(e.actor.id.clone())
-                    .bind(e.actor.name.clone());
-            }
-            q.execute(&mut **tx).await?;
+            on!(&mut *tx, t => {
+                let mut q = QueryBuilder::new(format!("INSERT INTO events ({COLUMNS}) "));
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.id.to_string())
+                        .push_bind(e.org_id.to_string())
+                        .push_bind(e.kind.as_str())
+                        .push_bind(e.occurred_at)
+                        .push_bind(e.created_at)
+                        .push_bind(e.connection_id.map(|v| v.to_string()))
+                        .push_bind(e.lock_id.map(|v| v.to_string()))
+                        .push_bind(e.access_code_id.map(|v| v.to_string()))
+                        .push_bind(e.grant_id.clone())
+                        .push_bind(e.data.to_string())
+                        .push_bind(e.actor.kind.as_str())
+                        .push_bind(e.actor.id.clone())
+                        .push_bind(e.actor.name.clone());
+                });
+                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
         }
         Ok(())
     }
@@ -128,18 +185,17 @@ impl Store {
     /// lock has not recorded yet, with its deliveries, in one transaction. Answers the events
     /// recorded now (a record read twice, or by two instances at once, is recorded once).
     pub async fn record_lock_log(&self, events: &[Event]) -> Result<Vec<Event>> {
-        let sql = self.sql(
-            "INSERT INTO events (id, org_id, type, occurred_at, created_at, connection_id, lock_id, \
-             access_code_id, grant_id, data, source_key, actor_type, actor_id, actor_name) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+        let sql = format!(
+            "{} ON CONFLICT DO NOTHING",
+            crate::insert_into("events", &format!("{COLUMNS}, source_key"))
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let mut new = Vec::new();
         for e in events {
             if self.completes_command(&mut tx, e).await? {
                 continue;
             }
-            let done = sqlx::query(&sql)
+            let done = on!(&mut tx, t => sqlx::query(&sql)
                 .bind(e.id.to_string())
                 .bind(e.org_id.to_string())
                 .bind(e.kind.as_str())
@@ -150,13 +206,12 @@ impl Store {
                 .bind(e.access_code_id.map(|v| v.to_string()))
                 .bind(e.grant_id.clone())
                 .bind(e.data.to_string())
-                .bind(e.source_key.clone())
                 .bind(e.actor.kind.as_str())
                 .bind(e.actor.id.clone())
                 .bind(e.actor.name.clone())
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() > 0 {
+                .bind(e.source_key.clone())
+                .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+            if done > 0 {
                 new.push(e.clone());
             }
         }
@@ -169,11 +224,7 @@ impl Store {
     /// event as the one lockbridge recorded then: the record completes that event (its key, the
     /// vendor's record type) instead of being a second one. The command's event is the nearest
     /// of its type on the lock, by a request's actor, not yet completed, within two minutes.
-    async fn completes_command(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        e: &Event,
-    ) -> Result<bool> {
+    async fn completes_command(&self, tx: &mut Tx, e: &Event) -> Result<bool> {
         let remote = e.data.get("method").and_then(|m| m.as_str()) == Some("remote");
         let (Some(lock), Some(key)) = (e.lock_id, e.source_key.as_deref()) else {
             return Ok(false);
@@ -181,34 +232,29 @@ impl Store {
         if !remote || !matches!(e.kind, EventType::LockUnlocked | EventType::LockLocked) {
             return Ok(false);
         }
-        let recorded =
-            sqlx::query(&self.sql("SELECT id FROM events WHERE lock_id = $1 AND source_key = $2"))
+        let recorded = on!(tx, t => sqlx::query_scalar::<_, String>("SELECT id FROM events WHERE lock_id = $1 AND source_key = $2")
                 .bind(lock.to_string())
                 .bind(key.to_owned())
-                .fetch_optional(&mut **tx)
-                .await?;
+                .fetch_optional(&mut **t)
+                .await)?;
         if recorded.is_some() {
             return Ok(true);
         }
         let window = 120_000;
-        let Some(row) = sqlx::query(&self.sql(
-            "SELECT id, data FROM events WHERE lock_id = $1 AND type = $2 AND source_key IS NULL \
+        let Some((id, data)) = on!(tx, t => sqlx::query_as::<_, (String, String)>("SELECT id, data FROM events WHERE lock_id = $1 AND type = $2 AND source_key IS NULL \
              AND actor_type IN ('api_key', 'console') AND occurred_at BETWEEN $3 AND $4 \
-             ORDER BY ABS(occurred_at - $5) LIMIT 1",
-        ))
+             ORDER BY ABS(occurred_at - $5) LIMIT 1")
         .bind(lock.to_string())
         .bind(e.kind.as_str())
         .bind(e.occurred_at - window)
         .bind(e.occurred_at + window)
         .bind(e.occurred_at)
-        .fetch_optional(&mut **tx)
-        .await?
+        .fetch_optional(&mut **t)
+        .await)?
         else {
             return Ok(false);
         };
-        let id = text(&row, "id")?;
-        let mut data: serde_json::Value =
-            serde_json::from_str(&text(&row, "data")?).unwrap_or_default();
+        let mut data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
         if let (Some(map), Some(vendor)) = (data.as_object_mut(), e.data.as_object()) {
             for (k, v) in vendor {
                 if k != "method" && k != "source" {
@@ -217,21 +263,18 @@ impl Store {
             }
             map.insert("confirmed_by_log".into(), serde_json::Value::Bool(true));
         }
-        let done = sqlx::query(&self.sql(
-            "UPDATE events SET source_key = $1, data = $2 WHERE id = $3 AND source_key IS NULL",
-        ))
+        let done = on!(tx, t => sqlx::query("UPDATE events SET source_key = $1, data = $2 WHERE id = $3 AND source_key IS NULL")
         .bind(key.to_owned())
         .bind(data.to_string())
         .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Records `events` that describe no change of lockbridge's own state (what a vendor's log
     /// says happened), with their deliveries, in one transaction.
     pub async fn record_events(&self, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         self.insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
@@ -244,75 +287,10 @@ impl Store {
         filter: &EventFilter,
         limit: u32,
     ) -> Result<Vec<Event>> {
-        enum Arg {
-            Text(String),
-            Int(i64),
-        }
-        let mut args = vec![Arg::Text(org.to_string())];
-        let mut clauses = vec!["org_id = $1".to_owned()];
-        let mut add = |clause: &str, arg: Arg| {
-            args.push(arg);
-            clauses.push(clause.replace('#', &format!("${}", args.len())));
-        };
-        // The most selective index first: a code's, a lock's, else the organisation's.
-        if let Some(v) = filter.access_code_id {
-            add("access_code_id = #", Arg::Text(v.to_string()));
-        }
-        if let Some(v) = filter.lock_id {
-            add("lock_id = #", Arg::Text(v.to_string()));
-        }
-        if let Some(v) = filter.connection_id {
-            add("connection_id = #", Arg::Text(v.to_string()));
-        }
-        if let Some(v) = &filter.grant_id {
-            add("grant_id = #", Arg::Text(v.clone()));
-        }
-        if let Some(v) = filter.actor_type {
-            add("actor_type = #", Arg::Text(v.as_str().to_owned()));
-        }
-        if let Some(v) = &filter.actor_id {
-            add("actor_id = #", Arg::Text(v.clone()));
-        }
-        if let Some(v) = filter.since {
-            add("occurred_at >= #", Arg::Int(v));
-        }
-        if let Some(v) = filter.until {
-            add("occurred_at < #", Arg::Int(v));
-        }
-        if let Some(v) = filter.before {
-            add("id < #", Arg::Text(v.to_string()));
-        }
-        let mut any = Vec::new();
-        for t in &filter.types {
-            let (clause, value) = match t.strip_suffix('*') {
-                Some("") => continue,
-                Some(prefix) => (
-                    "type LIKE # ESCAPE '\\'",
-                    format!("{}%", prefix.replace('_', "\\_")),
-                ),
-                None => ("type = #", t.clone()),
-            };
-            args.push(Arg::Text(value));
-            any.push(clause.replace('#', &format!("${}", args.len())));
-        }
-        if !any.is_empty() && !filter.types.iter().any(|t| t == "*") {
-            clauses.push(format!("({})", any.join(" OR ")));
-        }
-        args.push(Arg::Int(i64::from(limit)));
-        let sql = format!(
-            "SELECT {COLUMNS} FROM events WHERE {} ORDER BY id DESC LIMIT ${}",
-            clauses.join(" AND "),
-            args.len()
-        );
-        let sql = self.sql(&sql);
-        let mut q = sqlx::query(&sql);
-        for a in args {
-            q = match a {
-                Arg::Text(t) => q.bind(t),
-                Arg::Int(i) => q.bind(i),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(event).collect()
+        let rows = on!(&self.pool, db => events_query(org, filter, limit)
+            .build_query_as::<EventRow>()
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(event).collect()
     }
 }

@@ -5,61 +5,79 @@
 
 use lockbridge_core::events::Event;
 use lockbridge_core::grants::{Grant, GrantStatus, SharedCodePolicy};
-use lockbridge_core::ids::{GrantId, LockId, OrgId};
+use lockbridge_core::ids::{GrantId, OrgId};
 use lockbridge_core::model::{AccessCode, Scheduling};
 use lockbridge_core::time::Millis;
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::QueryBuilder;
 
-use crate::codes::{COLUMNS as CODE_COLUMNS, InsertError, LIVE, code_conflict};
-use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
+use crate::codes::{COLUMNS as CODE_COLUMNS, CodeRow, InsertError, code_conflict};
+use crate::{Result, Store, StoreError, insert_into, on, parse, push_list};
 
 const COLUMNS: &str = "id, org_id, name, starts_at, ends_at, schedule, scheduling, \
                        on_shared_code_impossible, lock_ids, code, applied_version, status, version, \
                        idempotency_key, idempotency_fingerprint, created_at, updated_at, actor";
 
+/// A row of `grants`, in [`COLUMNS`]' order: the shared PIN sealed, the locks as JSON.
+#[derive(Debug, sqlx::FromRow)]
+struct GrantRow {
+    id: String,
+    org_id: String,
+    name: String,
+    starts_at: Option<i64>,
+    ends_at: Option<i64>,
+    schedule: Option<String>,
+    scheduling: String,
+    on_shared_code_impossible: String,
+    lock_ids: String,
+    code: Option<Vec<u8>>,
+    applied_version: i64,
+    status: String,
+    version: i64,
+    idempotency_key: Option<String>,
+    idempotency_fingerprint: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    actor: Option<String>,
+}
+
 impl Store {
-    fn grant(&self, row: &AnyRow) -> Result<Grant> {
-        let id = text(row, "id")?;
+    fn grant(&self, row: GrantRow) -> Result<Grant> {
+        let id = row.id;
         let corrupt = |what: &str| StoreError::Corrupt {
             table: "grants",
             id: id.clone(),
             what: what.to_owned(),
         };
-        let sealed: Option<Vec<u8>> = row.try_get("code")?;
-        let lock_ids: Vec<LockId> =
-            serde_json::from_str(&text(row, "lock_ids")?).map_err(|_| corrupt("lock_ids"))?;
         Ok(Grant {
-            id: parse("grants", &id, "id", &id)?,
-            org_id: parse("grants", &id, "org_id", &text(row, "org_id")?)?,
-            name: text(row, "name")?,
-            code: sealed
+            org_id: parse("grants", &id, "org_id", &row.org_id)?,
+            name: row.name,
+            code: row
+                .code
                 .map(|s| self.cipher.open_string(&id, &s))
                 .transpose()?,
-            lock_ids,
-            starts_at: opt_int(row, "starts_at")?,
-            ends_at: opt_int(row, "ends_at")?,
-            schedule: opt_text(row, "schedule")?
+            lock_ids: serde_json::from_str(&row.lock_ids).map_err(|_| corrupt("lock_ids"))?,
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            schedule: row
+                .schedule
                 .map(|s| serde_json::from_str(&s).map_err(|_| corrupt("schedule")))
                 .transpose()?,
-            scheduling: Scheduling::parse(&text(row, "scheduling")?)
-                .ok_or_else(|| corrupt("scheduling"))?,
-            on_shared_code_impossible: SharedCodePolicy::parse(&text(
-                row,
-                "on_shared_code_impossible",
-            )?)
-            .ok_or_else(|| corrupt("on_shared_code_impossible"))?,
-            status: GrantStatus::parse(&text(row, "status")?).ok_or_else(|| corrupt("status"))?,
+            scheduling: Scheduling::parse(&row.scheduling).ok_or_else(|| corrupt("scheduling"))?,
+            on_shared_code_impossible: SharedCodePolicy::parse(&row.on_shared_code_impossible)
+                .ok_or_else(|| corrupt("on_shared_code_impossible"))?,
+            status: GrantStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
             access_codes: Vec::new(),
-            version: int(row, "version")?,
-            applied_version: int(row, "applied_version")?,
-            idempotency_key: opt_text(row, "idempotency_key")?,
-            idempotency_fingerprint: opt_text(row, "idempotency_fingerprint")?,
-            created_at: int(row, "created_at")?,
-            updated_at: int(row, "updated_at")?,
-            actor: opt_text(row, "actor")?
+            version: row.version,
+            applied_version: row.applied_version,
+            idempotency_key: row.idempotency_key,
+            idempotency_fingerprint: row.idempotency_fingerprint,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            actor: row
+                .actor
                 .and_then(|a| serde_json::from_str(&a).ok())
                 .unwrap_or_default(),
+            id: parse("grants", &id, "id", &id)?,
         })
     }
 
@@ -74,10 +92,8 @@ impl Store {
         let at = |i: usize| move |e: StoreError| (Some(i), InsertError::Store(e));
         let mut tx = self.write_tx().await.map_err(|e| (None, e.into()))?;
         let id = g.id.to_string();
-        sqlx::query(&self.sql(&format!(
-            "INSERT INTO grants ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16, $17, $18)"
-        )))
+        let sql = insert_into("grants", COLUMNS);
+        on!(&mut tx, t => sqlx::query(&sql)
         .bind(id.clone())
         .bind(g.org_id.to_string())
         .bind(g.name.clone())
@@ -96,33 +112,22 @@ impl Store {
         .bind(g.created_at)
         .bind(g.updated_at)
         .bind(serde_json::to_string(&g.actor).ok())
-        .execute(&mut *tx)
-        .await
+        .execute(&mut **t).await.map(|r| r.rows_affected()))
         .map_err(|e| (None, InsertError::Store(code_conflict(e))))?;
         for (i, (c, max)) in codes.iter().enumerate() {
             if let Some(max) = max {
                 self.hold_lock_row(&mut tx, c.lock_id)
                     .await
                     .map_err(at(i))?;
-                let row = sqlx::query(&self.sql(&format!(
-                    "SELECT COUNT(*) AS n FROM access_codes WHERE lock_id = $1 AND status IN {LIVE}"
-                )))
-                .bind(c.lock_id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| at(i)(e.into()))?;
-                if int(&row, "n").map_err(at(i))? >= i64::from(*max) {
+                if self.live_count(&mut tx, c.lock_id).await.map_err(at(i))? >= i64::from(*max) {
                     return Err((Some(i), InsertError::Capacity(*max)));
                 }
             }
-            self.bind_code(sqlx::query(&self.insert_sql(1, "")), c)
-                .execute(&mut *tx)
+            self.insert_codes(&mut tx, std::slice::from_ref(c), "")
                 .await
-                .map_err(|e| at(i)(code_conflict(e)))?;
+                .map_err(at(i))?;
         }
-        tx.commit()
-            .await
-            .map_err(|e| (None, StoreError::from(e).into()))?;
+        tx.commit().await.map_err(|e| (None, e.into()))?;
         Ok(())
     }
 
@@ -137,26 +142,31 @@ impl Store {
     ) -> Result<bool> {
         let id = g.id.to_string();
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(&self.sql(
-            "UPDATE grants SET name = $1, starts_at = $2, ends_at = $3, schedule = $4, scheduling = $5, \
-             lock_ids = $6, code = $7, status = $8, updated_at = $9, actor = $12, \
-             version = version + 1 WHERE id = $10 AND version = $11",
-        ))
-        .bind(g.name.clone())
-        .bind(g.starts_at)
-        .bind(g.ends_at)
-        .bind(schedule_text(g))
-        .bind(g.scheduling.as_str())
-        .bind(serde_json::to_string(&g.lock_ids).unwrap_or_default())
-        .bind(g.code.as_ref().map(|c| self.cipher.seal(&id, c.as_bytes())))
-        .bind(g.status.as_str())
-        .bind(now)
-        .bind(id)
-        .bind(expected)
-        .bind(serde_json::to_string(&g.actor).ok())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        let (code, schedule) = (
+            g.code.as_ref().map(|c| self.cipher.seal(&id, c.as_bytes())),
+            schedule_text(g),
+        );
+        let (lock_ids, actor) = (
+            serde_json::to_string(&g.lock_ids).unwrap_or_default(),
+            serde_json::to_string(&g.actor).ok(),
+        );
+        let done = on!(&mut tx, t => {
+            let mut q = QueryBuilder::new("UPDATE grants SET version = version + 1");
+            q.push(", name = ").push_bind(g.name.clone());
+            q.push(", starts_at = ").push_bind(g.starts_at);
+            q.push(", ends_at = ").push_bind(g.ends_at);
+            q.push(", schedule = ").push_bind(schedule);
+            q.push(", scheduling = ").push_bind(g.scheduling.as_str());
+            q.push(", lock_ids = ").push_bind(lock_ids);
+            q.push(", code = ").push_bind(code);
+            q.push(", status = ").push_bind(g.status.as_str());
+            q.push(", updated_at = ").push_bind(now);
+            q.push(", actor = ").push_bind(actor);
+            q.push(" WHERE id = ").push_bind(id);
+            q.push(" AND version = ").push_bind(expected);
+            q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+        })?;
+        if done != 1 {
             return Ok(false);
         }
         self.insert_events(&mut tx, events).await?;
@@ -168,15 +178,12 @@ impl Store {
 
     /// Records that every code was brought to the grant's `version` (if it is still that).
     pub async fn mark_grant_applied(&self, id: GrantId, version: i64) -> Result<bool> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE grants SET applied_version = $1 WHERE id = $2 AND version = $1 \
-             AND applied_version < $1",
-        ))
+        let done = on!(&self.pool, db => sqlx::query("UPDATE grants SET applied_version = $1 WHERE id = $2 AND version = $1 \
+             AND applied_version < $1")
         .bind(version)
         .bind(id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Moves a grant's status from `from` to `to` with `events`, in one transaction, if it is
@@ -191,17 +198,13 @@ impl Store {
         events: &[Event],
     ) -> Result<bool> {
         let mut tx = self.write_tx().await?;
-        let done =
-            sqlx::query(&self.sql(
-                "UPDATE grants SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
-            ))
+        let done = on!(&mut tx, t => sqlx::query("UPDATE grants SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
             .bind(to.as_str())
             .bind(now)
             .bind(id.to_string())
             .bind(from.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        if done != 1 {
             return Ok(false);
         }
         self.insert_events(&mut tx, events).await?;
@@ -211,11 +214,12 @@ impl Store {
 
     /// Any organisation's grant (workers), without its codes.
     pub async fn grant_by_id(&self, id: GrantId) -> Result<Option<Grant>> {
-        let row = sqlx::query(&self.sql(&format!("SELECT {COLUMNS} FROM grants WHERE id = $1")))
+        let sql = format!("SELECT {COLUMNS} FROM grants WHERE id = $1");
+        let row = on!(&self.pool, db => sqlx::query_as::<_, GrantRow>(&sql)
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.grant(r)).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.grant(r)).transpose()
     }
 
     pub async fn get_grant(&self, org: OrgId, id: GrantId) -> Result<Option<Grant>> {
@@ -225,12 +229,12 @@ impl Store {
     pub async fn grant_by_key(&self, org: OrgId, key: &str) -> Result<Option<Grant>> {
         let sql =
             format!("SELECT {COLUMNS} FROM grants WHERE org_id = $1 AND idempotency_key = $2");
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, GrantRow>(&sql)
             .bind(org.to_string())
             .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.grant(r)).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.grant(r)).transpose()
     }
 
     /// A page of the organisation's grants in id order, without their codes.
@@ -243,13 +247,13 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM grants WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, GrantRow>(&sql)
             .bind(org.to_string())
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| self.grant(r)).collect()
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(|r| self.grant(r)).collect()
     }
 
     /// Every code the grant ever had, oldest first.
@@ -257,11 +261,11 @@ impl Store {
         let sql = format!(
             "SELECT {CODE_COLUMNS} FROM access_codes WHERE grant_id = $1 ORDER BY grant_id, id"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, CodeRow>(&sql)
             .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        self.codes(&rows)
+            .fetch_all(db)
+            .await)?;
+        self.codes(rows)
     }
 
     /// The codes of each of `grants` (a page of them), a few queries for all.
@@ -272,17 +276,14 @@ impl Store {
         let mut out: std::collections::HashMap<GrantId, Vec<AccessCode>> =
             grants.iter().map(|g| (*g, Vec::new())).collect();
         for chunk in grants.chunks(100) {
-            let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT {CODE_COLUMNS} FROM access_codes WHERE grant_id IN ({}) ORDER BY grant_id, id",
-                params.join(", ")
-            );
-            let sql = self.sql(&sql);
-            let mut q = sqlx::query(&sql);
-            for g in chunk {
-                q = q.bind(g.to_string());
-            }
-            for code in self.codes(&q.fetch_all(&self.pool).await?)? {
+            let head = format!("SELECT {CODE_COLUMNS} FROM access_codes WHERE grant_id IN ");
+            let rows = on!(&self.pool, db => {
+                let mut q = QueryBuilder::new(head);
+                push_list(&mut q, chunk.iter().map(|g| g.to_string()));
+                q.push(" ORDER BY grant_id, id");
+                q.build_query_as::<CodeRow>().fetch_all(db).await
+            })?;
+            for code in self.codes(rows)? {
                 if let Some(g) = code.grant_id {
                     out.entry(g).or_default().push(code);
                 }
@@ -294,19 +295,12 @@ impl Store {
     /// Grants whose status may move (codes on their way, or being revoked) or whose last change
     /// was not applied to every code: up to `limit`, oldest change first.
     pub async fn unsettled_grants(&self, limit: u32) -> Result<Vec<GrantId>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT id FROM grants WHERE status IN ('setting', 'removing') \
-             OR applied_version < version ORDER BY updated_at LIMIT $1",
-        ))
+        let ids = on!(&self.pool, db => sqlx::query_scalar::<_, String>("SELECT id FROM grants WHERE status IN ('setting', 'removing') \
+             OR applied_version < version ORDER BY updated_at LIMIT $1")
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let id = text(r, "id")?;
-                parse("grants", &id, "id", &id)
-            })
-            .collect()
+        .fetch_all(db)
+        .await)?;
+        ids.iter().map(|id| parse("grants", id, "id", id)).collect()
     }
 }
 

@@ -5,7 +5,7 @@
 use lockbridge_core::ids::OrgId;
 use lockbridge_core::time::Millis;
 
-use crate::{Result, Store, int, opt_int, opt_text, text};
+use crate::{Result, Store, on};
 
 /// What a claim of a key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,53 +31,44 @@ impl Store {
         now: Millis,
         stale: Millis,
     ) -> Result<Claim> {
-        let inserted = sqlx::query(&self.sql(
-            "INSERT INTO idempotency_keys (org_id, key, fingerprint, state, created_at) \
-             VALUES ($1, $2, $3, 'running', $4) ON CONFLICT (org_id, key) DO NOTHING",
-        ))
+        let inserted = on!(&self.pool, db => sqlx::query("INSERT INTO idempotency_keys (org_id, key, fingerprint, state, created_at) \
+             VALUES ($1, $2, $3, 'running', $4) ON CONFLICT (org_id, key) DO NOTHING")
         .bind(org.to_string())
         .bind(key.to_owned())
         .bind(fingerprint.to_owned())
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        if inserted.rows_affected() == 1 {
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        if inserted == 1 {
             return Ok(Claim::Mine);
         }
-        let Some(row) = sqlx::query(&self.sql(
-            "SELECT fingerprint, state, status, body, created_at FROM idempotency_keys \
-             WHERE org_id = $1 AND key = $2",
-        ))
+        let Some((stored, state, status, body, since)) = on!(&self.pool, db => sqlx::query_as::<_, (String, String, Option<i64>, Option<String>, i64)>("SELECT fingerprint, state, status, body, created_at FROM idempotency_keys \
+             WHERE org_id = $1 AND key = $2")
         .bind(org.to_string())
         .bind(key.to_owned())
-        .fetch_optional(&self.pool)
-        .await?
+        .fetch_optional(db)
+        .await)?
         else {
             // Forgotten meanwhile (an answer not kept): claim it afresh.
             return Box::pin(self.claim_idempotency_key(org, key, fingerprint, now, stale)).await;
         };
-        if text(&row, "fingerprint")? != fingerprint {
+        if stored != fingerprint {
             return Ok(Claim::Reused);
         }
-        let since = int(&row, "created_at")?;
-        if text(&row, "state")? == "done" {
+        if state == "done" {
             return Ok(Claim::Answered {
-                status: opt_int(&row, "status")?.unwrap_or(200).clamp(100, 599) as u16,
-                body: opt_text(&row, "body")?.unwrap_or_default(),
+                status: status.unwrap_or(200).clamp(100, 599) as u16,
+                body: body.unwrap_or_default(),
             });
         }
         if since < stale {
-            let taken = sqlx::query(&self.sql(
-                "UPDATE idempotency_keys SET created_at = $1 WHERE org_id = $2 AND key = $3 \
-                 AND state = 'running' AND created_at = $4",
-            ))
+            let taken = on!(&self.pool, db => sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE org_id = $2 AND key = $3 \
+                 AND state = 'running' AND created_at = $4")
             .bind(now)
             .bind(org.to_string())
             .bind(key.to_owned())
             .bind(since)
-            .execute(&self.pool)
-            .await?;
-            if taken.rows_affected() == 1 {
+            .execute(db).await.map(|r| r.rows_affected()))?;
+            if taken == 1 {
                 return Ok(Claim::Mine);
             }
         }
@@ -94,25 +85,21 @@ impl Store {
     ) -> Result<()> {
         match answer {
             Some((status, body)) => {
-                sqlx::query(&self.sql(
-                    "UPDATE idempotency_keys SET state = 'done', status = $1, body = $2 \
-                     WHERE org_id = $3 AND key = $4",
-                ))
+                on!(&self.pool, db => sqlx::query("UPDATE idempotency_keys SET state = 'done', status = $1, body = $2 \
+                     WHERE org_id = $3 AND key = $4")
                 .bind(i64::from(status))
                 .bind(body.to_owned())
                 .bind(org.to_string())
                 .bind(key.to_owned())
-                .execute(&self.pool)
-                .await?;
+                .execute(db).await.map(|r| r.rows_affected()))?;
             }
             None => {
-                sqlx::query(
-                    &self.sql("DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2"),
+                on!(&self.pool, db => sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2",
                 )
                 .bind(org.to_string())
                 .bind(key.to_owned())
-                .execute(&self.pool)
-                .await?;
+                .execute(db).await.map(|r| r.rows_affected()))?;
             }
         }
         Ok(())
@@ -120,10 +107,9 @@ impl Store {
 
     /// Forgets answers kept since before `before`; answers how many.
     pub async fn forget_idempotency_keys(&self, before: Millis) -> Result<u64> {
-        let done = sqlx::query(&self.sql("DELETE FROM idempotency_keys WHERE created_at < $1"))
+        let done = on!(&self.pool, db => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(before)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+            .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done)
     }
 }

@@ -5,10 +5,9 @@
 
 use lockbridge_core::ids::{AccessCodeId, JobId, LockId, OrgId};
 use lockbridge_core::time::Millis;
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::QueryBuilder;
 
-use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
+use crate::{Result, Store, StoreError, on, parse};
 
 /// A job as stored.
 #[derive(Debug, Clone)]
@@ -58,36 +57,65 @@ pub struct JobProgress {
 const COLUMNS: &str = "id, org_id, kind, status, total, lease_owner, lease_until, created_at, \
                        finished_at, idempotency_key, idempotency_fingerprint, actor";
 
+/// A row of `jobs`, in [`COLUMNS`]' order.
+#[derive(Debug, sqlx::FromRow)]
+struct StoredJob {
+    id: String,
+    org_id: String,
+    kind: String,
+    status: String,
+    total: i64,
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+    created_at: i64,
+    finished_at: Option<i64>,
+    idempotency_key: Option<String>,
+    idempotency_fingerprint: Option<String>,
+    actor: Option<String>,
+}
+
+/// A row of `job_items` as the worker reads it (the item sealed).
+#[derive(Debug, sqlx::FromRow)]
+struct StoredItem {
+    idx: i64,
+    lock_id: Option<String>,
+    item: Vec<u8>,
+    status: String,
+    access_code_id: Option<String>,
+    error: Option<String>,
+}
+
 impl Store {
-    fn job(&self, row: &AnyRow) -> Result<JobRow> {
-        let id = text(row, "id")?;
+    fn job(&self, row: StoredJob) -> Result<JobRow> {
+        let id = row.id;
         Ok(JobRow {
-            id: parse("jobs", &id, "id", &id)?,
-            org_id: parse("jobs", &id, "org_id", &text(row, "org_id")?)?,
-            kind: text(row, "kind")?,
-            status: text(row, "status")?,
-            total: int(row, "total")?,
-            lease_owner: opt_text(row, "lease_owner")?,
-            lease_until: opt_int(row, "lease_until")?,
-            created_at: int(row, "created_at")?,
-            finished_at: opt_int(row, "finished_at")?,
-            idempotency_key: opt_text(row, "idempotency_key")?,
-            idempotency_fingerprint: opt_text(row, "idempotency_fingerprint")?,
-            actor: opt_text(row, "actor")?
+            org_id: parse("jobs", &id, "org_id", &row.org_id)?,
+            kind: row.kind,
+            status: row.status,
+            total: row.total,
+            lease_owner: row.lease_owner,
+            lease_until: row.lease_until,
+            created_at: row.created_at,
+            finished_at: row.finished_at,
+            idempotency_key: row.idempotency_key,
+            idempotency_fingerprint: row.idempotency_fingerprint,
+            actor: row
+                .actor
                 .and_then(|a| serde_json::from_str(&a).ok())
                 .unwrap_or_default(),
+            id: parse("jobs", &id, "id", &id)?,
         })
     }
 
     /// The organisation's job created with `Idempotency-Key` `key`.
     pub async fn job_by_key(&self, org: OrgId, key: &str) -> Result<Option<JobRow>> {
         let sql = format!("SELECT {COLUMNS} FROM jobs WHERE org_id = $1 AND idempotency_key = $2");
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, StoredJob>(&sql)
             .bind(org.to_string())
             .bind(key.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.job(r)).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.job(r)).transpose()
     }
 
     /// Stores a job and its items in one transaction; items whose check failed are stored
@@ -95,9 +123,8 @@ impl Store {
     /// [`StoreError::Conflict`]`("idempotency_key")`, and nothing is stored.
     pub async fn insert_job(&self, job: &JobRow, items: &[JobItem]) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(&self.sql(&format!(
-            "INSERT INTO jobs ({COLUMNS}, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $8)"
-        )))
+        let sql = crate::insert_into("jobs", &format!("{COLUMNS}, version, updated_at"));
+        on!(&mut tx, t => sqlx::query(&sql)
         .bind(job.id.to_string())
         .bind(job.org_id.to_string())
         .bind(job.kind.clone())
@@ -110,59 +137,50 @@ impl Store {
         .bind(job.idempotency_key.clone())
         .bind(job.idempotency_fingerprint.clone())
         .bind(serde_json::to_string(&job.actor).ok())
-        .execute(&mut *tx)
-        .await
+        .bind(0_i64)
+        .bind(job.created_at)
+        .execute(&mut **t).await.map(|r| r.rows_affected()))
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict("idempotency_key")
             }
             _ => StoreError::Database(e),
         })?;
-        let per = match self.dialect {
-            crate::Dialect::Sqlite => 100,
-            crate::Dialect::Postgres => 1000,
-        };
         let job_id = job.id.to_string();
-        for chunk in items.chunks(per) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|r| {
-                    let p: Vec<String> = (1..=7).map(|c| format!("${}", r * 7 + c)).collect();
-                    format!("({})", p.join(", "))
-                })
-                .collect();
-            let sql = self
-                .sql(&format!(
-                    "INSERT INTO job_items (job_id, idx, lock_id, item, status, access_code_id, error) VALUES {}",
-                    rows.join(", ")
-                ))
-                .into_owned();
-            let mut q = sqlx::query(&sql);
-            for it in chunk {
+        for chunk in items.chunks(self.per_statement(100, 1000)) {
+            let rows = chunk.iter().map(|it| {
                 let sealed = self
                     .cipher
                     .seal(&format!("{job_id}/{}", it.index), it.item.as_bytes());
-                q = q
-                    .bind(job_id.clone())
-                    .bind(it.index)
-                    .bind(it.lock_id.map(|l| l.to_string()))
-                    .bind(sealed)
-                    .bind(it.status.clone())
-                    .bind(it.access_code_id.map(|c| c.to_string()))
-                    .bind(it.error.clone());
-            }
-            q.execute(&mut *tx).await?;
+                (it, sealed)
+            });
+            on!(&mut tx, t => {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO job_items (job_id, idx, lock_id, item, status, access_code_id, error) ",
+                );
+                q.push_values(rows, |mut b, (it, sealed)| {
+                    b.push_bind(job_id.clone())
+                        .push_bind(it.index)
+                        .push_bind(it.lock_id.map(|l| l.to_string()))
+                        .push_bind(sealed)
+                        .push_bind(it.status.clone())
+                        .push_bind(it.access_code_id.map(|c| c.to_string()))
+                        .push_bind(it.error.clone());
+                });
+                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn get_job(&self, org: OrgId, id: JobId) -> Result<Option<JobRow>> {
-        let row = sqlx::query(&self.sql(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1")))
+        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+        let row = on!(&self.pool, db => sqlx::query_as::<_, StoredJob>(&sql)
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+            .fetch_optional(db)
+            .await)?;
         Ok(row
-            .as_ref()
             .map(|r| self.job(r))
             .transpose()?
             .filter(|j| j.org_id == org))
@@ -184,26 +202,25 @@ impl Store {
              AND (lease_until IS NULL OR lease_until <= $3) ORDER BY created_at LIMIT 1{skip_locked}) \
              AND (lease_until IS NULL OR lease_until <= $3) RETURNING {COLUMNS}"
         );
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, StoredJob>(&sql)
             .bind(owner.to_owned())
             .bind(lease_until)
             .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| self.job(r)).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.job(r)).transpose()
     }
 
     /// Extends `owner`'s lease on a job; `false` when it is no longer theirs.
     pub async fn extend_job_lease(&self, id: JobId, owner: &str, until: Millis) -> Result<bool> {
-        let done = sqlx::query(
-            &self.sql("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3"),
+        let done = on!(&self.pool, db => sqlx::query(
+            "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3",
         )
         .bind(until)
         .bind(id.to_string())
         .bind(owner.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Ends `owner`'s hold on a job: finished (`done` or `failed`, at `now`) or handed back
@@ -216,35 +233,29 @@ impl Store {
         now: Millis,
     ) -> Result<bool> {
         let finished = (status != "running").then_some(now);
-        let done = sqlx::query(&self.sql(
-            "UPDATE jobs SET status = $1, finished_at = $2, lease_owner = NULL, lease_until = NULL, \
-             version = version + 1, updated_at = $3 WHERE id = $4 AND lease_owner = $5",
-        ))
+        let done = on!(&self.pool, db => sqlx::query("UPDATE jobs SET status = $1, finished_at = $2, lease_owner = NULL, lease_until = NULL, \
+             version = version + 1, updated_at = $3 WHERE id = $4 AND lease_owner = $5")
         .bind(status.to_owned())
         .bind(finished)
         .bind(now)
         .bind(id.to_string())
         .bind(owner.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// The job's items that are not finished (`pending`, `working`), by index.
     pub async fn open_job_items(&self, id: JobId) -> Result<Vec<JobItem>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT idx, lock_id, item, status, access_code_id, error FROM job_items \
-             WHERE job_id = $1 AND status IN ('pending', 'working') ORDER BY job_id, idx",
-        ))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, StoredItem>("SELECT idx, lock_id, item, status, access_code_id, error FROM job_items \
+             WHERE job_id = $1 AND status IN ('pending', 'working') ORDER BY job_id, idx")
         .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(db)
+        .await)?;
         let job = id.to_string();
-        rows.iter()
+        rows.into_iter()
             .map(|r| {
-                let index = int(r, "idx")?;
+                let index = r.idx;
                 let row_key = format!("{job}/{index}");
-                let sealed: Vec<u8> = r.try_get("item")?;
                 let corrupt = |what: &str| StoreError::Corrupt {
                     table: "job_items",
                     id: row_key.clone(),
@@ -252,15 +263,17 @@ impl Store {
                 };
                 Ok(JobItem {
                     index,
-                    lock_id: opt_text(r, "lock_id")?
+                    lock_id: r
+                        .lock_id
                         .map(|l| l.parse().map_err(|_| corrupt("lock_id")))
                         .transpose()?,
-                    item: self.cipher.open_string(&row_key, &sealed)?,
-                    status: text(r, "status")?,
-                    access_code_id: opt_text(r, "access_code_id")?
+                    item: self.cipher.open_string(&row_key, &r.item)?,
+                    status: r.status,
+                    access_code_id: r
+                        .access_code_id
                         .map(|c| c.parse().map_err(|_| corrupt("access_code_id")))
                         .transpose()?,
-                    error: opt_text(r, "error")?,
+                    error: r.error,
                 })
             })
             .collect()
@@ -277,62 +290,50 @@ impl Store {
         code: Option<AccessCodeId>,
         error: Option<&str>,
     ) -> Result<bool> {
-        let done = sqlx::query(&self.sql(
-            "UPDATE job_items SET status = $1, access_code_id = COALESCE($2, access_code_id), \
-             error = $3 WHERE job_id = $4 AND idx = $5 AND status = $6",
-        ))
+        let done = on!(&self.pool, db => sqlx::query("UPDATE job_items SET status = $1, access_code_id = COALESCE($2, access_code_id), \
+             error = $3 WHERE job_id = $4 AND idx = $5 AND status = $6")
         .bind(to.to_owned())
         .bind(code.map(|c| c.to_string()))
         .bind(error.map(str::to_owned))
         .bind(id.to_string())
         .bind(index)
         .bind(from.to_owned())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Items succeeded and failed so far, with the failed ones' errors.
     pub async fn job_progress(&self, id: JobId) -> Result<JobProgress> {
         let mut progress = JobProgress::default();
-        let counts = sqlx::query(&self.sql(
-            "SELECT status, COUNT(*) AS n FROM job_items WHERE job_id = $1 \
-             AND status IN ('succeeded', 'failed') GROUP BY status",
-        ))
+        let counts = on!(&self.pool, db => sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) AS n FROM job_items WHERE job_id = $1 \
+             AND status IN ('succeeded', 'failed') GROUP BY status")
         .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &counts {
-            match text(r, "status")?.as_str() {
-                "succeeded" => progress.succeeded = int(r, "n")?,
-                _ => progress.failed = int(r, "n")?,
+        .fetch_all(db)
+        .await)?;
+        for (status, n) in counts {
+            match status.as_str() {
+                "succeeded" => progress.succeeded = n,
+                _ => progress.failed = n,
             }
         }
-        let waiting = sqlx::query(&self.sql(
-            "SELECT idx, access_code_id FROM job_items WHERE job_id = $1 AND status = 'waiting' \
-             ORDER BY job_id, idx",
-        ))
+        let waiting = on!(&self.pool, db => sqlx::query_as::<_, (i64, Option<String>)>("SELECT idx, access_code_id FROM job_items WHERE job_id = $1 AND status = 'waiting' \
+             ORDER BY job_id, idx")
         .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &waiting {
-            progress.waiting.push((
-                int(r, "idx")?,
-                opt_text(r, "access_code_id")?.unwrap_or_default(),
-            ));
-        }
-        let failed = sqlx::query(&self.sql(
-            "SELECT idx, error FROM job_items WHERE job_id = $1 AND status = 'failed' \
-             ORDER BY job_id, idx",
-        ))
+        .fetch_all(db)
+        .await)?;
+        progress.waiting = waiting
+            .into_iter()
+            .map(|(idx, code)| (idx, code.unwrap_or_default()))
+            .collect();
+        let failed = on!(&self.pool, db => sqlx::query_as::<_, (i64, Option<String>)>("SELECT idx, error FROM job_items WHERE job_id = $1 AND status = 'failed' \
+             ORDER BY job_id, idx")
         .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &failed {
-            progress
-                .errors
-                .push((int(r, "idx")?, opt_text(r, "error")?.unwrap_or_default()));
-        }
+        .fetch_all(db)
+        .await)?;
+        progress.errors = failed
+            .into_iter()
+            .map(|(idx, error)| (idx, error.unwrap_or_default()))
+            .collect();
         Ok(progress)
     }
 }

@@ -1,11 +1,15 @@
 //! lockbridge's persistence: one interface returning domain types, over SQLite (the embedded
 //! default) and PostgreSQL.
 //!
-//! Both backends run through sqlx's runtime-generic driver with portable column types (text ids,
-//! 64-bit integers, millisecond instants); each has its own migrations, kept in lockstep
-//! (`migrations/sqlite`, `migrations/postgres`, same version for the same change). Secrets —
-//! credentials, tokens, PINs — are sealed with AES-256-GCM under the master key before they
-//! reach either database.
+//! Each backend has its own typed pool (sqlx's SQLite and PostgreSQL drivers, no runtime-generic
+//! layer). A query is written once, with `$N` parameters both drivers read, and compiled once
+//! per backend by `on!`: its rows decode into `FromRow` structs (one per table) and are checked
+//! against each driver's types separately. Statements whose shape varies (bulk inserts, the
+//! code's conditional update) are built with sqlx's `QueryBuilder`, which numbers the binds.
+//! Columns are portable (text ids, 64-bit integers, millisecond instants, bytes); each backend
+//! has its own migrations, kept in lockstep (`migrations/sqlite`, `migrations/postgres`, same
+//! version for the same change). Secrets — credentials, tokens, PINs — are sealed with
+//! AES-256-GCM under the master key before they reach either database.
 
 mod budgets;
 mod cipher;
@@ -24,12 +28,13 @@ mod orgs;
 pub mod testing;
 mod webhooks;
 
-use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 pub use budgets::SharedBudgets;
 pub use cipher::MasterKey;
@@ -74,15 +79,46 @@ pub enum Dialect {
     Postgres,
 }
 
+/// One thing per backend: a pool ([`Pool`]) or a transaction ([`Tx`]).
+#[derive(Debug, Clone)]
+pub(crate) enum Db<S, P> {
+    Sqlite(S),
+    Postgres(P),
+}
+
+pub(crate) type Pool = Db<SqlitePool, PgPool>;
+
+/// A write transaction on either backend; rolled back when dropped uncommitted.
+pub(crate) type Tx = Db<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>;
+
+/// `on!(pool_or_tx, db => expression)`: the expression for whichever backend it is, with `db`
+/// naming that backend's pool (`&SqlitePool`, `&PgPool`) or transaction. Written once, compiled
+/// once per driver, so every bind and every decoded row is typed for the backend it runs on.
+macro_rules! on {
+    ($on:expr, $db:ident => $body:expr) => {
+        match $on {
+            $crate::Db::Sqlite($db) => $body,
+            $crate::Db::Postgres($db) => $body,
+        }
+    };
+}
+pub(crate) use on;
+
+impl Tx {
+    pub(crate) async fn commit(self) -> Result<()> {
+        on!(self, tx => tx.commit().await)?;
+        Ok(())
+    }
+}
+
 /// The store. Cheap to clone (a pool handle and the cipher).
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
-    dialect: Dialect,
+    pool: Pool,
     cipher: Cipher,
     /// What the store stamps rows it creates with (`created_at`, `updated_at`) when the caller
     /// gives no time: the service's clock once the service holds the store.
-    clock: std::sync::Arc<lockbridge_core::time::Clock>,
+    clock: Arc<lockbridge_core::time::Clock>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -91,53 +127,40 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 impl Store {
     /// Connects (creating a SQLite file when missing) without migrating.
     pub async fn connect(url: &str, key: &MasterKey) -> Result<Store> {
-        sqlx::any::install_default_drivers();
-        let dialect = if url.starts_with("sqlite:") {
-            Dialect::Sqlite
+        let acquire = Duration::from_secs(10);
+        let pool = if url.starts_with("sqlite:") {
+            // One writer at a time in SQLite: a few connections serve reads under WAL.
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+                .synchronous(SqliteSynchronous::Normal)
+                .journal_mode(SqliteJournalMode::Wal);
+            let pool = SqlitePoolOptions::new()
+                .acquire_timeout(acquire)
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            Db::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Dialect::Postgres
+            let pool = PgPoolOptions::new()
+                .acquire_timeout(acquire)
+                .max_connections(16)
+                .connect(url)
+                .await?;
+            Db::Postgres(pool)
         } else {
             return Err(StoreError::Url(url.to_owned()));
         };
-        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let url: Cow<'_, str> = match dialect {
-            Dialect::Sqlite => {
-                // One writer at a time in SQLite: a few connections serve reads under WAL.
-                options = options.max_connections(8).after_connect(|conn, _| {
-                    Box::pin(async move {
-                        use sqlx::Executor;
-                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
-                            .await?;
-                        Ok(())
-                    })
-                });
-                if url.contains('?') {
-                    Cow::Borrowed(url)
-                } else {
-                    Cow::Owned(format!("{url}?mode=rwc"))
-                }
-            }
-            Dialect::Postgres => {
-                options = options.max_connections(16);
-                Cow::Borrowed(url)
-            }
-        };
-        let pool = options.connect(&url).await?;
-        if dialect == Dialect::Sqlite {
-            sqlx::raw_sql("PRAGMA journal_mode = WAL;")
-                .execute(&pool)
-                .await?;
-        }
         Ok(Store {
             pool,
-            dialect,
             cipher: Cipher::new(key),
-            clock: std::sync::Arc::default(),
+            clock: Arc::default(),
         })
     }
 
     /// The same store, stamping rows on `clock`.
-    pub fn with_clock(mut self, clock: std::sync::Arc<lockbridge_core::time::Clock>) -> Store {
+    pub fn with_clock(mut self, clock: Arc<lockbridge_core::time::Clock>) -> Store {
         self.clock = clock;
         self
     }
@@ -156,87 +179,118 @@ impl Store {
 
     /// Applies pending migrations (forward only).
     pub async fn migrate(&self) -> Result<()> {
-        match self.dialect {
-            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        match &self.pool {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
 
     pub fn dialect(&self) -> Dialect {
-        self.dialect
+        match self.pool {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
     }
 
     /// Refreshes the planner's statistics (PostgreSQL's autovacuum does it on its own after
     /// enough writes; call it after a bulk load).
     pub async fn analyze(&self) -> Result<()> {
-        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        on!(&self.pool, db => sqlx::query("ANALYZE").execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Answers when the database does.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on!(&self.pool, db => sqlx::query("SELECT 1").execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        on!(&self.pool, db => db.close().await);
     }
 
-    /// SQL written with `$1`-style parameters, in this backend's spelling (`?1` for SQLite).
+    /// A transaction that reads before it writes nothing another writer could change meanwhile
+    /// (SQLite begins it deferred).
+    async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Db::Sqlite(pool) => Db::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Db::Postgres(pool.begin().await?),
+        })
+    }
+
     /// A transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
     /// "database is locked" when another writer committed in between, whatever the busy
     /// timeout. PostgreSQL takes row locks (`FOR UPDATE`) where it reads before writing.
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.dialect {
+    async fn write_tx(&self) -> Result<Tx> {
+        Ok(match &self.pool {
             // Begun in a task of its own: a caller dropped while `BEGIN IMMEDIATE` waits for
             // the write lock (a client gone, a pass cancelled) would otherwise leave the
             // connection in a transaction that no `Transaction` ends, holding the lock in the
             // pool. The task's `Transaction`, when nobody takes it, is rolled back on drop.
-            Dialect::Sqlite => {
-                let pool = self.pool.clone();
-                tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
-                    .await
-                    .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))??
+            Db::Sqlite(pool) => {
+                let pool = pool.clone();
+                Db::Sqlite(
+                    tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
+                        .await
+                        .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))??,
+                )
             }
-            Dialect::Postgres => self.pool.begin().await?,
+            Db::Postgres(pool) => Db::Postgres(pool.begin().await?),
         })
     }
 
     /// What a claim's inner `SELECT` ends with so that concurrent claims skip each other's
     /// rows (PostgreSQL); SQLite has one writer at a time and needs nothing.
     fn skip_locked(&self) -> &'static str {
-        match self.dialect {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
+        self.on_postgres(" FOR UPDATE SKIP LOCKED")
+    }
+
+    /// `text` on PostgreSQL, nothing on SQLite: a row lock's clause (SQLite's write
+    /// transaction excludes every other writer already).
+    fn on_postgres(&self, text: &'static str) -> &'static str {
+        match self.pool {
+            Db::Postgres(_) => text,
+            Db::Sqlite(_) => "",
         }
     }
 
-    fn sql<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        match self.dialect {
-            Dialect::Postgres => Cow::Borrowed(text),
-            Dialect::Sqlite => Cow::Owned(text.replace('$', "?")),
+    /// How many rows one multi-row statement carries: PostgreSQL takes many more binds per
+    /// statement than SQLite plans quickly.
+    fn per_statement(&self, sqlite: usize, postgres: usize) -> usize {
+        match self.pool {
+            Db::Sqlite(_) => sqlite,
+            Db::Postgres(_) => postgres,
         }
     }
 }
 
-/// Column helpers shared by the row mappers.
-pub(crate) fn text(row: &AnyRow, col: &str) -> Result<String> {
-    Ok(row.try_get::<String, _>(col)?)
+/// `INSERT INTO table (columns) VALUES ($1, …, $n)`: one parameter per column, bound in the
+/// columns' order.
+pub(crate) fn insert_into(table: &str, columns: &str) -> String {
+    let params: Vec<String> = (1..=columns.split(',').count())
+        .map(|i| format!("${i}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES ({})",
+        params.join(", ")
+    )
 }
 
-pub(crate) fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>> {
-    Ok(row.try_get::<Option<String>, _>(col)?)
-}
-
-pub(crate) fn int(row: &AnyRow, col: &str) -> Result<i64> {
-    Ok(row.try_get::<i64, _>(col)?)
-}
-
-pub(crate) fn opt_int(row: &AnyRow, col: &str) -> Result<Option<i64>> {
-    Ok(row.try_get::<Option<i64>, _>(col)?)
+/// Pushes `(v1, v2, …)` onto `q`, each value bound: an `IN` list.
+pub(crate) fn push_list<'a, DB: sqlx::Database, T>(
+    q: &mut sqlx::QueryBuilder<'a, DB>,
+    values: impl IntoIterator<Item = T>,
+) where
+    T: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    q.push("(");
+    let mut list = q.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    list.push_unseparated(")");
 }
 
 pub(crate) fn parse<T: FromStr>(
@@ -250,4 +304,14 @@ pub(crate) fn parse<T: FromStr>(
         id: id.to_owned(),
         what: format!("{what} {value:?}"),
     })
+}
+
+/// [`parse`] of a column that may be `NULL`.
+pub(crate) fn parse_opt<T: FromStr>(
+    table: &'static str,
+    id: &str,
+    what: &str,
+    value: Option<String>,
+) -> Result<Option<T>> {
+    value.map(|v| parse(table, id, what, &v)).transpose()
 }

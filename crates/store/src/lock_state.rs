@@ -6,28 +6,21 @@ use lockbridge_core::ids::{LockId, OrgId};
 use lockbridge_core::model::{Lock, LockState};
 use lockbridge_core::time::Millis;
 
-use crate::devices::{BUMP_ORG, HealthRules, LOCK_COLUMNS, lock};
-use crate::{Result, Store, int};
+use crate::devices::{BUMP_ORG, HealthRules, LOCK_COLUMNS, LockRow, lock};
+use crate::{Result, Store, Tx, on};
 
 impl Store {
     /// Lock `id` as it is, its row held for the rest of the transaction (PostgreSQL; SQLite's
     /// write transaction excludes every other writer already).
-    async fn held_lock(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        id: LockId,
-    ) -> Result<Option<Lock>> {
-        let hold = match self.dialect {
-            crate::Dialect::Postgres => " FOR UPDATE",
-            crate::Dialect::Sqlite => "",
-        };
-        let row = sqlx::query(&self.sql(&format!(
+    async fn held_lock(&self, tx: &mut Tx, id: LockId) -> Result<Option<Lock>> {
+        let hold = self.on_postgres(" FOR UPDATE");
+        let row = on!(tx, t => sqlx::query_as::<_, LockRow>(&format!(
             "SELECT {LOCK_COLUMNS} FROM locks WHERE id = $1{hold}"
-        )))
+        ))
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?;
-        row.as_ref().map(lock).transpose()
+        .fetch_optional(&mut **t)
+        .await)?;
+        row.map(lock).transpose()
     }
 
     /// Sets (or, with `None`, forgets) the time zone an operator gives a lock: it is the lock's
@@ -50,20 +43,16 @@ impl Store {
             return Ok(false);
         };
         let warnings = rules.zone_set(&l, zone, now);
-        sqlx::query(&self.sql(
-            "UPDATE locks SET time_zone_set = $1, time_zone = $1, warnings = $2, updated_at = $3 \
-             WHERE id = $4",
-        ))
+        on!(&mut tx, t => sqlx::query("UPDATE locks SET time_zone_set = $1, time_zone = $1, warnings = $2, updated_at = $3 \
+             WHERE id = $4")
         .bind(zone.map(str::to_owned))
         .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
         .bind(now)
         .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&self.sql(BUMP_ORG))
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query(BUMP_ORG)
             .bind(org.to_string())
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(true)
     }
@@ -88,16 +77,14 @@ impl Store {
         if online == l.online && errors == l.errors {
             return Ok(false);
         }
-        sqlx::query(&self.sql("UPDATE locks SET online = $1, errors = $2 WHERE id = $3"))
+        on!(&mut tx, t => sqlx::query("UPDATE locks SET online = $1, errors = $2 WHERE id = $3")
             .bind(i64::from(online))
             .bind(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into()))
             .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&self.sql(BUMP_ORG))
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query(BUMP_ORG)
             .bind(l.org_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         if online != l.online {
             let kind = if online {
                 EventType::LockOnline
@@ -126,28 +113,26 @@ impl Store {
         if let Some(e) = event {
             self.insert_events(&mut tx, &[e]).await?;
         }
-        sqlx::query(&self.sql("UPDATE locks SET state = $1 WHERE id = $2"))
+        on!(&mut tx, t => sqlx::query("UPDATE locks SET state = $1 WHERE id = $2")
             .bind(state.as_str())
             .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&self.sql(
-            "UPDATE organisations SET locks_version = locks_version + 1 \
-             WHERE id = (SELECT org_id FROM locks WHERE id = $1)",
-        ))
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query("UPDATE organisations SET locks_version = locks_version + 1 \
+             WHERE id = (SELECT org_id FROM locks WHERE id = $1)")
         .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(())
     }
 
     /// A number that moves with every committed change to the organisation's locks.
     pub async fn locks_version(&self, org: OrgId) -> Result<i64> {
-        let row = sqlx::query(&self.sql("SELECT locks_version FROM organisations WHERE id = $1"))
-            .bind(org.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map_or(Ok(0), |r| int(&r, "locks_version"))
+        let version = on!(&self.pool, db => sqlx::query_scalar::<_, i64>(
+            "SELECT locks_version FROM organisations WHERE id = $1",
+        )
+        .bind(org.to_string())
+        .fetch_optional(db)
+        .await)?;
+        Ok(version.unwrap_or(0))
     }
 }

@@ -3,30 +3,41 @@
 use lockbridge_core::ids::{ApiKeyId, OrgId};
 use lockbridge_core::model::{ApiKey, Organisation, Role};
 use sha2::{Digest, Sha256};
-use sqlx::any::AnyRow;
 
 use crate::cipher::random_hex;
-use crate::{Result, Store, StoreError, int, parse, text};
+use crate::{Result, Store, StoreError, Tx, on, parse};
 
 /// The hash an API key is stored and looked up by.
 fn key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn api_key(row: &AnyRow) -> Result<ApiKey> {
-    let id = text(row, "id")?;
-    let role = text(row, "role")?;
+/// A row of `api_keys` without its hash; a console session's adds its CSRF token.
+#[derive(Debug, sqlx::FromRow)]
+struct KeyRow {
+    id: String,
+    org_id: String,
+    name: String,
+    role: String,
+    prefix: String,
+    created_at: i64,
+    #[sqlx(default)]
+    csrf: Option<String>,
+}
+
+fn api_key(row: KeyRow) -> Result<ApiKey> {
+    let id = row.id;
     Ok(ApiKey {
-        id: parse("api_keys", &id, "id", &id)?,
-        org_id: parse("api_keys", &id, "org_id", &text(row, "org_id")?)?,
-        name: text(row, "name")?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt {
+        org_id: parse("api_keys", &id, "org_id", &row.org_id)?,
+        name: row.name,
+        role: Role::parse(&row.role).ok_or_else(|| StoreError::Corrupt {
             table: "api_keys",
             id: id.clone(),
-            what: format!("role {role:?}"),
+            what: format!("role {:?}", row.role),
         })?,
-        prefix: text(row, "prefix")?,
-        created_at: int(row, "created_at")?,
+        prefix: row.prefix,
+        created_at: row.created_at,
+        id: parse("api_keys", &id, "id", &id)?,
     })
 }
 
@@ -37,31 +48,28 @@ impl Store {
             name: name.to_owned(),
             created_at: self.now(),
         };
-        sqlx::query(
-            &self.sql("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3)"),
+        on!(&self.pool, db => sqlx::query(
+            "INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3)",
         )
         .bind(org.id.to_string())
         .bind(&org.name)
         .bind(org.created_at)
-        .execute(&self.pool)
-        .await?;
+        .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(org)
     }
 
     pub async fn get_org(&self, id: OrgId) -> Result<Option<Organisation>> {
-        let row =
-            sqlx::query(&self.sql("SELECT id, name, created_at FROM organisations WHERE id = $1"))
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| {
-            Ok(Organisation {
-                id,
-                name: text(&r, "name")?,
-                created_at: int(&r, "created_at")?,
-            })
-        })
-        .transpose()
+        let row = on!(&self.pool, db => sqlx::query_as::<_, (String, i64)>(
+            "SELECT name, created_at FROM organisations WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(db)
+        .await)?;
+        Ok(row.map(|(name, created_at)| Organisation {
+            id,
+            name,
+            created_at,
+        }))
     }
 
     /// Creates a key; answers it with the secret key, which is not kept.
@@ -80,10 +88,8 @@ impl Store {
             prefix: secret[..11].to_owned(),
             created_at: self.now(),
         };
-        sqlx::query(&self.sql(
-            "INSERT INTO api_keys (id, org_id, name, role, prefix, key_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        ))
+        on!(&self.pool, db => sqlx::query("INSERT INTO api_keys (id, org_id, name, role, prefix, key_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(key.id.to_string())
         .bind(org.to_string())
         .bind(&key.name)
@@ -91,20 +97,17 @@ impl Store {
         .bind(&key.prefix)
         .bind(key_hash(&secret))
         .bind(key.created_at)
-        .execute(&self.pool)
-        .await?;
+        .execute(db).await.map(|r| r.rows_affected()))?;
         Ok((key, secret))
     }
 
     /// The key a secret belongs to, if any.
     pub async fn api_key_by_secret(&self, secret: &str) -> Result<Option<ApiKey>> {
-        let row = sqlx::query(&self.sql(
-            "SELECT id, org_id, name, role, prefix, created_at FROM api_keys WHERE key_hash = $1",
-        ))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, KeyRow>("SELECT id, org_id, name, role, prefix, created_at FROM api_keys WHERE key_hash = $1")
         .bind(key_hash(secret))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(api_key).transpose()
+        .fetch_optional(db)
+        .await)?;
+        row.map(api_key).transpose()
     }
 
     pub async fn list_api_keys(
@@ -113,16 +116,14 @@ impl Store {
         limit: u32,
         after: Option<ApiKeyId>,
     ) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT id, org_id, name, role, prefix, created_at FROM api_keys \
-             WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3",
-        ))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, KeyRow>("SELECT id, org_id, name, role, prefix, created_at FROM api_keys \
+             WHERE org_id = $1 AND id > $2 ORDER BY org_id, id LIMIT $3")
         .bind(org.to_string())
         .bind(after.map(|a| a.to_string()).unwrap_or_default())
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(api_key).collect()
+        .fetch_all(db)
+        .await)?;
+        rows.into_iter().map(api_key).collect()
     }
 
     /// Deletes a key of the organisation; false when there is none. The organisation's last
@@ -131,27 +132,24 @@ impl Store {
     /// deleting each other at once cannot both succeed.
     pub async fn delete_api_key(&self, org: OrgId, id: ApiKeyId) -> Result<bool> {
         let mut tx = self.write_tx().await?;
-        if self.dialect == crate::Dialect::Postgres {
+        if let Tx::Postgres(t) = &mut tx {
             sqlx::query("SELECT id FROM organisations WHERE id = $1 FOR UPDATE")
                 .bind(org.to_string())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **t)
                 .await?;
         }
-        let done = sqlx::query(&self.sql(
-            "DELETE FROM api_keys WHERE org_id = $1 AND id = $2 AND (role <> 'admin' OR \
-             (SELECT COUNT(*) FROM api_keys WHERE org_id = $1 AND role = 'admin') > 1)",
-        ))
+        let done = on!(&mut tx, t => sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2 AND (role <> 'admin' OR \
+             (SELECT COUNT(*) FROM api_keys WHERE org_id = $1 AND role = 'admin') > 1)")
         .bind(org.to_string())
         .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        if done == 0 {
             let exists =
-                sqlx::query(&self.sql("SELECT id FROM api_keys WHERE org_id = $1 AND id = $2"))
+                on!(&mut tx, t => sqlx::query_scalar::<_, String>("SELECT id FROM api_keys WHERE org_id = $1 AND id = $2")
                     .bind(org.to_string())
                     .bind(id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?
+                    .fetch_optional(&mut **t)
+                    .await)?
                     .is_some();
             return if exists {
                 Err(StoreError::Conflict("last_admin_key"))
@@ -171,45 +169,41 @@ impl Store {
         expires_at: i64,
     ) -> Result<(String, String)> {
         let (token, csrf) = (random_hex(32), random_hex(32));
-        sqlx::query(&self.sql(
-            "INSERT INTO console_sessions (token_hash, api_key_id, csrf, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        ))
+        on!(&self.pool, db => sqlx::query("INSERT INTO console_sessions (token_hash, api_key_id, csrf, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)")
         .bind(key_hash(&token))
         .bind(key.to_string())
         .bind(csrf.clone())
         .bind(expires_at)
         .bind(self.now())
-        .execute(&self.pool)
-        .await?;
+        .execute(db).await.map(|r| r.rows_affected()))?;
         Ok((token, csrf))
     }
 
     /// The key and CSRF token of a console session that has not expired (nor lost its key).
     pub async fn console_session(&self, token: &str, now: i64) -> Result<Option<(ApiKey, String)>> {
-        let row = sqlx::query(&self.sql(
-            "SELECT k.id, k.org_id, k.name, k.role, k.prefix, k.created_at, s.csrf \
+        let row = on!(&self.pool, db => sqlx::query_as::<_, KeyRow>("SELECT k.id, k.org_id, k.name, k.role, k.prefix, k.created_at, s.csrf \
              FROM console_sessions s JOIN api_keys k ON k.id = s.api_key_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
-        ))
+             WHERE s.token_hash = $1 AND s.expires_at > $2")
         .bind(key_hash(token))
         .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref()
-            .map(|r| Ok((api_key(r)?, text(r, "csrf")?)))
-            .transpose()
+        .fetch_optional(db)
+        .await)?;
+        row.map(|mut r| {
+            let csrf = r.csrf.take().unwrap_or_default();
+            Ok((api_key(r)?, csrf))
+        })
+        .transpose()
     }
 
     /// Ends a console session (sign-out); expired ones are cleared on the way.
     pub async fn end_console_session(&self, token: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            &self.sql("DELETE FROM console_sessions WHERE token_hash = $1 OR expires_at <= $2"),
+        on!(&self.pool, db => sqlx::query(
+            "DELETE FROM console_sessions WHERE token_hash = $1 OR expires_at <= $2",
         )
         .bind(key_hash(token))
         .bind(now)
-        .execute(&self.pool)
-        .await?;
+        .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

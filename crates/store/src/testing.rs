@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{Connection, Executor, PgConnection};
 
 use crate::{MasterKey, Store};
 
@@ -83,9 +83,8 @@ impl TestDb {
 
     /// `None` (after saying why) when PostgreSQL cannot be reached outside CI.
     pub async fn postgres() -> Option<TestDb> {
-        sqlx::any::install_default_drivers();
         let admin = admin_url();
-        let mut conn = match AnyConnection::connect(&admin).await {
+        let mut conn = match PgConnection::connect(&admin).await {
             Ok(conn) => conn,
             Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
                 skipped_once(&admin, &err.to_string());
@@ -142,7 +141,7 @@ impl Drop for TestDb {
                         return;
                     };
                     rt.block_on(async {
-                        if let Ok(mut conn) = AnyConnection::connect(&admin).await {
+                        if let Ok(mut conn) = PgConnection::connect(&admin).await {
                             let _ = conn
                                 .execute(
                                     format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),

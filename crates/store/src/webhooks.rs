@@ -5,10 +5,9 @@ use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{DeliveryId, EventId, OrgId, WebhookId};
 use lockbridge_core::time::Millis;
 use lockbridge_core::webhooks::{Delivery, DeliveryStatus, Webhook, matches};
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::QueryBuilder;
 
-use crate::{Result, Store, StoreError, int, opt_int, opt_text, parse, text};
+use crate::{Result, Store, StoreError, Tx, on, parse, push_list};
 
 const COLUMNS: &str =
     "id, org_id, url, event_types, description, enabled, failing_since, created_at, updated_at";
@@ -34,65 +33,88 @@ pub struct WebhookPatch {
     pub enabled: Option<bool>,
 }
 
-fn webhook(row: &AnyRow) -> Result<Webhook> {
-    let id = text(row, "id")?;
-    let types = text(row, "event_types")?;
+/// A row of `webhooks` (its secrets are read by [`Store::endpoints`] only).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct WebhookRow {
+    id: String,
+    org_id: String,
+    url: String,
+    event_types: String,
+    description: Option<String>,
+    enabled: i64,
+    failing_since: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn webhook(row: WebhookRow) -> Result<Webhook> {
+    let id = row.id;
     Ok(Webhook {
-        id: parse("webhooks", &id, "id", &id)?,
-        org_id: parse("webhooks", &id, "org_id", &text(row, "org_id")?)?,
-        url: text(row, "url")?,
-        event_types: serde_json::from_str(&types).map_err(|_| StoreError::Corrupt {
+        org_id: parse("webhooks", &id, "org_id", &row.org_id)?,
+        url: row.url,
+        event_types: serde_json::from_str(&row.event_types).map_err(|_| StoreError::Corrupt {
             table: "webhooks",
             id: id.clone(),
             what: "event_types".into(),
         })?,
-        description: opt_text(row, "description")?,
-        enabled: int(row, "enabled")? != 0,
-        failing_since: opt_int(row, "failing_since")?,
-        created_at: int(row, "created_at")?,
-        updated_at: int(row, "updated_at")?,
+        description: row.description,
+        enabled: row.enabled != 0,
+        failing_since: row.failing_since,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        id: parse("webhooks", &id, "id", &id)?,
     })
 }
 
-pub(crate) fn delivery(row: &AnyRow) -> Result<Delivery> {
-    let id = text(row, "id")?;
-    let status = text(row, "status")?;
+/// A row of `webhook_deliveries`: one attempt.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    id: String,
+    org_id: String,
+    webhook_id: String,
+    event_id: String,
+    attempt: i64,
+    status: String,
+    response_status: Option<i64>,
+    duration_ms: Option<i64>,
+    error: Option<String>,
+    next_attempt_at: Option<i64>,
+    created_at: i64,
+    finished_at: Option<i64>,
+}
+
+pub(crate) fn delivery(row: DeliveryRow) -> Result<Delivery> {
+    let id = row.id;
+    let table = "webhook_deliveries";
     Ok(Delivery {
-        id: parse("webhook_deliveries", &id, "id", &id)?,
-        org_id: parse("webhook_deliveries", &id, "org_id", &text(row, "org_id")?)?,
-        webhook_id: parse(
-            "webhook_deliveries",
-            &id,
-            "webhook_id",
-            &text(row, "webhook_id")?,
-        )?,
-        event_id: parse(
-            "webhook_deliveries",
-            &id,
-            "event_id",
-            &text(row, "event_id")?,
-        )?,
-        attempt: int(row, "attempt")?.clamp(0, i64::from(u32::MAX)) as u32,
-        status: DeliveryStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
-            table: "webhook_deliveries",
+        org_id: parse(table, &id, "org_id", &row.org_id)?,
+        webhook_id: parse(table, &id, "webhook_id", &row.webhook_id)?,
+        event_id: parse(table, &id, "event_id", &row.event_id)?,
+        attempt: row.attempt.clamp(0, i64::from(u32::MAX)) as u32,
+        status: DeliveryStatus::parse(&row.status).ok_or_else(|| StoreError::Corrupt {
+            table,
             id: id.clone(),
-            what: format!("status {status:?}"),
+            what: format!("status {:?}", row.status),
         })?,
-        response_status: opt_int(row, "response_status")?.map(|s| s.clamp(0, 999) as u16),
-        duration_ms: opt_int(row, "duration_ms")?.map(|d| d.max(0) as u64),
-        error: opt_text(row, "error")?,
-        next_attempt_at: opt_int(row, "next_attempt_at")?,
-        created_at: int(row, "created_at")?,
-        finished_at: opt_int(row, "finished_at")?,
+        response_status: row.response_status.map(|s| s.clamp(0, 999) as u16),
+        duration_ms: row.duration_ms.map(|d| d.max(0) as u64),
+        error: row.error,
+        next_attempt_at: row.next_attempt_at,
+        created_at: row.created_at,
+        finished_at: row.finished_at,
+        id: parse(table, &id, "id", &id)?,
     })
 }
 
-/// `$first, $first+1, …` for `n` values.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// What [`Store::endpoints`] reads of an endpoint.
+#[derive(Debug, sqlx::FromRow)]
+struct EndpointRow {
+    id: String,
+    url: String,
+    secret: Vec<u8>,
+    previous_secret: Option<Vec<u8>>,
+    previous_until: Option<i64>,
+    enabled: i64,
 }
 
 /// A failed webhook attempt, and what the retry policy decided of it.
@@ -110,10 +132,8 @@ pub struct FailedAttempt<'a> {
 
 impl Store {
     pub async fn insert_webhook(&self, w: &Webhook, secret: &str) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO webhooks ({COLUMNS}, secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        );
-        sqlx::query(&self.sql(&sql))
+        let sql = crate::insert_into("webhooks", &format!("{COLUMNS}, secret"));
+        on!(&self.pool, db => sqlx::query(&sql)
             .bind(w.id.to_string())
             .bind(w.org_id.to_string())
             .bind(&w.url)
@@ -124,19 +144,18 @@ impl Store {
             .bind(w.created_at)
             .bind(w.updated_at)
             .bind(self.cipher.seal(&w.id.to_string(), secret.as_bytes()))
-            .execute(&self.pool)
-            .await?;
+            .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn get_webhook(&self, org: OrgId, id: WebhookId) -> Result<Option<Webhook>> {
         let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2");
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, WebhookRow>(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(webhook).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(webhook).transpose()
     }
 
     /// The organisation's endpoints in id order, after `after`.
@@ -149,13 +168,13 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM webhooks WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, WebhookRow>(&sql)
             .bind(org.to_string())
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(webhook).collect()
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(webhook).collect()
     }
 
     /// Applies `patch` in one statement; `None` when there is no such endpoint.
@@ -173,7 +192,7 @@ impl Store {
              failing_since = CASE WHEN $7 = 1 THEN NULL ELSE failing_since END, updated_at = $8 \
              WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, WebhookRow>(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
             .bind(patch.url.clone())
@@ -187,9 +206,9 @@ impl Store {
             .bind(patch.description.clone().flatten())
             .bind(patch.enabled.map(i64::from))
             .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(webhook).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(webhook).transpose()
     }
 
     /// Replaces the secret; the previous one keeps signing until `previous_until`.
@@ -205,49 +224,41 @@ impl Store {
             "UPDATE webhooks SET previous_secret = secret, previous_until = $3, secret = $4, \
              updated_at = $5 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(&self.pool, db => sqlx::query_as::<_, WebhookRow>(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
             .bind(previous_until)
             .bind(self.cipher.seal(&id.to_string(), secret.as_bytes()))
             .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(webhook).transpose()
+            .fetch_optional(db)
+            .await)?;
+        row.map(webhook).transpose()
     }
 
     pub async fn delete_webhook(&self, org: OrgId, id: WebhookId) -> Result<bool> {
-        let done = sqlx::query(&self.sql("DELETE FROM webhooks WHERE org_id = $1 AND id = $2"))
+        let done = on!(&self.pool, db => sqlx::query("DELETE FROM webhooks WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+            .execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(done > 0)
     }
 
     /// The first attempts of `events` to every enabled endpoint of their organisation that
     /// takes their type, written with the executor of the events' transaction.
-    pub(crate) async fn fan_out<'c>(
-        &self,
-        tx: &mut sqlx::Transaction<'c, sqlx::Any>,
-        events: &[Event],
-    ) -> Result<()> {
+    pub(crate) async fn fan_out(&self, tx: &mut Tx, events: &[Event]) -> Result<()> {
         let Some(first) = events.first() else {
             return Ok(());
         };
-        let rows = sqlx::query(
-            &self.sql("SELECT id, event_types FROM webhooks WHERE org_id = $1 AND enabled = 1"),
+        let rows = on!(tx, t => sqlx::query_as::<_, (String, String)>(
+            "SELECT id, event_types FROM webhooks WHERE org_id = $1 AND enabled = 1",
         )
         .bind(first.org_id.to_string())
-        .fetch_all(&mut **tx)
-        .await?;
-        let mut endpoints = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: String = row.try_get("id")?;
-            let types: Vec<String> =
-                serde_json::from_str(&row.try_get::<String, _>("event_types")?).unwrap_or_default();
-            endpoints.push((id, types));
-        }
+        .fetch_all(&mut **t)
+        .await)?;
+        let endpoints: Vec<(String, Vec<String>)> = rows
+            .into_iter()
+            .map(|(id, types)| (id, serde_json::from_str(&types).unwrap_or_default()))
+            .collect();
         for e in events {
             for (id, types) in &endpoints {
                 if e.kind != EventType::WebhookTest && matches(types, e.kind.as_str()) {
@@ -259,9 +270,9 @@ impl Store {
         Ok(())
     }
 
-    async fn insert_attempt<'c>(
+    async fn insert_attempt(
         &self,
-        tx: &mut sqlx::Transaction<'c, sqlx::Any>,
+        tx: &mut Tx,
         org: OrgId,
         webhook: &str,
         event: EventId,
@@ -273,21 +284,21 @@ impl Store {
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
              RETURNING {DELIVERY_COLUMNS}"
         );
-        let row = sqlx::query(&self.sql(&sql))
+        let row = on!(tx, t => sqlx::query_as::<_, DeliveryRow>(&sql)
             .bind(DeliveryId::new().to_string())
             .bind(org.to_string())
             .bind(webhook.to_owned())
             .bind(event.to_string())
             .bind(i64::from(attempt))
             .bind(due)
-            .fetch_one(&mut **tx)
-            .await?;
-        delivery(&row)
+            .fetch_one(&mut **t)
+            .await)?;
+        delivery(row)
     }
 
     /// Records a `webhook.test` event, delivered to the endpoint `id` only.
     pub async fn insert_test_event(&self, event: &Event, id: WebhookId) -> Result<Delivery> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         self.insert_event_rows(&mut tx, std::slice::from_ref(event))
             .await?;
         let d = self
@@ -309,18 +320,13 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {} FROM events WHERE id IN ({})",
-            crate::events::COLUMNS,
-            placeholders(1, ids.len())
-        );
-        let sql = self.sql(&sql);
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id.to_string());
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(crate::events::event).collect()
+        let head = format!("SELECT {} FROM events WHERE id IN ", crate::events::COLUMNS);
+        let rows = on!(&self.pool, db => {
+            let mut q = QueryBuilder::new(head);
+            push_list(&mut q, ids.iter().map(|id| id.to_string()));
+            q.build_query_as::<crate::events::EventRow>().fetch_all(db).await
+        })?;
+        rows.into_iter().map(crate::events::event).collect()
     }
 
     /// Where and how to send to the endpoints of `ids` (secrets opened; the previous one while
@@ -329,30 +335,26 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT id, url, secret, previous_secret, previous_until, enabled FROM webhooks WHERE id IN ({})",
-            placeholders(1, ids.len())
-        );
-        let sql = self.sql(&sql);
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id.to_string());
-        }
-        let mut out = Vec::new();
-        for row in q.fetch_all(&self.pool).await? {
-            let id = text(&row, "id")?;
-            let sealed: Vec<u8> = row.try_get("secret")?;
-            let mut secrets = vec![self.cipher.open_string(&id, &sealed)?];
-            let previous: Option<Vec<u8>> = row.try_get("previous_secret")?;
-            if let Some(p) = previous
-                && opt_int(&row, "previous_until")?.is_some_and(|until| until > now)
+        let rows = on!(&self.pool, db => {
+            let mut q = QueryBuilder::new(
+                "SELECT id, url, secret, previous_secret, previous_until, enabled FROM webhooks WHERE id IN ",
+            );
+            push_list(&mut q, ids.iter().map(|id| id.to_string()));
+            q.build_query_as::<EndpointRow>().fetch_all(db).await
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = row.id;
+            let mut secrets = vec![self.cipher.open_string(&id, &row.secret)?];
+            if let Some(p) = row.previous_secret
+                && row.previous_until.is_some_and(|until| until > now)
             {
                 secrets.push(self.cipher.open_string(&id, &p)?);
             }
             out.push(Endpoint {
                 id: parse("webhooks", &id, "id", &id)?,
-                url: text(&row, "url")?,
-                enabled: int(&row, "enabled")? != 0,
+                url: row.url,
+                enabled: row.enabled != 0,
                 secrets,
             });
         }
@@ -369,39 +371,32 @@ impl Store {
         duration_ms: u64,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(&self.sql(
-            "UPDATE webhook_deliveries SET status = 'succeeded', response_status = $1, \
+        let mut tx = self.begin().await?;
+        let done = on!(&mut tx, t => sqlx::query("UPDATE webhook_deliveries SET status = 'succeeded', response_status = $1, \
              duration_ms = $2, finished_at = $3, next_attempt_at = NULL, lease_owner = NULL \
-             WHERE id = $4 AND status = 'pending' AND lease_owner = $5",
-        ))
+             WHERE id = $4 AND status = 'pending' AND lease_owner = $5")
         .bind(i64::from(response_status))
         .bind(duration_ms as i64)
         .bind(now)
         .bind(d.id.to_string())
         .bind(owner.to_owned())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        if done == 0 {
             return Ok(false);
         }
         // The event has arrived: its other attempts waiting for this endpoint are not sent.
-        sqlx::query(&self.sql(
-            "UPDATE webhook_deliveries SET status = 'superseded', finished_at = $1, \
+        on!(&mut tx, t => sqlx::query("UPDATE webhook_deliveries SET status = 'superseded', finished_at = $1, \
              next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL \
              WHERE id IN (SELECT id FROM webhook_deliveries WHERE event_id = $3 \
-             AND webhook_id = $2 AND status = 'pending' AND id <> $4)",
-        ))
+             AND webhook_id = $2 AND status = 'pending' AND id <> $4)")
         .bind(now)
         .bind(d.webhook_id.to_string())
         .bind(d.event_id.to_string())
         .bind(d.id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&self.sql("UPDATE webhooks SET failing_since = NULL WHERE id = $1"))
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1")
             .bind(d.webhook_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(true)
     }
@@ -418,12 +413,10 @@ impl Store {
     ) -> Result<Option<Delivery>> {
         let (response_status, error, duration_ms, now, next_at) =
             (f.response_status, f.error, f.duration_ms, f.now, f.next_at);
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(&self.sql(
-            "UPDATE webhook_deliveries SET status = 'failed', response_status = $1, \
+        let mut tx = self.begin().await?;
+        let done = on!(&mut tx, t => sqlx::query("UPDATE webhook_deliveries SET status = 'failed', response_status = $1, \
              duration_ms = $2, error = $3, finished_at = $4, next_attempt_at = $5, \
-             lease_owner = NULL WHERE id = $6 AND status = 'pending' AND lease_owner = $7",
-        ))
+             lease_owner = NULL WHERE id = $6 AND status = 'pending' AND lease_owner = $7")
         .bind(response_status.map(i64::from))
         .bind(duration_ms as i64)
         .bind(error.to_owned())
@@ -431,9 +424,8 @@ impl Store {
         .bind(next_at)
         .bind(d.id.to_string())
         .bind(owner.to_owned())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        if done == 0 {
             return Ok(None);
         }
         let next = match next_at {
@@ -450,29 +442,22 @@ impl Store {
             ),
             None => None,
         };
-        let row = sqlx::query(&self.sql(
+        let failing_since = on!(&mut tx, t => sqlx::query_scalar::<_, Option<i64>>(
             "UPDATE webhooks SET failing_since = COALESCE(failing_since, $1) WHERE id = $2 \
-             RETURNING failing_since, enabled",
-        ))
+             RETURNING failing_since",
+        )
         .bind(now)
         .bind(d.webhook_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let failing_since = row
-            .as_ref()
-            .map(|r| opt_int(r, "failing_since"))
-            .transpose()?;
+        .fetch_optional(&mut **t)
+        .await)?;
         if let Some(Some(since)) = failing_since
             && now - since >= f.disable_after_ms
         {
-            let off = sqlx::query(&self.sql(
-                "UPDATE webhooks SET enabled = 0, updated_at = $1 WHERE id = $2 AND enabled = 1",
-            ))
+            let off = on!(&mut tx, t => sqlx::query("UPDATE webhooks SET enabled = 0, updated_at = $1 WHERE id = $2 AND enabled = 1")
             .bind(now)
             .bind(d.webhook_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-            if off.rows_affected() > 0 {
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+            if off > 0 {
                 let event = Event::new(d.org_id, EventType::WebhookDisabled, now)
                     .data(serde_json::json!({"webhook_id": d.webhook_id, "failing_since": since}));
                 self.insert_events(&mut tx, &[event]).await?;
@@ -492,32 +477,25 @@ impl Store {
     ) -> Result<Option<Delivery>> {
         // One retry at a time per endpoint, so that each takes the next number.
         let mut tx = self.write_tx().await?;
-        if self.dialect == crate::Dialect::Postgres {
+        if let Tx::Postgres(t) = &mut tx {
             sqlx::query("SELECT id FROM webhooks WHERE id = $1 FOR UPDATE")
                 .bind(webhook.to_string())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **t)
                 .await?;
         }
-        let row = sqlx::query(&self.sql(
-            "SELECT event_id, (SELECT MAX(attempt) FROM webhook_deliveries o \
+        let row = on!(&mut tx, t => sqlx::query_as::<_, (String, i64)>("SELECT event_id, (SELECT MAX(attempt) FROM webhook_deliveries o \
              WHERE o.webhook_id = d.webhook_id AND o.event_id = d.event_id) AS last \
-             FROM webhook_deliveries d WHERE d.org_id = $1 AND d.webhook_id = $2 AND d.id = $3",
-        ))
+             FROM webhook_deliveries d WHERE d.org_id = $1 AND d.webhook_id = $2 AND d.id = $3")
         .bind(org.to_string())
         .bind(webhook.to_string())
         .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
+        .fetch_optional(&mut **t)
+        .await)?;
+        let Some((event, last)) = row else {
             return Ok(None);
         };
-        let event: EventId = parse(
-            "webhook_deliveries",
-            "",
-            "event_id",
-            &text(&row, "event_id")?,
-        )?;
-        let last = int(&row, "last")?.clamp(0, i64::from(u32::MAX)) as u32;
+        let event: EventId = parse("webhook_deliveries", "", "event_id", &event)?;
+        let last = last.clamp(0, i64::from(u32::MAX)) as u32;
         let d = self
             .insert_attempt(&mut tx, org, &webhook.to_string(), event, last + 1, now)
             .await?;
@@ -537,13 +515,13 @@ impl Store {
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2 \
              AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
         );
-        let rows = sqlx::query(&self.sql(&sql))
+        let rows = on!(&self.pool, db => sqlx::query_as::<_, DeliveryRow>(&sql)
             .bind(org.to_string())
             .bind(webhook.to_string())
             .bind(before.map(|b| b.to_string()).unwrap_or_default())
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(delivery).collect()
+            .fetch_all(db)
+            .await)?;
+        rows.into_iter().map(delivery).collect()
     }
 }
