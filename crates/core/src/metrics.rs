@@ -13,26 +13,7 @@ pub struct VendorCalls {
 }
 
 impl VendorCalls {
-    /// One vendor call: counted under `route`, awaited, its error mapped by the adapter.
-    pub async fn metered<T, E, Fut>(
-        &self,
-        conn: ConnectionId,
-        provider: Provider,
-        route: &'static str,
-        call: Fut,
-        map_err: impl FnOnce(E) -> crate::provider::ProviderError,
-    ) -> crate::provider::ProviderResult<T>
-    where
-        Fut: std::future::Future<Output = Result<T, E>>,
-    {
-        self.count(conn, provider, route);
-        call.await.map_err(|e| {
-            let e = map_err(e);
-            tracing::debug!(connection = %conn, %provider, route, kind = ?e.kind, "a vendor call failed");
-            e
-        })
-    }
-
+    /// One vendor call, counted under `route`.
     pub fn count(&self, conn: ConnectionId, provider: Provider, route: &'static str) {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         *c.entry((conn, provider, route)).or_default() += 1;

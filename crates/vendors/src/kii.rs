@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use lockbridge_kii::{self as kii, AdminToken, Config, ErrorKind as KiiKind, KiiClient, ThingRef};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::call::Calls;
 use crate::sessions::Sessions;
 use lockbridge_core::credentials::{Credentials, Field};
-use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::{Connection, Provider};
 use lockbridge_core::provider::*;
 
@@ -41,7 +41,7 @@ pub struct KiiProvider {
     sessions: Sessions<KiiClient>,
     http: reqwest::Client,
     tokens: Arc<dyn TokenStore>,
-    calls: Arc<VendorCalls>,
+    calls: Calls<kii::Error>,
     timeout: Duration,
 }
 
@@ -130,7 +130,7 @@ impl KiiProvider {
             sessions: Sessions::default(),
             http: reqwest::Client::new(),
             tokens: cx.tokens.clone(),
-            calls: cx.calls.clone(),
+            calls: Calls::new(cx, P, map_err),
             timeout: cx.request_timeout,
         }
     }
@@ -205,10 +205,10 @@ impl Vendor for KiiProvider {
         credentials: &Credentials,
     ) -> ProviderResult<Verified> {
         let client = self.client(base_url, credentials)?;
-        let token = client
-            .admin_token(None)
-            .await
-            .map_err(|e| map_err(e, true))?;
+        let token = self
+            .calls
+            .verify("oauth2/token", client.admin_token(None))
+            .await?;
         let mut stored = credentials.clone();
         stored.merge(&token_fields(&token));
         Ok(Verified {
@@ -221,9 +221,7 @@ impl Vendor for KiiProvider {
         let client = self.session(conn)?;
         let token = self
             .calls
-            .metered(conn.id, P, "oauth2/token", client.admin_token(None), |e| {
-                map_err(e, false)
-            })
+            .run(conn.id, "oauth2/token", client.admin_token(None))
             .await?;
         Ok(TokenUpdate {
             connection_id: conn.id,
@@ -257,13 +255,7 @@ impl Things for KiiProvider {
         let client = self.session(conn)?;
         let page = self
             .calls
-            .metered(
-                conn.id,
-                P,
-                "things/query",
-                client.things(limit, cursor),
-                |e| map_err(e, false),
-            )
+            .run(conn.id, "things/query", client.things(limit, cursor))
             .await?;
         Ok(ThingPage {
             things: page.things.into_iter().map(thing_info).collect(),
@@ -280,8 +272,6 @@ impl Things for KiiProvider {
         let client = self.session(conn)?;
         let thing = ThingRef::vendor(vendor_thing_id);
         let change = client.change_thing_password(&thing, new_password.expose_secret());
-        self.calls
-            .metered(conn.id, P, "things/password", change, |e| map_err(e, false))
-            .await
+        self.calls.run(conn.id, "things/password", change).await
     }
 }

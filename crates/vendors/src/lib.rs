@@ -2,6 +2,7 @@
 //! client crate. The service registers [`builtin`]; a new vendor is a module here and one line
 //! in that list (see the README's "Adding a vendor").
 
+pub mod call;
 pub mod kii;
 pub mod pace;
 mod sessions;

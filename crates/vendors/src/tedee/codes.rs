@@ -23,8 +23,9 @@ impl Codes for TedeeProvider {
             .cloned();
         for last_try in [false, true] {
             let list = self
-                .cloud(
-                    conn,
+                .calls
+                .run(
+                    conn.id,
                     "my/lock/pin",
                     client.pins(id, cached.as_ref().map(|c| c.0)),
                 )
@@ -36,7 +37,8 @@ impl Codes for TedeeProvider {
             let mut complete = true;
             for summary in &list.pins {
                 match self
-                    .cloud(conn, "my/lock/pin/{id}", client.pin(id, summary.id))
+                    .calls
+                    .run(conn.id, "my/lock/pin/{id}", client.pin(id, summary.id))
                     .await
                 {
                     Ok(pin) => codes.push(code_of(pin, lock.time_zone.as_deref())),
@@ -74,7 +76,8 @@ impl Codes for TedeeProvider {
             spec.schedule.as_ref(),
         );
         let created = self
-            .cloud(conn, "my/lock/pin (create)", client.create_pin(id, &pin))
+            .calls
+            .run(conn.id, "my/lock/pin (create)", client.create_pin(id, &pin))
             .await;
         self.forget_pins(conn, id);
         Ok(created?.to_string())
@@ -94,7 +97,8 @@ impl Codes for TedeeProvider {
             .parse()
             .map_err(|_| ProviderError::new(P, ErrorKind::NotFound, "not a Tedee PIN id"))?;
         let current = self
-            .cloud(conn, "my/lock/pin/{id}", client.pin(id, pin_id))
+            .calls
+            .run(conn.id, "my/lock/pin/{id}", client.pin(id, pin_id))
             .await?;
         let name = change.name.clone().or(Some(current.alias.clone()));
         let code = change.code.clone().unwrap_or(current.pin);
@@ -105,8 +109,9 @@ impl Codes for TedeeProvider {
             change.schedule.as_ref(),
         );
         let updated = self
-            .cloud(
-                conn,
+            .calls
+            .run(
+                conn.id,
                 "my/lock/pin (update)",
                 client.update_pin(id, pin_id, &pin),
             )
@@ -127,7 +132,12 @@ impl Codes for TedeeProvider {
             .parse()
             .map_err(|_| ProviderError::new(P, ErrorKind::NotFound, "not a Tedee PIN id"))?;
         let deleted = self
-            .cloud(conn, "my/lock/pin (delete)", client.delete_pin(id, pin_id))
+            .calls
+            .run(
+                conn.id,
+                "my/lock/pin (delete)",
+                client.delete_pin(id, pin_id),
+            )
             .await;
         self.forget_pins(conn, id);
         deleted

@@ -11,10 +11,10 @@ use lockbridge_tedee::{
     self as td, Config, ErrorKind as TdKind, NewPin, TedeeClient, UnlockMode, WeekDays,
 };
 
+use crate::call::Calls;
 use crate::sessions::Sessions;
 use lockbridge_core::credentials::{Credentials, Field};
 use lockbridge_core::ids::ConnectionId;
-use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::{
     Capabilities, Connection, Lock, LockState, Provider, Schedule, TimeOfDay,
 };
@@ -43,7 +43,7 @@ pub struct TedeeProvider {
     sessions: Sessions<TedeeClient>,
     pins: Mutex<PinCache>,
     http: reqwest::Client,
-    calls: Arc<VendorCalls>,
+    calls: Calls<td::Error>,
     /// The account's request budget, shared by every instance.
     pace: Arc<crate::pace::Pace>,
     poll: (Duration, Duration),
@@ -229,15 +229,20 @@ fn event_of(a: &td::Activity) -> Option<LockEvent> {
     })
 }
 
+/// How long an operation (an unlock, a lock) is followed until the lock reports it.
+const OPERATION_WAIT: Duration = Duration::from_secs(30);
+
 impl TedeeProvider {
     pub fn new(cx: &crate::Context) -> Self {
         TedeeProvider {
             sessions: Sessions::default(),
             pins: Mutex::default(),
             http: reqwest::Client::new(),
-            calls: cx.calls.clone(),
+            calls: Calls::new(cx, P, map_err)
+                .paced_by_client()
+                .longer_by(OPERATION_WAIT),
             pace: cx.pace.clone(),
-            poll: (cx.operation_poll, Duration::from_secs(30)),
+            poll: (cx.operation_poll, OPERATION_WAIT),
             timeout: cx.request_timeout,
         }
     }
@@ -279,41 +284,31 @@ impl TedeeProvider {
         })
     }
 
-    async fn cloud<T, Fut>(
-        &self,
-        conn: &Connection,
-        route: &'static str,
-        fut: Fut,
-    ) -> ProviderResult<T>
-    where
-        Fut: std::future::Future<Output = td::Result<T>>,
-    {
-        self.calls
-            .metered(conn.id, P, route, fut, |e| map_err(e, false))
-            .await
-    }
-
     /// Starts an operation and follows it until the lock reports its result.
     async fn operate(&self, conn: &Connection, lock: &Lock, unlock: bool) -> ProviderResult<()> {
         let client = self.session(conn)?;
         let id = lock_id(lock)?;
         let started = if unlock {
-            self.cloud(
-                conn,
-                "operation/unlock",
-                client.unlock(id, UnlockMode::WithoutPull),
-            )
-            .await?
+            self.calls
+                .run(
+                    conn.id,
+                    "operation/unlock",
+                    client.unlock(id, UnlockMode::WithoutPull),
+                )
+                .await?
         } else {
-            self.cloud(conn, "operation/lock", client.lock(id)).await?
+            self.calls
+                .run(conn.id, "operation/lock", client.lock(id))
+                .await?
         };
-        self.cloud(
-            conn,
-            "device/operation",
-            client.wait_operation(&started.operation_id),
-        )
-        .await
-        .map(drop)
+        self.calls
+            .run(
+                conn.id,
+                "device/operation",
+                client.wait_operation(&started.operation_id),
+            )
+            .await
+            .map(drop)
     }
 
     fn forget_pins(&self, conn: &Connection, lock: i64) {
@@ -347,7 +342,7 @@ impl Vendor for TedeeProvider {
         credentials: &Credentials,
     ) -> ProviderResult<Verified> {
         let client = self.client(base_url, credentials)?;
-        client.locks().await.map_err(|e| map_err(e, true))?;
+        self.calls.verify("my/lock", client.locks()).await?;
         Ok(Verified {
             credentials: credentials.clone(),
             token_expires_at: None,
@@ -365,8 +360,11 @@ impl Vendor for TedeeProvider {
 
     async fn devices(&self, conn: &Connection) -> ProviderResult<Devices> {
         let client = self.session(conn)?;
-        let locks = self.cloud(conn, "my/lock", client.locks()).await?;
-        let bridges = self.cloud(conn, "my/bridge", client.bridges()).await?;
+        let locks = self.calls.run(conn.id, "my/lock", client.locks()).await?;
+        let bridges = self
+            .calls
+            .run(conn.id, "my/bridge", client.bridges())
+            .await?;
         let locks = locks
             .into_iter()
             .map(|l| {
@@ -452,8 +450,9 @@ impl Logs for TedeeProvider {
         let mut older_than: Option<String> = None;
         loop {
             let items = self
-                .cloud(
-                    conn,
+                .calls
+                .run(
+                    conn.id,
                     "my/deviceactivity",
                     client.activity(lock_id(lock)?, size, older_than.as_deref()),
                 )

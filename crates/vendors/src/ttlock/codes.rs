@@ -11,8 +11,9 @@ impl Codes for TtlockProvider {
     ) -> ProviderResult<Vec<ProviderCode>> {
         let client = self.session(conn)?;
         let all = self
-            .cloud(
-                conn,
+            .calls
+            .run(
+                conn.id,
                 "/v3/lock/listKeyboardPwd",
                 client.all_passcodes(lock_id(lock)?, None),
             )

@@ -12,9 +12,9 @@ use lockbridge_ttlock::{
     PasscodeChange, RecordQuery, Tokens, TtlockClient, Validity, WriteVia,
 };
 
+use crate::call::Calls;
 use crate::sessions::Sessions;
 use lockbridge_core::credentials::{Credentials, Field};
-use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::{Capabilities, Connection, Lock, LockState, Provider};
 use lockbridge_core::provider::*;
 use lockbridge_core::rules::CodeRules;
@@ -37,6 +37,9 @@ pub fn adapter(cx: &crate::Context) -> std::sync::Arc<dyn lockbridge_core::Vendo
 /// A busy gateway is waited for, not reported: this many tries, doubling from 250 ms.
 const BUSY_TRIES: u32 = 5;
 
+/// TTLock's error code for a gateway handling another command.
+const GATEWAY_BUSY: &str = "-3003";
+
 pub struct TtlockProvider {
     /// Checks credential sets; holds no state of its own.
     verifier: TtlockClient,
@@ -45,7 +48,7 @@ pub struct TtlockProvider {
     /// lock) across every instance.
     pace: Arc<crate::pace::Pace>,
     tokens: Arc<dyn TokenStore>,
-    calls: Arc<VendorCalls>,
+    calls: Calls<tt::Error>,
     busy_backoff: Duration,
     timeout: Duration,
     /// Each lock's UTC offset in minutes, read from its detail once.
@@ -190,7 +193,7 @@ impl TtlockProvider {
             sessions: Sessions::default(),
             pace: cx.pace.clone(),
             tokens: cx.tokens.clone(),
-            calls: cx.calls.clone(),
+            calls: Calls::new(cx, P, map_err),
             busy_backoff: Duration::from_millis(250),
             timeout: cx.request_timeout,
             offsets: Default::default(),
@@ -248,38 +251,19 @@ impl TtlockProvider {
         let lease = self.timeout + Duration::from_secs(5);
         let mut wait = self.busy_backoff;
         for attempt in 1..=BUSY_TRIES {
-            self.pace.request(P, conn.id).await?;
             let turn = self.pace.turn(P, &gateway, lease).await?;
-            self.calls.count(conn.id, P, route);
-            let result = op(client.clone()).await;
+            let result = self.calls.run(conn.id, route, op(client.clone())).await;
             turn.end().await;
             match result {
-                Err(tt::Error::Api(e))
-                    if e.kind() == ApiErrorKind::GatewayBusy && attempt < BUSY_TRIES =>
-                {
+                Err(e) if e.code.as_deref() == Some(GATEWAY_BUSY) && attempt < BUSY_TRIES => {
                     tracing::debug!(route, attempt, "gateway busy; waiting");
                     tokio::time::sleep(wait).await;
                     wait *= 2;
                 }
-                other => return other.map_err(|e| map_err(e, false)),
+                other => return other,
             }
         }
         unreachable!("the last attempt returns")
-    }
-
-    async fn cloud<T, Fut>(
-        &self,
-        conn: &Connection,
-        route: &'static str,
-        fut: Fut,
-    ) -> ProviderResult<T>
-    where
-        Fut: std::future::Future<Output = tt::Result<T>>,
-    {
-        self.pace.request(P, conn.id).await?;
-        self.calls
-            .metered(conn.id, P, route, fut, |e| map_err(e, false))
-            .await
     }
 }
 
@@ -377,10 +361,12 @@ impl Vendor for TtlockProvider {
             }
         };
         let tokens = self
-            .verifier
-            .verify(&config, username, &md5)
-            .await
-            .map_err(|e| map_err(e, true))?;
+            .calls
+            .verify(
+                "/oauth2/token",
+                self.verifier.verify(&config, username, &md5),
+            )
+            .await?;
         let mut stored = Credentials::new();
         for name in ["client_id", "client_secret", "username"] {
             stored.set(name, need(c, name)?);
@@ -395,7 +381,8 @@ impl Vendor for TtlockProvider {
 
     async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate> {
         let client = self.session(conn)?;
-        self.cloud(conn, "/oauth2/token", client.refresh_token())
+        self.calls
+            .run(conn.id, "/oauth2/token", client.refresh_token())
             .await?;
         let tokens = client.tokens().ok_or_else(|| {
             ProviderError::new(P, ErrorKind::AuthFailed, "no tokens after refresh")
@@ -414,8 +401,9 @@ impl Vendor for TtlockProvider {
         let mut page_no = 1;
         loop {
             let page = self
-                .cloud(
-                    conn,
+                .calls
+                .run(
+                    conn.id,
                     "/v3/gateway/list",
                     client.gateways(page_no, 200, OrderBy::Name),
                 )
@@ -424,8 +412,9 @@ impl Vendor for TtlockProvider {
             for g in page.list {
                 let id = g.gateway_id.to_string();
                 let locks = self
-                    .cloud(
-                        conn,
+                    .calls
+                    .run(
+                        conn.id,
                         "/v3/gateway/listLock",
                         client.gateway_locks(g.gateway_id),
                     )
@@ -447,7 +436,12 @@ impl Vendor for TtlockProvider {
             page_no += 1;
         }
         let all = self
-            .cloud(conn, "/v3/lock/list", client.all_locks(Default::default()))
+            .calls
+            .run(
+                conn.id,
+                "/v3/lock/list",
+                client.all_locks(Default::default()),
+            )
             .await?;
         // The list gives no time zone; each lock's detail gives its clock's UTC offset. Read
         // once per lock by this instance (an offset moves only when the lock is set up again).
@@ -463,7 +457,8 @@ impl Vendor for TtlockProvider {
                 let client = client.clone();
                 async move {
                     let detail = self
-                        .cloud(conn, "/v3/lock/detail", client.lock_detail(id))
+                        .calls
+                        .run(conn.id, "/v3/lock/detail", client.lock_detail(id))
                         .await;
                     (id, detail.ok().and_then(|d| d.timezone_raw_offset))
                 }
@@ -577,7 +572,12 @@ impl Logs for TtlockProvider {
                 ..RecordQuery::new(lock_id(lock)?)
             };
             let page = self
-                .cloud(conn, "/v3/lockRecord/list", client.unlock_records(&query))
+                .calls
+                .run(
+                    conn.id,
+                    "/v3/lockRecord/list",
+                    client.unlock_records(&query),
+                )
                 .await?;
             let full = page.list.len() as u32 >= size;
             let before = out.len();

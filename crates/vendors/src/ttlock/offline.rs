@@ -42,7 +42,8 @@ impl OfflineCodes for TtlockProvider {
             end: period.1.map(Into::into),
         };
         let code = self
-            .cloud(conn, "/v3/keyboardPwd/get", client.random_passcode(&req))
+            .calls
+            .run(conn.id, "/v3/keyboardPwd/get", client.random_passcode(&req))
             .await?;
         // TTLock truncates validity to the hour.
         let hour = |t: Millis| t / 3_600_000 * 3_600_000;

@@ -11,8 +11,9 @@ impl Codes for TuyaProvider {
         lock: &Lock,
     ) -> ProviderResult<Vec<ProviderCode>> {
         let list = self
-            .cloud(
-                conn,
+            .calls
+            .run(
+                conn.id,
                 "temp-passwords",
                 self.session(conn)?
                     .temp_passwords(&lock.provider_id, Some(true)),
@@ -61,12 +62,13 @@ impl Codes for TuyaProvider {
             spec.schedule.as_ref(),
         );
         let client = self.session(conn)?;
-        self.cloud(
-            conn,
-            "temp-password",
-            client.create_temp_password(&lock.provider_id, pin_length(lock), &pw),
-        )
-        .await
+        self.calls
+            .run(
+                conn.id,
+                "temp-password",
+                client.create_temp_password(&lock.provider_id, pin_length(lock), &pw),
+            )
+            .await
     }
 
     /// Tuya replaces the password whole (name, PIN, window), with a fresh ticket.
@@ -93,12 +95,13 @@ impl Codes for TuyaProvider {
             change.schedule.as_ref(),
         );
         let client = self.session(conn)?;
-        self.cloud(
-            conn,
-            "modify-password",
-            client.modify_temp_password(&lock.provider_id, provider_id, pin_length(lock), &pw),
-        )
-        .await
+        self.calls
+            .run(
+                conn.id,
+                "modify-password",
+                client.modify_temp_password(&lock.provider_id, provider_id, pin_length(lock), &pw),
+            )
+            .await
     }
 
     async fn delete_code(
@@ -107,13 +110,14 @@ impl Codes for TuyaProvider {
         lock: &Lock,
         provider_id: &str,
     ) -> ProviderResult<()> {
-        self.cloud(
-            conn,
-            "delete temp-password",
-            self.session(conn)?
-                .delete_temp_password(&lock.provider_id, provider_id),
-        )
-        .await
+        self.calls
+            .run(
+                conn.id,
+                "delete temp-password",
+                self.session(conn)?
+                    .delete_temp_password(&lock.provider_id, provider_id),
+            )
+            .await
     }
 
     fn confirms_asynchronously(&self) -> bool {
@@ -132,8 +136,9 @@ impl Codes for TuyaProvider {
     ) -> ProviderResult<CodeState> {
         let client = self.session(conn)?;
         let info = match self
-            .cloud(
-                conn,
+            .calls
+            .run(
+                conn.id,
                 "temp-password",
                 client.temp_password(&lock.provider_id, provider_id),
             )
@@ -190,19 +195,21 @@ impl Freezing for TuyaProvider {
     ) -> ProviderResult<()> {
         let client = self.session(conn)?;
         if frozen {
-            self.cloud(
-                conn,
-                "freeze-password",
-                client.freeze_temp_password(&lock.provider_id, provider_id),
-            )
-            .await
+            self.calls
+                .run(
+                    conn.id,
+                    "freeze-password",
+                    client.freeze_temp_password(&lock.provider_id, provider_id),
+                )
+                .await
         } else {
-            self.cloud(
-                conn,
-                "unfreeze-password",
-                client.unfreeze_temp_password(&lock.provider_id, provider_id),
-            )
-            .await
+            self.calls
+                .run(
+                    conn.id,
+                    "unfreeze-password",
+                    client.unfreeze_temp_password(&lock.provider_id, provider_id),
+                )
+                .await
         }
     }
 }

@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use lockbridge_tuya::{self as ty, Config, ErrorKind as TyKind, Region, Tokens, TuyaClient};
 use secrecy::ExposeSecret;
 
+use crate::call::Calls;
 use crate::sessions::Sessions;
 use lockbridge_core::credentials::{Credentials, Field};
-use lockbridge_core::metrics::VendorCalls;
 use lockbridge_core::model::{
     Capabilities, Connection, Lock, LockState, Provider, Schedule, TimeOfDay,
 };
@@ -46,9 +46,8 @@ pub struct TuyaProvider {
     sessions: Sessions<TuyaClient>,
     http: reqwest::Client,
     tokens: Arc<dyn TokenStore>,
-    calls: Arc<VendorCalls>,
+    calls: Calls<ty::Error>,
     /// The account's request budget, shared by every instance.
-    pace: Arc<crate::pace::Pace>,
     timeout: Duration,
 }
 
@@ -145,8 +144,7 @@ impl TuyaProvider {
             sessions: Sessions::default(),
             http: reqwest::Client::new(),
             tokens: cx.tokens.clone(),
-            calls: cx.calls.clone(),
-            pace: cx.pace.clone(),
+            calls: Calls::new(cx, P, map_err),
             timeout: cx.request_timeout,
         }
     }
@@ -203,21 +201,6 @@ impl TuyaProvider {
             Ok(client)
         })
     }
-
-    async fn cloud<T, Fut>(
-        &self,
-        conn: &Connection,
-        route: &'static str,
-        fut: Fut,
-    ) -> ProviderResult<T>
-    where
-        Fut: std::future::Future<Output = ty::Result<T>>,
-    {
-        self.pace.request(P, conn.id).await?;
-        self.calls
-            .metered(conn.id, P, route, fut, |e| map_err(e, false))
-            .await
-    }
 }
 
 #[async_trait]
@@ -249,7 +232,7 @@ impl Vendor for TuyaProvider {
         credentials: &Credentials,
     ) -> ProviderResult<Verified> {
         let client = self.client(base_url, credentials)?;
-        let tokens = client.connect().await.map_err(|e| map_err(e, true))?;
+        let tokens = self.calls.verify("token", client.connect()).await?;
         let mut stored = credentials.clone();
         stored.merge(&token_fields(&tokens));
         Ok(Verified {
@@ -260,7 +243,8 @@ impl Vendor for TuyaProvider {
 
     async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate> {
         let tokens = self
-            .cloud(conn, "token/refresh", self.session(conn)?.refresh())
+            .calls
+            .run(conn.id, "token/refresh", self.session(conn)?.refresh())
             .await?;
         Ok(TokenUpdate {
             connection_id: conn.id,
@@ -271,7 +255,7 @@ impl Vendor for TuyaProvider {
 
     async fn devices(&self, conn: &Connection) -> ProviderResult<Devices> {
         let client = self.session(conn)?;
-        let devices = self.cloud(conn, "devices", client.devices()).await?;
+        let devices = self.calls.run(conn.id, "devices", client.devices()).await?;
         let locks = devices
             .into_iter()
             .filter(ty::Device::is_lock)
@@ -343,21 +327,23 @@ impl Vendor for TuyaProvider {
 #[async_trait]
 impl Operations for TuyaProvider {
     async fn unlock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
-        self.cloud(
-            conn,
-            "password-free/open-door",
-            self.session(conn)?.unlock_password_free(&lock.provider_id),
-        )
-        .await
+        self.calls
+            .run(
+                conn.id,
+                "password-free/open-door",
+                self.session(conn)?.unlock_password_free(&lock.provider_id),
+            )
+            .await
     }
 
     async fn lock(&self, conn: &Connection, lock: &Lock) -> ProviderResult<()> {
-        self.cloud(
-            conn,
-            "password-free/door-operate",
-            self.session(conn)?.door_operate(&lock.provider_id, false),
-        )
-        .await
+        self.calls
+            .run(
+                conn.id,
+                "password-free/door-operate",
+                self.session(conn)?.door_operate(&lock.provider_id, false),
+            )
+            .await
     }
 }
 
@@ -384,8 +370,9 @@ impl Logs for TuyaProvider {
         };
         for page_no in 1.. {
             let page = self
-                .cloud(
-                    conn,
+                .calls
+                .run(
+                    conn.id,
                     "open-logs",
                     client.open_logs(&lock.provider_id, page_no, size, start, end),
                 )
@@ -397,8 +384,9 @@ impl Logs for TuyaProvider {
             }
         }
         let alarms = self
-            .cloud(
-                conn,
+            .calls
+            .run(
+                conn.id,
                 "alarm-logs",
                 client.alarm_logs(&lock.provider_id, 1, size, None),
             )
@@ -470,8 +458,9 @@ impl OfflineCodes for TuyaProvider {
         };
         let client = self.session(conn)?;
         let made = self
-            .cloud(
-                conn,
+            .calls
+            .run(
+                conn.id,
                 "offline-temp-password",
                 client.offline_password(&lock.provider_id, kind, name, window, None),
             )
@@ -489,8 +478,9 @@ impl OfflineCodes for TuyaProvider {
     async fn dynamic_code(&self, conn: &Connection, lock: &Lock) -> ProviderResult<OfflineCode> {
         let client = self.session(conn)?;
         let code = self
-            .cloud(
-                conn,
+            .calls
+            .run(
+                conn.id,
                 "dynamic-password",
                 client.dynamic_password(&lock.provider_id),
             )
