@@ -19,13 +19,16 @@ mod fleet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use lockbridge_core::model::Role;
 use lockbridge_sim::faults::FaultRule;
+use lockbridge_sim::registry::Simulator;
 use lockbridge_sim::tedee::TedeeSim;
 use lockbridge_sim::ttlock::TtlockSim;
 use lockbridge_sim::tuya::TuyaSim;
 use lockbridge_store::testing::TestDb;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use fleet::{Client, Fleet, INSTANCES, Pins, free_port};
 
@@ -53,15 +56,20 @@ async fn three_instances_survive_faults_and_kills() {
         return;
     };
     let started = Instant::now();
-    // The simulators, in this process: their state is the ground truth.
-    let (ttlock, tuya, tedee) = (TtlockSim::new(7), TuyaSim::new(7), TedeeSim::new(7));
-    let bind = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
-    let servers = [
-        ttlock.serve(bind().await).unwrap(),
-        tuya.serve(bind().await).unwrap(),
-        tedee.serve(bind().await).unwrap(),
-    ];
-    let (tt_demo, ty_demo, td_demo) = (ttlock.seed_demo(), tuya.seed_demo(), tedee.seed_demo());
+    // Every simulator of the registry, in this process: their state is the ground truth.
+    let sims = lockbridge_sim::registry::all(7);
+    let mut servers = Vec::new();
+    for sim in &sims {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        servers.push(sim.serve(listener).unwrap());
+    }
+    let demos: Vec<Value> = sims.iter().map(|s| s.seed_demo()).collect();
+    // The faults below are each vendor's own.
+    let (ttlock, tuya, tedee) = (
+        typed::<TtlockSim>(&sims),
+        typed::<TuyaSim>(&sims),
+        typed::<TedeeSim>(&sims),
+    );
     // Tokens expire during the run: each is due for renewal 40 s after it was issued (TTLock's
     // margin is a day, Tuya's ten minutes).
     ttlock.world().config.token_ttl_s = 24 * 3600 + 40;
@@ -78,12 +86,13 @@ async fn three_instances_survive_faults_and_kills() {
         .create_api_key(org.id, "chaos", Role::Admin)
         .await
         .unwrap();
+    let base_urls = sims.iter().zip(&servers).map(|(sim, server)| {
+        let name = format!("LOCKBRIDGE_{}_BASE_URL", sim.vendor().to_uppercase());
+        (name, server.base_url())
+    });
     let env: Vec<(String, String)> = [
         ("LOCKBRIDGE_DATABASE_URL", db.url.clone()),
         ("LOCKBRIDGE_MASTER_KEY", db.key.to_hex()),
-        ("LOCKBRIDGE_TTLOCK_BASE_URL", servers[0].base_url()),
-        ("LOCKBRIDGE_TUYA_BASE_URL", servers[1].base_url()),
-        ("LOCKBRIDGE_TEDEE_BASE_URL", servers[2].base_url()),
         ("LOCKBRIDGE_WORKER_INTERVAL", "300ms".into()),
         ("LOCKBRIDGE_RETRY_BASE", "500ms".into()),
         ("LOCKBRIDGE_RETRY_MAX", "3s".into()),
@@ -102,6 +111,7 @@ async fn three_instances_survive_faults_and_kills() {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(base_urls)
     .collect();
     let _ = std::fs::remove_dir_all(std::env::temp_dir().join("lockbridge-chaos"));
     let mut fleet = Fleet {
@@ -124,12 +134,11 @@ async fn three_instances_survive_faults_and_kills() {
         server_errors: Vec::new(),
     };
 
-    // Connect the three vendors and read their locks.
-    let credentials = [
-        json!({"provider": "ttlock", "credentials": {"client_id": tt_demo.client_id, "client_secret": tt_demo.client_secret, "username": tt_demo.username, "password": tt_demo.password}}),
-        json!({"provider": "tuya", "credentials": {"access_id": ty_demo.access_id, "access_secret": ty_demo.access_secret}}),
-        json!({"provider": "tedee", "credentials": {"personal_access_key": td_demo.personal_access_key}}),
-    ];
+    // Connect every simulated vendor and read its locks.
+    let credentials = sims
+        .iter()
+        .zip(&demos)
+        .map(|(sim, demo)| connection_body(sim.vendor(), demo));
     for body in credentials {
         let (status, conn) = client
             .call(&fleet, "POST", "/v1/connections", Some(body), None)
@@ -443,4 +452,33 @@ async fn three_instances_survive_faults_and_kills() {
         settled_in.as_secs_f64(),
         started.elapsed().as_secs_f64(),
     );
+}
+
+/// The registry's simulator of type `T`.
+fn typed<T: 'static>(sims: &[Arc<dyn Simulator>]) -> &T {
+    sims.iter()
+        .find_map(|s| s.as_any().downcast_ref::<T>())
+        .expect("the registry has this simulator")
+}
+
+/// The body that connects a simulator's demo account: its credentials, as the vendor's adapter
+/// names them.
+fn connection_body(vendor: &str, demo: &Value) -> Value {
+    let cx = lockbridge_vendors::Context {
+        tokens: Arc::new(lockbridge_core::provider::NoTokenStore),
+        calls: Arc::default(),
+        operation_poll: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(1),
+        pace: Arc::default(),
+    };
+    let adapter = lockbridge_vendors::builtin(&cx)
+        .into_iter()
+        .find(|v| v.provider().as_str() == vendor)
+        .expect("every simulator has an adapter");
+    let credentials: serde_json::Map<String, Value> = adapter
+        .credential_fields()
+        .iter()
+        .filter_map(|f| Some((f.name.to_owned(), demo.get(f.name)?.clone())))
+        .collect();
+    json!({"provider": vendor, "credentials": credentials})
 }

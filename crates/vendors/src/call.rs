@@ -114,3 +114,110 @@ impl<E> Calls<E> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use lockbridge_core::budgets::{LocalBudgets, Rate};
+    use lockbridge_core::model::VendorNames;
+    use lockbridge_core::provider::NoTokenStore;
+
+    use super::*;
+
+    const P: Provider = Provider::named(&VendorNames {
+        id: "acme",
+        label: "Acme",
+    });
+
+    #[derive(Debug)]
+    struct Refused;
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("refused")
+        }
+    }
+
+    fn map_err(_: Refused, verifying: bool) -> ProviderError {
+        let kind = if verifying {
+            ErrorKind::RejectedCredentials
+        } else {
+            ErrorKind::AuthFailed
+        };
+        ProviderError::new(P, kind, "refused")
+    }
+
+    fn context(rates: HashMap<Provider, Rate>) -> Context {
+        Context {
+            tokens: Arc::new(NoTokenStore),
+            calls: Arc::default(),
+            operation_poll: Duration::from_millis(10),
+            request_timeout: Duration::from_secs(2),
+            pace: Arc::new(Pace::new(
+                Arc::new(LocalBudgets::default()),
+                rates,
+                Duration::ZERO,
+            )),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_is_counted_under_its_route_and_its_error_mapped() {
+        let cx = context(HashMap::new());
+        let calls = Calls::new(&cx, P, map_err);
+        let conn = ConnectionId::new();
+        assert_eq!(calls.run(conn, "things", async { Ok::<_, Refused>(7) }).await.ok(), Some(7));
+        let err = calls
+            .run(conn, "things", async { Err::<(), _>(Refused) })
+            .await
+            .expect_err("refused");
+        assert_eq!(err.kind, ErrorKind::AuthFailed);
+        assert_eq!(cx.calls.get(conn, "things"), 2);
+        // A credential check: the refusal is of the credentials given, and no account pays.
+        let err = calls
+            .verify("token", async { Err::<(), _>(Refused) })
+            .await
+            .expect_err("refused");
+        assert_eq!(err.kind, ErrorKind::RejectedCredentials);
+        assert_eq!(cx.calls.snapshot().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_outlives_its_deadline_is_a_timeout() {
+        let cx = context(HashMap::new());
+        let calls = Calls::new(&cx, P, map_err);
+        let hung = std::future::pending::<Result<(), Refused>>();
+        let err = calls
+            .run(ConnectionId::new(), "devices", hung)
+            .await
+            .expect_err("abandoned");
+        assert_eq!(err.kind, ErrorKind::Timeout);
+        assert!(err.to_string().contains("devices took longer than 6 s"), "{err}");
+        // An operation followed until the lock reports it may take longer.
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            Ok::<_, Refused>(())
+        };
+        let longer = Calls::new(&cx, P, map_err).longer_by(Duration::from_secs(30));
+        assert!(longer.run(ConnectionId::new(), "operation", slow).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn each_call_spends_the_account_budget_unless_the_client_paces_itself() {
+        let cx = context(HashMap::from([(P, Rate::per_hour(1))]));
+        let conn = ConnectionId::new();
+        let calls = Calls::new(&cx, P, map_err);
+        assert!(calls.run(conn, "a", async { Ok::<_, Refused>(()) }).await.is_ok());
+        let err = calls
+            .run(conn, "a", async { Ok::<_, Refused>(()) })
+            .await
+            .expect_err("the hour's one request is spent");
+        assert_eq!(err.kind, ErrorKind::RateLimited);
+        assert!(err.retry_after.is_some());
+        // Not sent, not counted.
+        assert_eq!(cx.calls.get(conn, "a"), 1);
+        let by_client = Calls::new(&cx, P, map_err).paced_by_client();
+        assert!(by_client.run(conn, "a", async { Ok::<_, Refused>(()) }).await.is_ok());
+    }
+}
