@@ -19,6 +19,12 @@ pub struct CodeRules {
     /// Codes the lock holds at most.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_codes: Option<u32>,
+    /// Digits the code must not contain (Nuki's keypad: `0`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub excluded_digits: String,
+    /// Beginnings the code must not have (Nuki's keypad: `12`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forbidden_prefixes: Vec<String>,
 }
 
 /// The rule a code breaks, and how.
@@ -38,6 +44,8 @@ impl CodeRules {
             min_distinct_digits: None,
             no_sequences: false,
             max_codes: Some(250),
+            excluded_digits: String::new(),
+            forbidden_prefixes: Vec::new(),
         }
     }
 
@@ -51,6 +59,8 @@ impl CodeRules {
             min_distinct_digits: None,
             no_sequences: false,
             max_codes: None,
+            excluded_digits: String::new(),
+            forbidden_prefixes: Vec::new(),
         }
     }
 
@@ -64,6 +74,8 @@ impl CodeRules {
             min_distinct_digits: Some(3),
             no_sequences: true,
             max_codes: None,
+            excluded_digits: String::new(),
+            forbidden_prefixes: Vec::new(),
         }
     }
 
@@ -83,6 +95,16 @@ impl CodeRules {
                 format!("{} to {} digits", self.min_length, self.max_length)
             };
             return v("length", format!("must be {range} long"));
+        }
+        if let Some(d) = code.chars().find(|c| self.excluded_digits.contains(*c)) {
+            return v("excluded_digits", format!("must not contain the digit {d}"));
+        }
+        if let Some(p) = self
+            .forbidden_prefixes
+            .iter()
+            .find(|p| code.starts_with(p.as_str()))
+        {
+            return v("forbidden_prefix", format!("must not start with {p}"));
         }
         if let Some(min) = self.min_distinct_digits {
             let mut seen: Vec<char> = code.chars().collect();
@@ -154,6 +176,27 @@ mod tests {
             let code = r.generate();
             assert_eq!(code.len(), 6);
             assert!(r.check(&code).is_ok());
+        }
+    }
+
+    #[test]
+    fn excluded_digits_and_prefixes() {
+        let r = CodeRules {
+            min_length: 6,
+            max_length: 6,
+            excluded_digits: "0".into(),
+            forbidden_prefixes: vec!["12".into()],
+            ..CodeRules::ttlock()
+        };
+        assert_eq!(r.check("384305").unwrap_err().rule, "excluded_digits");
+        let e = r.check("123456").unwrap_err();
+        assert_eq!(
+            (e.rule, e.message.as_str()),
+            ("forbidden_prefix", "must not start with 12")
+        );
+        assert!(r.check("213456").is_ok());
+        for _ in 0..50 {
+            assert!(r.check(&r.generate()).is_ok());
         }
     }
 

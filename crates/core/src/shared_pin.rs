@@ -16,6 +16,16 @@ pub fn common_rules<'a>(rules: impl IntoIterator<Item = &'a CodeRules>) -> Optio
         common.digits_only |= r.digits_only;
         common.no_sequences |= r.no_sequences;
         common.min_distinct_digits = common.min_distinct_digits.max(r.min_distinct_digits);
+        for d in r.excluded_digits.chars() {
+            if !common.excluded_digits.contains(d) {
+                common.excluded_digits.push(d);
+            }
+        }
+        for p in &r.forbidden_prefixes {
+            if !common.forbidden_prefixes.contains(p) {
+                common.forbidden_prefixes.push(p.clone());
+            }
+        }
         common.max_codes = match (common.max_codes, r.max_codes) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -25,7 +35,15 @@ pub fn common_rules<'a>(rules: impl IntoIterator<Item = &'a CodeRules>) -> Optio
     let shortest = common
         .min_length
         .max(common.min_distinct_digits.unwrap_or(0));
-    let distinct_possible = common.min_distinct_digits.is_none_or(|d| d <= 10);
+    let digits = 10
+        - common
+            .excluded_digits
+            .chars()
+            .filter(char::is_ascii_digit)
+            .count();
+    let distinct_possible = common
+        .min_distinct_digits
+        .is_none_or(|d| usize::from(d) <= digits);
     (shortest <= common.max_length && distinct_possible).then_some(CodeRules {
         min_length: shortest,
         ..common
