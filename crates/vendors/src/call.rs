@@ -167,7 +167,13 @@ mod tests {
         let cx = context(HashMap::new());
         let calls = Calls::new(&cx, P, map_err);
         let conn = ConnectionId::new();
-        assert_eq!(calls.run(conn, "things", async { Ok::<_, Refused>(7) }).await.ok(), Some(7));
+        assert_eq!(
+            calls
+                .run(conn, "things", async { Ok::<_, Refused>(7) })
+                .await
+                .ok(),
+            Some(7)
+        );
         let err = calls
             .run(conn, "things", async { Err::<(), _>(Refused) })
             .await
@@ -193,14 +199,22 @@ mod tests {
             .await
             .expect_err("abandoned");
         assert_eq!(err.kind, ErrorKind::Timeout);
-        assert!(err.to_string().contains("devices took longer than 6 s"), "{err}");
+        assert!(
+            err.to_string().contains("devices took longer than 6 s"),
+            "{err}"
+        );
         // An operation followed until the lock reports it may take longer.
         let slow = async {
             tokio::time::sleep(Duration::from_secs(20)).await;
             Ok::<_, Refused>(())
         };
         let longer = Calls::new(&cx, P, map_err).longer_by(Duration::from_secs(30));
-        assert!(longer.run(ConnectionId::new(), "operation", slow).await.is_ok());
+        assert!(
+            longer
+                .run(ConnectionId::new(), "operation", slow)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -208,7 +222,12 @@ mod tests {
         let cx = context(HashMap::from([(P, Rate::per_hour(1))]));
         let conn = ConnectionId::new();
         let calls = Calls::new(&cx, P, map_err);
-        assert!(calls.run(conn, "a", async { Ok::<_, Refused>(()) }).await.is_ok());
+        assert!(
+            calls
+                .run(conn, "a", async { Ok::<_, Refused>(()) })
+                .await
+                .is_ok()
+        );
         let err = calls
             .run(conn, "a", async { Ok::<_, Refused>(()) })
             .await
@@ -218,6 +237,11 @@ mod tests {
         // Not sent, not counted.
         assert_eq!(cx.calls.get(conn, "a"), 1);
         let by_client = Calls::new(&cx, P, map_err).paced_by_client();
-        assert!(by_client.run(conn, "a", async { Ok::<_, Refused>(()) }).await.is_ok());
+        assert!(
+            by_client
+                .run(conn, "a", async { Ok::<_, Refused>(()) })
+                .await
+                .is_ok()
+        );
     }
 }
