@@ -11,6 +11,7 @@
 mod control;
 pub mod faults;
 pub mod kii;
+pub mod nuki;
 pub mod registry;
 pub mod rng;
 mod server;

@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod kii;
+pub mod nuki;
 pub mod pace;
 mod sessions;
 pub mod tedee;
@@ -49,10 +50,12 @@ const BUILTIN: &[(Provider, Make)] = &[
     (tuya::PROVIDER, tuya::adapter),
     (tedee::PROVIDER, tedee::adapter),
     (kii::PROVIDER, kii::adapter),
+    (nuki::PROVIDER, nuki::adapter),
 ];
 
 /// The built-in vendors' names, as the rest of lockbridge and its tests may name them.
 pub use kii::PROVIDER as KII;
+pub use nuki::PROVIDER as NUKI;
 pub use tedee::PROVIDER as TEDEE;
 pub use ttlock::PROVIDER as TTLOCK;
 pub use tuya::PROVIDER as TUYA;
