@@ -124,6 +124,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             front: named("Front door"),
             apartment: named("Apartment 1"),
             entrance: named("Entrance"),
+            garden: named("Garden gate"),
             kii_connection,
         };
         print_quick_start(&api_url, &api_key, &ids, &sims.description);
@@ -148,6 +149,7 @@ struct QuickStart {
     front: String,
     apartment: String,
     entrance: String,
+    garden: String,
     kii_connection: String,
 }
 
@@ -156,6 +158,7 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
     let kii = &ids.kii_connection;
     let apartment = &ids.apartment;
     let entrance = &ids.entrance;
+    let garden = &ids.garden;
     let thing = sims["kii"]["thing_ids"][0].as_str().unwrap_or_default();
     let auth = format!("-H \"Authorization: Bearer {key}\"");
     println!("lockbridge demo is serving at {api}\n");
@@ -205,6 +208,14 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
     );
     println!("  sleep 8; curl -s {api}/v1/access-codes/$ID {auth}");
     println!("  curl -s -X POST {api}/v1/access-codes/$ID/freeze {auth}\n");
+    println!(
+        "  # a Nuki keypad code: six digits 1-9, not starting with 12 (refused before Nuki is\n  \
+         # called otherwise); set once the lock lists it, a moment after Nuki accepted it"
+    );
+    println!(
+        "  curl -s -X POST {api}/v1/locks/{garden}/access-codes {auth} -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"name\": \"Gardener\", \"code\": \"384365\"}}'\n"
+    );
     println!("  # the TTLock app password changed: one field is enough");
     println!(
         "  curl -s -X POST {api}/bff/iot-lock/credentials-update {auth} -H 'Content-Type: application/json' \\\n    \

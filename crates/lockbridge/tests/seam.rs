@@ -37,10 +37,12 @@ const NAMES: &[&str] = &[
     "TUYA",
     "TEDEE",
     "KII",
+    "NUKI",
     "lockbridge_vendors::ttlock",
     "lockbridge_vendors::tuya",
     "lockbridge_vendors::tedee",
     "lockbridge_vendors::kii",
+    "lockbridge_vendors::nuki",
 ];
 
 /// How many times `word` appears in `text` as a word of its own.
