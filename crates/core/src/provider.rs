@@ -259,8 +259,15 @@ pub trait Vendor: Send + Sync {
         credentials: &Credentials,
     ) -> ProviderResult<Verified>;
 
-    /// Renews the connection's tokens now.
-    async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate>;
+    /// Renews the connection's tokens now. A vendor whose credential does not expire (a
+    /// personal key, an API token) has nothing to renew: by default, no tokens.
+    async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate> {
+        Ok(TokenUpdate {
+            connection_id: conn.id,
+            tokens: Credentials::new(),
+            expires_at: None,
+        })
+    }
 
     /// The account's locks and gateways (none for vendors without locks).
     async fn devices(&self, conn: &Connection) -> ProviderResult<Devices>;

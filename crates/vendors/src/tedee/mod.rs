@@ -349,15 +349,6 @@ impl Vendor for TedeeProvider {
         })
     }
 
-    /// A Personal Access Key has no token to renew.
-    async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate> {
-        Ok(TokenUpdate {
-            connection_id: conn.id,
-            tokens: Credentials::new(),
-            expires_at: None,
-        })
-    }
-
     async fn devices(&self, conn: &Connection) -> ProviderResult<Devices> {
         let client = self.session(conn)?;
         let locks = self.calls.run(conn.id, "my/lock", client.locks()).await?;
