@@ -64,7 +64,9 @@ impl NukiSim {
             .route(auth, get(wire::auths).put(wire::create_auth))
             .route(
                 &format!("{auth}/{{auth}}"),
-                post(wire::update_auth).delete(wire::delete_auth),
+                get(wire::auth)
+                    .post(wire::update_auth)
+                    .delete(wire::delete_auth),
             )
             .route("/smartlock/{id}/log", get(wire::logs))
             .route_layer(axum::middleware::from_fn_with_state(

@@ -429,6 +429,18 @@ pub(crate) async fn update_auth(
     StatusCode::NO_CONTENT.into_response()
 }
 
+pub(crate) async fn auth(
+    State(sim): State<NukiSim>,
+    Path((id, auth)): Path<(String, String)>,
+) -> Response {
+    let w = sim.world();
+    let lock: Option<i64> = id.parse().ok();
+    match w.auths.get(&auth).filter(|a| Some(a.smartlock_id) == lock) {
+        Some(a) => Json(auth_json(a)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Smartlock auth not found"),
+    }
+}
+
 pub(crate) async fn delete_auth(
     State(sim): State<NukiSim>,
     Path((id, auth)): Path<(String, String)>,
@@ -454,6 +466,8 @@ pub(crate) struct LogParams {
     id: Option<String>,
     #[serde(rename = "fromDate")]
     from_date: Option<String>,
+    #[serde(rename = "authId")]
+    auth_id: Option<String>,
 }
 
 /// A page of a lock's log, newest first: at most `limit` (default 20, at most 50) records
@@ -485,6 +499,7 @@ pub(crate) async fn logs(
         .filter(|e| e.smartlock_id == lock)
         .filter(|e| q.id.as_ref().is_none_or(|before| e.id < *before))
         .filter(|e| from.is_none_or(|f| e.date_ms >= f))
+        .filter(|e| q.auth_id.is_none() || e.auth_id == q.auth_id)
         .take(limit)
         .map(log_json)
         .collect();

@@ -280,15 +280,6 @@ impl Vendor for NukiProvider {
         })
     }
 
-    /// An API token does not expire: there is nothing to renew.
-    async fn refresh(&self, conn: &Connection) -> ProviderResult<TokenUpdate> {
-        Ok(TokenUpdate {
-            connection_id: conn.id,
-            tokens: Credentials::new(),
-            expires_at: None,
-        })
-    }
-
     async fn devices(&self, conn: &Connection) -> ProviderResult<Devices> {
         let client = self.session(conn)?;
         let devices = self
