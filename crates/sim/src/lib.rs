@@ -15,6 +15,7 @@ pub mod nuki;
 pub mod registry;
 pub mod rng;
 mod server;
+pub mod switchbot;
 pub mod tedee;
 pub mod ttlock;
 pub mod tuya;
