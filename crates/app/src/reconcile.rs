@@ -41,9 +41,14 @@ fn time_text(t: Option<Millis>) -> Value {
 }
 
 /// The fields of `code` that the lock holds otherwise, `{field: {from, to}}`, judged only on
-/// what the vendor reports (no PIN from Tuya; no name when the lock keeps none). PINs are
-/// never written out in full.
-pub fn differences(code: &AccessCode, lock: &Lock, found: &ProviderCode) -> Map<String, Value> {
+/// what the vendor reports (no PIN from Tuya; no name when the lock keeps none; no period when
+/// its list keeps none, `periods` false). PINs are never written out in full.
+pub fn differences(
+    code: &AccessCode,
+    lock: &Lock,
+    found: &ProviderCode,
+    periods: bool,
+) -> Map<String, Value> {
     let f = &found.spec;
     // What the lock was given: a just-in-time code holds its current opening.
     let code = &code.vendor_spec(lock);
@@ -54,13 +59,13 @@ pub fn differences(code: &AccessCode, lock: &Lock, found: &ProviderCode) -> Map<
     if f.name.is_some() && f.name != code.name {
         changes.insert("name".into(), json!({"from": code.name, "to": f.name}));
     }
-    if minute(f.starts_at) != minute(code.starts_at) {
+    if periods && minute(f.starts_at) != minute(code.starts_at) {
         changes.insert(
             "starts_at".into(),
             json!({"from": time_text(code.starts_at), "to": time_text(f.starts_at)}),
         );
     }
-    if minute(f.ends_at) != minute(code.ends_at) {
+    if periods && minute(f.ends_at) != minute(code.ends_at) {
         changes.insert(
             "ends_at".into(),
             json!({"from": time_text(code.ends_at), "to": time_text(f.ends_at)}),
@@ -224,7 +229,11 @@ async fn modified(
     now: Millis,
     report: &mut Report,
 ) -> AppResult<bool> {
-    let changes = differences(row, lock, found);
+    let periods = state
+        .providers
+        .get(conn.provider)
+        .map_or(true, |v| v.codes().is_none_or(|c| c.lists_periods()));
+    let changes = differences(row, lock, found, periods);
     if changes.is_empty() {
         return Ok(false);
     }

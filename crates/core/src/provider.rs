@@ -376,6 +376,12 @@ pub trait Codes: Send + Sync {
         provider_id: &str,
     ) -> ProviderResult<()>;
 
+    /// Whether the lock's list tells each code's period. When it does not (SwitchBot's key
+    /// list keeps no times), a listed code's period is not compared with what was written.
+    fn lists_periods(&self) -> bool {
+        true
+    }
+
     /// Whether a code written (created, changed, deleted) is on the lock only once the vendor
     /// says so later ([`Codes::code_state`]); otherwise a successful call means it is.
     fn confirms_asynchronously(&self) -> bool {

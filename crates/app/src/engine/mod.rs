@@ -168,6 +168,7 @@ async fn act(
 ) -> Result<Reached> {
     let api = state.providers.get(conn.provider)?;
     let asynchronous = api.code_api().is_ok_and(|c| c.confirms_asynchronously());
+    let periods = api.code_api().is_ok_and(|c| c.lists_periods());
     let (c, l, wanted) = (conn, lock, code.vendor_spec(lock));
     let removing = code.status == CodeStatus::Removing;
     match code.provider_id.clone() {
@@ -227,7 +228,7 @@ async fn act(
             if code.attempts > 1
                 && let Some(found) = look_up(state, conn, lock, code).await?
             {
-                return Ok(adopt(code, lock, found));
+                return Ok(adopt(code, lock, found, periods));
             }
             let w = &wanted;
             match call(state, conn, |api| async move {
@@ -241,7 +242,7 @@ async fn act(
                     if e.kind == ErrorKind::AlreadyExists && code.attempts > 1 =>
                 {
                     match look_up(state, conn, lock, code).await? {
-                        Some(found) => Ok(adopt(code, lock, found)),
+                        Some(found) => Ok(adopt(code, lock, found, periods)),
                         None => Err(e.into()),
                     }
                 }
@@ -273,13 +274,15 @@ async fn act(
     }
 }
 
-/// A code found on the lock taken as this one: set when it is as wanted, changed next otherwise.
-fn adopt(code: &AccessCode, lock: &Lock, found: ProviderCode) -> Reached {
+/// A code found on the lock taken as this one: set when it is as wanted (its period only where
+/// the lock's list tells periods), changed next otherwise.
+fn adopt(code: &AccessCode, lock: &Lock, found: ProviderCode, periods: bool) -> Reached {
     let (f, w) = (&found.spec, code.vendor_spec(lock));
     let same = (f.code.is_empty() || f.code == w.code)
         && (f.name.is_none() || f.name == w.name)
-        && f.starts_at.map(|t| t / 60_000) == w.starts_at.map(|t| t / 60_000)
-        && f.ends_at.map(|t| t / 60_000) == w.ends_at.map(|t| t / 60_000);
+        && (!periods
+            || (f.starts_at.map(|t| t / 60_000) == w.starts_at.map(|t| t / 60_000)
+                && f.ends_at.map(|t| t / 60_000) == w.ends_at.map(|t| t / 60_000)));
     if same {
         Reached::Set(found.provider_id)
     } else {
