@@ -40,6 +40,7 @@ pub fn all(seed: u64) -> Vec<Arc<dyn Simulator>> {
         Arc::new(crate::tedee::TedeeSim::new(seed)),
         Arc::new(crate::kii::KiiSim::new(seed)),
         Arc::new(crate::nuki::NukiSim::new(seed)),
+        Arc::new(crate::switchbot::SwitchBotSim::new(seed)),
     ]
 }
 

@@ -7,6 +7,7 @@ pub mod kii;
 pub mod nuki;
 pub mod pace;
 mod sessions;
+pub mod switchbot;
 pub mod tedee;
 pub mod ttlock;
 pub mod tuya;
@@ -51,11 +52,13 @@ const BUILTIN: &[(Provider, Make)] = &[
     (tedee::PROVIDER, tedee::adapter),
     (kii::PROVIDER, kii::adapter),
     (nuki::PROVIDER, nuki::adapter),
+    (switchbot::PROVIDER, switchbot::adapter),
 ];
 
 /// The built-in vendors' names, as the rest of lockbridge and its tests may name them.
 pub use kii::PROVIDER as KII;
 pub use nuki::PROVIDER as NUKI;
+pub use switchbot::PROVIDER as SWITCHBOT;
 pub use tedee::PROVIDER as TEDEE;
 pub use ttlock::PROVIDER as TTLOCK;
 pub use tuya::PROVIDER as TUYA;

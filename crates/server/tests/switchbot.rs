@@ -1,0 +1,194 @@
+//! SwitchBot through the unified API, against the SwitchBot simulator (keypad commands carried
+//! out a moment after SwitchBot's answer, as its cloud does): connection, locks behind their
+//! hub, keypad passcodes (permanent and time-bound) set only once the key list holds them and
+//! removed only once it does not, reconciliation that does not mistake the list's missing times
+//! for a change, and actions confirmed by the lock's state.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use lockbridge_sim::switchbot::{SwitchBotDemo, SwitchBotSim};
+use serde_json::{Value, json};
+
+fn switchbot(t: &TestApp) -> SwitchBotSim {
+    t.sims
+        .iter()
+        .find_map(|s| s.as_any().downcast_ref::<SwitchBotSim>())
+        .cloned()
+        .expect("the SwitchBot simulator is registered")
+}
+
+/// Connects the demo account; answers it and lockbridge's lock for its first lock.
+async fn connect(t: &TestApp, sim: &SwitchBotSim) -> (SwitchBotDemo, Value) {
+    let demo = sim.seed_demo();
+    sim.world().config.key_delay_ms = 30;
+    t.connect_with(json!({"provider": "switchbot",
+                          "credentials": {"token": demo.token, "secret": demo.secret}}))
+        .await;
+    let locks = t.get("/v1/locks?provider=switchbot&limit=50").await;
+    let lock = locks.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["provider_id"] == demo.lock_ids[0].as_str())
+        .unwrap()
+        .clone();
+    (demo, lock)
+}
+
+/// The keys the simulated keypad holds (PINs in clear: its ground truth).
+fn keys(sim: &SwitchBotSim, pad: &str) -> Vec<lockbridge_sim::switchbot::Key> {
+    let mut w = sim.world();
+    w.settle();
+    w.keypads[pad].keys.clone()
+}
+
+both_backends!(keypad_passcodes_as_access_codes, |db: Db| async move {
+    let t = TestApp::start(db).await;
+    let sim = switchbot(&t);
+    let (demo, lock) = connect(&t, &sim).await;
+    assert_eq!(
+        (lock["online"].as_bool(), lock["state"].as_str()),
+        (Some(true), Some("locked"))
+    );
+    assert_eq!(lock["battery"], 95);
+    assert!(lock["gateway_id"].is_string(), "reached through its hub");
+    assert_eq!(lock["capabilities"]["access_codes"], true);
+    assert_eq!(lock["code_rules"]["min_length"], 6);
+    assert_eq!(lock["code_rules"]["max_length"], 12);
+    let id = lock["id"].as_str().unwrap();
+    let pad = demo.keypad_ids[0].as_str();
+    let codes = format!("/v1/locks/{id}/access-codes");
+
+    let r = t
+        .post(&codes, json!({"name": "Guest", "code": "12345"}))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), error_code(&r)),
+        (400, "validation_failed"),
+        "{}",
+        r.body
+    );
+
+    let r = t
+        .post(&codes, json!({"name": "Guest", "code": "246810"}))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["status"].as_str()),
+        (201, Some("set")),
+        "{}",
+        r.body
+    );
+    let guest = r.body["id"].as_str().unwrap().to_owned();
+    let r = t.post(&codes, json!({
+        "name": "Guest", "code": "97531246", "starts_at": "2030-01-01T14:00:00Z", "ends_at": "2030-01-08T10:00:00Z"
+    })).await;
+    assert_eq!(r.body["status"], "set", "{}", r.body);
+    let held = keys(&sim, pad);
+    let by = |pin: &str| held.iter().find(|k| k.password == pin).unwrap().clone();
+    let permanent = by("246810");
+    assert_eq!(permanent.kind, "permanent");
+    assert!(
+        permanent.name.starts_with("Guest #"),
+        "unique on the keypad: {}",
+        permanent.name
+    );
+    let timed = by("97531246");
+    assert_eq!(
+        (timed.kind.as_str(), timed.start_time, timed.end_time),
+        ("timeLimit", Some(1_893_506_400), Some(1_894_096_800))
+    );
+    assert_ne!(timed.name, permanent.name);
+
+    // Read back as written (the keypad's mark left out); the list keeps no times, which is no
+    // change of the code.
+    let r = t
+        .post(&format!("/v1/locks/{id}/reconcile"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listed = t.get(&codes).await;
+    let rows = listed.body["data"].as_array().unwrap();
+    assert!(
+        rows.iter().filter(|c| c["name"] == "Guest").count() == 2,
+        "{}",
+        listed.body
+    );
+    assert!(rows.iter().all(|c| c["status"] == "set"), "{}", listed.body);
+    let changed = t
+        .get("/v1/events?type=access_code.modified_externally")
+        .await;
+    assert_eq!(
+        changed.body["data"].as_array().unwrap().len(),
+        0,
+        "{}",
+        changed.body
+    );
+
+    // A key deleted in the app behind lockbridge's back is put back.
+    sim.world()
+        .keypads
+        .get_mut(pad)
+        .unwrap()
+        .keys
+        .retain(|k| k.password != "246810");
+    let r = t
+        .post(&format!("/v1/locks/{id}/reconcile"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    t.drain().await;
+    assert!(
+        keys(&sim, pad).iter().any(|k| k.password == "246810"),
+        "restored"
+    );
+
+    // Revoked: removed once the list no longer holds it.
+    let r = t.delete(&format!("/v1/access-codes/{guest}")).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    t.drain().await;
+    assert!(keys(&sim, pad).iter().all(|k| k.password != "246810"));
+    let r = t.get(&format!("/v1/access-codes/{guest}")).await;
+    assert_eq!(r.body["status"], "removed", "{}", r.body);
+});
+
+both_backends!(
+    actions_are_confirmed_by_the_locks_state,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let sim = switchbot(&t);
+        let (demo, lock) = connect(&t, &sim).await;
+        let id = lock["id"].as_str().unwrap();
+        let sim_id = demo.lock_ids[0].as_str();
+        let r = t.post(&format!("/v1/locks/{id}/unlock"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(sim.world().locks[sim_id].lock_state, "unlocked");
+        let r = t.post(&format!("/v1/locks/{id}/lock"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(sim.world().locks[sim_id].lock_state, "locked");
+        sim.world().locks.get_mut(sim_id).unwrap().jam_next = true;
+        let r = t.post(&format!("/v1/locks/{id}/unlock"), json!({})).await;
+        assert_eq!(
+            (r.status.as_u16(), error_code(&r)),
+            (409, "device_jammed"),
+            "{}",
+            r.body
+        );
+        // Its hub offline: SwitchBot's 171, the gateway's fault.
+        let hub = sim.world().hubs.keys().next().cloned().unwrap();
+        sim.world().hubs.get_mut(&hub).unwrap().online = false;
+        let r = t.post(&format!("/v1/locks/{id}/lock"), json!({})).await;
+        assert_eq!(r.status, 503, "{}", r.body);
+
+        let r = t
+        .post(
+            "/v1/connections",
+            json!({"provider": "switchbot", "credentials": {"token": demo.token, "secret": "00112233445566778899aabbccddeeff"}}),
+        )
+        .await;
+        assert_eq!(
+            (r.status.as_u16(), error_code(&r)),
+            (422, "provider_rejected_credentials")
+        );
+    }
+);
