@@ -125,6 +125,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             apartment: named("Apartment 1"),
             entrance: named("Entrance"),
             garden: named("Garden gate"),
+            back_door: named("Back door"),
             kii_connection,
         };
         print_quick_start(&api_url, &api_key, &ids, &sims.description);
@@ -150,6 +151,7 @@ struct QuickStart {
     apartment: String,
     entrance: String,
     garden: String,
+    back_door: String,
     kii_connection: String,
 }
 
@@ -159,6 +161,7 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
     let apartment = &ids.apartment;
     let entrance = &ids.entrance;
     let garden = &ids.garden;
+    let back = &ids.back_door;
     let thing = sims["kii"]["thing_ids"][0].as_str().unwrap_or_default();
     let auth = format!("-H \"Authorization: Bearer {key}\"");
     println!("lockbridge demo is serving at {api}\n");
@@ -215,6 +218,13 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
     println!(
         "  curl -s -X POST {api}/v1/locks/{garden}/access-codes {auth} -H 'Content-Type: application/json' \\\n    \
          -d '{{\"name\": \"Gardener\", \"code\": \"384365\"}}'\n"
+    );
+    println!(
+        "  # a SwitchBot keypad passcode (6 to 12 digits): `set` once the keypad's key list holds it"
+    );
+    println!(
+        "  curl -s -X POST {api}/v1/locks/{back}/access-codes {auth} -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"name\": \"Courier\", \"code\": \"24681357\"}}'\n"
     );
     println!("  # the TTLock app password changed: one field is enough");
     println!(

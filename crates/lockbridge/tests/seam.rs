@@ -38,11 +38,13 @@ const NAMES: &[&str] = &[
     "TEDEE",
     "KII",
     "NUKI",
+    "SWITCHBOT",
     "lockbridge_vendors::ttlock",
     "lockbridge_vendors::tuya",
     "lockbridge_vendors::tedee",
     "lockbridge_vendors::kii",
     "lockbridge_vendors::nuki",
+    "lockbridge_vendors::switchbot",
 ];
 
 /// How many times `word` appears in `text` as a word of its own.
