@@ -48,3 +48,38 @@ pub fn all(seed: u64) -> Vec<Arc<dyn Simulator>> {
 pub fn vendors() -> Vec<&'static str> {
     all(0).iter().map(|s| s.vendor()).collect()
 }
+
+/// Implements [`Simulator`] for a fake with the shared control routes: its vendor's name, its
+/// title, and its clock moved the way `POST /_sim/clock` moves it (what came due applied).
+macro_rules! registered {
+    ($sim:ty, $vendor:literal, $title:literal) => {
+        impl $crate::registry::Simulator for $sim {
+            fn vendor(&self) -> &'static str {
+                $vendor
+            }
+
+            fn title(&self) -> &'static str {
+                $title
+            }
+
+            fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<$crate::Running> {
+                <$sim>::serve(self, listener)
+            }
+
+            fn seed_demo(&self) -> serde_json::Value {
+                serde_json::to_value(<$sim>::seed_demo(self)).unwrap_or_default()
+            }
+
+            fn advance(&self, ms: i64) {
+                let mut w = self.world();
+                w.clock_offset_ms += ms;
+                $crate::control::SharedWorld::clock_moved(&mut *w);
+            }
+
+            fn as_any(&self) -> &dyn std::any::Any {
+                self
+            }
+        }
+    };
+}
+pub(crate) use registered;

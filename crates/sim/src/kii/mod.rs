@@ -87,28 +87,4 @@ impl KiiSim {
 
 crate::control::shared_control!(KiiSim, World, world::KiiConfig);
 
-impl crate::registry::Simulator for KiiSim {
-    fn vendor(&self) -> &'static str {
-        "kii"
-    }
-
-    fn title(&self) -> &'static str {
-        "Kii"
-    }
-
-    fn serve(&self, listener: TcpListener) -> std::io::Result<Running> {
-        KiiSim::serve(self, listener)
-    }
-
-    fn seed_demo(&self) -> serde_json::Value {
-        serde_json::to_value(KiiSim::seed_demo(self)).unwrap_or_default()
-    }
-
-    fn advance(&self, ms: i64) {
-        self.world().clock_offset_ms += ms;
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+crate::registry::registered!(KiiSim, "kii", "Kii");

@@ -88,30 +88,4 @@ impl NukiSim {
 
 crate::control::shared_control!(NukiSim, World, world::NukiConfig, moved = settle);
 
-impl crate::registry::Simulator for NukiSim {
-    fn vendor(&self) -> &'static str {
-        "nuki"
-    }
-
-    fn title(&self) -> &'static str {
-        "Nuki"
-    }
-
-    fn serve(&self, listener: TcpListener) -> std::io::Result<Running> {
-        NukiSim::serve(self, listener)
-    }
-
-    fn seed_demo(&self) -> serde_json::Value {
-        serde_json::to_value(NukiSim::seed_demo(self)).unwrap_or_default()
-    }
-
-    fn advance(&self, ms: i64) {
-        let mut w = self.world();
-        w.clock_offset_ms += ms;
-        w.settle();
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+crate::registry::registered!(NukiSim, "nuki", "Nuki");

@@ -80,30 +80,4 @@ impl SwitchBotSim {
 
 crate::control::shared_control!(SwitchBotSim, World, world::SwitchBotConfig, moved = settle);
 
-impl crate::registry::Simulator for SwitchBotSim {
-    fn vendor(&self) -> &'static str {
-        "switchbot"
-    }
-
-    fn title(&self) -> &'static str {
-        "SwitchBot"
-    }
-
-    fn serve(&self, listener: TcpListener) -> std::io::Result<Running> {
-        SwitchBotSim::serve(self, listener)
-    }
-
-    fn seed_demo(&self) -> serde_json::Value {
-        serde_json::to_value(SwitchBotSim::seed_demo(self)).unwrap_or_default()
-    }
-
-    fn advance(&self, ms: i64) {
-        let mut w = self.world();
-        w.clock_offset_ms += ms;
-        w.settle();
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+crate::registry::registered!(SwitchBotSim, "switchbot", "SwitchBot");

@@ -88,28 +88,4 @@ impl TedeeSim {
 
 crate::control::shared_control!(TedeeSim, World, world::TedeeConfig, moved = settle);
 
-impl crate::registry::Simulator for TedeeSim {
-    fn vendor(&self) -> &'static str {
-        "tedee"
-    }
-
-    fn title(&self) -> &'static str {
-        "Tedee"
-    }
-
-    fn serve(&self, listener: TcpListener) -> std::io::Result<Running> {
-        TedeeSim::serve(self, listener)
-    }
-
-    fn seed_demo(&self) -> serde_json::Value {
-        serde_json::to_value(TedeeSim::seed_demo(self)).unwrap_or_default()
-    }
-
-    fn advance(&self, ms: i64) {
-        self.world().clock_offset_ms += ms;
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+crate::registry::registered!(TedeeSim, "tedee", "Tedee");

@@ -255,28 +255,4 @@ fn dispatch(w: &mut World, path: &str, p: &Params) -> Result<Reply, ApiErr> {
 
 crate::control::shared_control!(TtlockSim, World, world::SimConfig);
 
-impl crate::registry::Simulator for TtlockSim {
-    fn vendor(&self) -> &'static str {
-        "ttlock"
-    }
-
-    fn title(&self) -> &'static str {
-        "TTLock"
-    }
-
-    fn serve(&self, listener: TcpListener) -> std::io::Result<Running> {
-        TtlockSim::serve(self, listener)
-    }
-
-    fn seed_demo(&self) -> serde_json::Value {
-        serde_json::to_value(TtlockSim::seed_demo(self)).unwrap_or_default()
-    }
-
-    fn advance(&self, ms: i64) {
-        self.world().clock_offset_ms += ms;
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+crate::registry::registered!(TtlockSim, "ttlock", "TTLock");

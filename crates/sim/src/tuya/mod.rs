@@ -81,28 +81,4 @@ impl TuyaSim {
 
 crate::control::shared_control!(TuyaSim, World, world::TuyaConfig, moved = settle);
 
-impl crate::registry::Simulator for TuyaSim {
-    fn vendor(&self) -> &'static str {
-        "tuya"
-    }
-
-    fn title(&self) -> &'static str {
-        "Tuya"
-    }
-
-    fn serve(&self, listener: TcpListener) -> std::io::Result<Running> {
-        TuyaSim::serve(self, listener)
-    }
-
-    fn seed_demo(&self) -> serde_json::Value {
-        serde_json::to_value(TuyaSim::seed_demo(self)).unwrap_or_default()
-    }
-
-    fn advance(&self, ms: i64) {
-        self.world().clock_offset_ms += ms;
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+crate::registry::registered!(TuyaSim, "tuya", "Tuya");
