@@ -17,6 +17,7 @@ mod code_passes;
 mod codes;
 mod connections;
 mod deliveries;
+mod device_rows;
 mod devices;
 mod events;
 mod grants;
