@@ -1,5 +1,5 @@
 //! No credential of a connection — password hash, client or app secret, personal access key,
-//! access or refresh token — is shown when its vendor stops answering during a token renewal or
+//! API token, access or refresh token — is shown when its vendor stops answering during a token renewal or
 //! a call: not in the error (its `Display`, `Debug` or any source), not in a response, not in
 //! `last_error`, not in the log.
 
@@ -19,7 +19,7 @@ use lockbridge_sim::faults::{FaultRule, Faults};
 use serde_json::json;
 
 /// Every stored credential value long enough to be recognised.
-const NAMES: [&str; 8] = [
+const NAMES: [&str; 11] = [
     "client_secret",
     "password_md5",
     "access_token",
@@ -28,6 +28,9 @@ const NAMES: [&str; 8] = [
     "personal_access_key",
     "app_key",
     "uid",
+    "api_token",
+    "token",
+    "secret",
 ];
 
 /// The log of the current thread, kept for the test to read.
@@ -176,4 +179,35 @@ both_backends!(kii_secrets_stay_hidden, |db: Db| async move {
     let id = r.body["id"].as_str().unwrap().to_owned();
     let call = format!("GET /v1/connections/{id}/things");
     check_vendor(&t, &id, |t| silence(&mut t.kii.world().faults, 3000), &call).await;
+});
+
+fn typed<T: Clone + 'static>(t: &TestApp) -> T {
+    t.sims
+        .iter()
+        .find_map(|s| s.as_any().downcast_ref::<T>())
+        .cloned()
+        .expect("the simulator is registered")
+}
+
+both_backends!(nuki_secrets_stay_hidden, |db: Db| async move {
+    let t = TestApp::start_with(db, tuned).await;
+    let nuki: lockbridge_sim::nuki::NukiSim = typed(&t);
+    let demo = nuki.seed_demo();
+    let id = t
+        .connect_with(json!({"provider": "nuki", "credentials": {"api_token": demo.api_token}}))
+        .await;
+    let call = format!("POST /v1/connections/{id}/sync");
+    check_vendor(&t, &id, |_| silence(&mut nuki.world().faults, 3000), &call).await;
+});
+
+both_backends!(switchbot_secrets_stay_hidden, |db: Db| async move {
+    let t = TestApp::start_with(db, tuned).await;
+    let bot: lockbridge_sim::switchbot::SwitchBotSim = typed(&t);
+    let demo = bot.seed_demo();
+    let id = t
+        .connect_with(json!({"provider": "switchbot",
+                             "credentials": {"token": demo.token, "secret": demo.secret}}))
+        .await;
+    let call = format!("POST /v1/connections/{id}/sync");
+    check_vendor(&t, &id, |_| silence(&mut bot.world().faults, 3000), &call).await;
 });
