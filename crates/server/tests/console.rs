@@ -275,3 +275,65 @@ both_backends!(
         );
     }
 );
+
+both_backends!(the_newer_vendors_in_the_console, |db: Db| async move {
+    let t = TestApp::start(db).await;
+    let typed = |vendor: &str| {
+        t.sims
+            .iter()
+            .find(|s| s.vendor() == vendor)
+            .expect("registered")
+            .clone()
+    };
+    let nuki = typed("nuki");
+    let nuki = nuki
+        .as_any()
+        .downcast_ref::<lockbridge_sim::nuki::NukiSim>()
+        .unwrap();
+    let bot = typed("switchbot");
+    let bot = bot
+        .as_any()
+        .downcast_ref::<lockbridge_sim::switchbot::SwitchBotSim>()
+        .unwrap();
+    let (nd, bd) = (nuki.seed_demo(), bot.seed_demo());
+    nuki.world().config.action_delay_ms = 0;
+    t.connect_with(
+        serde_json::json!({"provider": "nuki", "credentials": {"api_token": nd.api_token}}),
+    )
+    .await;
+    t.connect_with(serde_json::json!({"provider": "switchbot",
+                                      "credentials": {"token": bd.token, "secret": bd.secret}}))
+        .await;
+    let session = t.console_session(&t.admin).await;
+    // The vendor filter offers both; filtered, each shows its own locks only.
+    let (_, all) = t.page(&session, "/console/locks").await;
+    for (value, label) in [("nuki", "Nuki"), ("switchbot", "SwitchBot")] {
+        assert!(
+            all.contains(&format!("<option value=\"{value}\">{label}</option>")),
+            "{all}"
+        );
+    }
+    let (_, only_nuki) = t.page(&session, "/console/locks?provider=nuki").await;
+    assert!(
+        only_nuki.contains("Garden gate") && !only_nuki.contains("Back door"),
+        "{only_nuki}"
+    );
+    let (_, only_bot) = t.page(&session, "/console/locks?provider=switchbot").await;
+    assert!(
+        only_bot.contains("Back door") && !only_bot.contains("Garden gate"),
+        "{only_bot}"
+    );
+
+    // A Nuki lock opened from the console: the simulated lock is unlocked.
+    let garden = t.lock_id("Garden gate").await;
+    let r = t
+        .browserless()
+        .post(format!("{}/console/locks/{garden}/operate", t.url))
+        .header("cookie", &session)
+        .form(&[("action", "unlock"), ("csrf", csrf_of(&all).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(nuki.world().locks[&nd.lock_ids[1]].state, 3);
+});
