@@ -124,8 +124,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             front: named("Front door"),
             apartment: named("Apartment 1"),
             entrance: named("Entrance"),
-            garden: named("Garden gate"),
-            back_door: named("Back door"),
+            each_vendor: one_lock_per_vendor(&app.state.providers, &locks),
             kii_connection,
         };
         print_quick_start(&api_url, &api_key, &ids, &sims.description);
@@ -150,9 +149,25 @@ struct QuickStart {
     front: String,
     apartment: String,
     entrance: String,
-    garden: String,
-    back_door: String,
+    /// For each vendor that holds codes: its label, a lock of it, a PIN within that lock's rules.
+    each_vendor: Vec<(&'static str, String, String)>,
     kii_connection: String,
+}
+
+/// A lock of each vendor that holds codes (in the providers' order), with a PIN its rules take.
+fn one_lock_per_vendor(
+    providers: &lockbridge_app::Providers,
+    locks: &[lockbridge_core::model::Lock],
+) -> Vec<(&'static str, String, String)> {
+    providers
+        .iter()
+        .filter_map(|(p, _)| {
+            let lock = locks
+                .iter()
+                .find(|l| l.provider == p && l.online && l.capabilities.access_codes)?;
+            Some((p.label(), lock.id.to_string(), lock.code_rules.generate()))
+        })
+        .collect()
 }
 
 fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
@@ -160,8 +175,6 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
     let kii = &ids.kii_connection;
     let apartment = &ids.apartment;
     let entrance = &ids.entrance;
-    let garden = &ids.garden;
-    let back = &ids.back_door;
     let thing = sims["kii"]["thing_ids"][0].as_str().unwrap_or_default();
     let auth = format!("-H \"Authorization: Bearer {key}\"");
     println!("lockbridge demo is serving at {api}\n");
@@ -212,20 +225,16 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
     println!("  sleep 8; curl -s {api}/v1/access-codes/$ID {auth}");
     println!("  curl -s -X POST {api}/v1/access-codes/$ID/freeze {auth}\n");
     println!(
-        "  # a Nuki keypad code: six digits 1-9, not starting with 12 (refused before Nuki is\n  \
-         # called otherwise); set once the lock lists it, a moment after Nuki accepted it"
+        "  # a code on a lock of each vendor, its PIN within that lock's rules (its `code_rules`):\n  \
+         # `set` once the vendor's own list holds it"
     );
-    println!(
-        "  curl -s -X POST {api}/v1/locks/{garden}/access-codes {auth} -H 'Content-Type: application/json' \\\n    \
-         -d '{{\"name\": \"Gardener\", \"code\": \"384365\"}}'\n"
-    );
-    println!(
-        "  # a SwitchBot keypad passcode (6 to 12 digits): `set` once the keypad's key list holds it"
-    );
-    println!(
-        "  curl -s -X POST {api}/v1/locks/{back}/access-codes {auth} -H 'Content-Type: application/json' \\\n    \
-         -d '{{\"name\": \"Courier\", \"code\": \"24681357\"}}'\n"
-    );
+    for (vendor, lock, pin) in &ids.each_vendor {
+        println!(
+            "  curl -s -X POST {api}/v1/locks/{lock}/access-codes {auth} -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"name\": \"{vendor} guest\", \"code\": \"{pin}\"}}'"
+        );
+    }
+    println!();
     println!("  # the TTLock app password changed: one field is enough");
     println!(
         "  curl -s -X POST {api}/bff/iot-lock/credentials-update {auth} -H 'Content-Type: application/json' \\\n    \

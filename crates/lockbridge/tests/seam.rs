@@ -72,7 +72,10 @@ fn generic_code_names_no_concrete_vendor() {
     }
     assert!(files.len() > 50, "the sources were not found");
     let names = names();
-    assert!(names.len() >= 12, "every built-in vendor is watched: {names:?}");
+    assert!(
+        names.len() >= 12,
+        "every built-in vendor is watched: {names:?}"
+    );
     let mut found = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
