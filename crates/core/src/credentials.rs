@@ -82,6 +82,22 @@ impl Credentials {
         Self::default()
     }
 
+    /// The value of `name`, or `provider`'s `InvalidInput` error naming the field.
+    pub fn required(
+        &self,
+        provider: crate::model::Provider,
+        name: &'static str,
+    ) -> crate::provider::ProviderResult<&str> {
+        self.get(name).ok_or_else(|| {
+            crate::provider::ProviderError::new(
+                provider,
+                crate::provider::ErrorKind::InvalidInput,
+                format!("{name} is required"),
+            )
+            .with_field(name)
+        })
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)

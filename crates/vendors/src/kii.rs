@@ -51,13 +51,6 @@ impl std::fmt::Debug for KiiProvider {
     }
 }
 
-fn need<'a>(c: &'a Credentials, name: &'static str) -> ProviderResult<&'a str> {
-    c.get(name).ok_or_else(|| {
-        ProviderError::new(P, ErrorKind::InvalidInput, format!("{name} is required"))
-            .with_field(name)
-    })
-}
-
 /// The service's field name for a client-side rule failure.
 fn field_name(kii_field: &str) -> &'static str {
     match kii_field {
@@ -138,10 +131,10 @@ impl KiiProvider {
     fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<KiiClient> {
         // Without a base URL, Kii's US site (Kii's own default).
         let base = base_url.unwrap_or(kii::Site::Us.base_url());
-        let config =
-            Config::new(base, need(c, "app_id")?, need(c, "app_key")?).timeout(self.timeout);
+        let config = Config::new(base, c.required(P, "app_id")?, c.required(P, "app_key")?)
+            .timeout(self.timeout);
         Ok(KiiClient::with_http(config, self.http.clone())
-            .with_admin(need(c, "client_id")?, need(c, "client_secret")?))
+            .with_admin(c.required(P, "client_id")?, c.required(P, "client_secret")?))
     }
 
     /// The connection's client (with its stored admin token), rebuilt when its credentials

@@ -138,10 +138,7 @@ impl NukiProvider {
     }
 
     fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<NukiClient> {
-        let token = c.get("api_token").ok_or_else(|| {
-            ProviderError::new(P, ErrorKind::InvalidInput, "api_token is required")
-                .with_field("api_token")
-        })?;
+        let token = c.required(P, "api_token")?;
         let mut config = Config::new(token)
             .timeout(self.timeout)
             .polling(self.poll.0, self.poll.1);

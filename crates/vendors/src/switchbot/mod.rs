@@ -136,13 +136,8 @@ impl SwitchBotProvider {
     }
 
     fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<SwitchBotClient> {
-        let need = |name: &'static str| {
-            c.get(name).ok_or_else(|| {
-                ProviderError::new(P, ErrorKind::InvalidInput, format!("{name} is required"))
-                    .with_field(name)
-            })
-        };
-        let mut config = Config::new(need("token")?, need("secret")?).timeout(self.timeout);
+        let mut config =
+            Config::new(c.required(P, "token")?, c.required(P, "secret")?).timeout(self.timeout);
         if let Some(url) = base_url {
             config = config.base_url(url);
         }

@@ -248,14 +248,7 @@ impl TedeeProvider {
     }
 
     fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<TedeeClient> {
-        let key = c.get("personal_access_key").ok_or_else(|| {
-            ProviderError::new(
-                P,
-                ErrorKind::InvalidInput,
-                "personal_access_key is required",
-            )
-            .with_field("personal_access_key")
-        })?;
+        let key = c.required(P, "personal_access_key")?;
         let mut config = Config::personal_key(key)
             .operation_polling(self.poll.0, self.poll.1)
             .timeout(self.timeout);

@@ -155,18 +155,11 @@ fn lock_id(lock: &Lock) -> ProviderResult<i64> {
         .map_err(|_| ProviderError::new(P, ErrorKind::NotFound, "not a TTLock lock id"))
 }
 
-fn need<'a>(c: &'a Credentials, name: &'static str) -> ProviderResult<&'a str> {
-    c.get(name).ok_or_else(|| {
-        ProviderError::new(P, ErrorKind::InvalidInput, format!("{name} is required"))
-            .with_field(name)
-    })
-}
-
 fn config(base_url: Option<&str>, c: &Credentials, timeout: Duration) -> ProviderResult<Config> {
     // The service renews tokens ahead of expiry, once across instances (the renewal lease);
     // the client renews by itself only a token about to lapse under a call, and only after
     // looking in the store for one renewed elsewhere.
-    let mut config = Config::new(need(c, "client_id")?, need(c, "client_secret")?)
+    let mut config = Config::new(c.required(P, "client_id")?, c.required(P, "client_secret")?)
         .timeout(timeout)
         .refresh_margin(Duration::from_secs(60));
     if let Some(url) = base_url {
@@ -179,8 +172,8 @@ fn config(base_url: Option<&str>, c: &Credentials, timeout: Duration) -> Provide
 fn stored_tokens(conn: &Connection) -> ProviderResult<Tokens> {
     let c = &conn.credentials;
     Ok(Tokens {
-        access_token: need(c, "access_token")?.to_owned().into(),
-        refresh_token: need(c, "refresh_token")?.to_owned().into(),
+        access_token: c.required(P, "access_token")?.to_owned().into(),
+        refresh_token: c.required(P, "refresh_token")?.to_owned().into(),
         uid: c.get("uid").and_then(|u| u.parse().ok()),
         expires_at: tt::EpochMillis(conn.token_expires_at.unwrap_or(0)).into(),
     })
@@ -206,10 +199,10 @@ impl TtlockProvider {
             let c = &conn.credentials;
             let client = TtlockClient::new();
             client.configure(config(conn.base_url.as_deref(), c, self.timeout)?);
-            let md5 =
-                Md5Password::parse(need(c, "password_md5")?).map_err(|e| map_err(e, false))?;
+            let md5 = Md5Password::parse(c.required(P, "password_md5")?)
+                .map_err(|e| map_err(e, false))?;
             client
-                .restore(need(c, "username")?, md5, stored_tokens(conn)?)
+                .restore(c.required(P, "username")?, md5, stored_tokens(conn)?)
                 .map_err(|e| map_err(e, false))?;
             // A token refused or expired is first looked for in the store, where another
             // instance may have put its renewal.
@@ -349,7 +342,7 @@ impl Vendor for TtlockProvider {
 
     async fn verify(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<Verified> {
         let config = config(base_url, c, self.timeout)?;
-        let username = need(c, "username")?;
+        let username = c.required(P, "username")?;
         let md5 = match (c.get("password_md5"), c.get("password")) {
             (_, Some(plain)) => Md5Password::hash(plain),
             (Some(hex), None) => Md5Password::parse(hex).map_err(|e| map_err(e, true))?,
@@ -369,7 +362,7 @@ impl Vendor for TtlockProvider {
             .await?;
         let mut stored = Credentials::new();
         for name in ["client_id", "client_secret", "username"] {
-            stored.set(name, need(c, name)?);
+            stored.set(name, c.required(P, name)?);
         }
         stored.set("password_md5", md5.expose());
         stored.merge(&token_fields(&tokens));

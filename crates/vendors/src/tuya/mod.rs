@@ -150,12 +150,6 @@ impl TuyaProvider {
     }
 
     fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<TuyaClient> {
-        let need = |name: &'static str| {
-            c.get(name).ok_or_else(|| {
-                ProviderError::new(P, ErrorKind::InvalidInput, format!("{name} is required"))
-                    .with_field(name)
-            })
-        };
         let region = match c.get("region") {
             Some(r) => Region::parse(r).ok_or_else(|| {
                 ProviderError::new(
@@ -167,8 +161,12 @@ impl TuyaProvider {
             })?,
             None => Region::CentralEurope,
         };
-        let mut config =
-            Config::new(region, need("access_id")?, need("access_secret")?).timeout(self.timeout);
+        let mut config = Config::new(
+            region,
+            c.required(P, "access_id")?,
+            c.required(P, "access_secret")?,
+        )
+        .timeout(self.timeout);
         if let Some(url) = base_url {
             config = config.base_url(url);
         }
