@@ -57,8 +57,6 @@ const BUILTIN: &[(Provider, Make)] = &[
 
 /// The built-in vendors' names, as the rest of lockbridge and its tests may name them.
 pub use kii::PROVIDER as KII;
-pub use nuki::PROVIDER as NUKI;
-pub use switchbot::PROVIDER as SWITCHBOT;
 pub use tedee::PROVIDER as TEDEE;
 pub use ttlock::PROVIDER as TTLOCK;
 pub use tuya::PROVIDER as TUYA;
