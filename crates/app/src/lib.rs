@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod lock_cache;
 pub mod reconcile;
 pub mod service;
+pub mod vendor_hooks;
 pub mod webhooks;
 pub mod workers;
 

@@ -109,19 +109,20 @@ impl Window {
     }
 }
 
-/// `700/h`, `5/s`, `120/min`: a limit and its window.
+/// `700/h`, `5/s`, `120/min`, `10000/day`: a limit and its window.
 impl FromStr for Rate {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Rate, String> {
         let rule =
-            || format!("`{s}` is not a rate: write requests/unit, unit s, min or h (`700/h`)");
+            || format!("`{s}` is not a rate: write requests/unit, unit s, min, h or day (`700/h`)");
         let (n, unit) = s.trim().split_once('/').ok_or_else(rule)?;
         let limit: u32 = n.trim().parse().map_err(|_| rule())?;
         let secs = match unit.trim() {
             "s" => 1,
             "min" => 60,
             "h" => 3600,
+            "day" => 86_400,
             _ => return Err(rule()),
         };
         if limit == 0 {
@@ -142,6 +143,7 @@ impl std::fmt::Display for Rate {
             1 => write!(f, "{}/s", self.limit),
             60 => write!(f, "{}/min", self.limit),
             3600 => write!(f, "{}/h", self.limit),
+            86_400 => write!(f, "{}/day", self.limit),
             s => write!(f, "{} per {s} s", self.limit),
         }
     }
@@ -251,7 +253,11 @@ mod tests {
         assert_eq!(r.to_string(), "700/h");
         assert_eq!("5/s".parse::<Rate>().unwrap().to_string(), "5/s");
         assert_eq!("120/min".parse::<Rate>().unwrap().window.as_secs(), 60);
-        for bad in ["700", "x/h", "7/day", "0/s", "-1/s"] {
+        assert_eq!(
+            "10000/day".parse::<Rate>().unwrap().to_string(),
+            "10000/day"
+        );
+        for bad in ["700", "x/h", "7/week", "0/s", "-1/s"] {
             let e = bad.parse::<Rate>().unwrap_err();
             assert!(e.contains(bad), "{e}");
         }

@@ -338,6 +338,30 @@ pub trait Vendor: Send + Sync {
     fn things(&self) -> Option<&dyn Things> {
         None
     }
+
+    /// Events the vendor posts to the service (`/vendor-hooks/{vendor}/…`).
+    fn hooks(&self) -> Option<&dyn VendorHooks> {
+        None
+    }
+}
+
+/// Events a vendor posts on its own. They only tell the service where to look sooner: what
+/// is on a lock is still read from the vendor, as a self-hosted service may never receive them.
+#[async_trait]
+pub trait VendorHooks: Send + Sync {
+    /// The locks (their vendor ids) an event posted for `conn`'s account concerns; an event of
+    /// no interest concerns none. `Err` with `InvalidInput` for a body that is not an event.
+    async fn locks_in(&self, conn: &Connection, body: &[u8]) -> ProviderResult<Vec<String>>;
+
+    /// Points the account's events at `url`. The vendor keeps one URL an account: another one
+    /// already there is an `AlreadyExists` error naming it, unless `replace`. Answers the URL
+    /// replaced, if any.
+    async fn register(
+        &self,
+        conn: &Connection,
+        url: &str,
+        replace: bool,
+    ) -> ProviderResult<Option<String>>;
 }
 
 /// A queue of commands: the work of one key runs `width` at a time, lanes side by side.
@@ -480,6 +504,11 @@ impl dyn Vendor {
     pub fn offline_api(&self) -> ProviderResult<&dyn OfflineCodes> {
         self.offline_codes()
             .ok_or_else(|| unsupported(self.provider(), "generate offline codes"))
+    }
+
+    pub fn hooks_api(&self) -> ProviderResult<&dyn VendorHooks> {
+        self.hooks()
+            .ok_or_else(|| unsupported(self.provider(), "receive events from the vendor"))
     }
 
     pub fn things_api(&self) -> ProviderResult<&dyn Things> {

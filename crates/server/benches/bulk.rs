@@ -6,8 +6,13 @@
 //!   `BENCH_TEDEE_RATE` requests a minute (default 300; the simulator answers 429 past it, in
 //!   its own minutes): the share of the budget the job used once its first burst was spent
 //!   (target ≥ 95 %) and the 429s (0). About two minutes per backend.
+//! - SwitchBot: two instances on one PostgreSQL database work one job of more codes than a
+//!   test-sized day of `BENCH_SWITCHBOT_DAY` requests (default 300; SwitchBot's is 10,000) can
+//!   carry, against the simulator counting the account's requests per day: the share of the
+//!   day the instances spent together before both held back (target ≥ 95 %) and the
+//!   requests SwitchBot would have refused (0). Seconds.
 //!
-//! Both on SQLite and on PostgreSQL (when it is reachable at 127.0.0.1:5432).
+//! TTLock and Tedee on SQLite and on PostgreSQL (when it is reachable at 127.0.0.1:5432).
 //! `cargo bench -p lockbridge-server --bench bulk`
 
 #![allow(clippy::unwrap_used)]
@@ -19,6 +24,7 @@ use std::time::{Duration, Instant};
 use common::knob;
 use lockbridge_app::jobs;
 use lockbridge_server::{App, Settings};
+use lockbridge_sim::switchbot::SwitchBotSim;
 use lockbridge_sim::tedee::{LockSpec as TedeeLock, TedeeSim};
 use lockbridge_sim::ttlock::{LockSpec as TtlockLock, TtlockSim};
 use lockbridge_store::testing::{Backend, TestDb};
@@ -242,6 +248,78 @@ async fn tedee(backend: Backend, n: usize, per_min: u32) {
     service.stop.cancel();
 }
 
+async fn switchbot(day: u32) {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        println!("SwitchBot: skipped (needs PostgreSQL at 127.0.0.1:5432 for two instances)");
+        return;
+    };
+    let sim = SwitchBotSim::new(6);
+    let demo = sim.seed_demo();
+    {
+        let mut w = sim.world();
+        w.config.key_delay_ms = 0;
+        w.config.daily_limit = u64::from(day);
+        for (i, lock) in w.locks.values_mut().enumerate() {
+            lock.name = format!("Room {i}");
+        }
+    }
+    let server = sim.start_local().await.unwrap();
+    let mut s = settings();
+    s.base_urls
+        .insert(lockbridge_vendors::switchbot::PROVIDER, server.base_url());
+    s.vendor_rates.insert(
+        lockbridge_vendors::switchbot::PROVIDER,
+        format!("{day}/day").parse().unwrap(),
+    );
+    let first = Service::start(&db, s.clone()).await;
+    let second = App::new(db.store.clone(), s);
+    let locks = first
+        .connect(json!({"provider": "switchbot", "credentials": {
+            "token": demo.token, "secret": demo.secret}}))
+        .await;
+    assert!(!locks.is_empty());
+    // More codes than the day can carry (each is at least a key list read, a createKey and a
+    // read of the list that shows it).
+    let n = day as usize;
+    let items: Vec<Value> = (0..n)
+        .map(|i| json!({"lock_id": locks[i % locks.len()], "name": format!("Guest {i}")}))
+        .collect();
+    first
+        .call(
+            reqwest::Method::POST,
+            "/v1/jobs",
+            json!({"kind": "access_codes.create", "items": items}),
+        )
+        .await;
+    let sent = |sim: &SwitchBotSim| sim.world().requests_by_day.values().sum::<u64>();
+    let started = Instant::now();
+    // Both instances work the job until a round of both sends nothing more, twice running:
+    // the day is spent and each holds back.
+    let mut quiet = 0;
+    while quiet < 2 {
+        let before = sent(&sim);
+        let work = |state| async move {
+            jobs::run_due(state).await.unwrap();
+            lockbridge_app::engine::run_due_codes(state).await.unwrap();
+        };
+        tokio::join!(work(&first.app.state), work(&second.state));
+        quiet = if sent(&sim) == before { quiet + 1 } else { 0 };
+    }
+    let used = sent(&sim);
+    let refused = used.saturating_sub(u64::from(day));
+    let held: usize = {
+        let mut w = sim.world();
+        w.settle();
+        w.keypads.values().map(|k| k.keys.len()).sum()
+    };
+    println!(
+        "SwitchBot (Postgres, two instances): {n} codes asked, {held} on the keypads; {used} requests of a day's {day} ({:.1} %) in {:.1} s; refused by SwitchBot {refused}",
+        100.0 * used.min(u64::from(day)) as f64 / f64::from(day),
+        started.elapsed().as_secs_f64(),
+    );
+    first.stop.cancel();
+}
+
 fn main() {
     // The vendors\' names parse from here on (rows read back name them).
     lockbridge_vendors::register();
@@ -253,15 +331,19 @@ fn main() {
     let latency = knob("BENCH_LATENCY_MS", 50);
     let tedee_n = knob("BENCH_TEDEE_CODES", 640);
     let rate = knob("BENCH_TEDEE_RATE", 300);
+    let day = knob("BENCH_SWITCHBOT_DAY", 300);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     rt.block_on(async {
         for backend in [Backend::Sqlite, Backend::Postgres] {
-            if only != "tedee" {
+            if only.is_empty() || only == "ttlock" {
                 ttlock(backend, n, latency).await;
             }
-            if only != "ttlock" {
+            if only.is_empty() || only == "tedee" {
                 tedee(backend, tedee_n, rate).await;
             }
+        }
+        if only.is_empty() || only == "switchbot" {
+            switchbot(day).await;
         }
     });
 }

@@ -103,6 +103,7 @@ impl App {
             .merge(routes::grants::router())
             .merge(routes::jobs::router())
             .merge(routes::webhooks::router())
+            .merge(routes::vendor_hooks::router())
             .merge(docs)
     }
 

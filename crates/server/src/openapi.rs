@@ -63,6 +63,9 @@ fn schemas() -> Map<String, Value> {
         webhooks::NewWebhook,
         webhooks::Change,
         webhooks::WebhookCreated,
+        crate::routes::vendor_hooks::HookReceived,
+        crate::routes::vendor_hooks::VendorWebhook,
+        crate::routes::vendor_hooks::VendorWebhookRegistered,
     );
     generator.take_definitions(true).into_iter().collect()
 }

@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use lockbridge_sim::Simulator;
 use lockbridge_sim::switchbot::{SwitchBotDemo, SwitchBotSim};
 use serde_json::{Value, json};
 
@@ -189,6 +190,127 @@ both_backends!(
         assert_eq!(
             (r.status.as_u16(), error_code(&r)),
             (422, "provider_rejected_credentials")
+        );
+    }
+);
+
+both_backends!(
+    events_from_switchbot_bring_a_check_forward,
+    |db: Db| async move {
+        let t = TestApp::start(db).await;
+        let sim = switchbot(&t);
+        let (demo, lock) = connect(&t, &sim).await;
+        let conn = lock["connection_id"].as_str().unwrap();
+        let register = format!("/v1/connections/{conn}/vendor-webhook");
+
+        // Registered with the account: SwitchBot (the simulator) now posts its events here.
+        let r = t
+            .post(&register, json!({"public_url": "ftp://example.com"}))
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.body["error"]["field"].as_str()),
+            (400, Some("public_url")),
+            "{}",
+            r.body
+        );
+        let r = t
+            .call(
+                reqwest::Method::POST,
+                &register,
+                Some(&t.member),
+                Some(json!({"public_url": t.url})),
+            )
+            .await;
+        assert_eq!(r.status, 403, "an admin's: the answer holds the secret");
+        sim.world().webhook = Some(("https://ha.example.com/hook".into(), true, 0, 0));
+        let r = t.post(&register, json!({"public_url": t.url})).await;
+        assert_eq!(r.status, 409, "SwitchBot keeps one URL: {}", r.body);
+        let r = t
+            .post(&register, json!({"public_url": t.url, "replace": true}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["replaced"], "https://ha.example.com/hook");
+        let url = r.body["url"].as_str().unwrap().to_owned();
+        let prefix = format!("{}/vendor-hooks/switchbot/{conn}/", t.url);
+        assert!(url.starts_with(&prefix), "{url}");
+        assert_eq!(
+            sim.world().webhook.as_ref().map(|w| w.0.clone()),
+            Some(url.clone())
+        );
+
+        // An event with the wrong secret, or for another vendor, is not found and changes nothing.
+        let lock_event = json!({"eventType": "changeReport", "eventVersion": "1",
+            "context": {"deviceType": "WoLockPro", "deviceMac": demo.lock_ids[0], "lockState": "UNLOCKED"}});
+        let post = |to: String, body: Value| {
+            let http = t.http.clone();
+            async move {
+                let r = http.post(to).json(&body).send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let secret = url.rsplit('/').next().unwrap();
+        for wrong in [
+            format!("{prefix}{}", "0".repeat(32)),
+            url.replace("/switchbot/", "/nuki/"),
+        ] {
+            assert_eq!(post(wrong, lock_event.clone()).await.0, 404);
+        }
+        assert_eq!(post(url.clone(), json!({"hello": 1})).await.0, 400);
+        let (status, body) = post(url.clone(), lock_event).await;
+        assert_eq!((status, body["locks"].as_u64()), (200, Some(1)), "{body}");
+        let other = json!({"eventType": "changeReport",
+            "context": {"deviceType": "WoHand", "deviceMac": "0123456789AB"}});
+        assert_eq!(post(url.clone(), other).await.1["locks"], 0);
+        assert!(!format!("{:?}", t.get("/v1/connections").await.body).contains(secret));
+
+        // Nothing is due; then a key is added by another program on the account, and the
+        // keypad's event brings the lock's reconciliation forward: it finds the key.
+        lockbridge_app::reconcile::run_due(&t.app.state)
+            .await
+            .unwrap();
+        assert_eq!(
+            lockbridge_app::reconcile::run_due(&t.app.state)
+                .await
+                .unwrap(),
+            0
+        );
+        let other_app = lockbridge_switchbot::SwitchBotClient::new(
+            lockbridge_switchbot::Config::new(demo.token.clone(), demo.secret.clone())
+                .base_url(&t.sim_url("switchbot")),
+        );
+        let key = lockbridge_switchbot::NewKey {
+            name: "Cleaner".into(),
+            password: "97531246".into(),
+            period: None,
+        };
+        other_app
+            .create_key(&demo.keypad_ids[0], &key)
+            .await
+            .unwrap();
+        sim.advance(1_000);
+        other_app.devices().await.unwrap();
+        let delivered = sim.deliveries();
+        wait_until("the keypad's event delivered", delivered.clone(), || {
+            !delivered.borrow().is_empty()
+        })
+        .await;
+        assert_eq!(*sim.deliveries().borrow(), vec![200]);
+        assert_eq!(
+            lockbridge_app::reconcile::run_due(&t.app.state)
+                .await
+                .unwrap(),
+            1
+        );
+        let id = lock["id"].as_str().unwrap();
+        let listed = t.get(&format!("/v1/locks/{id}/access-codes")).await;
+        assert!(
+            listed.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == "Cleaner"),
+            "{}",
+            listed.body
         );
     }
 );

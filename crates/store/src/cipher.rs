@@ -47,7 +47,11 @@ impl fmt::Debug for MasterKey {
 }
 
 #[derive(Clone)]
-pub(crate) struct Cipher(Aes256Gcm, [u8; 32]);
+pub(crate) struct Cipher {
+    aead: Aes256Gcm,
+    pin_key: [u8; 32],
+    hook_key: [u8; 32],
+}
 
 impl fmt::Debug for Cipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -57,16 +61,18 @@ impl fmt::Debug for Cipher {
 
 impl Cipher {
     pub(crate) fn new(key: &MasterKey) -> Self {
-        // A key of its own for PIN hashes, derived from the master key.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).unwrap_or_else(|_| {
-            unreachable!("HMAC takes keys of any length");
-        });
-        mac.update(b"lockbridge pin hash v1");
-        let pin_key = mac.finalize().into_bytes().into();
-        Cipher(
-            Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)),
-            pin_key,
-        )
+        Cipher {
+            aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)),
+            // Keys of their own for PIN hashes and vendor hook paths, derived from the master key.
+            pin_key: mac(&key.0, &[b"lockbridge pin hash v1"]),
+            hook_key: mac(&key.0, &[b"lockbridge vendor hook v1"]),
+        }
+    }
+
+    /// The secret in the path a vendor posts a connection's events to: 32 hex digits, the same
+    /// on every instance, and nothing to guess it from without the master key.
+    pub(crate) fn hook_secret(&self, connection: &str) -> String {
+        hex::encode(&mac(&self.hook_key, &[connection.as_bytes()])[..16])
     }
 
     /// A keyed hash of `pin` on `lock`: equal for the same PIN on the same lock, and telling
@@ -76,11 +82,10 @@ impl Cipher {
         if pin.is_empty() {
             return None;
         }
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.1).ok()?;
-        mac.update(lock.as_bytes());
-        mac.update(&[0]);
-        mac.update(pin.as_bytes());
-        Some(hex::encode(mac.finalize().into_bytes()))
+        Some(hex::encode(mac(
+            &self.pin_key,
+            &[lock.as_bytes(), &[0], pin.as_bytes()],
+        )))
     }
 
     /// `nonce || ciphertext`; `row` (e.g. the row id) is authenticated with it, so a value
@@ -90,7 +95,7 @@ impl Cipher {
         let mut out = nonce.to_vec();
         // Encryption only fails for inputs over 64 GiB.
         let sealed = self
-            .0
+            .aead
             .encrypt(
                 &nonce,
                 Payload {
@@ -108,7 +113,7 @@ impl Cipher {
             return Err(StoreError::Decrypt);
         }
         let (nonce, data) = sealed.split_at(NONCE);
-        self.0
+        self.aead
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
@@ -122,6 +127,16 @@ impl Cipher {
     pub(crate) fn open_string(&self, row: &str, sealed: &[u8]) -> Result<String, StoreError> {
         String::from_utf8(self.open(row, sealed)?).map_err(|_| StoreError::Decrypt)
     }
+}
+
+/// HMAC-SHA256 of `parts` under `key`.
+fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
 }
 
 /// Random bytes as lowercase hex (API keys).
@@ -157,6 +172,15 @@ mod tests {
         assert_ne!(c.pin_hash("lck_1", "1234"), c.pin_hash("lck_2", "1234"));
         assert_ne!(c.pin_hash("lck_1", "1234"), other.pin_hash("lck_1", "1234"));
         assert_eq!(c.pin_hash("lck_1", ""), None);
+        let hook = c.hook_secret("con_1");
+        assert_eq!(hook.len(), 32);
+        assert_eq!(
+            hook,
+            Cipher::new(&key).hook_secret("con_1"),
+            "every instance's"
+        );
+        assert_ne!(hook, c.hook_secret("con_2"));
+        assert_ne!(hook, other.hook_secret("con_1"));
         assert!(!format!("{key:?}").contains(&key.to_hex()[..8]));
     }
 }

@@ -10,10 +10,61 @@ use lockbridge_core::model::{AccessCode, CodeStatus, Lock};
 use lockbridge_core::provider::ProviderCode;
 use lockbridge_core::time::Millis;
 
+use lockbridge_core::ids::{ConnectionId, LockId};
+use sqlx::QueryBuilder;
+
 use crate::codes::{COLUMNS, CodeRow, LIVE};
-use crate::{Result, Store, on};
+use crate::{Result, Store, on, push_list};
 
 impl Store {
+    /// The secret in the path `connection`'s vendor posts its events to.
+    pub fn hook_secret(&self, connection: ConnectionId) -> String {
+        self.cipher.hook_secret(&connection.to_string())
+    }
+
+    /// The vendor said something changed on these of `conn`'s locks (their vendor ids): each
+    /// is reconciled, and its codes waiting on the vendor are checked, at the workers' next
+    /// pass rather than at their own time. Times are only moved earlier. Answers the locks.
+    pub async fn look_sooner(
+        &self,
+        conn: ConnectionId,
+        vendor_ids: &[String],
+        now: Millis,
+    ) -> Result<Vec<LockId>> {
+        if vendor_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = on!(&self.pool, db => {
+            let mut q = QueryBuilder::new("SELECT id FROM locks WHERE connection_id = ");
+            q.push_bind(conn.to_string()).push(" AND provider_id IN ");
+            push_list(&mut q, vendor_ids.iter().cloned());
+            q.build_query_scalar::<String>().fetch_all(db).await
+        })?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each only moves a time earlier: no transaction needed, nothing lost if one is cut.
+        for (table, column, rows) in [
+            ("locks", "next_reconcile_at", "id"),
+            (
+                "access_codes",
+                "next_attempt_at",
+                "status IN ('setting', 'removing') AND lock_id",
+            ),
+        ] {
+            on!(&self.pool, db => {
+                let mut q = QueryBuilder::new(format!("UPDATE {table} SET {column} = "));
+                q.push_bind(now).push(format!(" WHERE {column} > "));
+                q.push_bind(now).push(format!(" AND {rows} IN "));
+                push_list(&mut q, ids.iter().cloned());
+                q.build().execute(db).await.map(|r| r.rows_affected())
+            })?;
+        }
+        ids.iter()
+            .map(|id| crate::parse("locks", id, "id", id))
+            .collect()
+    }
+
     /// Claims up to `limit` codes whose next attempt is due and that nobody holds: each is
     /// leased to `owner` until `lease_until`, its version moved and its attempt counted, in the
     /// same statement, so that several instances never work the same code at once.

@@ -192,3 +192,43 @@ pub struct WebhookConfig {
     #[serde(default)]
     pub last_update_time: Option<i64>,
 }
+
+/// An event SwitchBot posts to the account's webhook URL (`eventType` `changeReport`). Only
+/// what every device's event carries is required; the rest varies by device and event.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub event_type: String,
+    #[serde(default)]
+    pub event_version: Option<String>,
+    pub context: EventContext,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventContext {
+    /// `WoKeypadTouch`, `WoLockPro`, …
+    #[serde(default)]
+    pub device_type: Option<String>,
+    /// The device's id (its MAC).
+    pub device_mac: String,
+    /// A keypad's `createKey`, `deleteKey`, …
+    #[serde(default)]
+    pub event_name: Option<String>,
+    /// `success`, `failed`, `timeout` for a keypad's command.
+    #[serde(default)]
+    pub result: Option<String>,
+    /// A lock's state after the change.
+    #[serde(default)]
+    pub lock_state: Option<String>,
+    /// Milliseconds.
+    #[serde(default)]
+    pub time_of_sample: Option<i64>,
+}
+
+impl Event {
+    /// An event as posted; the error says where in the JSON it broke.
+    pub fn parse(body: &[u8]) -> crate::Result<Event> {
+        crate::client::decode(body)
+    }
+}

@@ -20,6 +20,10 @@ pub enum Error {
     /// A key's password could not be decrypted with the secret.
     #[error("a key's password could not be decrypted: {0}")]
     Decrypt(&'static str),
+    /// The account's request budget ([`crate::RequestGate`]) had no room soon enough; nothing
+    /// was sent.
+    #[error("the account's SwitchBot requests are spent; try again in {} s", retry_after.as_secs().max(1))]
+    Budget { retry_after: std::time::Duration },
     #[error("request to SwitchBot failed: {0}")]
     Transport(#[source] reqwest::Error),
     /// An answer that is not what the API documents; `path` is where in the JSON it broke.

@@ -15,6 +15,10 @@
 //! (a refused token or signature) is [`Error::Unauthorized`]. A keypad's passwords come
 //! encrypted with the secret (AES-128-CBC) and are decrypted by [`SwitchBotClient::password`].
 //!
+//! Every request may first pass a [`RequestGate`] ([`Config::request_gate`]): the account's
+//! 10,000 requests a day shared by all its clients. A "daily limit" answer holds the gate until
+//! 00:00 UTC, a burst refusal for ten seconds.
+//!
 //! Commands are only accepted by SwitchBot's answer: a key created shows in the keypad's
 //! `keyList` when the keypad has it, a key deleted is gone only when the list no longer holds
 //! it (SwitchBot has answered success and kept one), and a lock's state is read back.
@@ -23,6 +27,11 @@ mod api;
 mod client;
 mod error;
 
-pub use api::{Accepted, Bolt, Device, Key, LockStatus, NewKey, WebhookConfig};
-pub use client::{Config, DEFAULT_BASE_URL, SwitchBotClient, check_key, decrypt_password, sign};
+pub use api::{
+    Accepted, Bolt, Device, Event, EventContext, Key, LockStatus, NewKey, WebhookConfig,
+};
+pub use client::{
+    Config, DEFAULT_BASE_URL, RequestGate, SwitchBotClient, check_key, decrypt_password, sign,
+    until_utc_midnight,
+};
 pub use error::{ApiError, Error, ErrorKind, Result};

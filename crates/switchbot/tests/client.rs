@@ -230,3 +230,70 @@ async fn a_keys_result_is_posted_to_the_webhook() {
     assert_eq!(body["context"]["deviceMac"], pad.as_str());
     assert_eq!(body["context"]["result"], "success");
 }
+
+/// A gate that lets `room` requests through, then refuses, and records what it was told.
+#[derive(Default)]
+struct Budget {
+    room: std::sync::Mutex<u32>,
+    held: std::sync::Mutex<Vec<std::time::Duration>>,
+}
+
+impl lockbridge_switchbot::RequestGate for Budget {
+    fn acquire(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), std::time::Duration>> + Send + '_>,
+    > {
+        let mut room = self.room.lock().unwrap();
+        let answer = if *room > 0 {
+            *room -= 1;
+            Ok(())
+        } else {
+            Err(std::time::Duration::from_secs(90))
+        };
+        Box::pin(std::future::ready(answer))
+    }
+
+    fn hold(&self, wait: std::time::Duration) {
+        self.held.lock().unwrap().push(wait);
+    }
+}
+
+#[tokio::test]
+async fn every_request_passes_the_gate_and_a_spent_day_holds_it() {
+    let f = fixture().await;
+    let gate = std::sync::Arc::new(Budget::default());
+    *gate.room.lock().unwrap() = 2;
+    let client = SwitchBotClient::new(
+        Config::new(f.demo.token.clone(), f.demo.secret.clone())
+            .base_url(&f.server.base_url())
+            .request_gate(gate.clone()),
+    );
+    let sent = |sim: &SwitchBotSim| sim.world().requests_by_day.values().sum::<u64>();
+    let before = sent(&f.sim);
+    client.devices().await.unwrap();
+    client.lock_status(&f.demo.lock_ids[0]).await.unwrap();
+    // The third finds the gate shut: refused here, never sent.
+    let err = client.devices().await.unwrap_err();
+    assert!(
+        matches!(err, Error::Budget { retry_after } if retry_after.as_secs() == 90),
+        "{err}"
+    );
+    assert_eq!(sent(&f.sim) - before, 2);
+
+    // SwitchBot's own "daily limit" shuts the gate until its day is assumed to start again.
+    *gate.room.lock().unwrap() = 1;
+    f.sim.world().config.daily_limit = 0;
+    let err = client.devices().await.unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::DailyLimit));
+    let held = gate.held.lock().unwrap().clone();
+    assert_eq!(held.len(), 1);
+    assert!(
+        held[0] > std::time::Duration::ZERO && held[0] <= std::time::Duration::from_secs(86_400)
+    );
+    let midnight = std::time::UNIX_EPOCH + std::time::Duration::from_secs(86_400 * 20_000);
+    assert_eq!(
+        lockbridge_switchbot::until_utc_midnight(midnight - std::time::Duration::from_secs(5)),
+        std::time::Duration::from_secs(5)
+    );
+}

@@ -246,15 +246,13 @@ pub struct Gate {
     rate: Rate,
 }
 
-impl lockbridge_tedee::RateGate for Gate {
-    fn acquire(
-        &self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Duration>> + Send + '_>>
-    {
-        Box::pin(async move { self.pace.take(self.provider, &self.key, self.rate).await })
+impl Gate {
+    async fn acquire(&self) -> Result<(), Duration> {
+        self.pace.take(self.provider, &self.key, self.rate).await
     }
 
-    fn retry_after(&self, wait: Duration) {
+    /// The vendor said to hold back: every instance does, for `wait`.
+    fn hold(&self, wait: Duration) {
         let (budgets, key, provider) = (self.pace.budgets.clone(), self.key.clone(), self.provider);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
@@ -263,5 +261,36 @@ impl lockbridge_tedee::RateGate for Gate {
                 }
             });
         }
+    }
+}
+
+/// A name for the vendor account a secret (a key, a token) opens, to key its budget by: a
+/// digest, so that the budget's row says nothing of the secret.
+pub fn account_of(secret: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(secret.as_bytes());
+    hex::encode(&digest[..12])
+}
+
+type Acquire<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Duration>> + Send + 'a>>;
+
+impl lockbridge_tedee::RateGate for Gate {
+    fn acquire(&self) -> Acquire<'_> {
+        Box::pin(Gate::acquire(self))
+    }
+
+    fn retry_after(&self, wait: Duration) {
+        self.hold(wait);
+    }
+}
+
+impl lockbridge_switchbot::RequestGate for Gate {
+    fn acquire(&self) -> Acquire<'_> {
+        Box::pin(Gate::acquire(self))
+    }
+
+    fn hold(&self, wait: Duration) {
+        Gate::hold(self, wait);
     }
 }

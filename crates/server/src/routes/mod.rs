@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod locks;
 pub mod system;
 pub mod things;
+pub mod vendor_hooks;
 pub mod webhooks;
 
 pub use crate::schema::Page as List;

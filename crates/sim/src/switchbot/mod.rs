@@ -37,13 +37,21 @@ use crate::Running;
 #[derive(Debug, Clone)]
 pub struct SwitchBotSim {
     world: Arc<Mutex<World>>,
+    /// The HTTP status each webhook delivery was answered with (0: not answered), in order.
+    delivered: Arc<tokio::sync::watch::Sender<Vec<u16>>>,
 }
 
 impl SwitchBotSim {
     pub fn new(seed: u64) -> Self {
         SwitchBotSim {
             world: Arc::new(Mutex::new(World::new(seed))),
+            delivered: Arc::new(tokio::sync::watch::Sender::new(Vec::new())),
         }
+    }
+
+    /// The answers to the webhook deliveries made so far, to wait on.
+    pub fn deliveries(&self) -> tokio::sync::watch::Receiver<Vec<u16>> {
+        self.delivered.subscribe()
     }
 
     pub fn world(&self) -> MutexGuard<'_, World> {

@@ -103,33 +103,44 @@ pub(crate) async fn gate(
 /// Sends the queued webhook events, each in a task of its own.
 pub(crate) fn deliver(sim: &SwitchBotSim) {
     for event in sim.world().take_outbox() {
-        tokio::spawn(post(event));
+        let delivered = sim.delivered.clone();
+        tokio::spawn(async move {
+            let status = post(event).await;
+            delivered.send_modify(|all| all.push(status));
+        });
     }
 }
 
 /// POSTs an event to an `http://` URL (SwitchBot posts JSON; a failed delivery is not retried).
-async fn post(event: Outgoing) {
+/// Answers the receiver's HTTP status, 0 when there was none.
+async fn post(event: Outgoing) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Some(rest) = event.url.strip_prefix("http://") else {
-        return;
+        return 0;
     };
     let (host, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let Ok(mut stream) = tokio::net::TcpStream::connect(host).await else {
-        return;
+        return 0;
     };
     let body = event.body.to_string();
     let head = format!(
         "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
+    let mut answer = Vec::new();
     if stream.write_all(head.as_bytes()).await.is_ok()
         && stream.write_all(body.as_bytes()).await.is_ok()
     {
-        let mut sink = Vec::new();
-        let _ = stream.read_to_end(&mut sink).await;
+        let _ = stream.read_to_end(&mut answer).await;
     }
+    // `HTTP/1.1 200 OK…`
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A key as the key list shows it: its password encrypted with the account's secret.

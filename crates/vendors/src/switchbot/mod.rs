@@ -22,6 +22,7 @@ use lockbridge_core::provider::*;
 use lockbridge_core::rules::CodeRules;
 
 mod codes;
+mod hooks;
 
 /// This vendor, as lockbridge names it.
 pub const PROVIDER: Provider = Provider::named(&lockbridge_core::model::VendorNames {
@@ -42,6 +43,8 @@ pub struct SwitchBotProvider {
     sessions: Sessions<SwitchBotClient>,
     http: reqwest::Client,
     calls: Calls<sb::Error>,
+    pace: std::sync::Arc<crate::pace::Pace>,
+    pairings: hooks::Pairings,
     /// How often the key list or a lock's state is read while a write is followed: ten
     /// operation polls, so that a minute's wait spends a dozen of the day's requests.
     poll: Duration,
@@ -72,6 +75,7 @@ fn map_err(err: sb::Error, verifying: bool) -> ProviderError {
             }),
         ),
         sb::Error::Unauthorized { .. } => (credentials, None),
+        sb::Error::Budget { .. } => (RateLimited, None),
         sb::Error::Api(e) => match e.kind() {
             SbKind::DeviceType | SbKind::Unsupported => (Unsupported, None),
             SbKind::NotFound => (NotFound, None),
@@ -87,7 +91,15 @@ fn map_err(err: sb::Error, verifying: bool) -> ProviderError {
         _ => (Failed, None),
     };
     let code = err.api().map(|a| a.status_code);
+    let wait = match &err {
+        sb::Error::Budget { retry_after } => Some(*retry_after),
+        _ if err.kind() == Some(SbKind::DailyLimit) => {
+            Some(sb::until_utc_midnight(std::time::SystemTime::now()))
+        }
+        _ => None,
+    };
     let mut out = ProviderError::caused(P, kind, err);
+    out.retry_after = wait.map(|w| w.as_secs().max(1));
     if let Some(code) = code {
         out = out.with_code(code);
     }
@@ -129,17 +141,26 @@ impl SwitchBotProvider {
         SwitchBotProvider {
             sessions: Sessions::default(),
             http: reqwest::Client::new(),
-            calls: Calls::new(cx, P, map_err).longer_by(KEY_WAIT),
+            calls: Calls::new(cx, P, map_err)
+                .paced_by_client()
+                .longer_by(KEY_WAIT),
+            pace: cx.pace.clone(),
+            pairings: hooks::Pairings::default(),
             poll: cx.operation_poll * 10,
             timeout: cx.request_timeout,
         }
     }
 
     fn client(&self, base_url: Option<&str>, c: &Credentials) -> ProviderResult<SwitchBotClient> {
-        let mut config =
-            Config::new(c.required(P, "token")?, c.required(P, "secret")?).timeout(self.timeout);
+        let token = c.required(P, "token")?;
+        let mut config = Config::new(token, c.required(P, "secret")?).timeout(self.timeout);
         if let Some(url) = base_url {
             config = config.base_url(url);
+        }
+        // Every request spends the account's day of requests, shared by every instance and by
+        // every connection and credential check with the token.
+        if let Some(gate) = self.pace.gate(P, &crate::pace::account_of(token)) {
+            config = config.request_gate(std::sync::Arc::new(gate));
         }
         Ok(SwitchBotClient::with_http(config, self.http.clone()))
     }
@@ -152,7 +173,9 @@ impl SwitchBotProvider {
 
     async fn devices_of(&self, conn: &Connection) -> ProviderResult<Vec<sb::Device>> {
         let client = self.session(conn)?;
-        self.calls.run(conn.id, "devices", client.devices()).await
+        let devices = self.calls.run(conn.id, "devices", client.devices()).await?;
+        self.pairings.learn(conn.id, &devices);
+        Ok(devices)
     }
 
     /// Sends a lock command, then reads the lock until its state shows it.
@@ -302,6 +325,10 @@ impl Vendor for SwitchBotProvider {
     }
 
     fn operations(&self) -> Option<&dyn Operations> {
+        Some(self)
+    }
+
+    fn hooks(&self) -> Option<&dyn VendorHooks> {
         Some(self)
     }
 }

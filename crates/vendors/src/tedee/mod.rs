@@ -258,12 +258,7 @@ impl TedeeProvider {
         // Every request spends the account's budget, shared by every instance: the account is
         // the key's (a digest of it names the budget), whichever connection or credential
         // check sends it.
-        let account = {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(key.as_bytes());
-            hex::encode(&digest[..12])
-        };
-        if let Some(gate) = self.pace.gate(P, &account) {
+        if let Some(gate) = self.pace.gate(P, &crate::pace::account_of(key)) {
             config = config.rate_gate(Arc::new(gate));
         }
         Ok(TedeeClient::with_http(config, self.http.clone()))
