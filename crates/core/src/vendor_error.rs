@@ -134,6 +134,18 @@ impl ProviderError {
         }
     }
 
+    /// This error, met while following a write that had gone out (reading back what it made).
+    /// A `RateLimited` there refused the reading, not the write: it would tell the engine the
+    /// write was never sent, so it becomes a `Timeout` (the outcome unknown, checked against the
+    /// vendor). Any other kind says what it says of the write (a jam, an offline lock).
+    pub fn after_write(self) -> Self {
+        if self.kind != ErrorKind::RateLimited {
+            return self;
+        }
+        let provider = self.provider;
+        ProviderError::caused(provider, ErrorKind::Timeout, self)
+    }
+
     pub fn with_code(mut self, code: impl ToString) -> Self {
         self.code = Some(code.to_string());
         self
@@ -162,3 +174,24 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 pub type ProviderResult<T> = Result<T, ProviderError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Provider, VendorNames};
+
+    const P: Provider = Provider::named(&VendorNames {
+        id: "acme",
+        label: "Acme",
+    });
+
+    #[test]
+    fn a_reading_refused_after_a_write_leaves_the_write_unknown() {
+        let refused = ProviderError::new(P, ErrorKind::RateLimited, "budget spent");
+        let after = refused.after_write();
+        assert_eq!(after.kind, ErrorKind::Timeout);
+        assert!(error_chain(&after).contains("budget spent"));
+        let jammed = ProviderError::new(P, ErrorKind::Jammed, "jammed").after_write();
+        assert_eq!(jammed.kind, ErrorKind::Jammed, "an outcome of the write stays one");
+    }
+}

@@ -235,7 +235,9 @@ impl NukiClient {
     }
 
     /// Looks with `probe` until it finds what a write made, at the configured interval, for
-    /// the configured time.
+    /// the configured time. The write went out, so a look that fails (Nuki busy, a 429) is
+    /// not the write's failure: it is looked again, and the write is `NotApplied` (its outcome
+    /// unknown) only when the time is up.
     async fn until<T, F, Fut>(&self, what: &'static str, probe: F) -> Result<T>
     where
         F: Fn() -> Fut,
@@ -244,8 +246,10 @@ impl NukiClient {
         let (every, until) = self.config.poll;
         let started = Instant::now();
         loop {
-            if let Some(found) = probe().await? {
-                return Ok(found);
+            match probe().await {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                Err(e) => tracing::debug!(what, error = %e, "following a write: the look failed"),
             }
             if started.elapsed() + every > until {
                 return Err(Error::NotApplied {

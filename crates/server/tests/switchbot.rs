@@ -314,3 +314,76 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_bulk_job_goes_at_the_accounts_daily_pace,
+    |db: Db| async move {
+        // A test-sized day: 14 requests for the account, SwitchBot's limit and lockbridge's.
+        const DAY: u64 = 14;
+        let t = TestApp::start_with(db, |s| {
+            s.vendor_rates.insert(
+                lockbridge_vendors::switchbot::PROVIDER,
+                format!("{DAY}/day").parse().unwrap(),
+            );
+        })
+        .await;
+        let sim = switchbot(&t);
+        sim.world().config.daily_limit = DAY;
+        let (demo, lock) = connect(&t, &sim).await;
+        let other = t.get("/v1/locks?provider=switchbot&limit=50").await.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["provider_id"] == demo.lock_ids[1].as_str())
+            .unwrap()["id"]
+            .clone();
+        let items: Vec<Value> = (0..6)
+            .map(|i| {
+                let lock = if i % 2 == 0 { &lock["id"] } else { &other };
+                json!({"lock_id": lock, "name": format!("Guest {i}"), "code": format!("{}", 246_810 + i)})
+            })
+            .collect();
+        let r = t
+            .post(
+                "/v1/jobs",
+                json!({"kind": "access_codes.create", "items": items}),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let job = r.body["id"].as_str().unwrap().to_owned();
+        let on_keypads = |sim: &SwitchBotSim| {
+            demo.keypad_ids
+                .iter()
+                .map(|p| keys(sim, p).len())
+                .sum::<usize>()
+        };
+        // Day after day: the job and the engine go as far as the day allows, and no further.
+        let mut days = 0;
+        loop {
+            lockbridge_app::jobs::run_due(&t.app.state).await.unwrap();
+            t.drain().await;
+            let spent: Vec<u64> = sim.world().requests_by_day.values().copied().collect();
+            assert!(
+                spent.iter().all(|n| *n <= DAY),
+                "a day overspent: {spent:?}"
+            );
+            if t.get(&format!("/v1/jobs/{job}")).await.body["status"] == "done" {
+                break;
+            }
+            assert!(days < 6, "six codes take a few days of {DAY} requests");
+            // The next day, an hour on: a day's budget is counted in 24-minute slots, so the
+            // whole of it spent at once is whole again a slot past the day.
+            t.advance_all(25 * 3_600_000);
+            days += 1;
+        }
+        assert!(
+            days >= 2,
+            "one day of {DAY} requests cannot carry six codes"
+        );
+        let spent: Vec<u64> = sim.world().requests_by_day.values().copied().collect();
+        assert_eq!(spent[0], DAY, "the first day spent whole: {spent:?}");
+        assert_eq!(on_keypads(&sim), 6);
+        let r = t.get(&format!("/v1/jobs/{job}")).await;
+        assert_eq!(r.body["succeeded"], 6, "{}", r.body);
+    }
+);

@@ -56,7 +56,9 @@ impl SwitchBotProvider {
         ))
     }
 
-    /// Reads the key list until `done` finds what a write made, for up to [`KEY_WAIT`].
+    /// Reads the key list until `done` finds what a write made, for up to [`KEY_WAIT`]. The
+    /// write went out: a list that cannot be read (the day's budget spent, SwitchBot down) leaves
+    /// its outcome unknown, to be checked later.
     async fn follow<T>(
         &self,
         conn: &Connection,
@@ -66,7 +68,10 @@ impl SwitchBotProvider {
     ) -> ProviderResult<T> {
         let started = Instant::now();
         loop {
-            let (_, keys) = self.keys(conn, lock).await?;
+            let (_, keys) = self
+                .keys(conn, lock)
+                .await
+                .map_err(ProviderError::after_write)?;
             if let Some(found) = done(&keys) {
                 return Ok(found);
             }

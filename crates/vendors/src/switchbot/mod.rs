@@ -196,7 +196,8 @@ impl SwitchBotProvider {
             let status = self
                 .calls
                 .run(conn.id, "devices/{id}/status", client.lock_status(id))
-                .await?;
+                .await
+                .map_err(ProviderError::after_write)?;
             match (status.bolt(), unlock) {
                 (Bolt::Unlocked | Bolt::Latched, true) | (Bolt::Locked, false) => return Ok(()),
                 (Bolt::Jammed, _) => {

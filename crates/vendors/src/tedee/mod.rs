@@ -297,6 +297,7 @@ impl TedeeProvider {
             )
             .await
             .map(drop)
+            .map_err(ProviderError::after_write)
     }
 
     fn forget_pins(&self, conn: &Connection, lock: i64) {
