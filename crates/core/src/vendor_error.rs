@@ -192,6 +192,10 @@ mod tests {
         assert_eq!(after.kind, ErrorKind::Timeout);
         assert!(error_chain(&after).contains("budget spent"));
         let jammed = ProviderError::new(P, ErrorKind::Jammed, "jammed").after_write();
-        assert_eq!(jammed.kind, ErrorKind::Jammed, "an outcome of the write stays one");
+        assert_eq!(
+            jammed.kind,
+            ErrorKind::Jammed,
+            "an outcome of the write stays one"
+        );
     }
 }
