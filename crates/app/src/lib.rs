@@ -7,6 +7,7 @@ pub mod admission;
 pub mod connections;
 pub mod engine;
 pub mod error;
+pub mod grant_writes;
 pub mod grants;
 pub mod health;
 pub mod ingest;
