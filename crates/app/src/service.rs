@@ -81,6 +81,11 @@ pub struct Settings {
     /// How long before its period or window opens a just-in-time code is written to the lock
     /// (`LOCKBRIDGE_JIT_LEAD`).
     pub jit_lead: Duration,
+    /// How often each calendar feed is read (`LOCKBRIDGE_CALENDAR_INTERVAL`).
+    pub calendar_interval: Duration,
+    /// How long before check-in a stay is first checked with the vendors
+    /// (`LOCKBRIDGE_READINESS_LEAD`); it is checked again an hour before.
+    pub readiness_lead: Duration,
 }
 
 impl Default for Settings {
@@ -110,6 +115,8 @@ impl Default for Settings {
             vendor_rates: HashMap::new(),
             budget_wait: Duration::from_secs(10),
             jit_lead: Duration::from_secs(60 * 60),
+            calendar_interval: Duration::from_secs(10 * 60),
+            readiness_lead: Duration::from_secs(24 * 3600),
         }
     }
 }

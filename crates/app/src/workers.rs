@@ -139,6 +139,15 @@ pub async fn run(state: Service, interval: Duration, stop: CancellationToken) {
                 if let Err(e) = crate::ingest::ingest_due(&state).await {
                     tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "log ingestion pass failed");
                 }
+                if let Err(e) = crate::stays::calendars::run_due(&state).await {
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "calendar pass failed");
+                }
+                if let Err(e) = crate::stays::run_unapplied(&state).await {
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "stays pass failed");
+                }
+                if let Err(e) = crate::stays::readiness::run_due(&state).await {
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "readiness pass failed");
+                }
                 let kept_since = state.now() - IDEMPOTENCY_KEPT_MS;
                 if let Err(e) = state.store.forget_idempotency_keys(kept_since).await {
                     tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "could not forget old idempotent answers");

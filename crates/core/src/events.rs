@@ -56,10 +56,18 @@ pub enum EventType {
     GrantSet,
     #[serde(rename = "grant.failed")]
     GrantFailed,
+    #[serde(rename = "reservation.ready")]
+    ReservationReady,
+    #[serde(rename = "reservation.at_risk")]
+    ReservationAtRisk,
+    #[serde(rename = "reservation.fallback_issued")]
+    ReservationFallbackIssued,
+    #[serde(rename = "calendar.failed")]
+    CalendarFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 23] = [
+    pub const ALL: [EventType; 27] = [
         EventType::CodeSet,
         EventType::CodeFailed,
         EventType::CodeRemoved,
@@ -83,6 +91,10 @@ impl EventType {
         EventType::WebhookDisabled,
         EventType::GrantSet,
         EventType::GrantFailed,
+        EventType::ReservationReady,
+        EventType::ReservationAtRisk,
+        EventType::ReservationFallbackIssued,
+        EventType::CalendarFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +122,10 @@ impl EventType {
             EventType::WebhookDisabled => "webhook.disabled",
             EventType::GrantSet => "grant.set",
             EventType::GrantFailed => "grant.failed",
+            EventType::ReservationReady => "reservation.ready",
+            EventType::ReservationAtRisk => "reservation.at_risk",
+            EventType::ReservationFallbackIssued => "reservation.fallback_issued",
+            EventType::CalendarFailed => "calendar.failed",
         }
     }
 

@@ -122,6 +122,18 @@ typed_id!(
     /// A bulk job.
     JobId, "job"
 );
+typed_id!(
+    /// A place rented out: its locks, zone and times.
+    PropertyId, "prp"
+);
+typed_id!(
+    /// A stay at a property.
+    ReservationId, "rsv"
+);
+typed_id!(
+    /// A property's calendar feed.
+    CalendarId, "cal"
+);
 
 #[cfg(test)]
 mod tests {

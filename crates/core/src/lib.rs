@@ -14,6 +14,7 @@ pub mod provider;
 pub mod rules;
 pub mod schedule;
 pub mod shared_pin;
+pub mod stays;
 pub mod time;
 pub mod vendor;
 pub mod vendor_error;

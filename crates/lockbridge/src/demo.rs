@@ -3,6 +3,7 @@
 //! pasted.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use lockbridge_app::connections as service;
@@ -62,8 +63,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         reconcile_interval: args.workers.reconcile_interval,
         device_sync_interval: args.workers.device_sync_interval,
         log_interval: args.workers.log_interval,
-        // The demo's receivers run on this machine (`lockbridge listen`).
+        // The demo's receivers and calendar feeds run on this machine (`lockbridge listen`).
         webhook_allow_private: true,
+        calendar_interval: Duration::from_secs(20),
         ..Settings::default()
     };
     // Every vendor with a simulator is reached there; one without keeps its own host.

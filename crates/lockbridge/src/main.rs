@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API (migrations run at start).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Everything a newcomer needs: simulators, a SQLite database, an admin key, the API.
     Demo(demo::DemoArgs),
     /// Run the local fakes of the vendor clouds.
@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     warn_unknown_settings();
     match cli.command {
-        Command::Serve(args) => serve::serve(args).await,
+        Command::Serve(args) => serve::serve(*args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Listen(args) => listen::run(args).await,

@@ -118,6 +118,12 @@ pub struct WorkerArgs {
     /// the lock (it is `scheduled` until then, and removed when the window closes).
     #[arg(long, env = "LOCKBRIDGE_JIT_LEAD", default_value = "60m", value_parser = humantime::parse_duration)]
     pub jit_lead: Duration,
+    /// How often each property's calendar feed is read.
+    #[arg(long, env = "LOCKBRIDGE_CALENDAR_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub calendar_interval: Duration,
+    /// How long before check-in a stay is first checked with the vendors (again an hour before).
+    #[arg(long, env = "LOCKBRIDGE_READINESS_LEAD", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub readiness_lead: Duration,
 }
 
 impl WorkerArgs {
@@ -130,6 +136,8 @@ impl WorkerArgs {
         settings.webhook_allow_private = self.webhook_allow_private;
         settings.budget_wait = self.budget_wait;
         settings.jit_lead = self.jit_lead;
+        settings.calendar_interval = self.calendar_interval.max(Duration::from_secs(1));
+        settings.readiness_lead = self.readiness_lead;
         settings.worker_interval = self.worker_interval.max(Duration::from_millis(10));
         settings.retry_base = self.retry_base;
         settings.retry_max = self.retry_max.max(self.retry_base);

@@ -104,6 +104,7 @@ impl App {
             .merge(routes::jobs::router())
             .merge(routes::webhooks::router())
             .merge(routes::vendor_hooks::router())
+            .merge(routes::stays::router())
             .merge(docs)
     }
 

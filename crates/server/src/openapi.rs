@@ -66,6 +66,16 @@ fn schemas() -> Map<String, Value> {
         crate::routes::vendor_hooks::HookReceived,
         crate::routes::vendor_hooks::VendorWebhook,
         crate::routes::vendor_hooks::VendorWebhookRegistered,
+        crate::routes::stays::NewProperty,
+        crate::routes::stays::PropertyChange,
+        crate::routes::stays::NewCalendar,
+        crate::routes::stays::StayBooking,
+        crate::routes::stays::ReservationView,
+        lockbridge_core::stays::Property,
+        Page<lockbridge_core::stays::Property>,
+        lockbridge_core::stays::Calendar,
+        Page<lockbridge_core::stays::Calendar>,
+        Page<crate::routes::stays::ReservationView>,
     );
     generator.take_definitions(true).into_iter().collect()
 }

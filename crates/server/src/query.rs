@@ -55,12 +55,12 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     })
 }
 
-fn fifty() -> u32 {
+pub(crate) fn fifty() -> u32 {
     50
 }
 
 /// `limit`: a whole number from 1 to 200.
-fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+pub(crate) fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let text = String::deserialize(d)?;
     text.parse()
         .ok()
@@ -69,7 +69,7 @@ fn limit<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 }
 
 /// `cursor`: the id a previous page gave out (empty: the first page).
-fn cursor<'de, D: Deserializer<'de>, C: FromStr>(d: D) -> Result<Option<C>, D::Error> {
+pub(crate) fn cursor<'de, D: Deserializer<'de>, C: FromStr>(d: D) -> Result<Option<C>, D::Error> {
     let text = String::deserialize(d)?;
     if text.is_empty() {
         return Ok(None);
@@ -80,7 +80,7 @@ fn cursor<'de, D: Deserializer<'de>, C: FromStr>(d: D) -> Result<Option<C>, D::E
 }
 
 /// A yes-or-no parameter.
-fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+pub(crate) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     match String::deserialize(d)?.as_str() {
         "true" => Ok(Some(true)),
         "false" => Ok(Some(false)),

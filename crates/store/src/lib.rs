@@ -12,6 +12,7 @@
 //! AES-256-GCM under the master key before they reach either database.
 
 mod budgets;
+mod calendars;
 mod cipher;
 mod code_passes;
 mod codes;
@@ -25,6 +26,7 @@ mod idempotency;
 mod jobs;
 mod lock_state;
 mod orgs;
+mod stays;
 #[cfg(feature = "test-util")]
 pub mod testing;
 mod webhooks;
@@ -44,6 +46,7 @@ pub use devices::{HealthRules, LockFilter, LockHealth, SeenLock, SyncCounts};
 pub use events::EventFilter;
 pub use idempotency::Claim;
 pub use jobs::{JobItem, JobProgress, JobRow};
+pub use stays::ReservationFilter;
 pub use webhooks::{Endpoint, FailedAttempt, WebhookPatch};
 
 use cipher::Cipher;

@@ -337,11 +337,7 @@ async fn offline_code(
     axum::http::StatusCode,
     Json<lockbridge_core::model::AccessCode>,
 )> {
-    use lockbridge_core::model::{AccessCode, CodeStatus};
     let lock = load(&s, &caller, &id).await?;
-    if !lock.capabilities.offline_codes {
-        return Err(ApiError::unsupported("compute offline codes"));
-    }
     let name = body
         .name
         .as_deref()
@@ -349,62 +345,17 @@ async fn offline_code(
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
     let start = body.starts_at.unwrap_or_else(|| s.now());
-    match (body.kind, body.ends_at) {
-        (kind, None) if kind == OfflineKind::TimeBound || kind.is_cyclic() => {
-            return Err(ApiError::validation(
-                "ends_at",
-                format!(
-                    "is required for a {} code{}",
-                    kind.as_str(),
-                    if kind.is_cyclic() {
-                        " (its time of day ends the daily window)"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
-        }
-        (_, Some(end)) if end <= start => {
-            return Err(ApiError::validation("ends_at", "must be after starts_at"));
-        }
-        _ => {}
-    }
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
-    let (l, c, n) = (&lock, &conn, name.as_deref());
-    let made = service::call(&s, &conn, |api| async move {
-        api.offline_api()?
-            .offline_code(c, l, body.kind, n, (start, body.ends_at))
-            .await
-    })
-    .await?;
-    // The code is the lock's from now on (its algorithm takes it): stored `set`, never worked
-    // by the engine, listed and attributed like any other.
-    let now = s.now();
-    let row = AccessCode {
+    let row = lockbridge_app::offline::issue(
+        &s,
+        &lock,
+        &conn,
+        body.kind,
         name,
-        starts_at: made.starts_at,
-        // A cyclic code recurs from its start on: its end only closes the daily window.
-        ends_at: made.ends_at.filter(|_| !body.kind.is_cyclic()),
-        provider_id: made.provider_id,
-        status: CodeStatus::Set,
-        next_attempt_at: None,
-        kind: Some(body.kind),
-        actor: caller.actor(),
-        ..AccessCode::new(&lock, made.code, now)
-    };
-    s.store
-        .insert_access_code(&row, None)
-        .await
-        .map_err(|e| match e {
-            lockbridge_store::InsertError::Store(e) => ApiError::from(e),
-            lockbridge_store::InsertError::Capacity(_) => ApiError::Internal,
-        })?;
-    let event = Event::new(lock.org_id, EventType::CodeSet, now)
-        .code(row.id, lock.id)
-        .connection(lock.connection_id)
-        .data(json!({"kind": lockbridge_core::model::code_kind_text(row.kind)}))
-        .by(caller.actor());
-    s.store.record_events(&[event]).await?;
+        (start, body.ends_at),
+        caller.actor(),
+    )
+    .await?;
     Ok((axum::http::StatusCode::CREATED, Json(row)))
 }
 

@@ -7,6 +7,7 @@ pub mod events;
 pub mod grants;
 pub mod jobs;
 pub mod locks;
+pub mod stays;
 pub mod system;
 pub mod things;
 pub mod vendor_hooks;
