@@ -6,9 +6,7 @@
 //! that fails to load or to parse changes nothing: the error is kept on the calendar and told
 //! by a `calendar.failed` event, and the last good state stays.
 
-use chrono::Datelike;
 use futures_util::StreamExt;
-use icalendar::{Component, DatePerhapsTime};
 use jiff::civil::Date;
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::stays::{Calendar, Property};
@@ -55,44 +53,65 @@ fn phone_in(description: &str) -> Option<String> {
     (digits.len() == 4).then_some(digits)
 }
 
-fn day_of(d: &DatePerhapsTime) -> Option<Date> {
-    let date = match d {
-        DatePerhapsTime::Date(d) => *d,
-        DatePerhapsTime::DateTime(dt) => match dt {
-            icalendar::CalendarDateTime::Floating(n) => n.date(),
-            icalendar::CalendarDateTime::Utc(u) => u.date_naive(),
-            icalendar::CalendarDateTime::WithTimezone { date_time, .. } => date_time.date(),
-        },
-    };
-    Date::new(
-        i16::try_from(date.year()).ok()?,
-        date.month() as i8,
-        date.day() as i8,
-    )
-    .ok()
+/// The day of a `DTSTART` or `DTEND` value: `YYYYMMDD` (`VALUE=DATE`), or the date of a
+/// date-time `YYYYMMDDTHHMMSS` (local, with its `TZID`, or UTC with `Z`: its date as written).
+fn day_of(value: &str) -> Option<Date> {
+    let digits = value.trim().get(..8)?;
+    Date::strptime("%Y%m%d", digits).ok()
 }
 
-/// The stays in a feed; an error says what is wrong with it.
+/// Unescapes a TEXT value (`\,` `\;` `\n` `\\`).
+fn text_of(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n' | 'N') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The stays in a feed; an error says what is wrong with it. The feed is read into the
+/// parser's borrowed components (unfolded once), not into owned typed events: half the time.
 pub fn parse(text: &str) -> Result<Vec<FeedStay>, String> {
     if !text.trim_start().starts_with("BEGIN:VCALENDAR") {
         return Err("not an iCalendar feed (it does not begin with BEGIN:VCALENDAR)".into());
     }
-    let calendar: icalendar::Calendar = text.parse().map_err(|e: String| {
+    let unfolded = icalendar::parser::unfold(text);
+    let calendar = icalendar::parser::read_calendar(&unfolded).map_err(|e| {
         let first = e.lines().next().unwrap_or_default().to_owned();
         format!("not a readable iCalendar feed: {first}")
     })?;
     let mut out = Vec::new();
-    for event in calendar.components.iter().filter_map(|c| c.as_event()) {
-        let Some(uid) = event.get_uid().map(str::trim).filter(|u| !u.is_empty()) else {
+    for event in calendar
+        .components
+        .iter()
+        .filter(|c| c.name.as_str().eq_ignore_ascii_case("VEVENT"))
+    {
+        let prop = |name: &str| {
+            event
+                .properties
+                .iter()
+                .find(|p| p.name.as_str().eq_ignore_ascii_case(name))
+                .map(|p| p.val.as_str())
+        };
+        let Some(uid) = prop("UID").map(str::trim).filter(|u| !u.is_empty()) else {
             continue;
         };
-        let summary = event.get_summary().unwrap_or_default();
-        if blocks_only(summary) {
+        let summary = text_of(prop("SUMMARY").unwrap_or_default());
+        if blocks_only(&summary) {
             continue;
         }
         let (Some(arrival), Some(departure)) = (
-            event.get_start().as_ref().and_then(day_of),
-            event.get_end().as_ref().and_then(day_of),
+            prop("DTSTART").and_then(day_of),
+            prop("DTEND").and_then(day_of),
         ) else {
             continue;
         };
@@ -108,7 +127,10 @@ pub fn parse(text: &str) -> Result<Vec<FeedStay>, String> {
             guest_name,
             arrival,
             departure,
-            phone_last4: event.get_description().and_then(phone_in),
+            phone_last4: prop("DESCRIPTION")
+                .map(text_of)
+                .as_deref()
+                .and_then(phone_in),
         });
     }
     Ok(out)
