@@ -16,7 +16,7 @@ fn feed(bytes: usize) -> String {
             .checked_add(jiff::Span::new().days(i64::from(i % 3000)))
             .unwrap();
         let end = start.tomorrow().unwrap().tomorrow().unwrap();
-        let summary = if i % 5 == 0 {
+        let summary = if i.is_multiple_of(5) {
             "Airbnb (Not available)"
         } else {
             "Reserved"

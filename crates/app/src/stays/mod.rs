@@ -88,6 +88,22 @@ pub fn first_check(s: &Service, check_in: Millis, now: Millis) -> Option<Millis>
     (check_in > now).then(|| (check_in - lead).max(now))
 }
 
+/// The codes of a stay's grant (and those still coming off a cancelled one).
+pub async fn codes_of(
+    s: &Service,
+    r: &Reservation,
+) -> AppResult<Vec<lockbridge_core::model::AccessCode>> {
+    Ok(match r.grant_id {
+        Some(g) => s
+            .store
+            .codes_of_grants(&[g])
+            .await?
+            .remove(&g)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    })
+}
+
 pub async fn property(s: &Service, org: OrgId, id: PropertyId) -> AppResult<Property> {
     s.store
         .get_property(Some(org), id)

@@ -103,15 +103,7 @@ pub async fn check(s: &Service, mut r: Reservation) -> AppResult<Reservation> {
             .await?;
         return Ok(r);
     }
-    let codes = match r.grant_id {
-        Some(g) => s
-            .store
-            .codes_of_grants(&[g])
-            .await?
-            .remove(&g)
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let codes = super::codes_of(s, &r).await?;
     let property = s.store.get_property(None, r.property_id).await?;
     let lock_ids = property.map(|p| p.lock_ids).unwrap_or_default();
     let (mut reasons, mut pending, mut fallbacks) = (Vec::new(), false, Vec::new());

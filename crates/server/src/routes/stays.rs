@@ -415,15 +415,7 @@ pub struct ReservationView {
 }
 
 async fn view(s: &AppState, r: Reservation) -> ApiResult<ReservationView> {
-    let codes = match r.grant_id {
-        Some(g) => s
-            .store
-            .codes_of_grants(&[g])
-            .await?
-            .remove(&g)
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let codes = service::codes_of(s, &r).await?;
     Ok(ReservationView {
         reservation: r,
         access_codes: codes,
