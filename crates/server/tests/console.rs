@@ -337,3 +337,95 @@ both_backends!(the_newer_vendors_in_the_console, |db: Db| async move {
     assert_eq!(r.status(), 303);
     assert_eq!(nuki.world().locks[&nd.lock_ids[1]].state, 3);
 });
+
+both_backends!(stays_in_the_console, |db: Db| async move {
+    let t = TestApp::start_with(db, |s| s.webhook_allow_private = true).await;
+    t.connect().await;
+    let front = t.lock_id("Front door").await;
+    let r = t
+        .post(
+            "/v1/properties",
+            serde_json::json!({"name": "Casa Azul", "lock_ids": [front], "time_zone": "Europe/Lisbon",
+                               "code_source": "phone_last4"}),
+        )
+        .await;
+    let property = r.body["id"].as_str().unwrap().to_owned();
+    let now = lockbridge_core::time::to_rfc3339(t.app.state.now());
+    let (arrive, leave) = (&now[..10], "2099-01-01");
+    let r = t
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/properties/{property}/reservations/HM1"),
+            Some(&t.admin),
+            Some(serde_json::json!({"guest_name": "Ana", "check_in_at": now, "departure_date": leave, "phone": "912 345 678"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{} {arrive}", r.body);
+    let stay = r.body["id"].as_str().unwrap().to_owned();
+    t.drain().await;
+    let session = t.console_session(&t.admin).await;
+
+    // The arrivals of the next days, with readiness; the stay's codes, PIN read on the lock.
+    let (status, arrivals) = t.page(&session, "/console/arrivals").await;
+    assert_eq!(status, 200, "{arrivals}");
+    assert!(
+        arrivals.contains("Ana") && arrivals.contains("pending"),
+        "{arrivals}"
+    );
+    let (_, page) = t
+        .page(&session, &format!("/console/reservations/{stay}"))
+        .await;
+    assert!(
+        page.contains("5678") && page.contains("Fallback codes"),
+        "{page}"
+    );
+    assert!(t.codes_on(0).iter().any(|(pin, _)| pin == "5678"));
+
+    // A calendar feed added from the console is read at once; a bad URL is refused, naming why.
+    let (_, props) = t.page(&session, "/console/properties").await;
+    assert!(
+        props.contains("Casa Azul") && props.contains("No calendar feed."),
+        "{props}"
+    );
+    let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20990301\r\n\
+                DTEND;VALUE=DATE:20990304\r\nUID:vrbo-1\r\nSUMMARY:Reserved - Rui\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let app =
+        axum::Router::new().route("/feed.ics", axum::routing::get(move || async move { feed }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/feed.ics", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let add = |url: String| {
+        let (t, session, token, property) =
+            (&t, session.clone(), csrf_of(&props), property.clone());
+        async move {
+            t.browserless()
+                .post(format!("{}/console/properties/{property}/calendars", t.url))
+                .header("cookie", &session)
+                .form(&[
+                    ("url", url.as_str()),
+                    ("name", "Vrbo"),
+                    ("csrf", token.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(add("ftp://example.com/x.ics".into()).await, 303);
+    assert_eq!(add(url).await, 303);
+    let (_, props) = t.page(&session, "/console/properties").await;
+    assert!(props.contains("Vrbo — last read"), "{props}");
+    let listed = t
+        .get(&format!("/v1/reservations?property_id={property}"))
+        .await;
+    assert!(
+        listed.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["guest_name"] == "Rui"),
+        "{}",
+        listed.body
+    );
+});

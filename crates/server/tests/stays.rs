@@ -498,4 +498,21 @@ both_backends!(a_stay_at_risk_gets_a_fallback_code, |db: Db| async move {
     assert_eq!(r.body["readiness"], "ready", "{}", r.body);
     let e = t.get("/v1/events?type=reservation.ready").await;
     assert_eq!(e.body["data"].as_array().unwrap().len(), 1, "{}", e.body);
+
+    // After check-out the fallback is over: the lock's algorithm ends it at the stay's end,
+    // and lockbridge counts it expired.
+    let fallback_code = r.body["fallback_codes"][0]["access_code_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.advance_all(at(day(&t, 3), 11) - t.app.state.now());
+    t.drain().await;
+    let c = t.code(&fallback_code).await;
+    assert_eq!(
+        (c["status"].as_str(), c["removed_reason"].as_str()),
+        (Some("removed"), Some("expired")),
+        "{c}"
+    );
+    let r = t.get(&format!("/v1/reservations/{id}")).await;
+    assert_eq!(r.body["status"], "ended", "{}", r.body);
 });

@@ -19,6 +19,7 @@
 
 mod codes;
 mod pages;
+mod stays;
 mod webhooks;
 
 use std::sync::OnceLock;
@@ -66,6 +67,13 @@ pub fn router() -> Router<AppState> {
         .route("/console/locks/{id}/codes", post(codes::create_code))
         .route("/console/codes/{id}/change", post(codes::change_code))
         .route("/console/grants", get(pages::grants))
+        .route("/console/properties", get(stays::properties))
+        .route(
+            "/console/properties/{id}/calendars",
+            post(stays::add_calendar),
+        )
+        .route("/console/arrivals", get(stays::arrivals))
+        .route("/console/reservations/{id}", get(stays::reservation))
         .route("/console/events", get(pages::events))
         .route(
             "/console/webhooks",

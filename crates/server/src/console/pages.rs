@@ -52,6 +52,7 @@ pub(super) fn layout(
                             a href="/console/overview" { "Overview" }
                             a href="/console/locks" { "Locks" }
                             a href="/console/grants" { "Grants" }
+                            a href="/console/properties" { "Stays" }
                             a href="/console/events" { "Events" }
                             a href="/console/webhooks" { "Webhooks" }
                         }
