@@ -128,10 +128,12 @@ pub struct ErrorBody {
 #[schemars(extend("additionalProperties" = false))]
 pub struct ErrorDetail {
     /// Stable: `validation_failed`, `unauthorized`, `forbidden`, `not_found`, `already_exists`,
-    /// `last_admin_key`, `idempotency_key_reused`, `device_busy`, `capacity_reached`,
-    /// `not_supported`, `rate_limited`, `provider_rejected_credentials`, `provider_auth_failed`,
-    /// `provider_error`, `device_offline`, `provider_timeout`, `method_not_allowed`,
-    /// `payload_too_large`, `body_timeout`, `request_timeout`, `internal`.
+    /// `last_admin_key`, `request_in_progress`, `idempotency_key_reused`, `device_busy`,
+    /// `device_jammed`, `capacity_reached`, `not_supported`, `shared_code_impossible`,
+    /// `ambiguous_connection`, `rate_limited`, `provider_rejected_credentials`,
+    /// `provider_auth_failed`, `provider_forbidden`, `provider_error`, `device_offline`,
+    /// `gateway_offline`, `provider_timeout`, `method_not_allowed`, `payload_too_large`,
+    /// `body_timeout`, `request_timeout`, `internal`.
     pub code: String,
     pub message: String,
     /// The request field at fault (`schedule.start_time`, `credentials.client_id`…).
