@@ -107,6 +107,24 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     }
 
+    // A vendor that tells no zone (TTLock gives only an offset) leaves its locks without one:
+    // the demo places them, as an operator would (`PATCH /v1/locks/{id}`), so that codes and
+    // the console read in local time from the start.
+    for lock in store.list_locks(org.id, 200, None).await? {
+        if lock.time_zone.is_none() {
+            store
+                .set_lock_time_zone(
+                    org.id,
+                    lock.id,
+                    Some(DEMO_ZONE),
+                    &lockbridge_app::health::Health,
+                    app.state.now(),
+                )
+                .await?;
+        }
+    }
+    app.state.locks.invalidate(org.id);
+
     let api_url = format!("http://{}", listener.local_addr()?);
     if args.json {
         println!(
@@ -145,6 +163,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The zone the demo places locks in whose vendor tells none.
+const DEMO_ZONE: &str = "Europe/Lisbon";
 
 /// The ids the quick start's curl lines use.
 struct QuickStart {

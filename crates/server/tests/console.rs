@@ -368,6 +368,11 @@ both_backends!(stays_in_the_console, |db: Db| async move {
     // The arrivals of the next days, with readiness; the stay's codes, PIN read on the lock.
     let (status, arrivals) = t.page(&session, "/console/arrivals").await;
     assert_eq!(status, 200, "{arrivals}");
+    // Times in the property's zone, named, with how far they are.
+    assert!(
+        arrivals.contains("Europe/Lisbon · now") && arrivals.contains("Europe/Lisbon · in "),
+        "{arrivals}"
+    );
     assert!(
         arrivals.contains("Ana") && arrivals.contains("pending"),
         "{arrivals}"
@@ -379,6 +384,44 @@ both_backends!(stays_in_the_console, |db: Db| async move {
         page.contains("5678") && page.contains("Fallback codes"),
         "{page}"
     );
+    assert!(page.contains(">Front door</a>"), "locks named: {page}");
+
+    // A code's times are typed in the lock's zone: 10:00 in Lisbon in July is 09:00 UTC.
+    t.patch(
+        &format!("/v1/locks/{front}"),
+        serde_json::json!({"time_zone": "Europe/Lisbon"}),
+    )
+    .await;
+    let (_, lock_page) = t.page(&session, &format!("/console/locks/{front}")).await;
+    assert!(
+        lock_page.contains("Starts (Europe/Lisbon time"),
+        "{lock_page}"
+    );
+    let r = t
+        .browserless()
+        .post(format!("{}/console/locks/{front}/codes", t.url))
+        .header("cookie", &session)
+        .form(&[
+            ("name", "Cleaner"),
+            ("code", "246813"),
+            ("input_zone", "Europe/Lisbon"),
+            ("starts_at", "2031-07-03T10:00"),
+            ("ends_at", "2031-07-03T12:00"),
+            ("csrf", csrf_of(&lock_page).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let codes = t.get(&format!("/v1/locks/{front}/access-codes")).await;
+    let cleaner = codes.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "246813")
+        .cloned()
+        .unwrap();
+    assert_eq!(cleaner["starts_at"], "2031-07-03T09:00:00Z", "{cleaner}");
     assert!(t.codes_on(0).iter().any(|(pin, _)| pin == "5678"));
 
     // A calendar feed added from the console is read at once; a bad URL is refused, naming why.

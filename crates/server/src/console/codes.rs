@@ -25,8 +25,9 @@ fn pin_rules(lock: &Value) -> (String, String) {
     )
 }
 
-fn codes_rows(codes: &[Value], session: &Session, lock: &Value) -> Markup {
+fn codes_rows(codes: &[Value], session: &Session, lock: &Value, now: i64) -> Markup {
     let freeze = lock["capabilities"]["freeze"] == true;
+    let zone = lock["time_zone"].as_str();
     html! {
         @for c in codes {
             @let id = text(&c["id"]);
@@ -40,7 +41,7 @@ fn codes_rows(codes: &[Value], session: &Session, lock: &Value) -> Markup {
                         (c["schedule"]["weekdays"].as_array().map(|d| d.iter().map(text).collect::<Vec<_>>().join(" ")).unwrap_or_default())
                         " " (text(&c["schedule"]["start_time"])) "–" (text(&c["schedule"]["end_time"])) " " (text(&c["schedule"]["time_zone"]))
                     } @else if c["ends_at"].is_string() {
-                        (text(&c["starts_at"])) " → " (text(&c["ends_at"]))
+                        (super::pages::when(&c["starts_at"], zone, now)) " → " (super::pages::when(&c["ends_at"], zone, now))
                     } @else { "permanent" }
                 }
                 td {
@@ -156,7 +157,7 @@ pub async fn lock(
         div.table {
             table #codes data-refresh={ "/console/locks/" (id) "/codes-table" } {
                 thead { tr { th { "Name" } th { "PIN" } th { "Status" } th { "When" } th { "" } } }
-                tbody { (codes_rows(&codes, &session, l)) }
+                tbody { (codes_rows(&codes, &session, l, s.now())) }
             }
         }
         @if l["capabilities"]["access_codes"] == true {
@@ -167,9 +168,11 @@ pub async fn lock(
                 input #name name="name" maxlength="200" required;
                 label for="code" { "PIN " span.muted { "(" (rule) "; empty to generate one)" } }
                 input #code name="code" inputmode="numeric" pattern=(pattern) title=(rule) autocomplete="off";
-                label for="starts_at" { "Starts (UTC, optional)" }
+                @let zone = l["time_zone"].as_str().unwrap_or("UTC");
+                input type="hidden" name="input_zone" value=(zone);
+                label for="starts_at" { "Starts (" (zone) " time, optional)" }
                 input #starts_at type="datetime-local" name="starts_at";
-                label for="ends_at" { "Ends (UTC, with a start)" }
+                label for="ends_at" { "Ends (" (zone) " time, with a start)" }
                 input #ends_at type="datetime-local" name="ends_at";
                 details {
                     summary { "Weekly window" }
@@ -190,16 +193,19 @@ pub async fn codes_table(
 ) -> Response {
     let id = id_of(id);
     let (lock, codes) = lock_and_codes(&s, &session, &id).await;
-    Html(codes_rows(&codes, &session, &lock.body).into_string()).into_response()
+    Html(codes_rows(&codes, &session, &lock.body, s.now()).into_string()).into_response()
 }
 
-fn utc(local: &str) -> String {
-    // `datetime-local` gives `2027-05-01T15:00`; the form says UTC.
-    if local.len() == 16 {
-        format!("{local}:00Z")
-    } else {
-        local.to_owned()
-    }
+/// A `datetime-local` value (`2027-05-01T15:00`) read in `zone` (the lock's, which the form
+/// names), as the instant the API takes; a value that is not one is passed on for the API to
+/// refuse, naming the field.
+fn instant(local: &str, zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    local
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|dt| dt.to_zoned(tz).ok())
+        .map_or_else(|| local.to_owned(), |z| z.timestamp().to_string())
 }
 
 pub async fn create_code(
@@ -217,11 +223,12 @@ pub async fn create_code(
     if let Some(code) = field(&f, "code") {
         body["code"] = json!(code);
     }
+    let zone = field(&f, "input_zone").unwrap_or("UTC");
     if let Some(start) = field(&f, "starts_at") {
-        body["starts_at"] = json!(utc(start));
+        body["starts_at"] = json!(instant(start, zone));
     }
     if let Some(end) = field(&f, "ends_at") {
-        body["ends_at"] = json!(utc(end));
+        body["ends_at"] = json!(instant(end, zone));
     }
     if let Some(w) = window_of(&f) {
         body["schedule"] = w;

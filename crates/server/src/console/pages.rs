@@ -23,6 +23,66 @@ pub(super) fn text(v: &Value) -> String {
     }
 }
 
+/// An instant as people read it: the wall clock in `zone` (UTC when none), the zone named, and
+/// how far from `now` it is; the exact instant in the tooltip.
+pub(super) fn when(v: &Value, zone: Option<&str>, now: i64) -> Markup {
+    let Some(at) = v.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
+        return html! {};
+    };
+    let tz = zone
+        .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let local = at.to_zoned(tz);
+    let name = zone
+        .filter(|z| jiff::tz::TimeZone::get(z).is_ok())
+        .unwrap_or("UTC");
+    let secs = (at.as_millisecond() - now) / 1000;
+    let span = |s: i64| match s {
+        s if s < 90 * 60 => format!("{} min", s / 60),
+        s if s < 36 * 3600 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    };
+    let relative = if secs.abs() < 60 {
+        "now".to_owned()
+    } else if secs > 0 {
+        format!("in {}", span(secs))
+    } else {
+        format!("{} ago", span(-secs))
+    };
+    html! {
+        time datetime=(at.to_string()) title=(at.to_string()) {
+            (local.strftime("%Y-%m-%d %H:%M")) " " span.muted { (name) " · " (relative) }
+        }
+    }
+}
+
+/// The organisation's locks by id: name and zone (one page of up to 200).
+pub(super) async fn lock_names(
+    s: &AppState,
+    session: &Session,
+) -> HashMap<String, (String, Option<String>)> {
+    api(s, session, Method::GET, "/v1/locks?limit=200", None)
+        .await
+        .list()
+        .into_iter()
+        .map(|l| {
+            (
+                text(&l["id"]),
+                (text(&l["name"]), l["time_zone"].as_str().map(str::to_owned)),
+            )
+        })
+        .collect()
+}
+
+/// A link to a lock, named.
+pub(super) fn lock_link(locks: &HashMap<String, (String, Option<String>)>, id: &Value) -> Markup {
+    let id = text(id);
+    let name = locks
+        .get(&id)
+        .map_or("a lock no longer here", |(n, _)| n.as_str());
+    html! { a href={ "/console/locks/" (id) } { (name) } }
+}
+
 pub(super) fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
     f.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
 }
@@ -334,6 +394,8 @@ pub async fn operate(
 
 pub async fn grants(State(s): State<AppState>, session: Session, flash: Flash) -> Response {
     let r = api(&s, &session, Method::GET, "/v1/grants?limit=200", None).await;
+    let locks = lock_names(&s, &session).await;
+    let now = s.now();
     let body = html! {
         div.table { table {
             thead { tr { th { "Name" } th { "Status" } th { "PIN" } th { "Locks" } th { "Until" } } }
@@ -343,8 +405,8 @@ pub async fn grants(State(s): State<AppState>, session: Session, flash: Flash) -
                         td { (text(&g["name"])) }
                         td { span class={ "badge status-" (text(&g["status"])) } { (text(&g["status"])) } }
                         td.pin { @if g["code"].is_null() { "one per lock" } @else { (text(&g["code"])) } }
-                        td { @for l in g["lock_ids"].as_array().into_iter().flatten() { a href={ "/console/locks/" (text(l)) } { "lock" } " " } }
-                        td { (text(&g["ends_at"])) }
+                        td { @for l in g["lock_ids"].as_array().into_iter().flatten() { (lock_link(&locks, l)) " " } }
+                        td { (when(&g["ends_at"], None, now)) }
                     }
                 }
             }
@@ -361,6 +423,12 @@ pub async fn events(
 ) -> Response {
     let path = filtered("/v1/events?limit=100", &q, &["type", "lock_id"]);
     let r = api(&s, &session, Method::GET, &path, None).await;
+    let locks = lock_names(&s, &session).await;
+    let now = s.now();
+    // Newest first by when it happened (a vendor's log record is stored when it is read).
+    let mut events = r.list();
+    events.sort_by(|a, b| text(&b["occurred_at"]).cmp(&text(&a["occurred_at"])));
+    let zone = |e: &Value| locks.get(&text(&e["lock_id"])).and_then(|(_, z)| z.clone());
     let body = html! {
         form.filters method="get" action="/console/events" role="search" {
             div { label for="type" { "Type" } input #type name="type" placeholder="access_code.* or lock.unlocked" value=(field(&q, "type").unwrap_or("")); }
@@ -369,14 +437,16 @@ pub async fn events(
         }
         @if !r.ok() { p.flash.error { (r.error()) } }
         div.table { table {
-            thead { tr { th { "When" } th { "Type" } th { "Lock" } th { "Code" } } }
+            thead { tr { th { "When" } th { "Type" } th { "Lock" } th { "Code" } th { "By" } } }
             tbody {
-                @for e in r.list() {
+                @if events.is_empty() { tr { td colspan="5" { "No events yet: they come as codes are set, locks report, and vendors' logs are read." } } }
+                @for e in &events {
                     tr {
-                        td { (text(&e["occurred_at"])) }
+                        td { (when(&e["occurred_at"], zone(e).as_deref(), now)) }
                         td { (text(&e["type"])) }
-                        td { @if e["lock_id"].is_string() { a href={ "/console/locks/" (text(&e["lock_id"])) } { "lock" } } }
-                        td { @if e["access_code_id"].is_string() { a href={ "/console/locks/" (text(&e["lock_id"])) "#code-" (text(&e["access_code_id"])) } { "code" } } }
+                        td { @if e["lock_id"].is_string() { (lock_link(&locks, &e["lock_id"])) } }
+                        td { @if e["access_code_id"].is_string() { a href={ "/console/locks/" (text(&e["lock_id"])) "#code-" (text(&e["access_code_id"])) } { "the code" } } }
+                        td { (e["actor"]["name"].as_str().unwrap_or(&text(&e["actor"]["type"]).replace('_', " "))) }
                     }
                 }
             }

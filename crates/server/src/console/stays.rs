@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::html;
 use serde_json::{Value, json};
 
-use super::pages::{Fields, csrf, field, layout, text};
+use super::pages::{Fields, csrf, field, layout, lock_link, lock_names, text, when};
 use super::{Flash, Session, api, back, id_of};
 use crate::state::AppState;
 
@@ -51,7 +51,7 @@ pub async fn properties(State(s): State<AppState>, session: Session, flash: Flas
                 @if feeds.is_empty() { p { "No calendar feed." } }
                 @for f in feeds {
                     p {
-                        (text(&f["name"])) " — last read " (text(&f["last_read_at"]))
+                        (text(&f["name"])) " — last read " (when(&f["last_read_at"], Some(&text(&p["time_zone"])), s.now()))
                         @if !f["last_error"].is_null() { " " span.badge.bad title=(text(&f["last_error"])) { "failing" } }
                     }
                 }
@@ -67,6 +67,19 @@ pub async fn properties(State(s): State<AppState>, session: Session, flash: Flas
         }
     };
     Html(layout("Properties", Some(&session), &flash.0, body).into_string()).into_response()
+}
+
+/// Each property's zone, by id.
+async fn property_zones(
+    s: &AppState,
+    session: &Session,
+) -> std::collections::HashMap<String, String> {
+    api(s, session, Method::GET, "/v1/properties?limit=200", None)
+        .await
+        .list()
+        .into_iter()
+        .map(|p| (text(&p["id"]), text(&p["time_zone"])))
+        .collect()
 }
 
 pub async fn add_calendar(
@@ -109,6 +122,7 @@ pub async fn arrivals(State(s): State<AppState>, session: Session, flash: Flash)
     let q = |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
     let path = format!("/v1/reservations?limit=200&from={}&to={}", q(&from), q(&to));
     let r = api(&s, &session, Method::GET, &path, None).await;
+    let zones = property_zones(&s, &session).await;
     let mut stays: Vec<Value> = r
         .list()
         .into_iter()
@@ -117,13 +131,15 @@ pub async fn arrivals(State(s): State<AppState>, session: Session, flash: Flash)
     stays.sort_by_key(|r| text(&r["check_in_at"]));
     let body = html! {
         @if !r.ok() { p.flash.error { (r.error()) } }
+        @if stays.is_empty() { p { "No arrivals in the next " (ARRIVALS_DAYS) " days. Stays come from a property's calendar feed (" a href="/console/properties" { "Properties" } ") or from an integration (PUT /v1/properties/{id}/reservations/{external_id})." } }
         div.table { table {
             thead { tr { th { "Check-in" } th { "Check-out" } th { "Guest" } th { "Status" } th { "Readiness" } th { "Fallbacks" } } }
             tbody {
                 @for r in &stays {
                     tr {
-                        td { a href={ "/console/reservations/" (text(&r["id"])) } { (text(&r["check_in_at"])) } }
-                        td { (text(&r["check_out_at"])) }
+                        @let zone = zones.get(&text(&r["property_id"])).map(String::as_str);
+                        td { a href={ "/console/reservations/" (text(&r["id"])) } { (when(&r["check_in_at"], zone, now)) } }
+                        td { (when(&r["check_out_at"], zone, now)) }
                         td { (r["guest_name"].as_str().unwrap_or(r["external_id"].as_str().unwrap_or_default())) }
                         td { (text(&r["status"])) }
                         td { (readiness(r)) }
@@ -152,6 +168,10 @@ pub async fn reservation(
     )
     .await;
     let stay = &r.body;
+    let locks = lock_names(&s, &session).await;
+    let zones = property_zones(&s, &session).await;
+    let zone = zones.get(&text(&stay["property_id"])).map(String::as_str);
+    let now = s.now();
     let title = format!(
         "Stay {}",
         stay["guest_name"]
@@ -161,7 +181,7 @@ pub async fn reservation(
     let body = html! {
         @if !r.ok() { p.flash.error { (r.error()) } }
         @else {
-            p { (text(&stay["check_in_at"])) " → " (text(&stay["check_out_at"])) " · " (text(&stay["status"])) " · " (readiness(stay)) }
+            p { (when(&stay["check_in_at"], zone, now)) " → " (when(&stay["check_out_at"], zone, now)) " · " (text(&stay["status"])) " · " (readiness(stay)) }
             @for w in stay["warnings"].as_array().into_iter().flatten() {
                 p.flash.error { (text(&w["message"])) }
             }
@@ -171,11 +191,11 @@ pub async fn reservation(
                 tbody {
                     @for c in stay["access_codes"].as_array().into_iter().flatten() {
                         tr {
-                            td { a href={ "/console/locks/" (text(&c["lock_id"])) } { "lock" } }
+                            td { (lock_link(&locks, &c["lock_id"])) }
                             td.pin { (text(&c["code"])) }
                             td { span class={ "badge status-" (text(&c["status"])) } { (text(&c["status"])) } }
-                            td { (text(&c["starts_at"])) }
-                            td { (text(&c["ends_at"])) }
+                            td { (when(&c["starts_at"], zone, now)) }
+                            td { (when(&c["ends_at"], zone, now)) }
                         }
                     }
                 }
@@ -188,10 +208,10 @@ pub async fn reservation(
                     tbody {
                         @for f in stay["fallback_codes"].as_array().into_iter().flatten() {
                             tr {
-                                td { a href={ "/console/locks/" (text(&f["lock_id"])) } { "lock" } }
+                                td { (lock_link(&locks, &f["lock_id"])) }
                                 td.pin { (text(&f["code"])) }
-                                td { (text(&f["starts_at"])) }
-                                td { (text(&f["ends_at"])) }
+                                td { (when(&f["starts_at"], zone, now)) }
+                                td { (when(&f["ends_at"], zone, now)) }
                             }
                         }
                     }
