@@ -2,7 +2,7 @@
 //! real binary (`lockbridge demo`: the simulators and the service): sign in, see the demo's
 //! locks, create a code and watch it turn `set`, delete it, unlock a lock, sign out; a member
 //! key sees no admin forms; the session cookie's flags; forms without the CSRF token refused.
-//! Screenshots of the main pages at 1280 and 375 px wide go to the test's target directory.
+//! Screenshots of the main pages (stays too) at 1280 and 375 px wide go to the test's target directory.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `chromium`, `chromium-driver`; `.ci/run`
 //! installs them). Elsewhere without them the test says so and passes; under `CI=true` it fails.
@@ -292,7 +292,7 @@ async fn the_console_in_a_real_browser() {
     follow(&c, Locator::Css("button[aria-label='Unlock Front door']")).await;
     assert!(text_of(&c, "p.flash").await.starts_with("Unlocked"));
 
-    for page in ["grants", "events", "webhooks"] {
+    for page in ["grants", "events", "webhooks", "properties", "arrivals"] {
         c.goto(&format!("{}/console/{page}", d.api)).await.unwrap();
         text_of(&c, "main h1").await;
         shot(&c, page).await;

@@ -472,3 +472,35 @@ both_backends!(stays_in_the_console, |db: Db| async move {
         listed.body
     );
 });
+
+both_backends!(long_lists_page_on, |db: Db| async move {
+    let t = TestApp::start(db).await;
+    let now = t.app.state.now();
+    let events: Vec<_> = (0..130)
+        .map(|i| {
+            lockbridge_core::events::Event::new(
+                t.org,
+                lockbridge_core::events::EventType::WebhookTest,
+                now - i * 1000,
+            )
+        })
+        .collect();
+    t.db.store.record_events(&events).await.unwrap();
+    let session = t.console_session(&t.admin).await;
+    let (_, first) = t.page(&session, "/console/events").await;
+    let rows = |page: &str| page.matches("<td>webhook.test</td>").count();
+    assert_eq!(rows(&first), 100);
+    let at = first.find("rel=\"next\"").expect("a next page");
+    let href = first[..at]
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let (status, second) = t.page(&session, &href).await;
+    assert_eq!(status, 200, "{href}");
+    assert_eq!(rows(&second), 30, "{href}");
+    assert!(!second.contains("rel=\"next\""));
+});

@@ -150,6 +150,19 @@ fn filtered(path: &str, q: &Fields, names: &[&str]) -> String {
     out
 }
 
+/// A link to the next page of a list (the API's `next_cursor`), keeping the page's filters.
+pub(super) fn next_page(page: &str, q: &Fields, names: &[&str], answer: &super::Answer) -> Markup {
+    let Some(next) = answer.body["next_cursor"].as_str() else {
+        return html! {};
+    };
+    let cursor: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    let href = format!(
+        "{}&cursor={cursor}",
+        filtered(&format!("{page}?"), q, names)
+    );
+    html! { p.pager { a href=(href) rel="next" { "Next page →" } } }
+}
+
 pub(super) fn csrf(s: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(s.csrf); }
 }
@@ -297,7 +310,11 @@ pub async fn locks(
     flash: Flash,
     Query(q): Query<Fields>,
 ) -> Response {
-    let path = filtered("/v1/locks?limit=200", &q, &["provider", "online", "q"]);
+    let path = filtered(
+        "/v1/locks?limit=100",
+        &q,
+        &["provider", "online", "q", "cursor"],
+    );
     let r = api(&s, &session, Method::GET, &path, None).await;
     let selected = |name: &str, v: &str| field(&q, name) == Some(v);
     let body = html! {
@@ -348,6 +365,7 @@ pub async fn locks(
                 }
             }
         }
+        (next_page("/console/locks", &q, &["provider", "online", "q"], &r))
     };
     Html(layout("Locks", Some(&session), &flash.0, body).into_string()).into_response()
 }
@@ -392,8 +410,20 @@ pub async fn operate(
     back(&headers, "/console/locks", outcome)
 }
 
-pub async fn grants(State(s): State<AppState>, session: Session, flash: Flash) -> Response {
-    let r = api(&s, &session, Method::GET, "/v1/grants?limit=200", None).await;
+pub async fn grants(
+    State(s): State<AppState>,
+    session: Session,
+    flash: Flash,
+    Query(q): Query<Fields>,
+) -> Response {
+    let r = api(
+        &s,
+        &session,
+        Method::GET,
+        &filtered("/v1/grants?limit=100", &q, &["cursor"]),
+        None,
+    )
+    .await;
     let locks = lock_names(&s, &session).await;
     let now = s.now();
     let body = html! {
@@ -411,6 +441,7 @@ pub async fn grants(State(s): State<AppState>, session: Session, flash: Flash) -
                 }
             }
         } }
+        (next_page("/console/grants", &q, &[], &r))
     };
     Html(layout("Grants", Some(&session), &flash.0, body).into_string()).into_response()
 }
@@ -421,7 +452,7 @@ pub async fn events(
     flash: Flash,
     Query(q): Query<Fields>,
 ) -> Response {
-    let path = filtered("/v1/events?limit=100", &q, &["type", "lock_id"]);
+    let path = filtered("/v1/events?limit=100", &q, &["type", "lock_id", "cursor"]);
     let r = api(&s, &session, Method::GET, &path, None).await;
     let locks = lock_names(&s, &session).await;
     let now = s.now();
@@ -451,6 +482,7 @@ pub async fn events(
                 }
             }
         } }
+        (next_page("/console/events", &q, &["type", "lock_id"], &r))
     };
     Html(layout("Events", Some(&session), &flash.0, body).into_string()).into_response()
 }
