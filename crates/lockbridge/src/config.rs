@@ -23,15 +23,22 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
-/// `LOCKBRIDGE_MASTER_KEY`, or the key file beside the SQLite database (created with mode 0600
-/// on first start). PostgreSQL deployments must set the variable.
+/// `LOCKBRIDGE_MASTER_KEY`, or the file `LOCKBRIDGE_MASTER_KEY_FILE` names (a container's or
+/// systemd's secret), or the key file beside the SQLite database (created with mode 0600 on first
+/// start). PostgreSQL deployments must give one of the first two.
 pub fn master_key(database_url: &str) -> anyhow::Result<MasterKey> {
     if let Ok(hex) = std::env::var("LOCKBRIDGE_MASTER_KEY") {
         return MasterKey::from_hex(&hex).context("LOCKBRIDGE_MASTER_KEY");
     }
+    if let Ok(path) = std::env::var("LOCKBRIDGE_MASTER_KEY_FILE") {
+        let hex = std::fs::read_to_string(&path)
+            .with_context(|| format!("LOCKBRIDGE_MASTER_KEY_FILE: reading {path}"))?;
+        return MasterKey::from_hex(&hex)
+            .with_context(|| format!("LOCKBRIDGE_MASTER_KEY_FILE: the key in {path}"));
+    }
     let Some(db) = sqlite_path(database_url) else {
         bail!(
-            "LOCKBRIDGE_MASTER_KEY is required with this database (64 hex characters; e.g. `openssl rand -hex 32`)"
+            "LOCKBRIDGE_MASTER_KEY or LOCKBRIDGE_MASTER_KEY_FILE is required with this database (64 hex characters; e.g. `openssl rand -hex 32`)"
         );
     };
     let dir = db

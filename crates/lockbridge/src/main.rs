@@ -140,6 +140,7 @@ fn known_settings() -> std::collections::HashSet<String> {
     known.extend([
         "LOCKBRIDGE_LOG".to_owned(),
         "LOCKBRIDGE_MASTER_KEY".to_owned(),
+        "LOCKBRIDGE_MASTER_KEY_FILE".to_owned(),
     ]);
     known
 }

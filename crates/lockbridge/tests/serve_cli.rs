@@ -117,3 +117,56 @@ fn serve_fits_its_connections_under_the_open_file_limit() {
     child.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The master key from a file (a container's or systemd's secret): a bad one is refused naming
+/// the variable, before anything is created.
+#[test]
+fn the_master_key_may_come_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("lockbridge-key-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("master.key");
+    std::fs::write(&key, "not hex\n").unwrap();
+    let db = dir.join("x.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_lockbridge"))
+        .args(["migrate"])
+        .env(
+            "LOCKBRIDGE_DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
+        .env("LOCKBRIDGE_MASTER_KEY_FILE", &key)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("LOCKBRIDGE_MASTER_KEY_FILE: the key in"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no setting is read"), "{stderr}");
+    assert!(
+        !dir.join("lockbridge.key").exists(),
+        "no key file made beside the database"
+    );
+
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lockbridge"))
+        .args(["migrate"])
+        .env(
+            "LOCKBRIDGE_DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
+        .env("LOCKBRIDGE_MASTER_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.join("lockbridge.key").exists(),
+        "the file's key is used, none made"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
