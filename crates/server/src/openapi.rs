@@ -149,7 +149,7 @@ pub fn operation_id(method: &str, path: &str) -> String {
     let Some(last) = segs.last() else {
         return format!("root_{method}");
     };
-    if segs.len() == 1 && !["get", "post"].contains(&method) || !path.starts_with("/v1") {
+    if !path.starts_with("/v1") {
         return match path {
             "/healthz" => "health_live".into(),
             "/readyz" => "health_ready".into(),
@@ -178,7 +178,7 @@ pub fn operation_id(method: &str, path: &str) -> String {
         return format!("{resource}_{action}");
     }
     // A collection (a plural noun) or an action on the object before it.
-    let collection = last.ends_with('s') && !["credentials", "things_password"].contains(last);
+    let collection = last.ends_with('s') && *last != "credentials";
     if collection || segs.len() == 1 {
         let action = match method {
             "get" => "list",
