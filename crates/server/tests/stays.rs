@@ -172,6 +172,31 @@ both_backends!(
             ))
             .await;
         assert_eq!(r.body["data"].as_array().unwrap().len(), 1, "{}", r.body);
+        // Booked again under the same id: the codes come back.
+        let r = t
+            .call(
+                reqwest::Method::PUT,
+                &stay,
+                Some(&t.admin),
+                Some(booking.clone()),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.body["status"].as_str()),
+            (200, Some("upcoming")),
+            "{}",
+            r.body
+        );
+        t.drain().await;
+        for i in [0, 1] {
+            assert_eq!(
+                windows(&t, i, "5678"),
+                vec![(at(arrive, 16), at(leave, 10))],
+                "lock {i}"
+            );
+        }
+        assert_eq!(t.delete(&stay).await.body["status"], "cancelled");
+        t.drain().await;
         // A property with no stay left to come can go.
         assert_eq!(t.delete(&format!("/v1/properties/{p}")).await.status, 204);
     }

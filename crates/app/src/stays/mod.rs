@@ -262,7 +262,48 @@ fn pin_for(p: &Property, r: &Reservation, locks: &[Lock]) -> (Option<String>, Ve
     }
 }
 
-/// Brings the stay's grant in line with the stay: made, moved (the PIN kept) or revoked.
+/// The stay's grant under `key`: the one made before under it, or a new one (a PIN warning,
+/// if any, added to `warnings`).
+async fn grant_for(
+    s: &Service,
+    p: &Property,
+    r: &Reservation,
+    key: &str,
+    period: (Option<Millis>, Option<Millis>),
+    lock_ids: Vec<String>,
+    warnings: &mut Vec<Reason>,
+) -> AppResult<Option<Grant>> {
+    if let Some(g) = s.store.grant_by_key(r.org_id, key).await? {
+        return Ok(Some(g));
+    }
+    let locks = writes::load_locks(s, r.org_id, &lock_ids).await?;
+    let (code, refused) = pin_for(p, r, &locks);
+    warnings.retain(|w| w.code != "phone_code_unusable");
+    warnings.extend(refused);
+    let name = format!(
+        "Stay {} at {}",
+        r.guest_name.as_deref().unwrap_or(&r.external_id),
+        p.name
+    );
+    let asked = NewGrant {
+        name,
+        lock_ids,
+        code,
+        starts_at: period.0,
+        ends_at: period.1,
+        schedule: None,
+        scheduling: Scheduling::Auto,
+        on_shared_code_impossible: SharedCodePolicy::PerLock,
+        idempotency: Some((key.to_owned(), "stay".into())),
+    };
+    match writes::create(s, r.org_id, Actor::system(), asked).await? {
+        Some(g) => Ok(Some(g)),
+        None => Ok(s.store.grant_by_key(r.org_id, key).await?),
+    }
+}
+
+/// Brings the stay's grant in line with the stay: made, moved (the PIN kept) or revoked; a
+/// stay booked again after its cancellation gets a new one.
 pub async fn apply(s: &Service, mut r: Reservation) -> AppResult<Reservation> {
     let p = s
         .store
@@ -286,7 +327,13 @@ pub async fn apply(s: &Service, mut r: Reservation) -> AppResult<Reservation> {
         Some(id) => {
             let g = s.store.get_grant(r.org_id, id).await?;
             match g {
-                Some(g) if g.status.is_revoked() => Some(g),
+                // Booked again after a cancellation: a new grant, under a key that names the
+                // revoked one (so that doing this twice makes one).
+                Some(g) if g.status.is_revoked() => {
+                    let key = format!("stay:{}:after:{}", r.id, g.id);
+                    let made = grant_for(s, &p, &r, &key, period, lock_ids, &mut warnings).await?;
+                    made.or(Some(g))
+                }
                 Some(g) if (g.starts_at, g.ends_at) != period || g.lock_ids != p.lock_ids => {
                     let edit = GrantEdit {
                         period: Some(period),
@@ -300,35 +347,7 @@ pub async fn apply(s: &Service, mut r: Reservation) -> AppResult<Reservation> {
         }
         None => {
             let key = format!("stay:{}", r.id);
-            match s.store.grant_by_key(r.org_id, &key).await? {
-                Some(g) => Some(g),
-                None => {
-                    let locks = writes::load_locks(s, r.org_id, &lock_ids).await?;
-                    let (code, refused) = pin_for(&p, &r, &locks);
-                    warnings.retain(|w| w.code != "phone_code_unusable");
-                    warnings.extend(refused);
-                    let name = format!(
-                        "Stay {} at {}",
-                        r.guest_name.as_deref().unwrap_or(&r.external_id),
-                        p.name
-                    );
-                    let asked = NewGrant {
-                        name,
-                        lock_ids,
-                        code,
-                        starts_at: period.0,
-                        ends_at: period.1,
-                        schedule: None,
-                        scheduling: Scheduling::Auto,
-                        on_shared_code_impossible: SharedCodePolicy::PerLock,
-                        idempotency: Some((key.clone(), "stay".into())),
-                    };
-                    match writes::create(s, r.org_id, Actor::system(), asked).await? {
-                        Some(g) => Some(g),
-                        None => s.store.grant_by_key(r.org_id, &key).await?,
-                    }
-                }
-            }
+            grant_for(s, &p, &r, &key, period, lock_ids, &mut warnings).await?
         }
     };
     for _ in 0..5 {
