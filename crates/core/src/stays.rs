@@ -83,9 +83,13 @@ pub fn parse_time(text: &str) -> Result<Time, String> {
 
 /// Whether `zone` is an IANA zone this build knows.
 pub fn check_zone(zone: &str) -> Result<(), String> {
-    TimeZone::get(zone)
-        .map(drop)
-        .map_err(|_| format!("{zone:?} is not an IANA time zone (`Europe/Lisbon`)"))
+    if crate::windows::is_iana(zone) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{zone:?} is not an IANA time zone (`Europe/Lisbon`)"
+        ))
+    }
 }
 
 /// A property's calendar feed.
