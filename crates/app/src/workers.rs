@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Service;
 use crate::error::{AppError, AppResult};
 use crate::{connections, engine, reconcile};
+use lockbridge_store::StoreError;
 
 /// How long a claimed device sync or reconciliation is held before another instance may take
 /// it over.
@@ -112,6 +113,34 @@ pub async fn sync_due_devices(state: &Service) -> AppResult<usize> {
     Ok(synced)
 }
 
+/// Ends the unlock and lock attempts (of `/seam`) still pending long after any vendor answer
+/// could come: the instance sending them stopped. Their outcome is not guessed: they end in an
+/// error that says so, and the door's state is the lock's. Answers how many.
+pub async fn expire_door_attempts(state: &Service) -> Result<usize, StoreError> {
+    let deadline = 2 * state.settings.vendor_timeout.as_millis() as i64;
+    let stale = state
+        .store
+        .stale_door_attempts(state.now() - deadline, 500)
+        .await?;
+    let ended = lockbridge_core::seam::AttemptStatus::Error {
+        kind: "provider_timeout".into(),
+        message: "the instance sending it stopped before the vendor answered; whether the door \
+                  moved is unknown: read the device's locked property"
+            .into(),
+    };
+    let mut n = 0;
+    for a in stale {
+        if state
+            .store
+            .finish_action_attempt(a.id, &ended, state.now())
+            .await?
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Runs every worker each `interval`, the first pass one interval after start, until `stop` is
 /// cancelled.
 pub async fn run(state: Service, interval: Duration, stop: CancellationToken) {
@@ -147,6 +176,9 @@ pub async fn run(state: Service, interval: Duration, stop: CancellationToken) {
                 }
                 if let Err(e) = crate::stays::readiness::run_due(&state).await {
                     tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "readiness pass failed");
+                }
+                if let Err(e) = expire_door_attempts(&state).await {
+                    tracing::warn!(error = %lockbridge_core::provider::error_chain(&e), "action attempt pass failed");
                 }
                 let kept_since = state.now() - IDEMPOTENCY_KEPT_MS;
                 if let Err(e) = state.store.forget_idempotency_keys(kept_since).await {

@@ -119,6 +119,10 @@ typed_id!(
     GrantId, "grt"
 );
 typed_id!(
+    /// An action attempt: an unlock, lock or code write asked for through `/seam`.
+    ActionAttemptId, "act"
+);
+typed_id!(
     /// A bulk job.
     JobId, "job"
 );

@@ -13,6 +13,7 @@ pub mod offline;
 pub mod provider;
 pub mod rules;
 pub mod schedule;
+pub mod seam;
 pub mod shared_pin;
 pub mod stays;
 pub mod time;

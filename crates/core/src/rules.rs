@@ -128,7 +128,13 @@ impl CodeRules {
 
     /// A random code that satisfies the rules (six digits when the lock allows it).
     pub fn generate(&self) -> String {
-        let len = 6u8.clamp(self.min_length, self.max_length).max(1);
+        self.generate_of(6)
+    }
+
+    /// A random code that satisfies the rules, `len` digits long where the lock allows it
+    /// (else the allowed length nearest to it).
+    pub fn generate_of(&self, len: u8) -> String {
+        let len = len.clamp(self.min_length, self.max_length).max(1);
         loop {
             let mut bits = uuid::Uuid::new_v4().as_u128();
             let code: String = (0..len)

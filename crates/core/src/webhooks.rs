@@ -24,6 +24,9 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     pub description: Option<String>,
     pub enabled: bool,
+    /// The body sent: `lockbridge` (`{id, type, occurred_at, actor, data}`) or `seam` (Seam's
+    /// event object, for endpoints made through `/seam`, whose `event_types` are Seam's names).
+    pub format: WebhookFormat,
     /// Since when every attempt failed; after 5 days of that the endpoint is disabled.
     #[serde(with = "crate::time::rfc3339_opt")]
     #[schemars(with = "Option<Timestamp>")]
@@ -34,6 +37,32 @@ pub struct Webhook {
     #[serde(with = "crate::time::rfc3339")]
     #[schemars(with = "Timestamp")]
     pub updated_at: Millis,
+}
+
+/// The body a webhook endpoint receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Lockbridge,
+    Seam,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Lockbridge => "lockbridge",
+            WebhookFormat::Seam => "seam",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WebhookFormat> {
+        match s {
+            "lockbridge" => Some(WebhookFormat::Lockbridge),
+            "seam" => Some(WebhookFormat::Seam),
+            _ => None,
+        }
+    }
 }
 
 /// Where an attempt stands.

@@ -61,6 +61,7 @@ async fn endpoint(db: &TestDb, org: OrgId, url: &str) -> WebhookId {
         event_types: vec![],
         description: None,
         enabled: true,
+        format: Default::default(),
         failing_since: None,
         created_at: now,
         updated_at: now,

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod query;
 pub mod routes;
 pub mod schema;
+pub mod seam;
 pub mod state;
 
 use std::sync::Arc;
@@ -109,7 +110,12 @@ impl App {
     }
 
     pub fn router(&self) -> Router {
-        self.wrap(App::api().router.merge(console::router()))
+        self.wrap(
+            App::api()
+                .router
+                .merge(console::router())
+                .merge(seam::router()),
+        )
     }
 
     /// `routes` behind the edge's layers, with request ids and metrics: what `serve` serves

@@ -11,6 +11,7 @@
 //! version for the same change). Secrets — credentials, tokens, PINs — are sealed with
 //! AES-256-GCM under the master key before they reach either database.
 
+mod attempts;
 mod budgets;
 mod calendars;
 mod cipher;

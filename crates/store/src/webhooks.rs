@@ -4,13 +4,13 @@
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{DeliveryId, EventId, OrgId, WebhookId};
 use lockbridge_core::time::Millis;
-use lockbridge_core::webhooks::{Delivery, DeliveryStatus, Webhook, matches};
+use lockbridge_core::webhooks::{Delivery, DeliveryStatus, Webhook, WebhookFormat, matches};
 use sqlx::QueryBuilder;
 
 use crate::{Result, Store, StoreError, Tx, on, parse, push_list};
 
-const COLUMNS: &str =
-    "id, org_id, url, event_types, description, enabled, failing_since, created_at, updated_at";
+const COLUMNS: &str = "id, org_id, url, event_types, description, enabled, failing_since, created_at, \
+                       updated_at, format";
 pub(crate) const DELIVERY_COLUMNS: &str = "id, org_id, webhook_id, event_id, attempt, status, response_status, \
                                 duration_ms, error, next_attempt_at, created_at, finished_at";
 
@@ -20,6 +20,7 @@ pub struct Endpoint {
     pub id: WebhookId,
     pub url: String,
     pub enabled: bool,
+    pub format: WebhookFormat,
     /// The current secret, and the previous one while a rotation lasts.
     pub secrets: Vec<String>,
 }
@@ -45,6 +46,7 @@ pub(crate) struct WebhookRow {
     failing_since: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    format: String,
 }
 
 fn webhook(row: WebhookRow) -> Result<Webhook> {
@@ -59,6 +61,11 @@ fn webhook(row: WebhookRow) -> Result<Webhook> {
         })?,
         description: row.description,
         enabled: row.enabled != 0,
+        format: WebhookFormat::parse(&row.format).ok_or_else(|| StoreError::Corrupt {
+            table: "webhooks",
+            id: id.clone(),
+            what: format!("format {:?}", row.format),
+        })?,
         failing_since: row.failing_since,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -115,6 +122,7 @@ struct EndpointRow {
     previous_secret: Option<Vec<u8>>,
     previous_until: Option<i64>,
     enabled: i64,
+    format: String,
 }
 
 /// A failed webhook attempt, and what the retry policy decided of it.
@@ -143,6 +151,7 @@ impl Store {
             .bind(w.failing_since)
             .bind(w.created_at)
             .bind(w.updated_at)
+            .bind(w.format.as_str())
             .bind(self.cipher.seal(&w.id.to_string(), secret.as_bytes()))
             .execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
@@ -249,19 +258,28 @@ impl Store {
         let Some(first) = events.first() else {
             return Ok(());
         };
-        let rows = on!(tx, t => sqlx::query_as::<_, (String, String)>(
-            "SELECT id, event_types FROM webhooks WHERE org_id = $1 AND enabled = 1",
+        let rows = on!(tx, t => sqlx::query_as::<_, (String, String, String)>(
+            "SELECT id, event_types, format FROM webhooks WHERE org_id = $1 AND enabled = 1",
         )
         .bind(first.org_id.to_string())
         .fetch_all(&mut **t)
         .await)?;
-        let endpoints: Vec<(String, Vec<String>)> = rows
+        let endpoints: Vec<(String, Vec<String>, bool)> = rows
             .into_iter()
-            .map(|(id, types)| (id, serde_json::from_str(&types).unwrap_or_default()))
+            .map(|(id, types, format)| {
+                let seam = format == WebhookFormat::Seam.as_str();
+                (id, serde_json::from_str(&types).unwrap_or_default(), seam)
+            })
             .collect();
         for e in events {
-            for (id, types) in &endpoints {
-                if e.kind != EventType::WebhookTest && matches(types, e.kind.as_str()) {
+            for (id, types, seam) in &endpoints {
+                // A Seam endpoint filters on Seam's names and takes only what Seam has a name for.
+                let name = if *seam {
+                    lockbridge_core::seam::event_type(e)
+                } else {
+                    Some(e.kind.as_str())
+                };
+                if e.kind != EventType::WebhookTest && name.is_some_and(|n| matches(types, n)) {
                     self.insert_attempt(tx, e.org_id, id, e.id, 1, e.created_at)
                         .await?;
                 }
@@ -337,7 +355,8 @@ impl Store {
         }
         let rows = on!(&self.pool, db => {
             let mut q = QueryBuilder::new(
-                "SELECT id, url, secret, previous_secret, previous_until, enabled FROM webhooks WHERE id IN ",
+                "SELECT id, url, secret, previous_secret, previous_until, enabled, format FROM webhooks \
+                 WHERE id IN ",
             );
             push_list(&mut q, ids.iter().map(|id| id.to_string()));
             q.build_query_as::<EndpointRow>().fetch_all(db).await
@@ -355,6 +374,7 @@ impl Store {
                 id: parse("webhooks", &id, "id", &id)?,
                 url: row.url,
                 enabled: row.enabled != 0,
+                format: WebhookFormat::parse(&row.format).unwrap_or_default(),
                 secrets,
             });
         }

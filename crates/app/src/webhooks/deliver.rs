@@ -18,7 +18,7 @@ use lockbridge_core::events::Event;
 use lockbridge_core::ids::{EventId, WebhookId};
 use lockbridge_core::time::Millis;
 use lockbridge_core::time::to_rfc3339;
-use lockbridge_core::webhooks::{Delivery, sign};
+use lockbridge_core::webhooks::{Delivery, WebhookFormat, sign};
 use lockbridge_store::{Endpoint, FailedAttempt, StoreError};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -247,7 +247,13 @@ async fn attempt(
         failed(state, d, owner, None, &why, 0).await?;
         return Ok(());
     }
-    let body = body(event);
+    let body = match endpoint.format {
+        WebhookFormat::Lockbridge => body(event),
+        // Seam's SDKs read the event object itself (`SeamWebhook.verify`).
+        WebhookFormat::Seam => lockbridge_core::seam::event_object(event)
+            .and_then(|o| serde_json::to_vec(&o).ok())
+            .unwrap_or_else(|| body(event)),
+    };
     let id = event.id.to_string();
     let timestamp = state.now().div_euclid(1000);
     let signatures: Vec<String> = endpoint
@@ -262,10 +268,16 @@ async fn attempt(
         .header("content-type", "application/json")
         .header("webhook-id", &id)
         .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signatures.join(" "))
-        .body(body)
-        .send()
-        .await;
+        .header("webhook-signature", signatures.join(" "));
+    // Svix's own header names carry the same signature, for receivers built on Svix (Seam's).
+    let sent = match endpoint.format {
+        WebhookFormat::Seam => sent
+            .header("svix-id", &id)
+            .header("svix-timestamp", timestamp.to_string())
+            .header("svix-signature", signatures.join(" ")),
+        WebhookFormat::Lockbridge => sent,
+    };
+    let sent = sent.body(body).send().await;
     let elapsed = millis(started.elapsed());
     let now = state.now();
     match sent {

@@ -80,7 +80,7 @@ pub fn router() -> Api {
         )
 }
 
-pub(super) async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> {
+pub(crate) async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessCode> {
     let id: AccessCodeId = id.parse().map_err(|_| ApiError::not_found("access code"))?;
     s.store
         .get_access_code(caller.org, id)
@@ -92,19 +92,19 @@ pub(super) async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<A
 #[schemars(rename = "NewAccessCode")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewCode {
-    name: Option<String>,
-    code: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) code: Option<String>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
     #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
-    starts_at: Option<Millis>,
+    pub(crate) starts_at: Option<Millis>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
     #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
-    ends_at: Option<Millis>,
-    schedule: Option<Schedule>,
+    pub(crate) ends_at: Option<Millis>,
+    pub(crate) schedule: Option<Schedule>,
     /// `native`, `just_in_time` or `auto` (the default).
     #[serde(default)]
-    scheduling: Scheduling,
-    on_external_change: Option<ExternalPolicy>,
+    pub(crate) scheduling: Scheduling,
+    pub(crate) on_external_change: Option<ExternalPolicy>,
 }
 
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -124,7 +124,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
     }
 }
 
-async fn create(
+pub(crate) async fn create(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -259,17 +259,7 @@ async fn list(
     if page.cursor.is_none() && (refresh || s.code_reads.due(lock_id)) {
         let lock = locks::load(&s, &caller, &id).await?;
         seen = true;
-        if s.code_reads.claim(lock.id, refresh) && lock.capabilities.access_codes {
-            // A read of the vendor's list is a reconciliation of the lock: what it shows is
-            // recorded (codes gone, changed or found), and the listing tells the truth.
-            let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
-            match reconcile::reconcile_lock(&s, &conn, &lock).await {
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::info!(lock = %lock.id, error = %lockbridge_core::provider::error_chain(&e), "could not read the lock's codes; listing stored ones")
-                }
-            }
-        }
+        look_at_lock(&s, &caller, &lock, refresh).await?;
     }
     let rows = s
         .store
@@ -282,6 +272,25 @@ async fn list(
     Ok(Json(super::List::of(rows, page.limit, |c| {
         c.id.to_string()
     })))
+}
+
+/// Reads the lock's codes from its vendor when due (at most once a `found_codes_interval`, or
+/// now when `refresh`): a read of the vendor's list is a reconciliation of the lock, so codes
+/// gone, changed or found are recorded and a listing tells the truth. A vendor failure leaves
+/// what is stored.
+pub(crate) async fn look_at_lock(
+    s: &AppState,
+    caller: &Caller,
+    lock: &lockbridge_core::model::Lock,
+    refresh: bool,
+) -> ApiResult<()> {
+    if s.code_reads.claim(lock.id, refresh) && lock.capabilities.access_codes {
+        let conn = connections::load_id(s, caller, lock.connection_id).await?;
+        if let Err(e) = reconcile::reconcile_lock(s, &conn, lock).await {
+            tracing::info!(lock = %lock.id, error = %lockbridge_core::provider::error_chain(&e), "could not read the lock's codes; listing stored ones")
+        }
+    }
+    Ok(())
 }
 
 async fn read(

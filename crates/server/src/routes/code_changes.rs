@@ -25,21 +25,21 @@ use lockbridge_app::engine::{self, Outcome};
 #[schemars(rename = "AccessCodeChange")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Change {
-    name: Option<String>,
-    code: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) code: Option<String>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
     #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
-    starts_at: Option<Millis>,
+    pub(crate) starts_at: Option<Millis>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
     #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
-    ends_at: Option<Millis>,
-    on_external_change: Option<ExternalPolicy>,
+    pub(crate) ends_at: Option<Millis>,
+    pub(crate) on_external_change: Option<ExternalPolicy>,
     /// A new weekly window, or `null` to drop the window (absent: unchanged).
     #[serde(default, deserialize_with = "given")]
     #[schemars(with = "Option<Schedule>")]
-    schedule: Option<Option<Schedule>>,
+    pub(crate) schedule: Option<Option<Schedule>>,
     /// `native`, `just_in_time` or `auto` (absent: as the code is).
-    scheduling: Option<Scheduling>,
+    pub(crate) scheduling: Option<Scheduling>,
 }
 
 /// A field that is there, even as `null` (`Some(None)`), told apart from one left out (`None`).
@@ -67,7 +67,7 @@ async fn work_if_free(s: &AppState, row: AccessCode) -> ApiResult<(Outcome, Acce
     }
 }
 
-pub(super) async fn update(
+pub(crate) async fn update(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -180,7 +180,7 @@ pub(super) async fn update(
     Err(changed_meanwhile())
 }
 
-pub(super) async fn remove(
+pub(crate) async fn remove(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -252,7 +252,7 @@ pub(super) async fn remove(
 
 /// Takes a code found on the lock (`managed: false`) under lockbridge's management: from now
 /// on reconciliation keeps it as it is.
-pub(super) async fn manage(
+pub(crate) async fn manage(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,

@@ -209,7 +209,7 @@ async fn update(
     Ok(Json(load(&s, &caller, &id).await?))
 }
 
-async fn operate(
+pub(crate) async fn operate(
     s: AppState,
     caller: Caller,
     id: String,

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{DeliveryId, WebhookId};
-use lockbridge_core::webhooks::{Delivery, Webhook, check_patterns, new_secret};
+use lockbridge_core::webhooks::{Delivery, Webhook, WebhookFormat, check_patterns, new_secret};
 use lockbridge_store::WebhookPatch;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -130,7 +130,7 @@ pub struct WebhookCreated {
     pub secret: String,
 }
 
-async fn checked_url(s: &AppState, url: &str) -> ApiResult<String> {
+pub(crate) async fn checked_url(s: &AppState, url: &str) -> ApiResult<String> {
     let allow = s.settings.webhook_allow_private;
     let url = check_url(url, allow).map_err(|rule| ApiError::validation("url", rule))?;
     if !allow {
@@ -142,9 +142,13 @@ async fn checked_url(s: &AppState, url: &str) -> ApiResult<String> {
 }
 
 /// An endpoint's event types: every known type (`webhook.test` included, though a test event
-/// goes to the endpoint tested whatever it lists), or a prefix ending in `.*`.
-fn checked_types(types: Vec<String>) -> ApiResult<Vec<String>> {
-    let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+/// goes to the endpoint tested whatever it lists), or a prefix ending in `.*`; Seam's names for
+/// an endpoint that receives Seam's bodies.
+pub(crate) fn checked_types(types: Vec<String>, format: WebhookFormat) -> ApiResult<Vec<String>> {
+    let known: Vec<&str> = match format {
+        WebhookFormat::Lockbridge => EventType::ALL.iter().map(|t| t.as_str()).collect(),
+        WebhookFormat::Seam => lockbridge_core::seam::EVENT_TYPES.to_vec(),
+    };
     check_patterns(&types, &known).map_err(|rule| ApiError::validation("event_types", rule))?;
     Ok(types)
 }
@@ -162,11 +166,15 @@ fn checked_description(d: Option<String>) -> ApiResult<Option<String>> {
     Ok(d)
 }
 
-fn id_of(id: &str) -> ApiResult<WebhookId> {
+pub(crate) fn id_of(id: &str) -> ApiResult<WebhookId> {
     id.parse().map_err(|_| ApiError::not_found("webhook"))
 }
 
-async fn load(s: &AppState, caller: &crate::extract::Caller, id: &str) -> ApiResult<Webhook> {
+pub(crate) async fn load(
+    s: &AppState,
+    caller: &crate::extract::Caller,
+    id: &str,
+) -> ApiResult<Webhook> {
     s.store
         .get_webhook(caller.org, id_of(id)?)
         .await?
@@ -178,24 +186,43 @@ async fn create(
     Admin(caller): Admin,
     Body(body): Body<NewWebhook>,
 ) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
+    let made = add(
+        &s,
+        &caller,
+        &body.url,
+        body.event_types,
+        body.description,
+        WebhookFormat::Lockbridge,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// Adds an endpoint for the caller's organisation; its secret is in the answer.
+pub(crate) async fn add(
+    s: &AppState,
+    caller: &crate::extract::Caller,
+    url: &str,
+    event_types: Vec<String>,
+    description: Option<String>,
+    format: WebhookFormat,
+) -> ApiResult<WebhookCreated> {
     let now = s.now();
     let webhook = Webhook {
         id: WebhookId::new(),
         org_id: caller.org,
-        url: checked_url(&s, &body.url).await?,
-        event_types: checked_types(body.event_types)?,
-        description: checked_description(body.description)?,
+        url: checked_url(s, url).await?,
+        event_types: checked_types(event_types, format)?,
+        description: checked_description(description)?,
         enabled: true,
+        format,
         failing_since: None,
         created_at: now,
         updated_at: now,
     };
     let secret = new_secret();
     s.store.insert_webhook(&webhook, &secret).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(WebhookCreated { webhook, secret }),
-    ))
+    Ok(WebhookCreated { webhook, secret })
 }
 
 async fn list(
@@ -231,7 +258,10 @@ async fn update(
             Some(u) => Some(checked_url(&s, &u).await?),
             None => None,
         },
-        event_types: body.event_types.map(checked_types).transpose()?,
+        event_types: match body.event_types {
+            Some(types) => Some(checked_types(types, load(&s, &caller, &id).await?.format)?),
+            None => None,
+        },
         description: body.description.map(checked_description).transpose()?,
         enabled: body.enabled,
     };
