@@ -104,4 +104,50 @@ print("demo in the image: a code is set on its simulated lock")
 PY
 kill "$demo"; wait "$demo" 2>/dev/null || true
 pkill -f "lockbridge demo" >/dev/null 2>&1 || true
+
+# packaging/compose.yaml's two services, from the image, with the commands and settings the
+# file gives them: on one PostgreSQL database (the local one stands in for its `db` service),
+# the master key read from the secret file. The api instance serves the API; the workers
+# instance answers its health only; both agree on the key.
+pg="${LOCKBRIDGE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
+db="lockbridge_compose_$$"
+psql -q "$pg" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+dropdb() { psql -q "$pg" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; }
+mkdir -p "$work/secrets" && openssl rand -hex 32 >"$work/secrets/master_key"
+chmod 0444 "$work/secrets/master_key"
+api_port=$(free_port); workers_port=$(free_port)
+python3 - packaging/compose.yaml "${pg%/*}/$db" "$api_port" "$workers_port" >"$work/services" <<'PY'
+import shlex, sys, yaml
+compose, url, ports = yaml.safe_load(open(sys.argv[1])), sys.argv[2], {"api": sys.argv[3], "workers": sys.argv[4]}
+for name in ("api", "workers"):
+    svc = compose["services"][name]
+    assert svc["secrets"] == ["master_key"], svc
+    env = dict(svc["environment"])
+    assert env["LOCKBRIDGE_MASTER_KEY_FILE"] == "/run/secrets/master_key", env
+    env["LOCKBRIDGE_DATABASE_URL"] = url
+    env["LOCKBRIDGE_LISTEN"] = f"127.0.0.1:{ports[name]}"
+    flags = " ".join(f"--env {shlex.quote(f'{k}={v}')}" for k, v in env.items())
+    print(name, flags, " ".join(shlex.quote(a) for a in svc["command"]))
+PY
+serve_as() {
+    local line flags cmd
+    line=$(grep "^$1 " "$work/services"); line=${line#"$1 "}
+    flags=${line%% serve*}; cmd="serve${line#*serve}"
+    eval "run -v $work/secrets:/run/secrets:ro $flags $ctr -- /usr/local/bin/lockbridge $cmd" >"$work/$1.log" 2>&1 &
+}
+serve_as api; api_pid=$!
+serve_as workers; workers_pid=$!
+wait_200 "http://127.0.0.1:$api_port/readyz" || { cat "$work/api.log" >&2; dropdb; exit 1; }
+wait_200 "http://127.0.0.1:$workers_port/readyz" || { cat "$work/workers.log" >&2; dropdb; exit 1; }
+settings="$(grep '^api ' "$work/services" | sed 's/^api //; s/ serve.*//')"
+org=$(eval "run -v $work/secrets:/run/secrets:ro $settings $ctr -- /usr/local/bin/lockbridge org create Compose" 2>&1 | sed -n 's/.*(\(org_[0-9a-f]*\)).*/\1/p')
+key=$(eval "run -v $work/secrets:/run/secrets:ro $settings $ctr -- /usr/local/bin/lockbridge org key $org --role admin" 2>/dev/null)
+curl -fsS -H "Authorization: Bearer $key" "http://127.0.0.1:$api_port/v1/locks" >/dev/null \
+    || { echo "the api service does not serve /v1 with a key made on the same database" >&2; dropdb; exit 1; }
+status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "http://127.0.0.1:$workers_port/v1/locks")
+[ "$status" = 404 ] || { echo "the workers service answered /v1 ($status)" >&2; dropdb; exit 1; }
+kill "$api_pid" "$workers_pid"; wait "$api_pid" "$workers_pid" 2>/dev/null || true
+pkill -f "lockbridge serve" >/dev/null 2>&1 || true
+dropdb
+echo "compose.yaml's api and workers services run from the image on one PostgreSQL database"
 echo "image: ok"

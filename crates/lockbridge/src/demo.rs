@@ -203,6 +203,7 @@ fn print_quick_start(api: &str, key: &str, ids: &QuickStart, sims: &Value) {
     println!("lockbridge demo is serving at {api}\n");
     println!("Console: open {api}/console in a browser and sign in with this admin key:\n");
     println!("  {key}\n");
+    println!("Seam's SDKs: endpoint {api}/seam, api_key seam_{key}\n");
     println!("Simulators (control API under /_sim/ on each):");
     for (vendor, entry) in sims.as_object().into_iter().flatten() {
         println!(

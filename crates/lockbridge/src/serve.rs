@@ -279,7 +279,8 @@ pub async fn org_key(db: DbArgs, org_id: &str, role: &str, name: &str) -> anyhow
     let (_, key) = store.create_api_key(org.id, name, role).await?;
     println!("{key}");
     eprintln!(
-        "a new {} key for {} ({}); the line above is shown once",
+        "a new {} key for {} ({}); the line above is shown once\n\
+         for Seam's SDKs (endpoint <lockbridge>/seam) it is: seam_{key}",
         role.as_str(),
         org.name,
         org.id

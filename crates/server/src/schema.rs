@@ -41,6 +41,8 @@ pub struct ApiKeyCreated {
     pub api_key: ApiKey,
     /// The key (`lb_…`), shown once.
     pub key: String,
+    /// The same key as Seam's SDKs take it on `/seam` (`seam_lb_…`).
+    pub seam_key: String,
 }
 
 /// A connection as answered: secrets masked, tokens never shown.

@@ -86,7 +86,8 @@ fn find_refs(v: &Value) -> Vec<String> {
 #[test]
 fn the_contract_check_refuses_drift() {
     let key = serde_json::json!({"id": "key_0123456789abcdef0123456789abcdef", "name": "n", "role": "admin",
-        "prefix": "lb_01234567", "created_at": "2026-01-01T00:00:00Z", "key": "lb_x"});
+        "prefix": "lb_01234567", "created_at": "2026-01-01T00:00:00Z", "key": "lb_x",
+        "seam_key": "seam_lb_x"});
     contract::check(&Method::POST, "/v1/api-keys", 201, &key);
     let refused = |body: Value, status: u16, path: &str| {
         let method = if path.contains("keys") {

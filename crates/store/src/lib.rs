@@ -59,6 +59,12 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An older lockbridge on a database a newer one migrated: it refuses to start rather than
+    /// run on a schema it does not know.
+    #[error(
+        "this database was migrated by a newer lockbridge (migration {0} is unknown to this one): run that version or a later one"
+    )]
+    NewerSchema(i64),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     Url(String),
     #[error("invalid master key: {0}")]
@@ -184,11 +190,14 @@ impl Store {
 
     /// Applies pending migrations (forward only).
     pub async fn migrate(&self) -> Result<()> {
-        match &self.pool {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        let done = match &self.pool {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        };
+        match done {
+            Err(sqlx::migrate::MigrateError::VersionMissing(v)) => Err(StoreError::NewerSchema(v)),
+            other => Ok(other?),
         }
-        Ok(())
     }
 
     pub fn dialect(&self) -> Dialect {

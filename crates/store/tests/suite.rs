@@ -353,3 +353,36 @@ both_backends!(
         assert_eq!(back.credentials.get("client_secret"), Some(SECRET));
     }
 );
+
+both_backends!(
+    an_older_lockbridge_refuses_a_database_a_newer_one_migrated,
+    |db: TestDb| async move {
+        use sqlx::Connection;
+        // A migration this build does not have, as a newer version would have recorded it.
+        let newer = "INSERT INTO _sqlx_migrations \
+                     (version, description, success, checksum, execution_time) \
+                     VALUES (99999, 'from a newer lockbridge', TRUE, ";
+        match db.backend {
+            lockbridge_store::testing::Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+                sqlx::query(&format!("{newer} X'00', 0)"))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+            lockbridge_store::testing::Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                sqlx::query(&format!("{newer} '\\x00'::bytea, 0)"))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+        }
+        match Store::open(&db.url, &db.key).await {
+            Err(e @ StoreError::NewerSchema(99999)) => {
+                assert!(e.to_string().contains("newer lockbridge"), "{e}")
+            }
+            other => panic!("opened anyway: {:?}", other.map(|_| ())),
+        }
+    }
+);

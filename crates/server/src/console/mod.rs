@@ -371,7 +371,13 @@ async fn sign_in(
     if !matches!((expected.as_deref(), form.csrf.as_deref()), (Some(a), Some(b)) if same(a, b)) {
         return forbidden();
     }
-    let key = match s.store.api_key_by_secret(form.api_key.trim()).await {
+    // The key as lockbridge writes it, or as Seam's SDKs take it (`seam_lb_…`).
+    let typed = form.api_key.trim();
+    let key = match s
+        .store
+        .api_key_by_secret(typed.strip_prefix("seam_").unwrap_or(typed))
+        .await
+    {
         Ok(Some(k)) => k,
         Ok(None) => {
             return back(

@@ -187,6 +187,7 @@ pub fn sign_in(token: &str, flash: &Fields) -> Markup {
                 label for="api_key" { "API key" }
                 input #api_key type="password" name="api_key" required autocomplete="off" placeholder="lb_…";
                 p.hint { "The key is checked once; the browser keeps a session cookie, never the key." }
+                p.hint { "Seam's SDKs take the same key written " code { "seam_lb_…" } " with the endpoint " code { "/seam" } " of this service." }
                 button type="submit" { "Sign in" }
             }
         },

@@ -65,6 +65,7 @@ async fn create(
         StatusCode::CREATED,
         Json(ApiKeyCreated {
             api_key: key,
+            seam_key: format!("seam_{secret}"),
             key: secret,
         }),
     ))

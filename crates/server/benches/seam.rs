@@ -1,0 +1,283 @@
+//! Each `/seam` route against its `/v1` twin on the same service and TTLock simulator, calls
+//! interleaved (a `/v1` call, then its Seam twin), medians and their ratio; and Seam's
+//! unlock-and-wait (the POST, then `action_attempts.get` while pending, as the SDKs do)
+//! against `/v1`'s unlock, which is one vendor round trip plus the service.
+//!
+//! `cargo bench -p lockbridge-server --bench seam` (BENCH_CALLS, default 200; BENCH_BACKEND
+//! `sqlite`, `postgres` or both when unset).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use lockbridge_server::Settings;
+use lockbridge_sim::ttlock::TtlockSim;
+use lockbridge_store::testing::{Backend, TestDb};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Client {
+    /// One call, timed; `seam` sends Seam's key form, and `query` in the URL.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        seam: bool,
+    ) -> (Duration, Value) {
+        let key = if seam {
+            format!("seam_{}", self.key)
+        } else {
+            self.key.clone()
+        };
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let t = Instant::now();
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        let took = t.elapsed();
+        assert!(status.is_success(), "{path}: {status} {v}");
+        (took, v)
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1e3
+}
+
+async fn bench(backend: Backend, calls: usize) {
+    let Some(db) = TestDb::new(backend).await else {
+        println!("{backend:?}: not reachable, skipped");
+        return;
+    };
+    let sim = TtlockSim::new(7);
+    let demo = sim.seed_demo();
+    sim.world().config.capacity = 2 * calls + 100;
+    let sim_server = sim.start_local().await.unwrap();
+    let mut settings = Settings {
+        worker_interval: Duration::from_secs(3600),
+        ..Settings::default()
+    };
+    settings
+        .base_urls
+        .insert(lockbridge_vendors::TTLOCK, sim_server.base_url());
+    let (_app, url, key, stop) = common::serve_with_admin(&db, settings).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        url,
+        key,
+    };
+    let (_, conn) = c
+        .call(
+            Method::POST,
+            "/v1/connections",
+            Some(json!({"provider": "ttlock", "credentials": {"client_id": demo.client_id,
+                "client_secret": demo.client_secret, "username": demo.username, "password": demo.password}})),
+            false,
+        )
+        .await;
+    let conn = conn["id"].as_str().unwrap().to_owned();
+    c.call(
+        Method::POST,
+        &format!("/v1/connections/{conn}/sync"),
+        Some(json!({})),
+        false,
+    )
+    .await;
+    let (_, locks) = c.call(Method::GET, "/v1/locks", None, false).await;
+    let lock = locks["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "Front door")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, code) = c
+        .call(
+            Method::POST,
+            &format!("/v1/locks/{lock}/access-codes"),
+            Some(json!({"code": "2950173"})),
+            false,
+        )
+        .await;
+    let code = code["id"].as_str().unwrap().to_owned();
+
+    type Pair = (&'static str, Method, String, Method, String);
+    let reads: Vec<Pair> = vec![
+        (
+            "locks list",
+            Method::GET,
+            "/v1/locks".into(),
+            Method::GET,
+            "/seam/locks/list".into(),
+        ),
+        (
+            "lock get",
+            Method::GET,
+            format!("/v1/locks/{lock}"),
+            Method::GET,
+            format!("/seam/locks/get?device_id={lock}&_strict=true"),
+        ),
+        (
+            "codes list",
+            Method::GET,
+            format!("/v1/locks/{lock}/access-codes"),
+            Method::GET,
+            format!("/seam/access_codes/list?device_id={lock}&_strict=true"),
+        ),
+        (
+            "code get",
+            Method::GET,
+            format!("/v1/access-codes/{code}"),
+            Method::GET,
+            format!("/seam/access_codes/get?access_code_id={code}&_strict=true"),
+        ),
+    ];
+    println!("{backend:?}: {calls} calls each, interleaved; medians, /seam ÷ /v1");
+    for (name, m1, p1, m2, p2) in reads {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..calls {
+            a.push(c.call(m1.clone(), &p1, None, false).await.0);
+            b.push(c.call(m2.clone(), &p2, None, true).await.0);
+        }
+        let (a, b) = (median(a), median(b));
+        println!("  {name:<12} /v1 {a:.3} ms, /seam {b:.3} ms: {:.2}×", b / a);
+    }
+
+    // Writes: a create then its delete on each surface (distinct PINs).
+    let (mut create, mut seam_create, mut del, mut seam_del) = (vec![], vec![], vec![], vec![]);
+    for i in 0..calls {
+        let pin = |k: usize| format!("{}", 3_000_000 + k * 7_919);
+        let (t, v) = c
+            .call(
+                Method::POST,
+                &format!("/v1/locks/{lock}/access-codes"),
+                Some(json!({"code": pin(2 * i)})),
+                false,
+            )
+            .await;
+        create.push(t);
+        let id = v["id"].as_str().unwrap().to_owned();
+        let (t, v) = c
+            .call(
+                Method::POST,
+                "/seam/access_codes/create",
+                Some(json!({"device_id": lock, "code": pin(2 * i + 1)})),
+                true,
+            )
+            .await;
+        seam_create.push(t);
+        let seam_id = v["access_code"]["access_code_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        del.push(
+            c.call(
+                Method::DELETE,
+                &format!("/v1/access-codes/{id}"),
+                None,
+                false,
+            )
+            .await
+            .0,
+        );
+        seam_del.push(
+            c.call(
+                Method::DELETE,
+                &format!("/seam/access_codes/delete?access_code_id={seam_id}&_strict=true"),
+                None,
+                true,
+            )
+            .await
+            .0,
+        );
+    }
+    for (name, a, b) in [
+        ("code create", create, seam_create),
+        ("code delete", del, seam_del),
+    ] {
+        let (a, b) = (median(a), median(b));
+        println!("  {name:<12} /v1 {a:.3} ms, /seam {b:.3} ms: {:.2}×", b / a);
+    }
+
+    // Unlock: /v1's answer is one vendor round trip plus the service; Seam's unlock-and-wait
+    // is the POST, then action_attempts.get while pending (the SDKs poll every 0.5 s).
+    let (mut v1, mut wait) = (Vec::new(), Vec::new());
+    for _ in 0..calls.min(100) {
+        v1.push(
+            c.call(
+                Method::POST,
+                &format!("/v1/locks/{lock}/unlock"),
+                Some(json!({})),
+                false,
+            )
+            .await
+            .0,
+        );
+        let t = Instant::now();
+        let (_, mut a) = c
+            .call(
+                Method::POST,
+                "/seam/locks/unlock_door",
+                Some(json!({"device_id": lock})),
+                true,
+            )
+            .await;
+        while a["action_attempt"]["status"] == "pending" {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let id = a["action_attempt"]["action_attempt_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            a = c
+                .call(
+                    Method::GET,
+                    &format!("/seam/action_attempts/get?action_attempt_id={id}&_strict=true"),
+                    None,
+                    true,
+                )
+                .await
+                .1;
+        }
+        assert_eq!(a["action_attempt"]["status"], "success");
+        wait.push(t.elapsed());
+    }
+    let (a, b) = (median(v1), median(wait));
+    println!(
+        "  unlock       /v1 {a:.3} ms (vendor round trip + service), Seam unlock-and-wait {b:.3} ms: +{:.3} ms",
+        b - a
+    );
+    stop.cancel();
+}
+
+fn main() {
+    lockbridge_vendors::register();
+    let calls = common::knob("BENCH_CALLS", 200usize);
+    let backend = std::env::var("BENCH_BACKEND").unwrap_or_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        if backend != "postgres" {
+            bench(Backend::Sqlite, calls).await;
+        }
+        if backend != "sqlite" {
+            bench(Backend::Postgres, calls).await;
+        }
+    });
+}
