@@ -14,11 +14,13 @@ use lockbridge_core::ids::OrgId;
 use lockbridge_core::model::Lock;
 use lockbridge_store::{Store, StoreError};
 
-/// A lock and its JSON.
+/// A lock and its JSON; `other` holds a second rendering made on first use (the `/seam`
+/// surface's device), dropped with the entry when the list is read again.
 #[derive(Debug)]
 pub struct CachedLock {
     pub lock: Lock,
     pub json: Box<str>,
+    pub other: std::sync::OnceLock<Box<str>>,
 }
 
 /// An organisation's locks in id order.
@@ -112,7 +114,11 @@ impl LockCache {
                 let json = serde_json::to_string(&lock)
                     .unwrap_or_default()
                     .into_boxed_str();
-                CachedLock { lock, json }
+                CachedLock {
+                    lock,
+                    json,
+                    other: std::sync::OnceLock::new(),
+                }
             }));
             if done {
                 break;

@@ -76,8 +76,11 @@ pub(crate) async fn code_attempt(
         ..ActionAttempt::new(caller.org, kind, code.lock_id, s.now())
     };
     s.store.insert_action_attempt(&a).await?;
-    let result = match a.status {
-        AttemptStatus::Success => attempt_result(s, caller, &a).await?,
+    let result = match (&a.status, kind) {
+        (AttemptStatus::Success, ActionType::DeleteAccessCode) => None,
+        (AttemptStatus::Success, _) => {
+            Some(json!({"access_code": super::codes::code_view(s, caller, code).await?}))
+        }
         _ => None,
     };
     Ok(views::attempt(&a, result))

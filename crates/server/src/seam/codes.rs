@@ -28,11 +28,17 @@ const CODES_PAGE: u32 = 55_000;
 /// Seam's default page of unmanaged codes.
 const UNMANAGED_PAGE: u32 = 300_000;
 
+/// The lock `device_id` names: from the lock list in memory (the `/v1` routes the Seam ones
+/// call read it fresh where they act on it), else from the store.
 pub(crate) async fn lock_of(s: &AppState, caller: &Caller, p: &Params) -> SeamResult<Lock> {
     let Some(id) = p.id::<LockId>("device_id")? else {
         p.required("device_id")?;
         return Err(not_found("lock"));
     };
+    let all = s.locks.get(&s.store, caller.org).await?;
+    if let Ok(i) = all.binary_search_by(|c| c.lock.id.cmp(&id)) {
+        return Ok(all[i].lock.clone());
+    }
     s.store
         .get_lock(caller.org, id)
         .await?
@@ -503,36 +509,17 @@ pub async fn update(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Res
     Ok(reply(vec![("action_attempt", attempt)]))
 }
 
-/// `access_codes.delete` (and `unmanaged.delete`): idempotent, as the SDKs retry a DELETE; a
-/// code already deleted answers a finished attempt.
+/// `access_codes.delete` (and `unmanaged.delete`): `/v1`'s revocation, idempotent as the SDKs
+/// retry a DELETE (a code already deleted answers a finished attempt).
 async fn delete_code(s: AppState, r: SeamRequest, managed: bool) -> SeamResult<Response> {
     let (caller, p) = (r.caller.0, r.params);
-    let id = p.required("access_code_id")?;
-    if let Some(gone) = match id.parse::<AccessCodeId>() {
-        Ok(i) => s.store.get_access_code(caller.org, i).await?,
-        Err(_) => None,
-    }
-    .filter(|c| c.status == CodeStatus::Removed && c.managed == managed)
-    {
-        let attempt = ActionAttempt {
-            access_code_id: Some(gone.id),
-            status: lockbridge_core::seam::AttemptStatus::Success,
-            ..ActionAttempt::new(
-                caller.org,
-                ActionType::DeleteAccessCode,
-                gone.lock_id,
-                s.now(),
-            )
-        };
-        s.store.insert_action_attempt(&attempt).await?;
-        return Ok(reply(vec![(
-            "action_attempt",
-            views::attempt(&attempt, None),
-        )]));
-    }
-    let c = code_of(&s, &caller, &p, managed).await?;
+    let id = match p.id::<AccessCodeId>("access_code_id")? {
+        Some(id) => id,
+        None if p.str("access_code_id")?.is_some() => return Err(not_found("access code")),
+        None => code_of(&s, &caller, &p, managed).await?.id,
+    };
     let (_, Json(row)) =
-        code_changes::remove(State(s.clone()), caller.clone(), Path(c.id.to_string())).await?;
+        code_changes::remove(State(s.clone()), caller.clone(), Path(id.to_string())).await?;
     let attempt = code_attempt(&s, &caller, ActionType::DeleteAccessCode, &row).await?;
     Ok(reply(vec![("action_attempt", attempt)]))
 }

@@ -11,7 +11,9 @@ use lockbridge_store::{EventFilter, WebhookPatch};
 use serde_json::{Value, json};
 
 use super::views;
-use super::wire::{Paging, Params, SeamError, SeamRequest, SeamResult, invalid, not_found, reply};
+use super::wire::{
+    Paging, Params, SeamError, SeamRequest, SeamResult, invalid, not_found, reply, reply_raw,
+};
 use crate::extract::Caller;
 use crate::routes::webhooks as hooks;
 use crate::state::AppState;
@@ -21,13 +23,13 @@ const DEVICES_PAGE: u32 = 500;
 const ACCOUNTS_PAGE: u32 = 11_000;
 const EVENTS_PAGE: u32 = 500;
 
-/// The organisation's locks that the filters keep, in id order after `after`.
+/// The organisation's cached locks that the filters keep, in id order after `after`.
 async fn locks(
     s: &AppState,
     caller: &Caller,
     r: &SeamRequest,
     after: Option<LockId>,
-) -> SeamResult<Vec<Lock>> {
+) -> SeamResult<Vec<Kept>> {
     let p = &r.params;
     let account: Option<ConnectionId> = match p.str("connected_account_id")? {
         Some(c) => Some(c.parse().map_err(|_| not_found("connection"))?),
@@ -42,35 +44,60 @@ async fn locks(
     let search = p.str("search")?.map(|q| q.to_lowercase());
     let created_before = p.time("created_before")?.flatten();
     let all = s.locks.get(&s.store, caller.org).await?;
-    Ok(all
-        .iter()
-        .map(|c| &c.lock)
-        .filter(|l| after.is_none_or(|a| l.id > a))
-        .filter(|l| account.is_none_or(|a| l.connection_id == a))
-        .filter(|l| {
-            accounts
+    let start = after.map_or(0, |a| all.partition_point(|c| c.lock.id <= a));
+    let keep = |l: &Lock| {
+        account.is_none_or(|a| l.connection_id == a)
+            && accounts
                 .as_ref()
                 .is_none_or(|a| a.contains(&l.connection_id.to_string()))
-        })
-        .filter(|l| ids.as_ref().is_none_or(|i| i.contains(&l.id.to_string())))
-        .filter(|l| {
-            types
+            && ids.as_ref().is_none_or(|i| i.contains(&l.id.to_string()))
+            && types
                 .as_ref()
                 .is_none_or(|t| t.contains(&format!("{}_lock", l.provider.as_str())))
-        })
-        .filter(|l| {
-            manufacturer
+            && manufacturer
                 .as_ref()
                 .is_none_or(|m| m == l.provider.as_str())
-        })
-        .filter(|l| {
-            search
+            && search
                 .as_ref()
                 .is_none_or(|q| l.name.to_lowercase().contains(q))
-        })
-        .filter(|l| created_before.is_none_or(|b| views::made_at(&l.id.0, l.updated_at) < b))
-        .cloned()
+            && created_before.is_none_or(|b| views::made_at(&l.id.0, l.updated_at) < b)
+    };
+    Ok((start..all.len())
+        .filter(|&i| keep(&all[i].lock))
+        .map(|i| Kept(all.clone(), i))
         .collect())
+}
+
+/// A lock of a cached list, kept by the filters.
+struct Kept(lockbridge_app::lock_cache::OrgLocks, usize);
+
+impl Kept {
+    fn lock(&self) -> &Lock {
+        &self.0[self.1].lock
+    }
+
+    /// Its Seam device, serialised once per cached list.
+    fn json(&self) -> &str {
+        let c = &self.0[self.1];
+        c.other.get_or_init(|| {
+            serde_json::to_string(&views::device(&c.lock))
+                .unwrap_or_default()
+                .into()
+        })
+    }
+}
+
+fn json_list(items: &[Kept]) -> String {
+    let mut out = String::with_capacity(2 + items.len() * 1_200);
+    out.push('[');
+    for (i, k) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k.json());
+    }
+    out.push(']');
+    out
 }
 
 /// `devices.list` (paginated).
@@ -80,11 +107,10 @@ pub async fn devices_list(State(s): State<AppState>, r: SeamRequest) -> SeamResu
     let after = page.after.as_deref().and_then(|a| a.parse().ok());
     let mut rows = locks(&s, &caller, &r, after).await?;
     rows.truncate(page.limit as usize + 1);
-    let (rows, pagination) = page.page(rows, |l| l.id.to_string());
-    let devices: Vec<Value> = rows.iter().map(views::device).collect();
-    Ok(reply(vec![
-        ("devices", json!(devices)),
-        ("pagination", pagination),
+    let (rows, pagination) = page.page(rows, |k| k.lock().id.to_string());
+    Ok(reply_raw(&[
+        ("devices", &json_list(&rows)),
+        ("pagination", &pagination.to_string()),
     ]))
 }
 
@@ -92,11 +118,8 @@ pub async fn devices_list(State(s): State<AppState>, r: SeamRequest) -> SeamResu
 pub async fn locks_list(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Response> {
     let caller = r.caller.0.clone();
     let rows = locks(&s, &caller, &r, None).await?;
-    let devices = json!(rows.iter().map(views::device).collect::<Vec<_>>());
-    Ok(reply(vec![
-        ("devices", devices.clone()),
-        ("locks", devices),
-    ]))
+    let list = json_list(&rows);
+    Ok(reply_raw(&[("devices", &list), ("locks", &list)]))
 }
 
 async fn one_lock(s: &AppState, r: &SeamRequest) -> SeamResult<Lock> {

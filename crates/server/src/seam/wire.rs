@@ -157,6 +157,30 @@ pub fn reply(fields: Vec<(&str, Value)>) -> Response {
     r
 }
 
+/// A success whose values are JSON already: `{"<key>": <json>, …, "ok": true}`.
+pub fn reply_raw(fields: &[(&str, &str)]) -> Response {
+    let mut body = String::from("{");
+    for (k, v) in fields {
+        body.push_str(&serde_json::to_string(k).unwrap_or_default());
+        body.push(':');
+        body.push_str(v);
+        body.push(',');
+    }
+    body.push_str("\"ok\":true}");
+    let mut r = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&request_id()) {
+        r.headers_mut().insert("seam-request-id", v);
+    }
+    r
+}
+
 /// The caller behind a `seam_`-prefixed key (the SDKs refuse keys without it; the rest is a
 /// lockbridge key). Seam's 401 when it is missing or unknown.
 #[derive(Debug)]
