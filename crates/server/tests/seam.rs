@@ -235,6 +235,25 @@ both_backends!(locks_and_codes_through_seams_routes, |db: Db| async move {
         bad.body["error"]["validation_errors"]["device_id"]["_errors"][0],
         "Required"
     );
+    let short = t
+        .seam(
+            Method::POST,
+            "/access_codes/create",
+            json!({"device_id": front, "code": "12"}),
+        )
+        .await;
+    assert_eq!(seam_error(&short), (400, "invalid_input"), "{}", short.body);
+    assert!(short.body["error"]["validation_errors"]["code"]["_errors"][0].is_string());
+    let wrong = t
+        .http
+        .delete(format!("{}/seam/locks/list", t.url))
+        .bearer_auth(format!("seam_{}", t.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 405);
+    let wrong: Value = wrong.json().await.unwrap();
+    assert_eq!(wrong["error"]["type"], "method_not_allowed");
     let none = t
         .seam(
             Method::GET,

@@ -327,3 +327,128 @@ pub fn attempt(a: &ActionAttempt, result: Option<Value>) -> Value {
     }
     Value::Object(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockbridge_core::ids::{ConnectionId, LockId, OrgId};
+    use lockbridge_core::model::Capabilities;
+    use lockbridge_core::rules::CodeRules;
+
+    const VENDOR: lockbridge_core::model::Provider =
+        lockbridge_core::model::Provider::named(&lockbridge_core::model::VendorNames {
+            id: "tedee",
+            label: "Tedee",
+        });
+
+    fn lock() -> Lock {
+        Lock {
+            id: LockId::new(),
+            connection_id: ConnectionId::new(),
+            org_id: OrgId::new(),
+            provider: VENDOR,
+            provider_id: "41".into(),
+            name: "Office".into(),
+            online: true,
+            state: LockState::Unknown,
+            battery: Some(9),
+            gateway_id: None,
+            time_zone: None,
+            utc_offset_minutes: None,
+            capabilities: Capabilities {
+                access_codes: true,
+                ..Default::default()
+            },
+            code_rules: CodeRules::tedee(),
+            errors: vec![Notice::new("gateway_offline", "the bridge is offline", 0)],
+            warnings: vec![Notice::new("low_battery", "battery below 20 %", 0)],
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_lock_is_seams_device() {
+        let d = device(&lock());
+        assert_eq!(d["device_type"], "tedee_lock");
+        assert_eq!(d["properties"]["battery_level"], 0.09);
+        assert_eq!(d["properties"]["battery"]["status"], "critical");
+        assert!(
+            d["properties"].get("locked").is_none(),
+            "unknown state: left out"
+        );
+        assert_eq!(
+            d["properties"]["supported_code_lengths"],
+            json!([5, 6, 7, 8])
+        );
+        let kinds: Vec<&Value> = d["properties"]["code_constraints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["constraint_type"])
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "no_ascending_or_descending_sequence",
+                "at_least_three_unique_digits"
+            ]
+        );
+        assert_eq!(d["errors"][0]["error_code"], "hub_disconnected");
+        assert_eq!(
+            d["warnings"],
+            json!([]),
+            "low battery is battery.status in Seam"
+        );
+    }
+
+    #[test]
+    fn statuses_map_to_seams() {
+        let l = lock();
+        let now = 1_000_000;
+        let status_of = |status: CodeStatus, starts: Option<Millis>| {
+            let c = AccessCode {
+                status,
+                starts_at: starts,
+                ends_at: starts.map(|s| s + 1_000),
+                last_error: Some("refused".into()),
+                ..AccessCode::new(&l, "52917".into(), now)
+            };
+            let v = access_code(&c, &HashMap::new(), now);
+            let errors: Vec<String> = v["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["error_code"].as_str().unwrap().to_owned())
+                .collect();
+            let mutations: Vec<String> = v["pending_mutations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["mutation_code"].as_str().unwrap().to_owned())
+                .collect();
+            (v["status"].as_str().unwrap().to_owned(), errors, mutations)
+        };
+        let s = |x: &str| x.to_owned();
+        assert_eq!(status_of(CodeStatus::Set, None), (s("set"), vec![], vec![]));
+        assert_eq!(
+            status_of(CodeStatus::Set, Some(now + 5_000)),
+            (s("unset"), vec![], vec![])
+        );
+        assert_eq!(
+            status_of(CodeStatus::Scheduled, Some(now + 5_000)),
+            (s("unset"), vec![], vec![s("deferring_creation")])
+        );
+        assert_eq!(
+            status_of(CodeStatus::Setting, None),
+            (s("setting"), vec![], vec![s("creating")])
+        );
+        assert_eq!(
+            status_of(CodeStatus::Removing, None),
+            (s("removing"), vec![], vec![s("deleting")])
+        );
+        assert_eq!(
+            status_of(CodeStatus::Failed, None),
+            (s("unset"), vec![s("failed_to_set_on_device")], vec![])
+        );
+    }
+}
