@@ -14,41 +14,14 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::Statements;
 use std::time::{Duration, Instant};
 
 use lockbridge_app::engine;
-use lockbridge_server::Settings;
-use lockbridge_sim::ttlock::TtlockSim;
 use lockbridge_store::testing::{Backend, TestDb};
 use serde_json::{Value, json};
 use tracing_subscriber::layer::SubscriberExt;
-
-/// Counts the statements sqlx runs (one `sqlx::query` event each); with `BENCH_SHOW=1`, prints
-/// each one's summary.
-struct Statements(Arc<AtomicU64>, bool);
-
-struct Summary(String);
-
-impl tracing::field::Visit for Summary {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "db.statement" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
-    fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if e.metadata().target() == "sqlx::query" {
-            self.0.fetch_add(1, Ordering::Relaxed);
-            if self.1 {
-                let mut s = Summary(String::new());
-                e.record(&mut s);
-                println!("  sql: {}", s.0);
-            }
-        }
-    }
-}
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -60,59 +33,15 @@ async fn bench(backend: Backend, creates: usize, statements: &AtomicU64) {
         println!("{backend:?}: not reachable, skipped");
         return;
     };
-    let sim = TtlockSim::new(7);
-    let demo = sim.seed_demo();
-    sim.world().config.capacity = creates + 100;
-    let sim_server = sim.start_local().await.unwrap();
-    let mut settings = Settings {
-        worker_interval: Duration::from_secs(3600),
-        ..Settings::default()
-    };
-    settings
-        .base_urls
-        .insert(lockbridge_vendors::TTLOCK, sim_server.base_url());
-    let (app, url, key, stop) = common::serve_with_admin(&db, settings).await;
+    let svc = common::ttlock_service(&db, creates + 100).await;
+    let (app, url, key, lock) = (&svc.app, &svc.url, &svc.key, &svc.lock);
     let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: String, body: Value| {
         http.request(method, format!("{url}{path}"))
-            .bearer_auth(&key)
+            .bearer_auth(key)
             .json(&body)
             .send()
     };
-    let conn: Value = call(
-        reqwest::Method::POST,
-        "/v1/connections".into(),
-        json!({"provider": "ttlock", "credentials": {"client_id": demo.client_id,
-            "client_secret": demo.client_secret, "username": demo.username, "password": demo.password}}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let conn = conn["id"].as_str().unwrap().to_owned();
-    call(
-        reqwest::Method::POST,
-        format!("/v1/connections/{conn}/sync"),
-        json!({}),
-    )
-    .await
-    .unwrap();
-    let locks: Value = call(reqwest::Method::GET, "/v1/locks".into(), json!({}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let lock = locks["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == "Front door")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     // What a pass of the engine costs with nothing to do: subtracted from each create's count.
     let idle = statements.load(Ordering::Relaxed);
@@ -148,7 +77,7 @@ async fn bench(backend: Backend, creates: usize, statements: &AtomicU64) {
         pct(&latencies, 0.50),
         pct(&latencies, 0.99),
     );
-    stop.cancel();
+    svc.stop.cancel();
 }
 
 fn main() {

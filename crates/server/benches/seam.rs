@@ -12,8 +12,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use lockbridge_server::Settings;
-use lockbridge_sim::ttlock::TtlockSim;
 use lockbridge_store::testing::{Backend, TestDb};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -79,50 +77,13 @@ async fn bench(backend: Backend, calls: usize) {
         println!("{backend:?}: not reachable, skipped");
         return;
     };
-    let sim = TtlockSim::new(7);
-    let demo = sim.seed_demo();
-    sim.world().config.capacity = 2 * calls + 100;
-    let sim_server = sim.start_local().await.unwrap();
-    let mut settings = Settings {
-        worker_interval: Duration::from_secs(3600),
-        ..Settings::default()
-    };
-    settings
-        .base_urls
-        .insert(lockbridge_vendors::TTLOCK, sim_server.base_url());
-    let (_app, url, key, stop) = common::serve_with_admin(&db, settings).await;
+    let svc = common::ttlock_service(&db, 2 * calls + 100).await;
     let c = Client {
         http: reqwest::Client::new(),
-        url,
-        key,
+        url: svc.url.clone(),
+        key: svc.key.clone(),
     };
-    let (_, conn) = c
-        .call(
-            Method::POST,
-            "/v1/connections",
-            Some(json!({"provider": "ttlock", "credentials": {"client_id": demo.client_id,
-                "client_secret": demo.client_secret, "username": demo.username, "password": demo.password}})),
-            false,
-        )
-        .await;
-    let conn = conn["id"].as_str().unwrap().to_owned();
-    c.call(
-        Method::POST,
-        &format!("/v1/connections/{conn}/sync"),
-        Some(json!({})),
-        false,
-    )
-    .await;
-    let (_, locks) = c.call(Method::GET, "/v1/locks", None, false).await;
-    let lock = locks["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == "Front door")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let lock = svc.lock.clone();
     let (_, code) = c
         .call(
             Method::POST,
@@ -286,7 +247,7 @@ async fn bench(backend: Backend, calls: usize) {
         "  unlock       /v1 {a:.3} ms (vendor round trip + service), Seam unlock-and-wait {b:.3} ms: +{:.3} ms",
         b - a
     );
-    stop.cancel();
+    svc.stop.cancel();
 }
 
 fn main() {

@@ -209,3 +209,109 @@ pub async fn serve_with_admin(
         .unwrap();
     (app, url, key, stop)
 }
+
+/// Counts the statements sqlx runs (one `sqlx::query` event each); with `show`, prints each
+/// one's summary. Installed as a tracing layer at DEBUG.
+pub struct Statements(pub Arc<std::sync::atomic::AtomicU64>, pub bool);
+
+struct Summary(String);
+
+impl tracing::field::Visit for Summary {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "db.statement" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
+    fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if e.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if self.1 {
+                let mut s = Summary(String::new());
+                e.record(&mut s);
+                println!("  sql: {}", s.0);
+            }
+        }
+    }
+}
+
+/// The service and its TTLock simulator (the demo account, connected and synced): what the
+/// request benchmarks run against, and the `Front door` lock's id in lockbridge and in the
+/// simulator.
+pub struct TtlockService {
+    pub app: lockbridge_server::App,
+    pub url: String,
+    pub key: String,
+    pub stop: tokio_util::sync::CancellationToken,
+    pub sim: lockbridge_sim::ttlock::TtlockSim,
+    pub demo: lockbridge_sim::ttlock::DemoAccount,
+    pub sim_base: String,
+    pub lock: String,
+    pub sim_lock: String,
+    _server: lockbridge_sim::Running,
+}
+
+/// [`TtlockService`] on `db`, the simulator's locks holding `capacity` codes each.
+pub async fn ttlock_service(db: &TestDb, capacity: usize) -> TtlockService {
+    let sim = lockbridge_sim::ttlock::TtlockSim::new(7);
+    let demo = sim.seed_demo();
+    sim.world().config.capacity = capacity;
+    let server = sim.start_local().await.unwrap();
+    let sim_base = server.base_url();
+    let mut settings = lockbridge_server::Settings {
+        worker_interval: Duration::from_secs(3600),
+        ..lockbridge_server::Settings::default()
+    };
+    settings
+        .base_urls
+        .insert(lockbridge_vendors::TTLOCK, sim_base.clone());
+    let (app, url, key, stop) = serve_with_admin(db, settings).await;
+    let http = reqwest::Client::new();
+    let conn: serde_json::Value = http
+        .post(format!("{url}/v1/connections"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"provider": "ttlock", "credentials": {
+            "client_id": demo.client_id, "client_secret": demo.client_secret,
+            "username": demo.username, "password": demo.password}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let conn = conn["id"].as_str().unwrap();
+    http.post(format!("{url}/v1/connections/{conn}/sync"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let locks: serde_json::Value = http
+        .get(format!("{url}/v1/locks"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let front = locks["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "Front door")
+        .unwrap();
+    TtlockService {
+        app,
+        url,
+        key,
+        stop,
+        sim,
+        demo,
+        sim_base,
+        lock: front["id"].as_str().unwrap().to_owned(),
+        sim_lock: front["provider_id"].as_str().unwrap().to_owned(),
+        _server: server,
+    }
+}
