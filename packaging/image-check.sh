@@ -111,7 +111,7 @@ pkill -f "lockbridge demo" >/dev/null 2>&1 || true
 # instance answers its health only; both agree on the key.
 pg="${LOCKBRIDGE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
 db="lockbridge_compose_$$"
-psql -q "$pg" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+PGOPTIONS="-c client_min_messages=warning" psql -q "$pg" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 dropdb() { psql -q "$pg" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; }
 mkdir -p "$work/secrets" && openssl rand -hex 32 >"$work/secrets/master_key"
 chmod 0444 "$work/secrets/master_key"
