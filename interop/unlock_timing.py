@@ -6,7 +6,8 @@ each side, medians per round. A measurement for BENCHMARKS.md, not a check CI ru
     python3 interop/unlock_timing.py [--rounds 5] [--calls 50]   # starts `lockbridge demo --json`
 
 lockbridge is called with `http.client` on one kept-alive connection (what a service calling
-lockbridge would do); ttlockio opens a connection per request, as it always does.
+lockbridge would do), and again with a new connection per call; ttlockio opens a connection per
+request, as it always does.
 """
 
 import argparse
@@ -44,6 +45,15 @@ def main():
         conn = http.client.HTTPConnection(api.hostname, api.port)
         auth = {"Authorization": "Bearer " + demo["api_key"], "Content-Type": "application/json"}
 
+        def fresh(path):
+            # A new connection per call, as ttlockio makes them.
+            c = http.client.HTTPConnection(api.hostname, api.port)
+            c.request("POST", path, body="{}", headers=auth)
+            r = c.getresponse()
+            r.read()
+            c.close()
+            assert r.status == 200, r.status
+
         def through(method, path, body=None):
             conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=auth)
             r = conn.getresponse()
@@ -58,16 +68,22 @@ def main():
             through("POST", f"/v1/locks/{lock}/unlock", {})
         print(f"unlock, {args.rounds} rounds of {args.calls} calls each side, interleaved (medians):")
         for n in range(1, args.rounds + 1):
-            lb, py = [], []
+            lb, new, py = [], [], []
             for _ in range(args.calls):
                 t = time.perf_counter()
                 through("POST", f"/v1/locks/{lock}/unlock", {})
                 lb.append(time.perf_counter() - t)
                 t = time.perf_counter()
+                fresh(f"/v1/locks/{lock}/unlock")
+                new.append(time.perf_counter() - t)
+                t = time.perf_counter()
                 assert direct.unlock(sim_lock) is True
                 py.append(time.perf_counter() - t)
-            a, b = statistics.median(lb) * 1e6, statistics.median(py) * 1e6
-            print(f"  round {n}: through lockbridge {a:.0f} µs, ttlockio direct {b:.0f} µs: {a / b:.2f}×")
+            a, c, b = (statistics.median(x) * 1e6 for x in (lb, new, py))
+            print(
+                f"  round {n}: through lockbridge {a:.0f} µs ({a / b:.2f}×), with a new connection per call "
+                f"{c:.0f} µs ({c / b:.2f}×); ttlockio direct {b:.0f} µs"
+            )
     finally:
         demo_proc.terminate()
         demo_proc.wait()

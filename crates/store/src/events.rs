@@ -146,10 +146,56 @@ where
     q
 }
 
+/// `VALUES (…), (…)` of `events`, in [`COLUMNS`]' order.
+fn push_event_values<'a, DB>(q: &mut QueryBuilder<'a, DB>, events: &'a [Event])
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    q.push_values(events, |mut b, e| {
+        b.push_bind(e.id.to_string())
+            .push_bind(e.org_id.to_string())
+            .push_bind(e.kind.as_str())
+            .push_bind(e.occurred_at)
+            .push_bind(e.created_at)
+            .push_bind(e.connection_id.map(|v| v.to_string()))
+            .push_bind(e.lock_id.map(|v| v.to_string()))
+            .push_bind(e.access_code_id.map(|v| v.to_string()))
+            .push_bind(e.grant_id.clone())
+            .push_bind(e.data.to_string())
+            .push_bind(e.actor.kind.as_str())
+            .push_bind(e.actor.id.clone())
+            .push_bind(e.actor.name.clone());
+    });
+}
+
 impl Store {
     /// Writes `events`, and their first delivery attempts to the organisation's webhook
     /// endpoints, with the executor of the transaction that makes the change.
     pub(crate) async fn insert_events(&self, tx: &mut Tx, events: &[Event]) -> Result<()> {
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        // PostgreSQL: the events written and their organisation's endpoints read in one
+        // statement (a data-modifying WITH), one round trip less on every change with events.
+        if let crate::Db::Postgres(t) = &mut *tx
+            && events.len() <= 75
+        {
+            let mut q =
+                QueryBuilder::new(format!("WITH written AS (INSERT INTO events ({COLUMNS}) "));
+            push_event_values(&mut q, events);
+            q.push(") SELECT id, event_types, format FROM webhooks WHERE org_id = ")
+                .push_bind(first.org_id.to_string())
+                .push(" AND enabled = 1");
+            let endpoints = q
+                .build_query_as::<(String, String, String)>()
+                .fetch_all(&mut **t)
+                .await?;
+            return self.fan_out_to(tx, events, endpoints).await;
+        }
         self.insert_event_rows(tx, events).await?;
         self.fan_out(tx, events).await
     }
@@ -160,21 +206,7 @@ impl Store {
         for chunk in events.chunks(75) {
             on!(&mut *tx, t => {
                 let mut q = QueryBuilder::new(format!("INSERT INTO events ({COLUMNS}) "));
-                q.push_values(chunk, |mut b, e| {
-                    b.push_bind(e.id.to_string())
-                        .push_bind(e.org_id.to_string())
-                        .push_bind(e.kind.as_str())
-                        .push_bind(e.occurred_at)
-                        .push_bind(e.created_at)
-                        .push_bind(e.connection_id.map(|v| v.to_string()))
-                        .push_bind(e.lock_id.map(|v| v.to_string()))
-                        .push_bind(e.access_code_id.map(|v| v.to_string()))
-                        .push_bind(e.grant_id.clone())
-                        .push_bind(e.data.to_string())
-                        .push_bind(e.actor.kind.as_str())
-                        .push_bind(e.actor.id.clone())
-                        .push_bind(e.actor.name.clone());
-                });
+                push_event_values(&mut q, chunk);
                 q.build().execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }

@@ -264,6 +264,17 @@ impl Store {
         .bind(first.org_id.to_string())
         .fetch_all(&mut **t)
         .await)?;
+        self.fan_out_to(tx, events, rows).await
+    }
+
+    /// The first attempts of `events` to those of `rows` (an organisation's enabled endpoints:
+    /// id, event types, format) that take their type.
+    pub(crate) async fn fan_out_to(
+        &self,
+        tx: &mut Tx,
+        events: &[Event],
+        rows: Vec<(String, String, String)>,
+    ) -> Result<()> {
         let endpoints: Vec<(String, Vec<String>, bool)> = rows
             .into_iter()
             .map(|(id, types, format)| {
