@@ -12,16 +12,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::Statements;
 use std::time::{Duration, Instant};
 
 use lockbridge_app::engine;
 use lockbridge_store::testing::{Backend, TestDb};
 use serde_json::{Value, json};
-use tracing_subscriber::layer::SubscriberExt;
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -83,14 +80,7 @@ async fn bench(backend: Backend, creates: usize, statements: &AtomicU64) {
 fn main() {
     // The vendors\' names parse from here on (rows read back name them).
     lockbridge_vendors::register();
-    let statements = Arc::new(AtomicU64::new(0));
-    let subscriber = tracing_subscriber::registry()
-        .with(Statements(
-            statements.clone(),
-            std::env::var("BENCH_SHOW").is_ok(),
-        ))
-        .with(tracing_subscriber::filter::LevelFilter::DEBUG);
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let statements = common::count_statements();
     let creates = std::env::var("BENCH_CREATES")
         .ok()
         .and_then(|v| v.parse().ok())

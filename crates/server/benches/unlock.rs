@@ -10,15 +10,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::Statements;
 use lockbridge_store::testing::{Backend, TestDb};
 use lockbridge_ttlock::{Config, ExposeSecret, TtlockClient};
 use serde_json::{Value, json};
-use tracing_subscriber::layer::SubscriberExt;
 
 const ROUNDS: usize = 5;
 
@@ -122,14 +119,7 @@ async fn bench(backend: Backend, calls: usize, statements: &AtomicU64) {
 
 fn main() {
     lockbridge_vendors::register();
-    let statements = Arc::new(AtomicU64::new(0));
-    let subscriber = tracing_subscriber::registry()
-        .with(Statements(
-            statements.clone(),
-            std::env::var("BENCH_SHOW").is_ok(),
-        ))
-        .with(tracing_subscriber::filter::LevelFilter::DEBUG);
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let statements = common::count_statements();
     let calls = common::knob("BENCH_CALLS", 50usize);
     let backend = std::env::var("BENCH_BACKEND").unwrap_or_default();
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -211,8 +211,23 @@ pub async fn serve_with_admin(
 }
 
 /// Counts the statements sqlx runs (one `sqlx::query` event each); with `show`, prints each
-/// one's summary. Installed as a tracing layer at DEBUG.
+/// one's summary. Installed as a tracing layer at DEBUG by [`count_statements`].
 pub struct Statements(pub Arc<std::sync::atomic::AtomicU64>, pub bool);
+
+/// Installs [`Statements`] for the whole process (`BENCH_SHOW=1` prints each statement);
+/// answers the counter.
+pub fn count_statements() -> Arc<std::sync::atomic::AtomicU64> {
+    use tracing_subscriber::layer::SubscriberExt;
+    let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(Statements(
+            statements.clone(),
+            std::env::var("BENCH_SHOW").is_ok(),
+        ))
+        .with(tracing_subscriber::filter::LevelFilter::DEBUG);
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    statements
+}
 
 struct Summary(String);
 
