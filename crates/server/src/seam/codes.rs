@@ -25,8 +25,6 @@ use crate::state::AppState;
 
 /// Seam's default page of access codes (a plain `.list()` expects them all).
 const CODES_PAGE: u32 = 55_000;
-/// Seam's default page of unmanaged codes.
-const UNMANAGED_PAGE: u32 = 300_000;
 
 /// The lock `device_id` names: from the lock list in memory (the `/v1` routes the Seam ones
 /// call read it fresh where they act on it), else from the store.
@@ -47,7 +45,7 @@ pub(crate) async fn lock_of(s: &AppState, caller: &Caller, p: &Params) -> SeamRe
 
 /// The code `access_code_id` names, or the one holding `code` on `device_id`; `managed` says
 /// which kind the route serves. A removed code no longer exists.
-async fn code_of(
+pub(crate) async fn code_of(
     s: &AppState,
     caller: &Caller,
     p: &Params,
@@ -118,7 +116,7 @@ async fn grant_of_key(s: &AppState, caller: &Caller, key: &str) -> SeamResult<Op
     })
 }
 
-fn policy(p: &Params) -> SeamResult<Option<ExternalPolicy>> {
+pub(crate) fn policy(p: &Params) -> SeamResult<Option<ExternalPolicy>> {
     let allowed = match p.bool("is_external_modification_allowed")? {
         Some(b) => Some(b),
         None => p.bool("allow_external_modification")?,
@@ -408,7 +406,7 @@ pub async fn get(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Respon
 
 /// The live codes of `device_id` (managed or found, as `managed` says) after the cursor, or
 /// those of `access_code_ids`.
-async fn codes_listed(
+pub(crate) async fn codes_listed(
     s: &AppState,
     caller: &Caller,
     p: &Params,
@@ -511,7 +509,11 @@ pub async fn update(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Res
 
 /// `access_codes.delete` (and `unmanaged.delete`): `/v1`'s revocation, idempotent as the SDKs
 /// retry a DELETE (a code already deleted answers a finished attempt).
-async fn delete_code(s: AppState, r: SeamRequest, managed: bool) -> SeamResult<Response> {
+pub(crate) async fn delete_code(
+    s: AppState,
+    r: SeamRequest,
+    managed: bool,
+) -> SeamResult<Response> {
     let (caller, p) = (r.caller.0, r.params);
     let id = match p.id::<AccessCodeId>("access_code_id")? {
         Some(id) => id,
@@ -535,54 +537,6 @@ pub async fn generate_code(State(s): State<AppState>, r: SeamRequest) -> SeamRes
         "generated_code",
         json!({"device_id": lock.id.to_string(), "code": code}),
     )]))
-}
-
-pub async fn unmanaged_list(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Response> {
-    let (caller, p) = (r.caller.0, r.params);
-    p.required("device_id")?;
-    let page = Paging::read(&p, UNMANAGED_PAGE)?;
-    let rows = codes_listed(&s, &caller, &p, false, &page).await?;
-    let (rows, pagination) = page.page(rows, |c| c.id.to_string());
-    let codes: Vec<Value> = rows.iter().map(views::unmanaged).collect();
-    Ok(reply(vec![
-        ("access_codes", json!(codes)),
-        ("pagination", pagination),
-    ]))
-}
-
-pub async fn unmanaged_get(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Response> {
-    let c = code_of(&s, &r.caller.0, &r.params, false).await?;
-    Ok(reply(vec![("access_code", views::unmanaged(&c))]))
-}
-
-/// `unmanaged.convert_to_managed`: `/v1`'s manage, then the caller's answer to outside changes.
-pub async fn convert(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Response> {
-    let (caller, p) = (r.caller.0, r.params);
-    let c = code_of(&s, &caller, &p, false).await?;
-    let _ = code_changes::manage(State(s.clone()), caller.clone(), Path(c.id.to_string())).await?;
-    if let Some(policy) = policy(&p)? {
-        let change = code_changes::Change {
-            name: None,
-            code: None,
-            starts_at: None,
-            ends_at: None,
-            on_external_change: Some(policy),
-            schedule: None,
-            scheduling: None,
-        };
-        let _ = code_changes::update(
-            State(s.clone()),
-            caller,
-            Path(c.id.to_string()),
-            crate::extract::Body(change),
-        )
-        .await?;
-    }
-    Ok(reply(vec![]))
-}
-
-pub async fn unmanaged_delete(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Response> {
-    delete_code(s, r, false).await
 }
 
 /// A finished code attempt's `result`: the code as it now stands (nothing for a delete).

@@ -7,6 +7,7 @@
 mod attempts;
 mod codes;
 mod resources;
+mod unmanaged;
 mod views;
 pub mod wire;
 
@@ -56,29 +57,19 @@ pub fn router() -> Router<AppState> {
         M::GET,
         codes::generate_code,
     );
-    let r = route(
-        r,
-        "/access_codes/unmanaged/list",
-        M::GET,
-        codes::unmanaged_list,
-    );
-    let r = route(
-        r,
-        "/access_codes/unmanaged/get",
-        M::GET,
-        codes::unmanaged_get,
-    );
+    let r = route(r, "/access_codes/unmanaged/list", M::GET, unmanaged::list);
+    let r = route(r, "/access_codes/unmanaged/get", M::GET, unmanaged::get);
     let r = route(
         r,
         "/access_codes/unmanaged/convert_to_managed",
         M::PATCH,
-        codes::convert,
+        unmanaged::convert,
     );
     let r = route(
         r,
         "/access_codes/unmanaged/delete",
         M::DELETE,
-        codes::unmanaged_delete,
+        unmanaged::delete,
     );
     let r = route(
         r,

@@ -1,6 +1,7 @@
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 pub mod contract;
+pub mod seam;
 
 use std::time::Duration;
 
