@@ -120,6 +120,25 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Logs what the client is not told: a vendor's own words, a server-side cause.
+    pub fn log(&self, request_id: &str) {
+        match self {
+            ApiError::App(AppError::Provider(e)) => tracing::warn!(
+                request_id = %request_id,
+                provider = %e.provider,
+                provider_code = e.code.as_deref().unwrap_or("-"),
+                error = %error_chain(e),
+                "vendor call failed"
+            ),
+            ApiError::App(AppError::Store(err)) if self.status_code().0.is_server_error() => {
+                tracing::error!(request_id = %request_id, error = %error_chain(err), "internal error")
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The HTTP status of each application error.
 fn app_status(e: &AppError) -> StatusCode {
     match e {
@@ -166,28 +185,17 @@ impl IntoResponse for ApiError {
             provider_code: None,
             request_id: id.clone(),
         };
+        self.log(&id);
         match &self {
             ApiError::App(AppError::Validation { field, message }) => {
                 error.field = Some(field.clone());
                 error.message = format!("{field}: {message}");
             }
             ApiError::App(AppError::Provider(e)) => {
-                // The vendor's own words go to the log; the client gets a fixed message for
-                // the kind of failure and the vendor's code.
-                tracing::warn!(
-                    request_id = %id,
-                    provider = %e.provider,
-                    provider_code = e.code.as_deref().unwrap_or("-"),
-                    error = %error_chain(e),
-                    "vendor call failed"
-                );
+                // The client gets a fixed message for the kind of failure and the vendor's code.
                 error.provider = Some(e.provider);
                 error.provider_code = e.code.clone();
                 error.field = e.field.map(str::to_owned);
-            }
-            ApiError::App(AppError::Store(err)) if status.is_server_error() => {
-                // The cause is logged, never sent.
-                tracing::error!(request_id = %id, error = %error_chain(err), "internal error");
             }
             _ => {}
         }

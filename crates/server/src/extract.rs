@@ -258,27 +258,35 @@ where
             state.http.auth_failed();
             ApiError::Unauthorized
         };
-        let header =
-            single_header(&parts.headers, header::AUTHORIZATION.as_str())?.ok_or_else(refused)?;
-        // The scheme is case-insensitive (RFC 9110 §11.1).
-        let secret = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, secret)| secret.trim())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(refused)?;
-        let key = state
-            .keys
-            .lookup(&state.store, secret, state.now())
-            .await?
-            .ok_or_else(refused)?;
-        Ok(Caller {
+        let secret = bearer(&parts.headers)?.ok_or_else(refused)?;
+        Caller::of_key(&state, secret).await?.ok_or_else(refused)
+    }
+}
+
+/// The secret of an `Authorization: Bearer <secret>` header, if there is one (the scheme is
+/// case-insensitive, RFC 9110 §11.1); two such headers are a 400.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+    Ok(
+        single_header(headers, header::AUTHORIZATION.as_str())?.and_then(|h| {
+            h.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, secret)| secret.trim())
+                .filter(|s| !s.is_empty())
+        }),
+    )
+}
+
+impl Caller {
+    /// The caller holding the API key `secret`, if it is one.
+    pub async fn of_key(state: &AppState, secret: &str) -> Result<Option<Caller>, ApiError> {
+        let key = state.keys.lookup(&state.store, secret, state.now()).await?;
+        Ok(key.map(|key| Caller {
             org: key.org_id,
             role: key.role,
             key: key.id,
             name: key.name.as_str().into(),
             console: false,
-        })
+        }))
     }
 }
 

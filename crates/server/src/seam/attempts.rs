@@ -94,12 +94,16 @@ async fn settled(s: &AppState, caller: &Caller, mut a: ActionAttempt) -> SeamRes
     {
         let code = s.store.get_access_code(caller.org, id).await?;
         if let Some(done) = resolved(a.action_type, code.as_ref()) {
-            s.store.finish_action_attempt(a.id, &done, s.now()).await?;
-            a = s
-                .store
-                .get_action_attempt(caller.org, a.id)
-                .await?
-                .unwrap_or(a);
+            // Another reader may have ended it first: only then is it read again.
+            if s.store.finish_action_attempt(a.id, &done, s.now()).await? {
+                a.status = done;
+            } else {
+                a = s
+                    .store
+                    .get_action_attempt(caller.org, a.id)
+                    .await?
+                    .unwrap_or(a);
+            }
         }
     }
     let result = match a.status {

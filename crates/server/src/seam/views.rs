@@ -204,7 +204,7 @@ pub fn access_code(c: &AccessCode, keys: &HashMap<GrantId, String>, now: Millis)
     for e in errors.iter_mut() {
         e["is_access_code_error"] = json!(true);
     }
-    if c.status == CodeStatus::Failed && !c.errors.iter().any(|n| n.code == "failed_to_set") {
+    if c.status == CodeStatus::Failed {
         errors.push(json!({
             "error_code": "failed_to_set_on_device",
             "message": c.last_error.clone().unwrap_or_else(|| "the lock refused the code".into()),

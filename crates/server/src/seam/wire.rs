@@ -12,7 +12,7 @@ use lockbridge_core::time::Millis;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, request_id};
-use crate::extract::{Caller, single_header};
+use crate::extract::Caller;
 use crate::state::AppState;
 
 /// A failure as Seam's SDKs read it.
@@ -118,8 +118,7 @@ impl IntoResponse for SeamError {
                 // The /v1 answer logs a vendor's or the store's cause; keep that, and its status.
                 let (status, code) = e.status_code();
                 let message = e.public_message();
-                // Rendered once as /v1 would, for its log lines (a vendor's words, a cause).
-                let _ = e.into_response();
+                e.log(&request_id());
                 let mut r = reply_error(status, json!({"type": code, "message": message}));
                 if let Some(s) = headers
                     && let Ok(v) = HeaderValue::from_str(&s.to_string())
@@ -226,25 +225,12 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, SeamError> {
         let s = AppState::from_ref(state);
-        let header = single_header(req.headers(), header::AUTHORIZATION.as_str())?
-            .ok_or_else(|| unauthorized("No Authorization header"))?;
-        let secret = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, secret)| secret.trim())
-            .filter(|k| !k.is_empty())
+        let secret = crate::extract::bearer(req.headers())?
             .ok_or_else(|| unauthorized("No Authorization header"))?;
         let secret = secret.strip_prefix("seam_").unwrap_or(secret);
-        let Some(key) = s.keys.lookup(&s.store, secret, s.now()).await? else {
+        let Some(caller) = Caller::of_key(&s, secret).await? else {
             s.http.auth_failed();
             return Err(unauthorized("API Key not found"));
-        };
-        let caller = Caller {
-            org: key.org_id,
-            role: key.role,
-            key: key.id,
-            name: key.name.as_str().into(),
-            console: false,
         };
         let mut map = query_params(req.uri().query().unwrap_or_default())?;
         if !matches!(*req.method(), Method::GET | Method::DELETE | Method::HEAD) {
