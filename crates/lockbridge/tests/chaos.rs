@@ -417,19 +417,28 @@ async fn three_instances_survive_faults_and_kills() {
         );
     }
 
-    // Tokens: each renewed once per expiry, and no instance took a new one of its own.
-    let (tt_refreshes, tt_reused) = {
+    // Tokens: each renewed once per expiry, and no instance took a new one of its own. An
+    // instance killed inside a renewal's round trip takes the new pair with it, and the next
+    // renewal (TTLock) or grant (Tuya) is then the only way on: the simulators tell those
+    // apart, as the new pair was never presented by anyone.
+    let (tt_refreshes, tt_reused, tt_lost) = {
         let w = ttlock.world();
         let n = |k: &str| w.calls.get(k).copied().unwrap_or(0);
         (
             n("/oauth2/token#refresh_token"),
             n("/oauth2/token#refresh_token reused"),
+            n("/oauth2/token#refresh_token reused after a lost answer"),
         )
     };
-    let (ty_refreshes, ty_grants) = {
+    let (ty_refreshes, ty_grants, ty_regrants, ty_replaced) = {
         let w = tuya.world();
         let n = |k: &str| w.calls.get(k).copied().unwrap_or(0);
-        (n("token refreshes"), n("token grants"))
+        (
+            n("token refreshes"),
+            n("token grants"),
+            n("token grants after a lost renewal"),
+            n("token refreshes of a replaced pair"),
+        )
     };
     assert!(
         tt_refreshes >= 1 && ty_refreshes >= 1,
@@ -437,7 +446,12 @@ async fn three_instances_survive_faults_and_kills() {
     );
     assert_eq!(tt_reused, 0, "a TTLock token renewed twice");
     assert_eq!(
-        ty_grants, tuya_grants,
+        ty_replaced, 0,
+        "a Tuya pair renewed after its renewal was stored"
+    );
+    assert_eq!(
+        ty_grants - ty_regrants,
+        tuya_grants,
         "an instance took a new Tuya token instead of the stored one"
     );
     let tedee_429: u32 = tedee.world().throttled.values().sum();
@@ -446,7 +460,7 @@ async fn three_instances_survive_faults_and_kills() {
     assert_eq!(client.busy_answers, 0, "busy answers reached the client");
     assert_eq!(client.server_errors, [], "5xx answers reached the client");
     println!(
-        "chaos: {INSTANCES} instances, {} SIGKILLs, {created} codes created, {updated} changed, {deleted} deleted on {} locks under 20 % vendor faults; settled {:.1} s after the faults stopped; token renewals TTLock {tt_refreshes} (0 twice), Tuya {ty_refreshes} (0 new grants); Tedee 429s 0 of {tedee_requests} requests; busy answers 0; {:.0} s in all",
+        "chaos: {INSTANCES} instances, {} SIGKILLs, {created} codes created, {updated} changed, {deleted} deleted on {} locks under 20 % vendor faults; settled {:.1} s after the faults stopped; token renewals TTLock {tt_refreshes} (0 twice, {tt_lost} after a lost answer), Tuya {ty_refreshes} (0 new grants, {ty_regrants} after a lost answer); Tedee 429s 0 of {tedee_requests} requests; busy answers 0; {:.0} s in all",
         fleet.kills,
         locks.len(),
         settled_in.as_secs_f64(),

@@ -57,6 +57,39 @@ async fn refresh_grant_rotates_and_has_no_uid() {
     assert_ne!(body["refresh_token"], first["refresh_token"]);
     assert_eq!(f.sim.world().calls["/oauth2/token#refresh_token"], 1);
 
+    // The same refresh token again (the lenient reading: it still works). While the token of
+    // its first renewal was never presented, that answer never reached a holder; once it is in
+    // use, renewing from the old one is a second renewal, counted so.
+    let again = [
+        ("client_id", f.demo.client_id.as_str()),
+        ("client_secret", f.demo.client_secret.as_str()),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh),
+    ];
+    assert!(f.post("/oauth2/token", &again).await["access_token"].is_string());
+    let calls = |k: &str| f.sim.world().calls.get(k).copied().unwrap_or(0);
+    assert_eq!(
+        calls("/oauth2/token#refresh_token reused after a lost answer"),
+        1
+    );
+    assert_eq!(calls("/oauth2/token#refresh_token reused"), 0);
+    let used = body["access_token"].as_str().unwrap();
+    let list = f
+        .post(
+            "/v3/lock/list",
+            &[
+                ("clientId", &f.demo.client_id),
+                ("accessToken", used),
+                ("pageNo", "1"),
+                ("pageSize", "20"),
+                ("date", &now_ms().to_string()),
+            ],
+        )
+        .await;
+    assert!(list["list"].is_array(), "{list}");
+    assert!(f.post("/oauth2/token", &again).await["access_token"].is_string());
+    assert_eq!(calls("/oauth2/token#refresh_token reused"), 1);
+
     let bad = f
         .post(
             "/oauth2/token",

@@ -336,6 +336,7 @@ async fn one_token_renewal_for_many_callers_and_1010_retried() {
 async fn a_token_superseded_elsewhere_is_replaced_and_the_call_repeated() {
     let (sim, _server, demo, tuya) = setup().await;
     tuya.connect().await.unwrap();
+    let stale = tuya.tokens().unwrap();
     // Another holder of the same pair (a second instance, the token worker) refreshes it:
     // Tuya invalidates the old access and refresh tokens at once.
     let other = TuyaClient::new(tuya.config().clone());
@@ -351,9 +352,25 @@ async fn a_token_superseded_elsewhere_is_replaced_and_the_call_repeated() {
         tuya.tokens().unwrap().access_token.expose_secret(),
         rotated.access_token.expose_secret()
     );
+    // The simulator saw the replacing pair unused when the old one came back: a renewal whose
+    // answer had not reached its holder, and the grant after it the way back.
+    assert_eq!(
+        calls(&sim, "token refreshes refused after a lost answer"),
+        1
+    );
+    assert_eq!(calls(&sim, "token grants after a lost renewal"), 1);
     // Both holders work with the one live pair.
     other.device(&demo.lock_ids[0]).await.unwrap();
     assert_eq!(calls(&sim, "token refreshes"), 1);
+
+    // The old pair once more, now that its replacement is in use: that is a holder renewing
+    // from a pair it should have known was replaced, and counted so.
+    let late = TuyaClient::new(tuya.config().clone());
+    late.restore(stale);
+    late.device(&demo.lock_ids[0]).await.unwrap();
+    assert_eq!(calls(&sim, "token refreshes of a replaced pair"), 1);
+    assert_eq!(calls(&sim, "token grants after a lost renewal"), 1);
+    assert_eq!(calls(&sim, "token grants"), 3);
 }
 
 /// Sends one raw signed request (the client's signing, but `t` and nonce chosen here).

@@ -46,15 +46,32 @@ pub fn token(w: &mut World, p: &Params) -> Result<Value, ApiErr> {
                 return Err(ApiErr::code(10011));
             }
             let reused = std::mem::replace(&mut stored.used, true);
-            let uid = stored.uid;
+            let (uid, successor) = (stored.uid, stored.successor.clone());
             if reused {
-                // Counted so that tests see a token renewed twice (by two callers at once).
-                w.count_call("/oauth2/token#refresh_token reused");
+                // Counted so that tests see a token renewed twice. When the first renewal's
+                // token was never presented, its answer never reached a holder (the caller
+                // died or the answer was lost): renewing again is the only way on, and is
+                // counted apart.
+                let lost = successor
+                    .and_then(|a| w.tokens.get(&a))
+                    .is_some_and(|t| !t.used);
+                w.count_call(if lost {
+                    "/oauth2/token#refresh_token reused after a lost answer"
+                } else {
+                    "/oauth2/token#refresh_token reused"
+                });
             }
             // Whether a refresh retires the previous tokens is unconfirmed; the fake keeps them
             // working (the lenient reading), so a client that stores every new pair is right
             // either way.
-            Ok(issue(w, uid, client_id, false))
+            let body = issue(w, uid, client_id, false);
+            if !reused {
+                let access = body["access_token"].as_str().map(str::to_owned);
+                if let Some(stored) = w.refresh_tokens.get_mut(given) {
+                    stored.successor = access;
+                }
+            }
+            Ok(body)
         }
         _ => Err(ApiErr::code(10010)),
     }
@@ -71,6 +88,7 @@ fn issue(w: &mut World, uid: i64, client_id: String, with_uid: bool) -> Value {
             uid,
             client_id: client_id.clone(),
             expires_at_ms,
+            used: false,
         },
     );
     w.refresh_tokens.insert(
@@ -79,6 +97,7 @@ fn issue(w: &mut World, uid: i64, client_id: String, with_uid: bool) -> Value {
             uid,
             client_id,
             used: false,
+            successor: None,
         },
     );
     let mut body = json!({
@@ -97,21 +116,23 @@ fn issue(w: &mut World, uid: i64, client_id: String, with_uid: bool) -> Value {
 }
 
 /// The common `/v3` checks, in the order the notes suggest: client id, token, date.
-pub fn authenticate(w: &World, p: &Params) -> Result<i64, ApiErr> {
+pub fn authenticate(w: &mut World, p: &Params) -> Result<i64, ApiErr> {
     let client_id = p
         .either("clientId", "client_id")
         .ok_or(ApiErr::code(10000))?;
     if !w.apps.contains_key(client_id) {
         return Err(ApiErr::code(10000));
     }
+    let now = w.now_ms();
     let token = p.str("accessToken").ok_or(ApiErr::code(10003))?;
-    let token = w.tokens.get(token).ok_or(ApiErr::code(10003))?;
+    let token = w.tokens.get_mut(token).ok_or(ApiErr::code(10003))?;
     if token.client_id != client_id {
         return Err(ApiErr::code(10003));
     }
-    if w.now_ms() >= token.expires_at_ms {
+    if now >= token.expires_at_ms {
         return Err(ApiErr::code(10004));
     }
+    token.used = true;
     // `date` is checked against the wall clock, not the simulated one: a caller cannot know
     // how far a test moved the fake's clock, while the real cloud and its callers share time.
     let date = p.int("date").map_err(|_| ApiErr::code(80000))?;

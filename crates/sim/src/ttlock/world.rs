@@ -55,6 +55,8 @@ pub struct AccessToken {
     pub uid: i64,
     pub client_id: String,
     pub expires_at_ms: i64,
+    /// Presented on a `/v3` call at least once: its holder has it.
+    pub used: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +65,8 @@ pub struct RefreshToken {
     pub client_id: String,
     /// Renewed with once already.
     pub used: bool,
+    /// The access token its first renewal issued.
+    pub successor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -130,22 +130,61 @@ pub(super) fn token(
                 None => w.issue_token(client).0,
             };
             *w.calls.entry("token grants".into()).or_default() += 1;
+            // A grant that follows a renewal refused for a lost answer is the way back, and
+            // counted apart from one taken while the project's pair was in a holder's hands.
+            if let Some(n) = w.lost_renewals.get_mut(client).filter(|n| **n > 0) {
+                *n -= 1;
+                *w.calls
+                    .entry("token grants after a lost renewal".into())
+                    .or_default() += 1;
+            }
             Ok(token_result(w, &access))
         }
         ["token", refresh] => {
             let Some(old) = w.refresh.remove(*refresh) else {
+                note_superseded_refresh(w, client, refresh);
                 return Err(refuse(1012, "token status is invalid"));
             };
             if w.tokens.get(&old).is_none_or(|t| t.client_id != client) {
                 return Err(refuse(1012, "token status is invalid"));
             }
+            let (access, _) = w.issue_token(client);
             if let Some(t) = w.tokens.get_mut(&old) {
                 t.superseded = true;
+                t.successor = Some(access.clone());
             }
-            let (access, _) = w.issue_token(client);
             *w.calls.entry("token refreshes".into()).or_default() += 1;
             Ok(token_result(w, &access))
         }
         _ => Err(refuse(1108, "uri path invalid")),
+    }
+}
+
+/// A refresh token presented again after its renewal: when the pair that renewal issued was
+/// never used, its answer never reached a holder (the caller stopped, or the answer was lost),
+/// and the refusal is counted as such; otherwise a caller renewed from a pair it should have
+/// known was replaced.
+fn note_superseded_refresh(w: &mut World, client: &str, refresh: &str) {
+    let Some(replaced) = w
+        .tokens
+        .values()
+        .find(|t| t.client_id == client && t.superseded && t.refresh_token == refresh)
+    else {
+        return;
+    };
+    let lost = replaced
+        .successor
+        .as_ref()
+        .and_then(|a| w.tokens.get(a))
+        .is_some_and(|t| !t.used);
+    if lost {
+        *w.lost_renewals.entry(client.to_owned()).or_default() += 1;
+        *w.calls
+            .entry("token refreshes refused after a lost answer".into())
+            .or_default() += 1;
+    } else {
+        *w.calls
+            .entry("token refreshes of a replaced pair".into())
+            .or_default() += 1;
     }
 }

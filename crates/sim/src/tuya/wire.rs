@@ -100,13 +100,16 @@ pub(crate) async fn api(
     }
     let access = header(&headers, "access_token").to_owned();
     let now = w.now_ms();
-    let checked = match w.tokens.get(&access) {
+    let checked = match w.tokens.get_mut(&access) {
         _ if access.is_empty() => Err(refuse(1002, "access_token is null")),
         None => Err(refuse(1011, "token invalid")),
         Some(t) if t.client_id != client => Err(refuse(1011, "token invalid")),
         Some(t) if t.superseded => Err(refuse(1012, "token status is invalid")),
         Some(t) if t.expires_at_ms <= now => Err(refuse(1010, "token is expired")),
-        Some(_) => Ok(()),
+        Some(t) => {
+            t.used = true;
+            Ok(())
+        }
     };
     let answer =
         checked.and_then(|()| business(&mut w, &client, &method, version, rest, &query, &body));

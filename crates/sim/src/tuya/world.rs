@@ -47,6 +47,10 @@ pub struct Token {
     pub expires_at_ms: i64,
     /// Replaced by a refresh (1012 from then on).
     pub superseded: bool,
+    /// Accepted on a business call at least once: its holder has it.
+    pub used: bool,
+    /// The access token of the pair that replaced it.
+    pub successor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -167,6 +171,10 @@ pub struct World {
     /// Refresh token → the access token it renews (one use).
     #[serde(skip)]
     pub refresh: HashMap<String, String>,
+    /// Per project, the renewals refused because their pair's replacement never reached a
+    /// holder (its answer was lost): each lets one grant follow as the way back.
+    #[serde(skip)]
+    pub lost_renewals: HashMap<String, u32>,
     #[serde(skip)]
     pub tickets: HashMap<String, Ticket>,
     /// `client_id:nonce:sign` of signed requests seen, with their `t` (replays are refused;
@@ -192,6 +200,7 @@ impl World {
             projects: BTreeMap::new(),
             tokens: HashMap::new(),
             refresh: HashMap::new(),
+            lost_renewals: HashMap::new(),
             tickets: HashMap::new(),
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
@@ -283,6 +292,8 @@ impl World {
             refresh_token: self.rng.hex(32),
             expires_at_ms: self.now_ms() + self.config.token_ttl_s * 1000,
             superseded: false,
+            used: false,
+            successor: None,
         };
         self.refresh
             .insert(token.refresh_token.clone(), access.clone());
