@@ -111,7 +111,7 @@ impl LockCache {
             let done = page.len() < 1000;
             after = page.last().map(|l| l.id);
             all.extend(page.into_iter().map(|lock| {
-                let json = serde_json::to_string(&lock)
+                let json = serde_json::to_string(&lockbridge_api::Lock::from(&lock))
                     .unwrap_or_default()
                     .into_boxed_str();
                 CachedLock {

@@ -146,8 +146,8 @@ impl Credentials {
     /// What responses show: plain fields as they are, secrets as `••••` and at most their last
     /// four characters (none for values shorter than 12), tokens not at all.
     /// `fields` are the vendor's ([`crate::Vendor::credential_fields`]).
-    pub fn masked(&self, fields: &[Field]) -> Value {
-        let mut out = Map::new();
+    pub fn masked(&self, fields: &[Field]) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
         for field in fields {
             let (stored, hashed) = match field.name {
                 "password" => (self.get("password_md5"), true),
@@ -160,10 +160,10 @@ impl Credentials {
                     (true, false) => mask(v),
                     (false, _) => v.to_owned(),
                 };
-                out.insert(field.name.to_owned(), Value::String(shown));
+                out.insert(field.name.to_owned(), shown);
             }
         }
-        Value::Object(out)
+        out
     }
 }
 
@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(m["client_id"], "0123456789abcdef");
         assert_eq!(m["client_secret"], "••••WXYZ");
         assert_eq!(m["password"], "••••", "nothing of the hash is shown");
-        assert!(m.get("access_token").is_none());
+        assert!(!m.contains_key("access_token"));
         assert_eq!(mask("short"), "••••");
 
         let mut update = Credentials::new();

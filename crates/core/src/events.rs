@@ -8,7 +8,7 @@ use crate::ids::{AccessCodeId, ConnectionId, EventId, LockId, OrgId};
 use crate::time::Millis;
 
 /// The stable event type names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum EventType {
     #[serde(rename = "access_code.set")]
     CodeSet,
@@ -205,18 +205,12 @@ impl Default for Actor {
 }
 
 /// An event, as stored and listed.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Event {
     pub id: EventId,
-    #[serde(skip)]
     pub org_id: OrgId,
-    #[serde(rename = "type")]
     pub kind: EventType,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub occurred_at: Millis,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
     pub connection_id: Option<ConnectionId>,
     pub lock_id: Option<LockId>,
@@ -224,7 +218,6 @@ pub struct Event {
     /// The grant the code belongs to, when it does.
     pub grant_id: Option<String>,
     /// The vendor record this event was read from (unique per lock), for ingested events.
-    #[serde(skip)]
     pub source_key: Option<String>,
     /// Who caused it.
     pub actor: Actor,

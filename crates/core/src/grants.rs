@@ -80,20 +80,15 @@ impl GrantStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Grant {
     pub id: GrantId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub name: String,
     /// The PIN every lock holds; `null` when the locks hold different ones (`per_lock`).
     pub code: Option<String>,
     pub lock_ids: Vec<LockId>,
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub starts_at: Option<Millis>,
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub ends_at: Option<Millis>,
     pub schedule: Option<Schedule>,
     /// As asked; each code says how its own lock is scheduled.
@@ -103,24 +98,15 @@ pub struct Grant {
     /// The codes on the grant's locks (and, while it is revoked, those still coming off).
     pub access_codes: Vec<AccessCode>,
     /// Moves with every write of the row; writes are conditional on the version read.
-    #[serde(skip)]
     pub version: i64,
     /// The version every code has been brought to (behind `version` after a change that an
     /// instance did not finish applying).
-    #[serde(skip)]
     pub applied_version: i64,
-    #[serde(skip)]
     pub idempotency_key: Option<String>,
-    #[serde(skip)]
     pub idempotency_fingerprint: Option<String>,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
     /// Who asked for what the grant now wants.
-    #[serde(skip)]
     pub actor: crate::events::Actor,
 }
 

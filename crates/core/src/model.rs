@@ -37,27 +37,22 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Organisation {
     pub id: OrgId,
     pub name: String,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
 }
 
 /// An API key as listed: never the key itself, which is shown once and stored as a hash.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct ApiKey {
     pub id: crate::ids::ApiKeyId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub name: String,
     pub role: Role,
     /// The key's first characters, to recognise it.
     pub prefix: String,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
 }
 
@@ -148,11 +143,10 @@ pub struct Capabilities {
     pub freeze: bool,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Lock {
     pub id: LockId,
     pub connection_id: ConnectionId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub provider: Provider,
     pub provider_id: String,
@@ -174,23 +168,18 @@ pub struct Lock {
     pub errors: Vec<Notice>,
     /// `low_battery`, `code_capacity_near`, `time_zone_unknown`.
     pub warnings: Vec<Notice>,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Gateway {
     pub id: GatewayId,
     pub connection_id: ConnectionId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub provider: Provider,
     pub provider_id: String,
     pub name: String,
     pub online: bool,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
 }
 
@@ -370,45 +359,14 @@ pub fn parse_code_kind(text: &str) -> Option<Option<crate::provider::OfflineKind
         .map(Some)
 }
 
-fn kind_text<S: serde::Serializer>(
-    kind: &Option<crate::provider::OfflineKind>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&code_kind_text(*kind))
-}
-
-/// The schema of a code's `kind`.
-struct CodeKindSchema;
-
-impl JsonSchema for CodeKindSchema {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "CodeKind".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let mut names = vec!["online".to_owned()];
-        names.extend(
-            crate::provider::OfflineKind::ALL
-                .iter()
-                .map(|k| format!("offline_{}", k.as_str())),
-        );
-        schemars::json_schema!({"type": "string", "enum": names})
-    }
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct AccessCode {
     pub id: AccessCodeId,
     pub lock_id: LockId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub name: Option<String>,
     pub code: String,
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub starts_at: Option<Millis>,
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub ends_at: Option<Millis>,
     pub schedule: Option<Schedule>,
     /// How the code's period or window reaches the lock: `native` (the lock holds it) or
@@ -417,14 +375,11 @@ pub struct AccessCode {
     /// The grant the code belongs to, when it does.
     pub grant_id: Option<GrantId>,
     /// Who asked for what the code now wants: the events the engine records for it are theirs.
-    #[serde(skip)]
     pub actor: crate::events::Actor,
     /// `online` (written to the lock through its vendor) or `offline_…`: computed by the lock's
     /// own algorithm from its vendor's cloud, valid without a connection (`offline_one_time`,
     /// `offline_time_bound`, `offline_permanent`, TTLock's cyclic `offline_daily`,
     /// `offline_weekend`, `offline_workday`, `offline_monday` … `offline_sunday`).
-    #[schemars(with = "CodeKindSchema")]
-    #[serde(serialize_with = "kind_text")]
     pub kind: Option<crate::provider::OfflineKind>,
     pub status: CodeStatus,
     pub frozen: bool,
@@ -438,35 +393,22 @@ pub struct AccessCode {
     /// This code's own answer to external changes; the connection's when absent.
     pub on_external_change: Option<ExternalPolicy>,
     /// Moves with every write of the row; writes are conditional on the version read.
-    #[serde(skip)]
     pub version: i64,
     /// The worker (or request) working the code on the lock now, and until when.
-    #[serde(skip)]
     pub lease_owner: Option<String>,
-    #[serde(skip)]
     pub lease_until: Option<Millis>,
     /// Vendor writes started for the current wanted state (a create or change whose earlier
     /// outcome may be unknown when above one).
-    #[serde(skip)]
     pub attempts: i64,
     /// Written to the vendor, which has not confirmed yet that the lock has it (Tuya).
-    #[serde(skip)]
     pub confirming: bool,
-    #[serde(skip)]
     pub next_attempt_at: Option<Millis>,
     /// A just-in-time code's current or next opening: what the lock is given (or will be).
-    #[serde(skip)]
     pub window: Option<(Millis, Millis)>,
-    #[serde(skip)]
     pub idempotency_key: Option<String>,
     /// A hash of the request that used the idempotency key (route, lock, body).
-    #[serde(skip)]
     pub idempotency_fingerprint: Option<String>,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
 }
 

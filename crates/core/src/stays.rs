@@ -19,10 +19,9 @@ pub enum CodeSource {
 }
 
 /// A place rented out.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Property {
     pub id: PropertyId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub name: String,
     pub lock_ids: Vec<LockId>,
@@ -35,13 +34,8 @@ pub struct Property {
     /// The code works this long before check-in and after check-out.
     pub early_minutes: u32,
     pub late_minutes: u32,
-    #[serde(skip)]
     pub version: i64,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
 }
 
@@ -93,30 +87,20 @@ pub fn check_zone(zone: &str) -> Result<(), String> {
 }
 
 /// A property's calendar feed.
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Calendar {
     pub id: CalendarId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub property_id: PropertyId,
     /// Never answered: it carries the feed owner's token.
-    #[serde(skip)]
     pub url: String,
     pub name: Option<String>,
-    #[serde(skip)]
     pub etag: Option<String>,
-    #[serde(skip)]
     pub last_modified: Option<String>,
     /// Why the last read failed (the last good state was kept).
     pub last_error: Option<String>,
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub last_read_at: Option<Millis>,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub next_read_at: Millis,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
 }
 
@@ -163,10 +147,9 @@ pub struct FallbackCode {
 }
 
 /// A stay.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Reservation {
     pub id: ReservationId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub property_id: PropertyId,
     /// The booking's id where it came from (a feed's UID, an integration's id).
@@ -177,13 +160,8 @@ pub struct Reservation {
     /// The guest's phone's last four digits, when known.
     pub phone_last4: Option<String>,
     /// The PIN the integration asked for.
-    #[serde(skip)]
     pub code: Option<String>,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub check_in_at: Millis,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub check_out_at: Millis,
     pub cancelled: bool,
     /// As of now: upcoming, active, ended, or cancelled.
@@ -195,19 +173,11 @@ pub struct Reservation {
     pub reasons: Vec<Reason>,
     pub warnings: Vec<Reason>,
     pub fallback_codes: Vec<FallbackCode>,
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<crate::time::Timestamp>")]
     pub checked_at: Option<Millis>,
     /// When the next readiness check is due.
-    #[serde(skip)]
     pub next_check_at: Option<Millis>,
-    #[serde(skip)]
     pub version: i64,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub created_at: Millis,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "crate::time::Timestamp")]
     pub updated_at: Millis,
 }
 

@@ -11,13 +11,12 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::ids::{DeliveryId, EventId, OrgId, WebhookId};
-use crate::time::{Millis, Timestamp};
+use crate::time::Millis;
 
 /// A webhook endpoint as answered (its secret never is, but at creation and rotation).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Webhook {
     pub id: WebhookId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub url: String,
     /// The event types delivered (`access_code.set`, `lock.*`…); empty: every type.
@@ -28,14 +27,8 @@ pub struct Webhook {
     /// event object, for endpoints made through `/seam`, whose `event_types` are Seam's names).
     pub format: WebhookFormat,
     /// Since when every attempt failed; after 5 days of that the endpoint is disabled.
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<Timestamp>")]
     pub failing_since: Option<Millis>,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "Timestamp")]
     pub created_at: Millis,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "Timestamp")]
     pub updated_at: Millis,
 }
 
@@ -100,10 +93,9 @@ impl DeliveryStatus {
 }
 
 /// One attempt to deliver an event to an endpoint.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: DeliveryId,
-    #[serde(skip)]
     pub org_id: OrgId,
     pub webhook_id: WebhookId,
     pub event_id: EventId,
@@ -116,14 +108,8 @@ pub struct Delivery {
     /// Why it failed, in lockbridge's words (never the endpoint's body).
     pub error: Option<String>,
     /// When this (pending) attempt is due, or (failed) when the next one is.
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<Timestamp>")]
     pub next_attempt_at: Option<Millis>,
-    #[serde(with = "crate::time::rfc3339")]
-    #[schemars(with = "Timestamp")]
     pub created_at: Millis,
-    #[serde(with = "crate::time::rfc3339_opt")]
-    #[schemars(with = "Option<Timestamp>")]
     pub finished_at: Option<Millis>,
 }
 

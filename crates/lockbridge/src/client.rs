@@ -1,10 +1,11 @@
 //! A small typed client of lockbridge's own API, for the command-line tools (`codes`,
-//! `grants`). Errors carry the API's `code` and message; the key never appears in them.
+//! `grants`), reading the API's own types ([`lockbridge_api`]). Errors carry the API's `code`
+//! and message; the key never appears in them.
 
 use std::time::Duration;
 
 use anyhow::Context;
-use serde::Deserialize;
+use lockbridge_api::{AccessCode, ErrorBody, Job, Page};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -29,26 +30,6 @@ pub struct Api {
     key: String,
 }
 
-/// A job as `GET /v1/jobs/{id}` answers it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Job {
-    pub id: String,
-    pub status: String,
-    pub total: u64,
-    pub succeeded: u64,
-    pub failed: u64,
-    pub errors: Vec<ItemError>,
-    /// Items accepted and waiting for an unreachable lock or gateway.
-    #[serde(default)]
-    pub waiting: Vec<WaitingItem>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct WaitingItem {
-    pub index: usize,
-    pub access_code_id: String,
-}
-
 /// A failed call: whether trying the same call again may succeed (the service could not be
 /// reached, or answered 5xx or 429), and what happened.
 #[derive(Debug)]
@@ -61,47 +42,6 @@ impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:#}", self.error)
     }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ItemError {
-    pub index: usize,
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ErrorDetail {
-    pub code: String,
-    pub message: String,
-}
-
-impl Job {
-    pub fn finished(&self) -> bool {
-        self.status == "done" || self.status == "failed"
-    }
-}
-
-/// An access code, as listed.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Code {
-    pub id: String,
-    pub code: String,
-    pub name: Option<String>,
-    pub status: String,
-    pub starts_at: Option<String>,
-    pub ends_at: Option<String>,
-    pub managed: bool,
-}
-
-#[derive(Deserialize)]
-struct Page<T> {
-    data: Vec<T>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
 }
 
 impl Api {
@@ -199,7 +139,7 @@ impl Api {
     }
 
     /// Every code of a lock (all pages).
-    pub async fn codes(&self, lock: &str) -> anyhow::Result<Vec<Code>> {
+    pub async fn codes(&self, lock: &str) -> anyhow::Result<Vec<AccessCode>> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -207,7 +147,7 @@ impl Api {
             if let Some(c) = &cursor {
                 path.push_str(&format!("&cursor={c}"));
             }
-            let page: Page<Code> = self.send(reqwest::Method::GET, &path, None).await?;
+            let page: Page<AccessCode> = self.send(reqwest::Method::GET, &path, None).await?;
             out.extend(page.data);
             match page.next_cursor {
                 Some(c) => cursor = Some(c),
@@ -217,7 +157,7 @@ impl Api {
     }
 
     /// Creates a grant; answers it as the API does.
-    pub async fn create_grant(&self, body: &Value) -> anyhow::Result<Value> {
+    pub async fn create_grant(&self, body: &Value) -> anyhow::Result<lockbridge_api::Grant> {
         self.send(reqwest::Method::POST, "/v1/grants", Some(body))
             .await
     }

@@ -19,7 +19,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::client::{Api, ApiArgs, Job};
+use crate::client::{Api, ApiArgs};
+use lockbridge_api::Job;
+use lockbridge_core::time::to_rfc3339;
 
 #[derive(Debug, Subcommand)]
 pub enum CodesCommand {
@@ -202,27 +204,25 @@ impl Progress {
     }
 
     fn show(&mut self, job: &Job, quiet: bool) {
-        let done = job.succeeded + job.failed;
+        let (failed, total) = (job.failed.max(0) as u64, job.total.max(0) as u64);
+        let done = job.succeeded.max(0) as u64 + failed;
         if let Some(bar) = &self.bar {
             bar.set_position(done);
-            bar.set_message(job.failed.to_string());
+            bar.set_message(failed.to_string());
             return;
         }
-        if quiet || (done, job.failed) == self.last {
+        if quiet || (done, failed) == self.last {
             return;
         }
-        self.last = (done, job.failed);
+        self.last = (done, failed);
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = done as f64 / secs;
         let eta = if rate > 0.0 {
-            format!("{:.0}s", (job.total - done) as f64 / rate)
+            format!("{:.0}s", total.saturating_sub(done) as f64 / rate)
         } else {
             "?".to_owned()
         };
-        eprintln!(
-            "progress: {done}/{} done, {} failed, {rate:.1}/s, ETA {eta}",
-            job.total, job.failed
-        );
+        eprintln!("progress: {done}/{total} done, {failed} failed, {rate:.1}/s, ETA {eta}");
     }
 
     fn finish(&self) {
@@ -249,19 +249,22 @@ pub async fn run(command: CodesCommand) -> anyhow::Result<i32> {
                 let rows: Vec<Value> = codes
                     .iter()
                     .map(|c| json!({"id": c.id, "code": c.code, "name": c.name, "status": c.status,
-                                    "starts_at": c.starts_at, "ends_at": c.ends_at, "managed": c.managed}))
+                                    "starts_at": c.starts_at.map(to_rfc3339), "ends_at": c.ends_at.map(to_rfc3339),
+                                    "managed": c.managed}))
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for c in &codes {
-                    let period = match (&c.starts_at, &c.ends_at) {
-                        (Some(s), Some(e)) => format!("{s} → {e}"),
+                    let period = match (c.starts_at, c.ends_at) {
+                        (Some(s), Some(e)) => format!("{} → {}", to_rfc3339(s), to_rfc3339(e)),
                         _ => "permanent".to_owned(),
                     };
                     let name = crate::printable(c.name.as_deref().unwrap_or("-"));
                     println!(
                         "{}  {:<9} {:<10} {name}  ({period})",
-                        c.id, c.status, c.code
+                        c.id,
+                        c.status.as_str(),
+                        c.code
                     );
                 }
             }
@@ -331,18 +334,19 @@ async fn import(
     if !json {
         eprintln!("job {}: {} codes", job.id, job.total);
     }
-    let mut progress = Progress::new(job.total, json);
+    let mut progress = Progress::new(job.total.max(0) as u64, json);
     loop {
         progress.show(&job, json);
         if job.finished() {
             break;
         }
         tokio::time::sleep(poll).await;
-        job = retried(poll, json, || api.job(&job.id)).await?;
+        let id = job.id.to_string();
+        job = retried(poll, json, || api.job(&id)).await?;
     }
     progress.finish();
-    let line_of = |index: usize| {
-        let line = lines.get(index);
+    let line_of = |index: i64| {
+        let line = usize::try_from(index).ok().and_then(|i| lines.get(i));
         (line.map(|l| l.number), line.map(|l| l.lock_id.clone()))
     };
     let failed: Vec<Value> = job

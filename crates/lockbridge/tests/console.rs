@@ -154,10 +154,82 @@ async fn shot(c: &Client, name: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     for (width, label) in [(1280, "1280"), (375, "375")] {
         c.set_window_size(width, 900).await.unwrap();
+        // At either width the page fits: nothing but a table's own box scrolls sideways.
+        let wider: Value = c
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            wider.as_i64().unwrap_or(1) <= 0,
+            "{name} at {width} px: the page is {wider} px wider than the window"
+        );
+        // Every time on the page names its zone and says how far it is.
+        let times: Value = c
+            .execute(
+                "return Array.from(document.querySelectorAll('main time')).map(t => t.textContent)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        for t in times.as_array().unwrap() {
+            let t = t.as_str().unwrap();
+            assert!(
+                t.contains(" · ") && (t.contains("ago") || t.contains("in ") || t.contains("now")),
+                "{name}: a time without its zone and distance: {t}"
+            );
+        }
         let png = c.screenshot().await.unwrap();
         std::fs::write(dir.join(format!("{name}-{label}.png")), png).unwrap();
     }
     c.set_window_size(1280, 900).await.unwrap();
+}
+
+/// A property holding the demo's front door (in Lisbon's zone) and a stay there two days from
+/// now; answers the stay's id.
+async fn stay_at_front_door(d: &Demo) -> String {
+    let http = reqwest::Client::new();
+    let locks: Value = http
+        .get(format!("{}/v1/locks?q=Front%20door", d.api))
+        .bearer_auth(&d.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let front = locks["data"][0]["id"].as_str().unwrap();
+    let property: Value = http
+        .post(format!("{}/v1/properties", d.api))
+        .bearer_auth(&d.key)
+        .json(&json!({"name": "Browser House", "lock_ids": [front], "time_zone": "Europe/Lisbon"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let day = |days: i64| {
+        let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days);
+        at.to_string()
+    };
+    let stay: Value = http
+        .put(format!(
+            "{}/v1/properties/{}/reservations/browser-1",
+            d.api,
+            property["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&d.key)
+        .json(&json!({"guest_name": "Ada Guest", "check_in_at": day(2), "check_out_at": day(4)}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stay["id"].as_str().unwrap().to_owned()
 }
 
 /// The TTLock simulator's passcodes on the demo's front door, read from its ground truth.
@@ -297,6 +369,62 @@ async fn the_console_in_a_real_browser() {
         text_of(&c, "main h1").await;
         shot(&c, page).await;
     }
+    // Events newest first by when they happened, each lock named, not linked as "lock".
+    c.goto(&format!("{}/console/events", d.api)).await.unwrap();
+    let order: Value = c
+        .execute(
+            "return Array.from(document.querySelectorAll('tbody time')).map(t => t.getAttribute('datetime'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let order: Vec<jiff::Timestamp> = order
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(order.len() >= 2, "events on the page: {order:?}");
+    let mut newest_first = order.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(order, newest_first, "events newest first");
+    assert!(text_of(&c, "tbody").await.contains("Front door"));
+
+    // A stay at a property: listed among the arrivals with its place and guest, and its page
+    // shows each door's code with the lock's name and times in the property's zone.
+    let stay = stay_at_front_door(&d).await;
+    c.goto(&format!("{}/console/arrivals", d.api))
+        .await
+        .unwrap();
+    let arrivals = text_of(&c, "tbody").await;
+    assert!(
+        arrivals.contains("Browser House") && arrivals.contains("Ada Guest"),
+        "{arrivals}"
+    );
+    assert!(arrivals.contains("Europe/Lisbon"), "{arrivals}");
+    follow(
+        &c,
+        Locator::Css(&format!("a[href='/console/reservations/{stay}']")),
+    )
+    .await;
+    assert_eq!(text_of(&c, "main h1").await, "Stay Ada Guest");
+    let codes = text_of(&c, "tbody").await;
+    assert!(codes.contains("Front door"), "{codes}");
+    shot(&c, "reservation").await;
+
+    // An endpoint made from its form: its secret shown once, its deliveries' page reachable.
+    follow(&c, Locator::LinkText("Webhooks")).await;
+    c.find(Locator::Id("url"))
+        .await
+        .unwrap()
+        .send_keys("http://127.0.0.1:9/hooks")
+        .await
+        .unwrap();
+    follow(&c, Locator::Css("form.card button[type=submit]")).await;
+    assert!(text_of(&c, "p.flash").await.contains("whsec_"));
+    follow(&c, Locator::LinkText("http://127.0.0.1:9/hooks")).await;
+    assert_eq!(text_of(&c, "main h1").await, "Deliveries");
+    shot(&c, "deliveries").await;
 
     // Signed out: the console asks for a key again.
     c.goto(&format!("{}/console/overview", d.api))

@@ -127,7 +127,8 @@ pub async fn probe_store(backend: Backend) {
     let locks = db.store.list_locks(k.org_id, 51, None).await.unwrap();
     let t = Instant::now();
     for _ in 0..500 {
-        serde_json::to_vec(&locks).unwrap();
+        let views: Vec<lockbridge_api::Lock> = locks.iter().map(Into::into).collect();
+        serde_json::to_vec(&views).unwrap();
     }
     println!(
         "{backend:?}: list_locks(51) {per:?} per call; serialise {:?}",

@@ -16,6 +16,30 @@ pub enum Access {
     Admin,
 }
 
+/// A type an operation reads or answers, as `/openapi.json` names and describes it: taken from
+/// the type itself, so the document cannot name a shape the handler does not use.
+#[derive(Clone, Copy)]
+pub struct Schema {
+    pub name: fn() -> std::borrow::Cow<'static, str>,
+    /// Adds the type's schema (and those it uses) to the document's components.
+    pub add: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+}
+
+impl Schema {
+    pub fn of<T: schemars::JsonSchema>() -> Schema {
+        Schema {
+            name: T::schema_name,
+            add: |g| g.subschema_for::<T>(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Schema({})", (self.name)())
+    }
+}
+
 /// One operation's description.
 #[derive(Debug, Clone)]
 pub struct Op {
@@ -23,14 +47,14 @@ pub struct Op {
     pub path: &'static str,
     pub summary: &'static str,
     pub access: Access,
-    /// Name of the request body's schema in `components.schemas`.
-    pub body: Option<&'static str>,
+    /// The request body's type.
+    pub body: Option<Schema>,
     pub query: &'static [&'static str],
     pub status: u16,
-    /// Name of the response's schema; `None` for an empty answer.
-    pub response: Option<&'static str>,
-    /// Other successful answers: status and schema name (`None`: no body).
-    pub others: Vec<(u16, Option<&'static str>)>,
+    /// The answer's type; `None` for an empty answer.
+    pub response: Option<Schema>,
+    /// Other successful answers: status and type (`None`: no body).
+    pub others: Vec<(u16, Option<Schema>)>,
     pub tag: &'static str,
 }
 
@@ -50,8 +74,9 @@ impl Op {
         }
     }
 
-    pub fn body(mut self, schema: &'static str) -> Self {
-        self.body = Some(schema);
+    /// The JSON body the handler reads.
+    pub fn body<T: schemars::JsonSchema>(mut self) -> Self {
+        self.body = Some(Schema::of::<T>());
         self
     }
 
@@ -60,15 +85,16 @@ impl Op {
         self
     }
 
-    pub fn returns(mut self, status: u16, schema: &'static str) -> Self {
+    /// The answer, with its status.
+    pub fn returns<T: schemars::JsonSchema>(mut self, status: u16) -> Self {
         self.status = status;
-        self.response = Some(schema);
+        self.response = Some(Schema::of::<T>());
         self
     }
 
     /// Another answer the operation may give (`202` while a vendor is still working…).
-    pub fn also(mut self, status: u16, schema: &'static str) -> Self {
-        self.others.push((status, Some(schema)));
+    pub fn also<T: schemars::JsonSchema>(mut self, status: u16) -> Self {
+        self.others.push((status, Some(Schema::of::<T>())));
         self
     }
 

@@ -1,8 +1,8 @@
 //! The one error type of the API: every failure becomes HTTP here and nowhere else.
 
-use crate::schema::{ErrorBody, ErrorDetail};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use lockbridge_api::{ErrorBody, ErrorDetail};
 use lockbridge_app::AppError;
 use lockbridge_core::provider::{ErrorKind, ProviderError, error_chain};
 use lockbridge_store::StoreError;

@@ -18,6 +18,7 @@ pub mod routes;
 pub mod schema;
 pub mod seam;
 pub mod state;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -85,12 +86,14 @@ impl App {
             .get(
                 "/openapi.json",
                 get(|| async { Json(openapi_document().clone()) }),
-                api::Op::new(api::Access::Public, "This document").returns(200, "OpenApiDocument"),
+                api::Op::new(api::Access::Public, "This document")
+                    .returns::<crate::schema::OpenApiDocument>(200),
             )
             .get(
                 "/docs",
                 get(|| async { Html(openapi::DOCS_HTML) }),
-                api::Op::new(api::Access::Public, "The API, rendered").returns(200, "Html"),
+                api::Op::new(api::Access::Public, "The API, rendered")
+                    .returns::<crate::schema::Html>(200),
             );
         api::Api::new("")
             .merge(routes::system::router())

@@ -1,87 +1,30 @@
 //! `/openapi.json`, built from the registered operations, and `/docs`, which renders it.
 
+use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::api::{Access, Op};
+use crate::api::{Access, Op, Schema};
 
-/// The schemas operations refer to by name, derived from the types the handlers answer and
-/// read: the model's own, the answers of [`crate::schema`], the routes' request bodies.
-fn schemas() -> Map<String, Value> {
-    use lockbridge_core::model::{AccessCode, ApiKey, Gateway, Lock};
-    use lockbridge_core::provider::{OfflineCode, ThingInfo};
-
-    use crate::routes::{access_codes, api_keys, bff, connections, locks, things, webhooks};
-    use crate::schema::*;
-
-    let settings = SchemaSettings::draft2020_12().with(|s| {
-        s.definitions_path = "/components/schemas".into();
-    });
-    let mut generator = settings.into_generator();
-    macro_rules! register {
-        ($($t:ty),+ $(,)?) => { $( generator.subschema_for::<$t>(); )+ };
-    }
-    register!(
-        ErrorBody,
-        Success,
-        Status,
-        Metrics,
-        OpenApiDocument,
-        Html,
-        ApiKeyCreated,
-        Page<ApiKey>,
-        api_keys::NewKey,
-        bff::Update,
-        connections::NewConnection,
-        connections::Patch,
-        Page<ConnectionView>,
-        SyncResult,
-        Page<Lock>,
-        Page<Gateway>,
-        OperationResult,
-        access_codes::NewCode,
-        crate::routes::code_changes::Change,
-        Page<AccessCode>,
-        locks::OfflineRequest,
-        locks::LockChange,
-        locks::DynamicCode,
-        OfflineCode,
-        Page<ThingInfo>,
-        things::ThingPassword,
-        lockbridge_core::events::Event,
-        Page<lockbridge_core::events::Event>,
-        crate::routes::grants::NewGrant,
-        crate::routes::grants::GrantChange,
-        lockbridge_core::grants::Grant,
-        Page<lockbridge_core::grants::Grant>,
-        crate::routes::jobs::NewJob,
-        crate::routes::jobs::JobView,
-        lockbridge_core::webhooks::Webhook,
-        Page<lockbridge_core::webhooks::Webhook>,
-        lockbridge_core::webhooks::Delivery,
-        Page<lockbridge_core::webhooks::Delivery>,
-        webhooks::NewWebhook,
-        webhooks::Change,
-        webhooks::WebhookCreated,
-        crate::routes::vendor_hooks::HookReceived,
-        crate::routes::vendor_hooks::VendorWebhook,
-        crate::routes::vendor_hooks::VendorWebhookRegistered,
-        crate::routes::stays::NewProperty,
-        crate::routes::stays::PropertyChange,
-        crate::routes::stays::NewCalendar,
-        crate::routes::stays::StayBooking,
-        crate::routes::stays::ReservationView,
-        lockbridge_core::stays::Property,
-        Page<lockbridge_core::stays::Property>,
-        lockbridge_core::stays::Calendar,
-        Page<lockbridge_core::stays::Calendar>,
-        Page<crate::routes::stays::ReservationView>,
-    );
-    generator.take_definitions(true).into_iter().collect()
+/// The generator of the document's components: each schema an operation refers to is added
+/// to it from the operation's own type (see [`crate::api::Schema`]).
+fn generator() -> SchemaGenerator {
+    SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+        })
+        .into_generator()
 }
 
-fn reference(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
+/// The reference to `schema` in the components, and how its body is sent.
+fn content(g: &mut SchemaGenerator, schema: Schema) -> Value {
+    let media = match (schema.name)().as_ref() {
+        "Metrics" => "text/plain",
+        "Html" => "text/html",
+        _ => "application/json",
+    };
+    let reference = serde_json::to_value((schema.add)(g)).unwrap_or(Value::Null);
+    json!({ media: {"schema": reference} })
 }
 
 /// The error answers an operation can give, with what they mean (the body is always `Error`;
@@ -200,7 +143,7 @@ pub fn operation_id(method: &str, path: &str) -> String {
     format!("{parent}_{action}")
 }
 
-fn operation(op: &Op, id: &str) -> Value {
+fn operation(g: &mut SchemaGenerator, op: &Op, id: &str) -> Value {
     let mut params: Vec<Value> = op
         .path
         .split('/')
@@ -222,36 +165,25 @@ fn operation(op: &Op, id: &str) -> Value {
         params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 200},
             "description": "the same request again with this key answers the first result (kept for a day); with another request, 422 idempotency_key_reused"}));
     }
-    let content = |schema: &str| {
-        let media = match schema {
-            "Metrics" => "text/plain",
-            "Html" => "text/html",
-            _ => "application/json",
-        };
-        json!({ media: {"schema": reference(schema)} })
-    };
     let mut responses = Map::new();
-    let ok = match op.response {
-        Some(s) => json!({"description": "success", "content": content(s)}),
+    let mut answer = |schema: Option<Schema>| match schema {
+        Some(s) => json!({"description": "success", "content": content(g, s)}),
         None => json!({"description": "success, no body"}),
     };
-    responses.insert(op.status.to_string(), ok);
+    responses.insert(op.status.to_string(), answer(op.response));
     for (status, schema) in &op.others {
-        let answer = match schema {
-            Some(s) => json!({"description": "success", "content": content(s)}),
-            None => json!({"description": "success, no body"}),
-        };
-        responses.insert(status.to_string(), answer);
+        responses.insert(status.to_string(), answer(*schema));
     }
+    let error = Schema::of::<lockbridge_api::ErrorBody>();
     for (status, why) in errors(op) {
         responses.insert(
             status.to_string(),
-            json!({"description": why, "content": content("Error")}),
+            json!({"description": why, "content": content(g, error)}),
         );
     }
     responses.insert(
         "default".into(),
-        json!({"description": "another error (500 internal)", "content": content("Error")}),
+        json!({"description": "another error (500 internal)", "content": content(g, error)}),
     );
     let mut v = json!({
         "summary": op.summary,
@@ -266,7 +198,7 @@ fn operation(op: &Op, id: &str) -> Value {
         Access::Member => {}
     }
     if let Some(body) = op.body {
-        v["requestBody"] = json!({"required": true, "content": content(body)});
+        v["requestBody"] = json!({"required": true, "content": content(g, body)});
     }
     v
 }
@@ -277,6 +209,7 @@ pub fn document(ops: &[Op]) -> Value {
     // its path hangs from (`locks_events_list` beside `events_list`).
     let base: Vec<String> = ops.iter().map(|o| operation_id(o.method, o.path)).collect();
     let mut paths = Map::new();
+    let mut g = generator();
     for (op, id) in ops.iter().zip(&base) {
         let id = if base.iter().filter(|b| *b == id).count() > 1 {
             let first = op
@@ -294,13 +227,13 @@ pub fn document(ops: &[Op]) -> Value {
             id.clone()
         };
         let entry = paths.entry(op.path).or_insert_with(|| json!({}));
-        entry[op.method] = operation(op, &id);
+        entry[op.method] = operation(&mut g, op, &id);
     }
     let vendors: Vec<&str> = lockbridge_core::Provider::known()
         .iter()
         .map(|p| p.label())
         .collect();
-    let mut schemas = Value::Object(schemas());
+    let mut schemas = Value::Object(g.take_definitions(true).into_iter().collect());
     generator_friendly(&mut schemas);
     json!({
         "openapi": "3.1.0",

@@ -5,70 +5,82 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
+use lockbridge_api::{AccessCode, Lock, Page};
+use lockbridge_core::model::{CodeStatus, Schedule};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::pages::{Fields, csrf, field, layout, lock_errors, notices, text};
+use super::pages::{Fields, csrf, field, layout, lock_errors, notices, when};
 use super::{Answer, Flash, Session, api, back, id_of};
 use crate::state::AppState;
 
 /// The input rules of a lock's codes, for the browser to check before sending.
-fn pin_rules(lock: &Value) -> (String, String) {
-    let r = &lock["code_rules"];
-    let (min, max) = (
-        r["min_length"].as_u64().unwrap_or(4),
-        r["max_length"].as_u64().unwrap_or(12),
-    );
+fn pin_rules(lock: &Lock) -> (String, String) {
+    let (min, max) = (lock.code_rules.min_length, lock.code_rules.max_length);
     (
         format!("[0-9]{{{min},{max}}}"),
         format!("{min} to {max} digits"),
     )
 }
 
-fn codes_rows(codes: &[Value], session: &Session, lock: &Value, now: i64) -> Markup {
-    let freeze = lock["capabilities"]["freeze"] == true;
-    let zone = lock["time_zone"].as_str();
+/// A weekly window as people read it.
+fn window_text(w: &Schedule) -> String {
+    let days: Vec<&str> = w.weekdays.iter().map(|d| d.as_str()).collect();
+    format!(
+        "{} {}–{} {}",
+        days.join(" "),
+        w.start_time,
+        w.end_time,
+        w.time_zone
+    )
+}
+
+fn codes_rows(codes: &[AccessCode], session: &Session, lock: Option<&Lock>, now: i64) -> Markup {
+    let freeze = lock.is_some_and(|l| l.capabilities.freeze);
+    let zone = lock.and_then(|l| l.time_zone.as_deref());
     html! {
+        @if codes.is_empty() {
+            tr { td colspan="5" { "No codes on this lock yet: create one below, or let a grant or a stay add its own." } }
+        }
         @for c in codes {
-            @let id = text(&c["id"]);
-            @let status = text(&c["status"]);
-            tr id={ "code-" (id) } data-status=(status) {
-                td { (text(&c["name"])) }
-                td.pin { (text(&c["code"])) }
-                td { span class={ "badge status-" (status) } { (status) } @if c["frozen"] == true { " " span.badge.warn { "frozen" } } (notices(&c["errors"])) }
+            @let status = c.status.as_str();
+            @let name = c.name.as_deref().unwrap_or("");
+            tr id={ "code-" (c.id) } data-status=(status) {
+                td { (name) }
+                td.pin { (c.code) }
+                td { span class={ "badge status-" (status) } { (status) } @if c.frozen { " " span.badge.warn { "frozen" } } (notices(&c.errors)) }
                 td {
-                    @if c["schedule"].is_object() {
-                        (c["schedule"]["weekdays"].as_array().map(|d| d.iter().map(text).collect::<Vec<_>>().join(" ")).unwrap_or_default())
-                        " " (text(&c["schedule"]["start_time"])) "–" (text(&c["schedule"]["end_time"])) " " (text(&c["schedule"]["time_zone"]))
-                    } @else if c["ends_at"].is_string() {
-                        (super::pages::when(&c["starts_at"], zone, now)) " → " (super::pages::when(&c["ends_at"], zone, now))
+                    @if let Some(w) = &c.schedule {
+                        (window_text(w))
+                    } @else if c.ends_at.is_some() {
+                        (when(c.starts_at, zone, now)) " → " (when(c.ends_at, zone, now))
                     } @else { "permanent" }
                 }
                 td {
-                    @if c["managed"] == true && !matches!(status.as_str(), "removed" | "removing") {
-                        form.inline method="post" action={ "/console/codes/" (id) "/change" } {
+                    @if c.managed && !matches!(c.status, CodeStatus::Removed | CodeStatus::Removing) {
+                        form.inline method="post" action={ "/console/codes/" (c.id) "/change" } {
                             (csrf(session))
-                            button name="action" value="delete" aria-label={ "Delete code " (text(&c["name"])) } { "Delete" }
-                            @if freeze && status == "set" {
-                                @if c["frozen"] == true { button name="action" value="unfreeze" { "Unfreeze" } }
+                            button name="action" value="delete" aria-label={ "Delete code " (name) } { "Delete" }
+                            @if freeze && c.status == CodeStatus::Set {
+                                @if c.frozen { button name="action" value="unfreeze" { "Unfreeze" } }
                                 @else { button name="action" value="freeze" { "Freeze" } }
                             }
                         }
-                        @if c["schedule"].is_object() {
+                        @if let Some(w) = &c.schedule {
                             details {
                                 summary { "Edit window" }
-                                form method="post" action={ "/console/codes/" (id) "/change" } {
+                                form method="post" action={ "/console/codes/" (c.id) "/change" } {
                                     (csrf(session))
                                     input type="hidden" name="action" value="window";
-                                    (window_fields(&id, &c["schedule"]))
+                                    (window_fields(&c.id.to_string(), Some(w), &w.time_zone))
                                     button type="submit" { "Save window" }
                                 }
                             }
                         }
-                    } @else if c["managed"] == false && status == "set" {
-                        form.inline method="post" action={ "/console/codes/" (id) "/change" } {
+                    } @else if !c.managed && c.status == CodeStatus::Set {
+                        form.inline method="post" action={ "/console/codes/" (c.id) "/change" } {
                             (csrf(session))
-                            button name="action" value="manage" aria-label={ "Manage code " (text(&c["name"])) } title="Found on the lock: kept as it is from now on" { "Manage" }
+                            button name="action" value="manage" aria-label={ "Manage code " (name) } title="Found on the lock: kept as it is from now on" { "Manage" }
                         }
                     }
                 }
@@ -79,12 +91,9 @@ fn codes_rows(codes: &[Value], session: &Session, lock: &Value, now: i64) -> Mar
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-fn window_fields(prefix: &str, current: &Value) -> Markup {
-    let on = |d: &str| {
-        current["weekdays"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x == d))
-    };
+fn window_fields(prefix: &str, current: Option<&Schedule>, zone: &str) -> Markup {
+    let on = |d: &str| current.is_some_and(|w| w.weekdays.iter().any(|x| x.as_str() == d));
+    let time = |t: fn(&Schedule) -> String| current.map(t).unwrap_or_default();
     html! {
         fieldset {
             legend { "Weekly window" }
@@ -92,11 +101,11 @@ fn window_fields(prefix: &str, current: &Value) -> Markup {
                 label.day { input type="checkbox" name={ "wd_" (d) } checked[on(d)]; (d) }
             }
             label for={ (prefix) "-start" } { "From" }
-            input id={ (prefix) "-start" } type="time" name="start_time" value=(text(&current["start_time"]));
+            input id={ (prefix) "-start" } type="time" name="start_time" value=(time(|w| w.start_time.to_string()));
             label for={ (prefix) "-end" } { "To (earlier than From: the next day)" }
-            input id={ (prefix) "-end" } type="time" name="end_time" value=(text(&current["end_time"]));
+            input id={ (prefix) "-end" } type="time" name="end_time" value=(time(|w| w.end_time.to_string()));
             label for={ (prefix) "-tz" } { "Time zone" }
-            input id={ (prefix) "-tz" } name="time_zone" value=(current["time_zone"].as_str().unwrap_or("UTC"));
+            input id={ (prefix) "-tz" } name="time_zone" value=(zone);
         }
     }
 }
@@ -116,9 +125,13 @@ fn window_of(f: &Fields) -> Option<Value> {
     )
 }
 
-async fn lock_and_codes(s: &AppState, session: &Session, id: &str) -> (Answer, Vec<Value>) {
+async fn lock_and_codes(
+    s: &AppState,
+    session: &Session,
+    id: &str,
+) -> (Answer<Lock>, Vec<AccessCode>) {
     let lock = api(s, session, Method::GET, &format!("/v1/locks/{id}"), None).await;
-    let codes = api(
+    let codes: Answer<Page<AccessCode>> = api(
         s,
         session,
         Method::GET,
@@ -126,7 +139,7 @@ async fn lock_and_codes(s: &AppState, session: &Session, id: &str) -> (Answer, V
         None,
     )
     .await;
-    (lock, codes.list())
+    (lock, codes.map(|p| p.data).unwrap_or_default())
 }
 
 pub async fn lock(
@@ -137,30 +150,38 @@ pub async fn lock(
 ) -> Response {
     let id = id_of(id);
     let (lock, codes) = lock_and_codes(&s, &session, &id).await;
-    if !lock.ok() {
-        return Html(
-            layout(
-                "Lock",
-                Some(&session),
-                &flash.0,
-                html! { p.flash.error { (lock.error()) } },
+    let l = match lock {
+        Ok(l) => l,
+        Err(e) => {
+            return Html(
+                layout(
+                    "Lock",
+                    Some(&session),
+                    &flash.0,
+                    html! { p.flash.error { (e) } },
+                )
+                .into_string(),
             )
-            .into_string(),
-        )
-        .into_response();
-    }
-    let l = &lock.body;
-    let (pattern, rule) = pin_rules(l);
+            .into_response();
+        }
+    };
+    let (pattern, rule) = pin_rules(&l);
+    let zone = l.time_zone.as_deref().unwrap_or("UTC");
     let body = html! {
-        p { (text(&l["provider"])) " · " @if l["online"] == true { "online" } @else { "offline" } " · battery " (text(&l["battery"])) " % " (lock_errors(l)) }
+        p {
+            (l.provider.label()) " · " @if l.online { "online" } @else { "offline" }
+            @if let Some(b) = l.battery { " · battery " (b) " %" }
+            " · time zone " (l.time_zone.as_deref().unwrap_or("unknown (times in UTC)")) " "
+            (lock_errors(&l))
+        }
         h2 { "Codes" }
         div.table {
             table #codes data-refresh={ "/console/locks/" (id) "/codes-table" } {
                 thead { tr { th { "Name" } th { "PIN" } th { "Status" } th { "When" } th { "" } } }
-                tbody { (codes_rows(&codes, &session, l, s.now())) }
+                tbody { (codes_rows(&codes, &session, Some(&l), s.now())) }
             }
         }
-        @if l["capabilities"]["access_codes"] == true {
+        @if l.capabilities.access_codes {
             h2 { "New code" }
             form.card method="post" action={ "/console/locks/" (id) "/codes" } {
                 (csrf(&session))
@@ -168,7 +189,6 @@ pub async fn lock(
                 input #name name="name" maxlength="200" required;
                 label for="code" { "PIN " span.muted { "(" (rule) "; empty to generate one)" } }
                 input #code name="code" inputmode="numeric" pattern=(pattern) title=(rule) autocomplete="off";
-                @let zone = l["time_zone"].as_str().unwrap_or("UTC");
                 input type="hidden" name="input_zone" value=(zone);
                 label for="starts_at" { "Starts (" (zone) " time, optional)" }
                 input #starts_at type="datetime-local" name="starts_at";
@@ -176,14 +196,13 @@ pub async fn lock(
                 input #ends_at type="datetime-local" name="ends_at";
                 details {
                     summary { "Weekly window" }
-                    (window_fields("new", &json!({"time_zone": l["time_zone"].as_str().unwrap_or("UTC")})))
+                    (window_fields("new", None, zone))
                 }
                 button type="submit" { "Create code" }
             }
         }
     };
-    let title = text(&l["name"]);
-    Html(layout(&title, Some(&session), &flash.0, body).into_string()).into_response()
+    Html(layout(&l.name, Some(&session), &flash.0, body).into_string()).into_response()
 }
 
 pub async fn codes_table(
@@ -193,7 +212,7 @@ pub async fn codes_table(
 ) -> Response {
     let id = id_of(id);
     let (lock, codes) = lock_and_codes(&s, &session, &id).await;
-    Html(codes_rows(&codes, &session, &lock.body, s.now()).into_string()).into_response()
+    Html(codes_rows(&codes, &session, lock.as_ref().ok(), s.now()).into_string()).into_response()
 }
 
 /// A `datetime-local` value (`2027-05-01T15:00`) read in `zone` (the lock's, which the form
@@ -233,7 +252,7 @@ pub async fn create_code(
     if let Some(w) = window_of(&f) {
         body["schedule"] = w;
     }
-    let r = api(
+    let r: Answer<AccessCode> = api(
         &s,
         &session,
         Method::POST,
@@ -242,15 +261,10 @@ pub async fn create_code(
     )
     .await;
     let page = format!("/console/locks/{id}");
-    back(
-        &headers,
-        &page,
-        if r.ok() {
-            Ok(format!("Code created: {}", text(&r.body["status"])))
-        } else {
-            Err(r.error())
-        },
-    )
+    let outcome = r
+        .map(|c| format!("Code created: {}", c.status.as_str()))
+        .map_err(|e| e.0);
+    back(&headers, &page, outcome)
 }
 
 pub async fn change_code(
@@ -264,7 +278,7 @@ pub async fn change_code(
         return r;
     }
     let id = id_of(id);
-    let code = api(
+    let code: Answer<AccessCode> = api(
         &s,
         &session,
         Method::GET,
@@ -272,8 +286,11 @@ pub async fn change_code(
         None,
     )
     .await;
-    let page = format!("/console/locks/{}", text(&code.body["lock_id"]));
-    let r = match field(&f, "action") {
+    let page = match &code {
+        Ok(c) => format!("/console/locks/{}", c.lock_id),
+        Err(_) => "/console/locks".to_owned(),
+    };
+    let r: Answer<AccessCode> = match field(&f, "action") {
         Some("delete") => {
             api(
                 &s,
@@ -307,13 +324,8 @@ pub async fn change_code(
         }
         _ => return back(&headers, &page, Err("unknown action".into())),
     };
-    back(
-        &headers,
-        &page,
-        if r.ok() {
-            Ok(format!("Done: {}", text(&r.body["status"])))
-        } else {
-            Err(r.error())
-        },
-    )
+    let outcome = r
+        .map(|c| format!("Done: {}", c.status.as_str()))
+        .map_err(|e| e.0);
+    back(&headers, &page, outcome)
 }

@@ -277,39 +277,28 @@ impl FromRequestParts<AppState> for Session {
     }
 }
 
-/// What the API answered a console call.
+/// What the API answered a console call: its answer in the API's own type, or its refusal.
+pub type Answer<T> = Result<T, Refused>;
+
+/// An API call that did not succeed, in the words of the API's error.
 #[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub body: Value,
-}
+pub struct Refused(pub String);
 
-impl Answer {
-    pub fn ok(&self) -> bool {
-        self.status.is_success()
-    }
-
-    /// The API's error message, for the page.
-    pub fn error(&self) -> String {
-        self.body["error"]["message"]
-            .as_str()
-            .map_or_else(|| format!("failed ({})", self.status), str::to_owned)
-    }
-
-    /// The `data` list of a page answer.
-    pub fn list(&self) -> Vec<Value> {
-        self.body["data"].as_array().cloned().unwrap_or_default()
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
-/// Calls the API in-process as the session's key.
-pub async fn api(
+/// Calls the API in-process as the session's key and reads its answer as `T` (one of
+/// [`lockbridge_api`]'s types; `IgnoredAny` where only success matters).
+pub async fn api<T: serde::de::DeserializeOwned>(
     s: &AppState,
     session: &Session,
     method: Method,
     uri: &str,
     body: Option<Value>,
-) -> Answer {
+) -> Answer<T> {
     static ROUTES: OnceLock<Router<AppState>> = OnceLock::new();
     let routes = ROUTES.get_or_init(|| crate::App::api().router).clone();
     let request = Request::builder()
@@ -317,13 +306,8 @@ pub async fn api(
         .uri(uri)
         .header(header::CONTENT_TYPE, "application/json")
         .extension(ConsoleCaller(session.caller.clone()))
-        .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()));
-    let Ok(request) = request else {
-        return Answer {
-            status: StatusCode::BAD_REQUEST,
-            body: Value::Null,
-        };
-    };
+        .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
+        .map_err(|_| Refused("not a valid request".into()))?;
     let response = match routes.with_state(s.clone()).oneshot(request).await {
         Ok(r) => r,
         Err(never) => match never {},
@@ -332,10 +316,36 @@ pub async fn api(
     let bytes = axum::body::to_bytes(response.into_body(), 16 << 20)
         .await
         .unwrap_or_default();
-    Answer {
-        status,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    if !status.is_success() {
+        let message = serde_json::from_slice::<lockbridge_api::ErrorBody>(&bytes)
+            .map_or_else(|_| format!("failed ({status})"), |e| e.error.message);
+        return Err(Refused(message));
     }
+    // An empty answer (204) reads as `null`.
+    let bytes = if bytes.is_empty() {
+        &b"null"[..]
+    } else {
+        &bytes[..]
+    };
+    serde_json::from_slice(bytes).map_err(|e| {
+        tracing::error!(error = %e, uri, "the console could not read the API's answer");
+        Refused(format!("an unexpected answer ({status})"))
+    })
+}
+
+/// A call whose answer only matters as success or refusal, with the message for the page.
+pub async fn act(
+    s: &AppState,
+    session: &Session,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+    done: &str,
+) -> Result<String, String> {
+    api::<serde::de::IgnoredAny>(s, session, method, uri, body)
+        .await
+        .map(|_| done.to_owned())
+        .map_err(|e| e.0)
 }
 
 #[derive(serde::Deserialize)]

@@ -7,26 +7,22 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
+use lockbridge_api::{Connection, Event, Grant, Lock, OperationResult, Page};
+use lockbridge_core::ids::LockId;
+use lockbridge_core::model::{ConnectionStatus, Notice};
+use lockbridge_core::time::Millis;
 use maud::{DOCTYPE, Markup, html};
 use serde_json::{Value, json};
 
-use super::{Flash, Session, api, back, id_of};
+use super::{Answer, Flash, Session, act, api, back, id_of};
 use crate::state::AppState;
 
 pub(super) type Fields = HashMap<String, String>;
 
-pub(super) fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// An instant as people read it: the wall clock in `zone` (UTC when none), the zone named, and
 /// how far from `now` it is; the exact instant in the tooltip.
-pub(super) fn when(v: &Value, zone: Option<&str>, now: i64) -> Markup {
-    let Some(at) = v.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
+pub(super) fn when(at: Option<Millis>, zone: Option<&str>, now: i64) -> Markup {
+    let Some(at) = at.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()) else {
         return html! {};
     };
     let tz = zone
@@ -37,10 +33,11 @@ pub(super) fn when(v: &Value, zone: Option<&str>, now: i64) -> Markup {
         .filter(|z| jiff::tz::TimeZone::get(z).is_ok())
         .unwrap_or("UTC");
     let secs = (at.as_millisecond() - now) / 1000;
+    // Rounded to the nearest unit: two days less a second reads "2 d".
     let span = |s: i64| match s {
-        s if s < 90 * 60 => format!("{} min", s / 60),
-        s if s < 36 * 3600 => format!("{} h", s / 3600),
-        s => format!("{} d", s / 86_400),
+        s if s < 90 * 60 => format!("{} min", (s + 30) / 60),
+        s if s < 36 * 3600 => format!("{} h", (s + 1800) / 3600),
+        s => format!("{} d", (s + 43_200) / 86_400),
     };
     let relative = if secs.abs() < 60 {
         "now".to_owned()
@@ -56,27 +53,22 @@ pub(super) fn when(v: &Value, zone: Option<&str>, now: i64) -> Markup {
     }
 }
 
-/// The organisation's locks by id: name and zone (one page of up to 200).
-pub(super) async fn lock_names(
-    s: &AppState,
-    session: &Session,
-) -> HashMap<String, (String, Option<String>)> {
-    api(s, session, Method::GET, "/v1/locks?limit=200", None)
+/// The organisation's locks by id: name and zone.
+pub(super) type LockNames = HashMap<LockId, (String, Option<String>)>;
+
+/// The organisation's locks by id (one page of up to 200).
+pub(super) async fn lock_names(s: &AppState, session: &Session) -> LockNames {
+    api::<Page<Lock>>(s, session, Method::GET, "/v1/locks?limit=200", None)
         .await
-        .list()
+        .map(|p| p.data)
+        .unwrap_or_default()
         .into_iter()
-        .map(|l| {
-            (
-                text(&l["id"]),
-                (text(&l["name"]), l["time_zone"].as_str().map(str::to_owned)),
-            )
-        })
+        .map(|l| (l.id, (l.name, l.time_zone)))
         .collect()
 }
 
 /// A link to a lock, named.
-pub(super) fn lock_link(locks: &HashMap<String, (String, Option<String>)>, id: &Value) -> Markup {
-    let id = text(id);
+pub(super) fn lock_link(locks: &LockNames, id: LockId) -> Markup {
     let name = locks
         .get(&id)
         .map_or("a lock no longer here", |(n, _)| n.as_str());
@@ -151,8 +143,13 @@ fn filtered(path: &str, q: &Fields, names: &[&str]) -> String {
 }
 
 /// A link to the next page of a list (the API's `next_cursor`), keeping the page's filters.
-pub(super) fn next_page(page: &str, q: &Fields, names: &[&str], answer: &super::Answer) -> Markup {
-    let Some(next) = answer.body["next_cursor"].as_str() else {
+pub(super) fn next_page<T>(
+    page: &str,
+    q: &Fields,
+    names: &[&str],
+    list: &Answer<Page<T>>,
+) -> Markup {
+    let Some(next) = list.as_ref().ok().and_then(|p| p.next_cursor.as_deref()) else {
         return html! {};
     };
     let cursor: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
@@ -194,56 +191,65 @@ pub fn sign_in(token: &str, flash: &Fields) -> Markup {
     )
 }
 
-pub(super) fn notices(list: &Value) -> Markup {
+pub(super) fn notices(list: &[Notice]) -> Markup {
     html! {
-        @for n in list.as_array().into_iter().flatten() {
-            span.badge.warn title=(text(&n["message"])) { (text(&n["code"])) }
+        @for n in list {
+            span.badge.warn title=(n.message) { (n.code) }
         }
     }
 }
 
-pub(super) fn lock_errors(lock: &Value) -> Markup {
+pub(super) fn lock_errors(lock: &Lock) -> Markup {
     html! {
-        @for n in lock["errors"].as_array().into_iter().flatten() {
-            span.badge.bad title=(text(&n["message"])) { (text(&n["code"])) }
+        @for n in &lock.errors {
+            span.badge.bad title=(n.message) { (n.code) }
         }
-        (notices(&lock["warnings"]))
+        (notices(&lock.warnings))
     }
+}
+
+/// A list's rows, or none when the call was refused (the page shows why with [`refusal`]).
+pub(super) fn rows<T>(list: &Answer<Page<T>>) -> &[T] {
+    list.as_ref().map_or(&[], |p| p.data.as_slice())
+}
+
+/// Why a call was refused, for the page; nothing when it succeeded.
+pub(super) fn refusal<T>(answer: &Answer<T>) -> Markup {
+    html! { @if let Err(e) = answer { p.flash.error role="alert" { (e) } } }
 }
 
 pub async fn overview(State(s): State<AppState>, session: Session, flash: Flash) -> Response {
-    let conns = api(&s, &session, Method::GET, "/v1/connections?limit=200", None).await;
-    let locks = api(&s, &session, Method::GET, "/v1/locks?limit=200", None).await;
-    let locks = locks.list();
-    let troubled: Vec<&Value> = locks
+    let conns: Answer<Page<Connection>> =
+        api(&s, &session, Method::GET, "/v1/connections?limit=200", None).await;
+    let locks: Answer<Page<Lock>> =
+        api(&s, &session, Method::GET, "/v1/locks?limit=200", None).await;
+    let locks = rows(&locks);
+    let troubled: Vec<&Lock> = locks
         .iter()
-        .filter(|l| {
-            l["errors"].as_array().is_some_and(|e| !e.is_empty())
-                || l["warnings"].as_array().is_some_and(|w| !w.is_empty())
-        })
+        .filter(|l| !l.errors.is_empty() || !l.warnings.is_empty())
         .collect();
-    let online = locks.iter().filter(|l| l["online"] == true).count();
+    let online = locks.iter().filter(|l| l.online).count();
     let body = html! {
         section aria-labelledby="conns" {
             h2 #conns { "Connections" }
-            @if !conns.ok() { p.flash.error { (conns.error()) } }
-            @for c in conns.list() {
-                @let id = text(&c["id"]);
+            (refusal(&conns))
+            @for c in rows(&conns) {
+                @let reauth = c.status == ConnectionStatus::NeedsReauth;
                 article.card {
-                    h3 { (text(&c["name"])) " " span.muted { "(" (text(&c["provider"])) ")" } }
-                    @if c["status"] == "needs_reauth" {
+                    h3 { (c.name) " " span.muted { "(" (c.provider.label()) ")" } }
+                    @if reauth {
                         p.flash.error role="alert" { "Needs re-authentication: the stored credentials stopped working. Locks of this connection cannot be changed until they are updated." }
                     } @else {
-                        p { "Status: " span.badge.ok { (text(&c["status"])) } }
+                        p { "Status: " span.badge.ok { (c.status.as_str()) } }
                     }
                     @if session.admin() {
-                        details open[c["status"] == "needs_reauth"] {
+                        details open[reauth] {
                             summary { "Re-authenticate" }
-                            form method="post" action={ "/console/connections/" (id) "/credentials" } {
+                            form method="post" action={ "/console/connections/" (c.id) "/credentials" } {
                                 (csrf(&session))
-                                @for (name, shown) in c["credentials"].as_object().into_iter().flatten() {
-                                    label for={ (id) "-" (name) } { (name) " " span.muted { "(now " (text(shown)) ")" } }
-                                    input id={ (id) "-" (name) } name={ "cred_" (name) } autocomplete="off";
+                                @for (name, shown) in &c.credentials {
+                                    label for={ (c.id) "-" (name) } { (name) " " span.muted { "(now " (shown) ")" } }
+                                    input id={ (c.id) "-" (name) } name={ "cred_" (name) } autocomplete="off";
                                 }
                                 p.hint { "Fields left empty keep their stored value; the new ones are checked with the vendor first." }
                                 button type="submit" { "Update credentials" }
@@ -251,6 +257,9 @@ pub async fn overview(State(s): State<AppState>, session: Session, flash: Flash)
                         }
                     }
                 }
+            }
+            @if rows(&conns).is_empty() && conns.is_ok() {
+                p.empty { "No connections yet: add one with " code { "POST /v1/connections" } " (a vendor account's credentials); its locks then appear here." }
             }
         }
         section aria-labelledby="counts" {
@@ -260,7 +269,7 @@ pub async fn overview(State(s): State<AppState>, session: Session, flash: Flash)
                 h3 { "Needing attention" }
                 ul {
                     @for l in troubled {
-                        li { a href={ "/console/locks/" (text(&l["id"])) } { (text(&l["name"])) } " " (lock_errors(l)) }
+                        li { a href={ "/console/locks/" (l.id) } { (l.name) } " " (lock_errors(l)) }
                     }
                 }
             }
@@ -268,7 +277,6 @@ pub async fn overview(State(s): State<AppState>, session: Session, flash: Flash)
     };
     Html(layout("Overview", Some(&session), &flash.0, body).into_string()).into_response()
 }
-
 pub async fn reauthenticate(
     State(s): State<AppState>,
     session: Session,
@@ -286,23 +294,16 @@ pub async fn reauthenticate(
         .map(|(k, v)| (k, json!(v)))
         .collect();
     let id = id_of(id);
-    let r = api(
+    let outcome = act(
         &s,
         &session,
         Method::PATCH,
         &format!("/v1/connections/{id}"),
         Some(json!({"credentials": creds})),
+        "Credentials updated and verified.",
     )
     .await;
-    back(
-        &headers,
-        "/console/overview",
-        if r.ok() {
-            Ok("Credentials updated and verified.".into())
-        } else {
-            Err(r.error())
-        },
-    )
+    back(&headers, "/console/overview", outcome)
 }
 
 pub async fn locks(
@@ -316,7 +317,7 @@ pub async fn locks(
         &q,
         &["provider", "online", "q", "cursor"],
     );
-    let r = api(&s, &session, Method::GET, &path, None).await;
+    let r: Answer<Page<Lock>> = api(&s, &session, Method::GET, &path, None).await;
     let selected = |name: &str, v: &str| field(&q, name) == Some(v);
     let body = html! {
         form.filters method="get" action="/console/locks" role="search" {
@@ -338,26 +339,29 @@ pub async fn locks(
             }
             div { button type="submit" { "Filter" } }
         }
-        @if !r.ok() { p.flash.error { (r.error()) } }
+        (refusal(&r))
         div.table {
             table {
-                thead { tr { th { "Lock" } th { "Vendor" } th { "Online" } th { "Battery" } th { "Gateway" } th { "Health" } th { "Remote" } } }
+                thead { tr { th { "Lock" } th { "Vendor" } th { "Online" } th { "Battery" } th { "Gateway" } th { "Zone" } th { "Health" } th { "Remote" } } }
                 tbody {
-                    @for l in r.list() {
-                        @let id = text(&l["id"]);
+                    @if rows(&r).is_empty() && r.is_ok() {
+                        tr { td colspan="8" { "No locks here: connect a vendor account (" code { "POST /v1/connections" } ") and its locks are listed after its first sync; or loosen the filters." } }
+                    }
+                    @for l in rows(&r) {
                         tr {
-                            td { a href={ "/console/locks/" (id) } { (text(&l["name"])) } }
-                            td { (text(&l["provider"])) }
-                            td { @if l["online"] == true { span.badge.ok { "online" } } @else { span.badge.bad { "offline" } } }
-                            td { @if l["battery"].is_null() { "–" } @else { (text(&l["battery"])) " %" } }
-                            td { @if l["gateway_id"].is_null() { "none" } @else { "yes" } }
-                            td { (lock_errors(&l)) }
+                            td { a href={ "/console/locks/" (l.id) } { (l.name) } }
+                            td { (l.provider.label()) }
+                            td { @if l.online { span.badge.ok { "online" } } @else { span.badge.bad { "offline" } } }
+                            td { @match l.battery { Some(b) => { (b) " %" }, None => { "–" } } }
+                            td { @if l.gateway_id.is_some() { "yes" } @else { "none" } }
+                            td { (l.time_zone.as_deref().unwrap_or("unknown")) }
+                            td { (lock_errors(l)) }
                             td {
-                                @if l["capabilities"]["remote_unlock"] == true {
-                                    form.inline method="post" action={ "/console/locks/" (id) "/operate" } {
+                                @if l.capabilities.remote_unlock {
+                                    form.inline method="post" action={ "/console/locks/" (l.id) "/operate" } {
                                         (csrf(&session))
-                                        button name="action" value="unlock" aria-label={ "Unlock " (text(&l["name"])) } { "Unlock" }
-                                        button name="action" value="lock" aria-label={ "Lock " (text(&l["name"])) } { "Lock" }
+                                        button name="action" value="unlock" aria-label={ "Unlock " (l.name) } { "Unlock" }
+                                        button name="action" value="lock" aria-label={ "Lock " (l.name) } { "Lock" }
                                     }
                                 }
                             }
@@ -387,7 +391,7 @@ pub async fn operate(
     } else {
         "unlock"
     };
-    let r = api(
+    let r: Answer<OperationResult> = api(
         &s,
         &session,
         Method::POST,
@@ -395,18 +399,17 @@ pub async fn operate(
         Some(json!({})),
     )
     .await;
-    let outcome = if r.ok() {
-        Ok(format!(
+    let outcome = match r {
+        Ok(done) => Ok(format!(
             "{}: {}",
             if action == "lock" {
                 "Locked"
             } else {
                 "Unlocked"
             },
-            text(&r.body["state"])
-        ))
-    } else {
-        Err(r.error())
+            done.state.as_str()
+        )),
+        Err(e) => Err(e.0),
     };
     back(&headers, "/console/locks", outcome)
 }
@@ -417,7 +420,7 @@ pub async fn grants(
     flash: Flash,
     Query(q): Query<Fields>,
 ) -> Response {
-    let r = api(
+    let r: Answer<Page<Grant>> = api(
         &s,
         &session,
         Method::GET,
@@ -428,16 +431,21 @@ pub async fn grants(
     let locks = lock_names(&s, &session).await;
     let now = s.now();
     let body = html! {
+        (refusal(&r))
         div.table { table {
             thead { tr { th { "Name" } th { "Status" } th { "PIN" } th { "Locks" } th { "Until" } } }
             tbody {
-                @for g in r.list() {
+                @if rows(&r).is_empty() && r.is_ok() {
+                    tr { td colspan="5" { "No grants yet: a grant gives one PIN on several locks (" code { "POST /v1/grants" } "); a stay's booking makes one for its property." } }
+                }
+                @for g in rows(&r) {
+                    @let zone = g.lock_ids.first().and_then(|l| locks.get(l)).and_then(|(_, z)| z.as_deref());
                     tr {
-                        td { (text(&g["name"])) }
-                        td { span class={ "badge status-" (text(&g["status"])) } { (text(&g["status"])) } }
-                        td.pin { @if g["code"].is_null() { "one per lock" } @else { (text(&g["code"])) } }
-                        td { @for l in g["lock_ids"].as_array().into_iter().flatten() { (lock_link(&locks, l)) " " } }
-                        td { (when(&g["ends_at"], None, now)) }
+                        td { (g.name) }
+                        td { span class={ "badge status-" (g.status.as_str()) } { (g.status.as_str()) } }
+                        td.pin { @match &g.code { Some(c) => { (c) }, None => { "one per lock" } } }
+                        td { @for l in &g.lock_ids { (lock_link(&locks, *l)) " " } }
+                        td { @if g.ends_at.is_some() { (when(g.ends_at, zone, now)) } @else { "no end" } }
                     }
                 }
             }
@@ -454,31 +462,43 @@ pub async fn events(
     Query(q): Query<Fields>,
 ) -> Response {
     let path = filtered("/v1/events?limit=100", &q, &["type", "lock_id", "cursor"]);
-    let r = api(&s, &session, Method::GET, &path, None).await;
+    let r: Answer<Page<Event>> = api(&s, &session, Method::GET, &path, None).await;
     let locks = lock_names(&s, &session).await;
     let now = s.now();
     // Newest first by when it happened (a vendor's log record is stored when it is read).
-    let mut events = r.list();
-    events.sort_by(|a, b| text(&b["occurred_at"]).cmp(&text(&a["occurred_at"])));
-    let zone = |e: &Value| locks.get(&text(&e["lock_id"])).and_then(|(_, z)| z.clone());
+    let mut events: Vec<&Event> = rows(&r).iter().collect();
+    events.sort_by_key(|e| std::cmp::Reverse(e.occurred_at));
+    let zone = |e: &Event| {
+        e.lock_id
+            .and_then(|l| locks.get(&l))
+            .and_then(|(_, z)| z.clone())
+    };
     let body = html! {
         form.filters method="get" action="/console/events" role="search" {
             div { label for="type" { "Type" } input #type name="type" placeholder="access_code.* or lock.unlocked" value=(field(&q, "type").unwrap_or("")); }
-            div { label for="lock_id" { "Lock id" } input #lock_id name="lock_id" value=(field(&q, "lock_id").unwrap_or("")); }
+            div {
+                label for="lock_id" { "Lock" }
+                select #lock_id name="lock_id" {
+                    option value="" { "any" }
+                    @for (id, (name, _)) in &locks {
+                        option value=(id) selected[field(&q, "lock_id") == Some(id.to_string().as_str())] { (name) }
+                    }
+                }
+            }
             div { button type="submit" { "Filter" } }
         }
-        @if !r.ok() { p.flash.error { (r.error()) } }
+        (refusal(&r))
         div.table { table {
             thead { tr { th { "When" } th { "Type" } th { "Lock" } th { "Code" } th { "By" } } }
             tbody {
                 @if events.is_empty() { tr { td colspan="5" { "No events yet: they come as codes are set, locks report, and vendors' logs are read." } } }
                 @for e in &events {
                     tr {
-                        td { (when(&e["occurred_at"], zone(e).as_deref(), now)) }
-                        td { (text(&e["type"])) }
-                        td { @if e["lock_id"].is_string() { (lock_link(&locks, &e["lock_id"])) } }
-                        td { @if e["access_code_id"].is_string() { a href={ "/console/locks/" (text(&e["lock_id"])) "#code-" (text(&e["access_code_id"])) } { "the code" } } }
-                        td { (e["actor"]["name"].as_str().unwrap_or(&text(&e["actor"]["type"]).replace('_', " "))) }
+                        td { (when(Some(e.occurred_at), zone(e).as_deref(), now)) }
+                        td { (e.kind.as_str()) }
+                        td { @if let Some(l) = e.lock_id { (lock_link(&locks, l)) } }
+                        td { @if let (Some(l), Some(c)) = (e.lock_id, e.access_code_id) { a href={ "/console/locks/" (l) "#code-" (c) } { "the code" } } }
+                        td { (e.actor.name.clone().unwrap_or_else(|| e.actor.kind.as_str().replace('_', " "))) }
                     }
                 }
             }
@@ -486,4 +506,22 @@ pub async fn events(
         (next_page("/console/events", &q, &["type", "lock_id"], &r))
     };
     Html(layout("Events", Some(&session), &flash.0, body).into_string()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_names_its_zone_and_how_far_it_is() {
+        let now = 1_796_000_000_000; // 2026-11-30T…Z
+        let two_days_less_a_second = now + 2 * 86_400_000 - 1_000;
+        let html = when(Some(two_days_less_a_second), Some("Europe/Lisbon"), now).into_string();
+        assert!(html.contains("Europe/Lisbon · in 2 d"), "{html}");
+        let html = when(Some(now - 90 * 60_000), None, now).into_string();
+        assert!(html.contains("UTC · 2 h ago"), "{html}");
+        let html = when(Some(now + 20_000), Some("Not/AZone"), now).into_string();
+        assert!(html.contains("UTC · now"), "{html}");
+        assert_eq!(when(None, None, now).into_string(), "");
+    }
 }

@@ -5,27 +5,38 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
+use lockbridge_api::{Delivery, Page, Webhook, WebhookCreated};
 use maud::{Markup, html};
 use serde_json::json;
 
-use super::pages::{Fields, csrf, field, layout, text};
-use super::{Answer, Flash, Session, api, back, id_of};
+use super::pages::{Fields, csrf, field, layout, next_page, refusal, rows, when};
+use super::{Answer, Flash, Session, act, api, back, id_of};
 use crate::state::AppState;
 
-fn webhooks_page(session: &Session, list: &Answer, flash: &Fields, secret: Option<&str>) -> Markup {
+fn webhooks_page(
+    session: &Session,
+    list: &Answer<Page<Webhook>>,
+    flash: &Fields,
+    secret: Option<&str>,
+    now: i64,
+) -> Markup {
     let body = html! {
         @if let Some(secret) = secret {
             p.flash.notice role="status" { "Endpoint created. Its signing secret, shown this once: " code { (secret) } }
         }
-        @if !list.ok() { p.flash.error { (list.error()) } }
+        (refusal(list))
         div.table { table {
-            thead { tr { th { "URL" } th { "Events" } th { "Enabled" } } }
+            thead { tr { th { "URL" } th { "Events" } th { "Enabled" } th { "Failing since" } } }
             tbody {
-                @for w in list.list() {
+                @if rows(list).is_empty() && list.is_ok() {
+                    tr { td colspan="4" { "No endpoints yet: add one below and lockbridge signs and sends it each event as it happens." } }
+                }
+                @for w in rows(list) {
                     tr {
-                        td { a href={ "/console/webhooks/" (text(&w["id"])) } { (text(&w["url"])) } }
-                        td { (w["event_types"].as_array().map(|t| t.iter().map(text).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
-                        td { (text(&w["enabled"])) }
+                        td { a href={ "/console/webhooks/" (w.id) } { (w.url) } }
+                        td { @if w.event_types.is_empty() { "all" } @else { (w.event_types.join(", ")) } }
+                        td { @if w.enabled { span.badge.ok { "enabled" } } @else { span.badge.bad { "disabled" } } }
+                        td { @if w.failing_since.is_some() { (when(w.failing_since, None, now)) } @else { "–" } }
                     }
                 }
             }
@@ -47,7 +58,7 @@ fn webhooks_page(session: &Session, list: &Answer, flash: &Fields, secret: Optio
 
 pub async fn webhooks(State(s): State<AppState>, session: Session, flash: Flash) -> Response {
     let list = api(&s, &session, Method::GET, "/v1/webhooks?limit=200", None).await;
-    Html(webhooks_page(&session, &list, &flash.0, None).into_string()).into_response()
+    Html(webhooks_page(&session, &list, &flash.0, None, s.now()).into_string()).into_response()
 }
 
 pub async fn create_webhook(
@@ -69,15 +80,16 @@ pub async fn create_webhook(
     if !types.is_empty() {
         body["event_types"] = json!(types);
     }
-    let r = api(&s, &session, Method::POST, "/v1/webhooks", Some(body)).await;
-    if !r.ok() {
-        return back(&headers, "/console/webhooks", Err(r.error()));
-    }
+    let made: Answer<WebhookCreated> =
+        api(&s, &session, Method::POST, "/v1/webhooks", Some(body)).await;
+    let made = match made {
+        Ok(m) => m,
+        Err(e) => return back(&headers, "/console/webhooks", Err(e.0)),
+    };
     // The secret is shown in this answer only, never put in a URL.
     let list = api(&s, &session, Method::GET, "/v1/webhooks?limit=200", None).await;
-    let secret = text(&r.body["secret"]);
-    Html(webhooks_page(&session, &list, &Fields::new(), Some(&secret)).into_string())
-        .into_response()
+    let page = webhooks_page(&session, &list, &Fields::new(), Some(&made.secret), s.now());
+    Html(page.into_string()).into_response()
 }
 
 pub async fn webhook(
@@ -85,32 +97,36 @@ pub async fn webhook(
     session: Session,
     id: Path<String>,
     flash: Flash,
+    axum::extract::Query(q): axum::extract::Query<Fields>,
 ) -> Response {
     let id = id_of(id);
-    let r = api(
-        &s,
-        &session,
-        Method::GET,
-        &format!("/v1/webhooks/{id}/deliveries?limit=100"),
-        None,
-    )
-    .await;
+    let mut path = format!("/v1/webhooks/{id}/deliveries?limit=100");
+    if let Some(c) = field(&q, "cursor") {
+        let c: String = form_urlencoded::byte_serialize(c.as_bytes()).collect();
+        path.push_str(&format!("&cursor={c}"));
+    }
+    let r: Answer<Page<Delivery>> = api(&s, &session, Method::GET, &path, None).await;
+    let now = s.now();
     let body = html! {
-        @if !r.ok() { p.flash.error { (r.error()) } }
+        (refusal(&r))
         div.table { table {
-            thead { tr { th { "Event" } th { "Status" } th { "Attempts" } th { "Answer" } th { "" } } }
+            thead { tr { th { "Sent" } th { "Event" } th { "Status" } th { "Attempt" } th { "Answer" } th { "" } } }
             tbody {
-                @for d in r.list() {
+                @if rows(&r).is_empty() && r.is_ok() {
+                    tr { td colspan="6" { "Nothing delivered to this endpoint yet: deliveries show here as events happen." } }
+                }
+                @for d in rows(&r) {
                     tr {
-                        td { (text(&d["event_type"])) }
-                        td { (text(&d["status"])) }
-                        td { (text(&d["attempt"])) }
-                        td { (text(&d["response_status"])) }
+                        td { (when(Some(d.created_at), None, now)) }
+                        td { code { (d.event_id) } }
+                        td { (d.status.as_str()) @if let Some(e) = &d.error { " " span.badge.bad title=(e) { "why" } } }
+                        td { (d.attempt) }
+                        td { @match d.response_status { Some(code) => { "HTTP " (code) }, None => { "–" } } }
                         td {
                             @if session.admin() {
-                                form.inline method="post" action={ "/console/webhooks/" (id) "/deliveries/" (text(&d["id"])) "/retry" } {
+                                form.inline method="post" action={ "/console/webhooks/" (id) "/deliveries/" (d.id) "/retry" } {
                                     (csrf(&session))
-                                    button type="submit" { "Retry" }
+                                    button type="submit" aria-label={ "Retry delivery " (d.id) } { "Retry" }
                                 }
                             }
                         }
@@ -118,6 +134,7 @@ pub async fn webhook(
                 }
             }
         } }
+        (next_page(&format!("/console/webhooks/{id}"), &q, &[], &r))
     };
     Html(layout("Deliveries", Some(&session), &flash.0, body).into_string()).into_response()
 }
@@ -138,21 +155,14 @@ pub async fn retry_delivery(
             .collect::<String>()
     };
     let (id, delivery) = (clean(&id), clean(&delivery));
-    let r = api(
+    let outcome = act(
         &s,
         &session,
         Method::POST,
         &format!("/v1/webhooks/{id}/deliveries/{delivery}/retry"),
         Some(json!({})),
+        "Sent again.",
     )
     .await;
-    back(
-        &headers,
-        &format!("/console/webhooks/{id}"),
-        if r.ok() {
-            Ok("Sent again.".into())
-        } else {
-            Err(r.error())
-        },
-    )
+    back(&headers, &format!("/console/webhooks/{id}"), outcome)
 }

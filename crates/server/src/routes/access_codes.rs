@@ -1,7 +1,6 @@
 //! Access codes: validated against the lock's rules before any vendor call, written by the
 //! code engine, with a status that says where they stand.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch, post};
@@ -19,6 +18,7 @@ use crate::query::{CodesQuery, Query};
 use crate::routes::code_changes::{freeze, manage, remove, unfreeze, update};
 use crate::routes::{connections, locks};
 use crate::state::AppState;
+use crate::views::View;
 use lockbridge_app::admission::prepare;
 use lockbridge_app::engine::{self, Outcome};
 use lockbridge_app::reconcile;
@@ -31,43 +31,43 @@ pub fn router() -> Api {
             get(list),
             Op::new(m, "A lock's codes, managed and found on the lock")
                 .query(&["limit", "cursor", "refresh"])
-                .returns(200, "AccessCodeList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::AccessCode>>(200),
         )
         .post(
             "/v1/locks/{id}/access-codes",
             post(create),
             Op::new(m, "Issue a code (checked against the lock's rules first)")
-                .body("NewAccessCode")
-                .returns(201, "AccessCode"),
+                .body::<NewCode>()
+                .returns::<lockbridge_api::AccessCode>(201),
         )
         .get(
             "/v1/access-codes/{id}",
             get(read),
-            Op::new(m, "An access code").returns(200, "AccessCode"),
+            Op::new(m, "An access code").returns::<lockbridge_api::AccessCode>(200),
         )
         .patch(
             "/v1/access-codes/{id}",
             patch(update),
             Op::new(m, "Change a code's name, value or period")
-                .body("AccessCodeChange")
-                .returns(200, "AccessCode"),
+                .body::<crate::routes::code_changes::Change>()
+                .returns::<lockbridge_api::AccessCode>(200),
         )
         .delete(
             "/v1/access-codes/{id}",
             delete(remove),
             Op::new(m, "Revoke a code (202 while the lock has not confirmed)")
-                .returns(200, "AccessCode")
-                .also(202, "AccessCode"),
+                .returns::<lockbridge_api::AccessCode>(200)
+                .also::<lockbridge_api::AccessCode>(202),
         )
         .post(
             "/v1/access-codes/{id}/freeze",
             post(freeze),
-            Op::new(m, "Freeze a code").returns(200, "AccessCode"),
+            Op::new(m, "Freeze a code").returns::<lockbridge_api::AccessCode>(200),
         )
         .post(
             "/v1/access-codes/{id}/unfreeze",
             post(unfreeze),
-            Op::new(m, "Unfreeze a code").returns(200, "AccessCode"),
+            Op::new(m, "Unfreeze a code").returns::<lockbridge_api::AccessCode>(200),
         )
         .post(
             "/v1/access-codes/{id}/manage",
@@ -76,7 +76,7 @@ pub fn router() -> Api {
                 m,
                 "Take a code found on the lock under lockbridge's management",
             )
-            .returns(200, "AccessCode"),
+            .returns::<lockbridge_api::AccessCode>(200),
         )
 }
 
@@ -130,7 +130,7 @@ pub(crate) async fn create(
     Path(id): Path<String>,
     headers: HeaderMap,
     request: Fingerprinted<NewCode>,
-) -> ApiResult<(StatusCode, Json<AccessCode>)> {
+) -> ApiResult<(StatusCode, View<AccessCode>)> {
     let lock = locks::load(&s, &caller, &id).await?;
     let key = idempotency_key(&headers)?;
     let fingerprint = request.of_request(&format!("POST /v1/locks/{}/access-codes", lock.id));
@@ -138,7 +138,7 @@ pub(crate) async fn create(
     if let Some(k) = &key
         && let Some(first) = first_answer(&s, &caller, k, &fingerprint).await?
     {
-        return Ok((StatusCode::CREATED, Json(first)));
+        return Ok((StatusCode::CREATED, View(first)));
     }
     if !lock.capabilities.access_codes {
         return Err(ApiError::unsupported("hold access codes"));
@@ -185,7 +185,7 @@ pub(crate) async fn create(
             )
             .await?;
             return first
-                .map(|f| (StatusCode::CREATED, Json(f)))
+                .map(|f| (StatusCode::CREATED, View(f)))
                 .ok_or(ApiError::not_found("access code"));
         }
         Err(InsertError::Store(StoreError::Conflict(_))) => {
@@ -204,7 +204,7 @@ pub(crate) async fn create(
         Ok(()) => {}
     }
     if row.status == CodeStatus::Scheduled {
-        return Ok((StatusCode::CREATED, Json(row)));
+        return Ok((StatusCode::CREATED, View(row)));
     }
     let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     match engine::work_on(&s, row, &lock, &conn).await? {
@@ -217,7 +217,7 @@ pub(crate) async fn create(
                 .await?;
             Err(err.into())
         }
-        (_, row) => Ok((StatusCode::CREATED, Json(row))),
+        (_, row) => Ok((StatusCode::CREATED, View(row))),
     }
 }
 
@@ -249,7 +249,7 @@ async fn list(
     caller: Caller,
     Path(id): Path<String>,
     Query(page): Query<CodesQuery>,
-) -> ApiResult<Json<super::List<AccessCode>>> {
+) -> ApiResult<View<super::List<AccessCode>>> {
     let lock_id: LockId = id.parse().map_err(|_| ApiError::not_found("lock"))?;
     let refresh = page.refresh.unwrap_or(false);
     // Codes set on the lock outside lockbridge show up as `managed: false`; the vendor is asked
@@ -269,7 +269,7 @@ async fn list(
         // No codes, or no such lock in this organisation: only the lock can tell.
         locks::load(&s, &caller, &id).await?;
     }
-    Ok(Json(super::List::of(rows, page.limit, |c| {
+    Ok(View(super::List::of(rows, page.limit, |c| {
         c.id.to_string()
     })))
 }
@@ -297,6 +297,6 @@ async fn read(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<AccessCode>> {
-    Ok(Json(load(&s, &caller, &id).await?))
+) -> ApiResult<View<AccessCode>> {
+    Ok(View(load(&s, &caller, &id).await?))
 }

@@ -1,10 +1,10 @@
 //! `/v1/api-keys`: admin keys create, list and delete keys of their organisation.
 
-use crate::schema::ApiKeyCreated;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
+use lockbridge_api::ApiKeyCreated;
 use lockbridge_core::ids::ApiKeyId;
 use lockbridge_core::model::ApiKey;
 use lockbridge_core::model::Role;
@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body};
 use crate::query::{Page, Query};
 use crate::state::AppState;
+use crate::views::View;
 
 pub fn router() -> Api {
     Api::new("api keys")
@@ -23,14 +24,14 @@ pub fn router() -> Api {
             get(list),
             Op::new(Access::Admin, "List the organisation's API keys")
                 .query(&["limit", "cursor"])
-                .returns(200, "ApiKeyList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::ApiKey>>(200),
         )
         .post(
             "/v1/api-keys",
             post(create),
             Op::new(Access::Admin, "Create an API key (shown once)")
-                .body("NewApiKey")
-                .returns(201, "ApiKeyCreated"),
+                .body::<NewKey>()
+                .returns::<lockbridge_api::ApiKeyCreated>(201),
         )
         .delete(
             "/v1/api-keys/{id}",
@@ -64,7 +65,7 @@ async fn create(
     Ok((
         StatusCode::CREATED,
         Json(ApiKeyCreated {
-            api_key: key,
+            api_key: (&key).into(),
             seam_key: format!("seam_{secret}"),
             key: secret,
         }),
@@ -75,12 +76,12 @@ async fn list(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Query(page): Query<Page<ApiKeyId>>,
-) -> ApiResult<Json<super::List<ApiKey>>> {
+) -> ApiResult<View<super::List<ApiKey>>> {
     let rows = s
         .store
         .list_api_keys(caller.org, page.limit + 1, page.cursor)
         .await?;
-    Ok(Json(super::List::of(rows, page.limit, |k| {
+    Ok(View(super::List::of(rows, page.limit, |k| {
         k.id.to_string()
     })))
 }

@@ -4,10 +4,10 @@
 //! connections names the one meant (`connectionId`); without it the route answers 409
 //! `ambiguous_connection` naming them, and changes nothing.
 
-use crate::schema::Success;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
+use lockbridge_api::Success;
 use lockbridge_app::AppError;
 use lockbridge_core::credentials::Credentials;
 use serde::Deserialize;
@@ -24,8 +24,8 @@ pub fn router() -> Api {
         Access::Admin,
         "Verify a new TTLock credential set, then persist it",
     )
-    .body("CredentialsUpdate")
-    .returns(200, "Success");
+    .body::<Update>()
+    .returns::<lockbridge_api::Success>(200);
     Api::new("credentials").post(
         "/bff/iot-lock/credentials-update",
         post(credentials_update),

@@ -3,7 +3,6 @@
 //! (trying again a few times when another writer came first) and works the code at once when
 //! nobody else holds it.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReason, Scheduling};
@@ -17,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller};
 use crate::routes::connections;
 use crate::state::AppState;
+use crate::views::View;
 use lockbridge_app::admission::prepare;
 use lockbridge_app::connections as service;
 use lockbridge_app::engine::{self, Outcome};
@@ -72,7 +72,7 @@ pub(crate) async fn update(
     caller: Caller,
     Path(id): Path<String>,
     Body(body): Body<Change>,
-) -> ApiResult<Json<AccessCode>> {
+) -> ApiResult<View<AccessCode>> {
     if body.name.is_none()
         && body.code.is_none()
         && body.starts_at.is_none()
@@ -153,7 +153,7 @@ pub(crate) async fn update(
             Err(e) => return Err(e.into()),
         }
         if only_policy || row.status == CodeStatus::Scheduled {
-            return Ok(Json(row));
+            return Ok(View(row));
         }
         return match work_if_free(&s, row).await? {
             (Outcome::Failed(err), mut row) => {
@@ -174,7 +174,7 @@ pub(crate) async fn update(
                     .await?;
                 Err(err.into())
             }
-            (_, row) => Ok(Json(row)),
+            (_, row) => Ok(View(row)),
         };
     }
     Err(changed_meanwhile())
@@ -184,15 +184,15 @@ pub(crate) async fn remove(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<AccessCode>)> {
+) -> ApiResult<(StatusCode, View<AccessCode>)> {
     for _ in 0..WRITE_TRIES {
         let mut row = load(&s, &caller, &id).await?;
         row.actor = caller.actor();
         let version = row.version;
         match row.status {
-            CodeStatus::Removed => return Ok((StatusCode::OK, Json(row))),
+            CodeStatus::Removed => return Ok((StatusCode::OK, View(row))),
             CodeStatus::Removing => {
-                return Ok((StatusCode::ACCEPTED, Json(row)));
+                return Ok((StatusCode::ACCEPTED, View(row)));
             }
             // Refused by the vendor and never given an id, or waiting for its opening: it is
             // not on the lock.
@@ -204,7 +204,7 @@ pub(crate) async fn remove(
                     .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
                     .await?
                 {
-                    return Ok((StatusCode::OK, Json(row)));
+                    return Ok((StatusCode::OK, View(row)));
                 }
                 continue;
             }
@@ -241,10 +241,10 @@ pub(crate) async fn remove(
         }
         return match work_if_free(&s, row).await? {
             (Outcome::Done, row) if row.status == CodeStatus::Removed => {
-                Ok((StatusCode::OK, Json(row)))
+                Ok((StatusCode::OK, View(row)))
             }
             (Outcome::Failed(err), _) => Err(err.into()),
-            (_, row) => Ok((StatusCode::ACCEPTED, Json(row))),
+            (_, row) => Ok((StatusCode::ACCEPTED, View(row))),
         };
     }
     Err(changed_meanwhile())
@@ -256,12 +256,12 @@ pub(crate) async fn manage(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<AccessCode>> {
+) -> ApiResult<View<AccessCode>> {
     for _ in 0..WRITE_TRIES {
         let mut row = load(&s, &caller, &id).await?;
         row.actor = caller.actor();
         if row.managed {
-            return Ok(Json(row));
+            return Ok(View(row));
         }
         if !row.status.is_live() {
             return Err(ApiError::validation(
@@ -275,7 +275,7 @@ pub(crate) async fn manage(
             .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
             .await?
         {
-            return Ok(Json(row));
+            return Ok(View(row));
         }
     }
     Err(changed_meanwhile())
@@ -288,7 +288,7 @@ async fn toggle(
     caller: Caller,
     id: String,
     frozen: bool,
-) -> ApiResult<Json<AccessCode>> {
+) -> ApiResult<View<AccessCode>> {
     let row = load(&s, &caller, &id).await?;
     let lock = s
         .store
@@ -299,7 +299,7 @@ async fn toggle(
         return Err(ApiError::unsupported("freeze codes"));
     }
     if row.frozen == frozen {
-        return Ok(Json(row));
+        return Ok(View(row));
     }
     let (Some(pid), CodeStatus::Set | CodeStatus::Setting) = (row.provider_id.clone(), row.status)
     else {
@@ -324,7 +324,7 @@ async fn toggle(
             .update_code_if(&mut row, version, Guard::Version, s.now(), &[])
             .await?
         {
-            return Ok(Json(row));
+            return Ok(View(row));
         }
     }
     Err(changed_meanwhile())
@@ -334,7 +334,7 @@ pub(super) async fn freeze(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<AccessCode>> {
+) -> ApiResult<View<AccessCode>> {
     toggle(s, caller, id, true).await
 }
 
@@ -342,6 +342,6 @@ pub(super) async fn unfreeze(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<AccessCode>> {
+) -> ApiResult<View<AccessCode>> {
     toggle(s, caller, id, false).await
 }

@@ -1,10 +1,10 @@
 //! `/v1/connections`: vendor accounts, verified before they are stored.
 
-use crate::schema::{ConnectionView, SyncResult};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
+use lockbridge_api::{Connection as ConnectionView, SyncResult};
 use lockbridge_core::ids::ConnectionId;
 use lockbridge_core::model::{Connection, ExternalPolicy, Provider};
 use serde::Deserialize;
@@ -25,7 +25,7 @@ pub fn router() -> Api {
             get(list),
             Op::new(Access::Member, "List vendor connections")
                 .query(page)
-                .returns(200, "ConnectionList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::Connection>>(200),
         )
         .post(
             "/v1/connections",
@@ -34,13 +34,14 @@ pub fn router() -> Api {
                 Access::Admin,
                 "Connect a vendor account (verified before it is stored)",
             )
-            .body("NewConnection")
-            .returns(201, "Connection"),
+            .body::<NewConnection>()
+            .returns::<lockbridge_api::Connection>(201),
         )
         .get(
             "/v1/connections/{id}",
             get(read),
-            Op::new(Access::Member, "A connection, secrets masked").returns(200, "Connection"),
+            Op::new(Access::Member, "A connection, secrets masked")
+                .returns::<lockbridge_api::Connection>(200),
         )
         .patch(
             "/v1/connections/{id}",
@@ -49,8 +50,8 @@ pub fn router() -> Api {
                 Access::Admin,
                 "Replace some credentials (verified first, missing ones kept)",
             )
-            .body("ConnectionPatch")
-            .returns(200, "Connection"),
+            .body::<Patch>()
+            .returns::<lockbridge_api::Connection>(200),
         )
         .delete(
             "/v1/connections/{id}",
@@ -61,7 +62,7 @@ pub fn router() -> Api {
             "/v1/connections/{id}/sync",
             post(sync),
             Op::new(Access::Member, "Pull the vendor's locks and gateways")
-                .returns(200, "SyncResult"),
+                .returns::<lockbridge_api::SyncResult>(200),
         )
 }
 

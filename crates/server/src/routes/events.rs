@@ -1,6 +1,5 @@
 //! `GET /v1/events`: the organisation's event log, newest first.
 
-use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
 use lockbridge_core::events::Event;
@@ -10,6 +9,7 @@ use crate::error::ApiResult;
 use crate::extract::Caller;
 use crate::query::EventsQuery;
 use crate::state::AppState;
+use crate::views::View;
 
 pub fn router() -> Api {
     Api::new("events").get(
@@ -30,7 +30,7 @@ pub fn router() -> Api {
             "limit",
             "cursor",
         ])
-        .returns(200, "EventList"),
+        .returns::<lockbridge_api::Page<lockbridge_api::Event>>(200),
     )
 }
 
@@ -38,10 +38,10 @@ async fn list(
     State(s): State<AppState>,
     caller: Caller,
     q: EventsQuery,
-) -> ApiResult<Json<super::List<Event>>> {
+) -> ApiResult<View<super::List<Event>>> {
     let rows = s
         .store
         .list_events(caller.org, &q.filter, q.limit + 1)
         .await?;
-    Ok(Json(super::List::of(rows, q.limit, |e| e.id.to_string())))
+    Ok(View(super::List::of(rows, q.limit, |e| e.id.to_string())))
 }

@@ -1,7 +1,6 @@
 //! `/v1/grants`: one person's access to several locks, possibly of several vendors (what a
 //! grant is and how it is written: `lockbridge_app::grant_writes`).
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -17,6 +16,7 @@ use crate::extract::{Body, Caller, Fingerprinted};
 use crate::query::{Page, Query};
 use crate::routes::access_codes::idempotency_key;
 use crate::state::AppState;
+use crate::views::View;
 use lockbridge_app::grant_writes as writes;
 use lockbridge_app::grants::settle;
 
@@ -28,26 +28,26 @@ pub fn router() -> Api {
             get(list),
             Op::new(m, "The organisation's grants")
                 .query(&["limit", "cursor"])
-                .returns(200, "GrantList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::Grant>>(200),
         )
         .post(
             "/v1/grants",
             post(create),
             Op::new(m, "Give one person access to several locks with one PIN")
-                .body("NewGrant")
-                .returns(201, "Grant"),
+                .body::<NewGrant>()
+                .returns::<lockbridge_api::Grant>(201),
         )
         .get(
             "/v1/grants/{id}",
             get(read),
-            Op::new(m, "A grant with its codes").returns(200, "Grant"),
+            Op::new(m, "A grant with its codes").returns::<lockbridge_api::Grant>(200),
         )
         .patch(
             "/v1/grants/{id}",
             axum::routing::patch(update),
             Op::new(m, "Move every code of a grant together")
-                .body("GrantChange")
-                .returns(200, "Grant"),
+                .body::<GrantChange>()
+                .returns::<lockbridge_api::Grant>(200),
         )
         .delete(
             "/v1/grants/{id}",
@@ -56,8 +56,8 @@ pub fn router() -> Api {
                 m,
                 "Revoke every code of a grant (202 while locks have not confirmed)",
             )
-            .returns(200, "Grant")
-            .also(202, "Grant"),
+            .returns::<lockbridge_api::Grant>(200)
+            .also::<lockbridge_api::Grant>(202),
         )
 }
 
@@ -107,13 +107,13 @@ async fn create(
     caller: Caller,
     headers: HeaderMap,
     request: Fingerprinted<NewGrant>,
-) -> ApiResult<(StatusCode, Json<Grant>)> {
+) -> ApiResult<(StatusCode, View<Grant>)> {
     let key = idempotency_key(&headers)?;
     let fingerprint = request.of_request("POST /v1/grants");
     if let Some(k) = &key
         && let Some(first) = first_answer(&s, &caller, k, &fingerprint).await?
     {
-        return Ok((StatusCode::CREATED, Json(first)));
+        return Ok((StatusCode::CREATED, View(first)));
     }
     let b = request.body;
     let asked = writes::NewGrant {
@@ -141,7 +141,7 @@ async fn create(
         }
     };
     let grant = grant.ok_or(ApiError::not_found("grant"))?;
-    Ok((StatusCode::CREATED, Json(grant)))
+    Ok((StatusCode::CREATED, View(grant)))
 }
 
 /// The grant a used `Idempotency-Key` created, when the request is the same one again; 422
@@ -173,9 +173,9 @@ async fn read(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Grant>> {
+) -> ApiResult<View<Grant>> {
     let g = load(&s, &caller, &id).await?;
-    Ok(Json(
+    Ok(View(
         settle(&s, g.id)
             .await?
             .ok_or(ApiError::not_found("grant"))?,
@@ -186,7 +186,7 @@ async fn list(
     State(s): State<AppState>,
     caller: Caller,
     Query(page): Query<Page<GrantId>>,
-) -> ApiResult<Json<super::List<Grant>>> {
+) -> ApiResult<View<super::List<Grant>>> {
     let rows = s
         .store
         .list_grants(caller.org, page.limit + 1, page.cursor)
@@ -201,7 +201,7 @@ async fn list(
             Grant { access_codes, ..g }
         })
         .collect();
-    Ok(Json(super::List::of(out, page.limit, |g| g.id.to_string())))
+    Ok(View(super::List::of(out, page.limit, |g| g.id.to_string())))
 }
 
 async fn update(
@@ -209,7 +209,7 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     Body(body): Body<GrantChange>,
-) -> ApiResult<Json<Grant>> {
+) -> ApiResult<View<Grant>> {
     if body.starts_at.is_some() != body.ends_at.is_some() {
         let missing = if body.starts_at.is_none() {
             "starts_at"
@@ -233,7 +233,7 @@ async fn update(
         scheduling: body.scheduling,
         lock_ids: body.lock_ids,
     };
-    Ok(Json(
+    Ok(View(
         writes::change(&s, caller.org, id, caller.actor(), edit).await?,
     ))
 }
@@ -242,7 +242,7 @@ async fn remove(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Grant>)> {
+) -> ApiResult<(StatusCode, View<Grant>)> {
     let id = load(&s, &caller, &id).await?.id;
     let g = writes::revoke(&s, caller.org, id, caller.actor()).await?;
     let status = if g.status == GrantStatus::Removed {
@@ -250,5 +250,5 @@ async fn remove(
     } else {
         StatusCode::ACCEPTED
     };
-    Ok((status, Json(g)))
+    Ok((status, View(g)))
 }

@@ -35,13 +35,13 @@ pub fn router() -> Api {
             "/v1/jobs",
             post(create).layer(DefaultBodyLimit::max(MAX_BODY)),
             Op::new(m, "Submit bulk work: up to 10,000 codes, checked at once, worked at the vendors' pace")
-                .body("NewJob")
-                .returns(202, "Job"),
+                .body::<NewJob>()
+                .returns::<lockbridge_api::Job>(202),
         )
         .get(
             "/v1/jobs/{id}",
             get(read),
-            Op::new(m, "A job's progress and its failed items").returns(200, "Job"),
+            Op::new(m, "A job's progress and its failed items").returns::<lockbridge_api::Job>(200),
         )
 }
 

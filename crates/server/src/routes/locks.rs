@@ -1,11 +1,11 @@
 //! `/v1/locks` and `/v1/gateways`: what the last sync found, plus live operations.
 
-use crate::schema::OperationResult;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use lockbridge_api::OperationResult;
 use lockbridge_app::AppError;
 use lockbridge_app::health::Health;
 use lockbridge_core::events::{Event, EventType};
@@ -14,7 +14,7 @@ use lockbridge_core::model::{Lock, LockState};
 use lockbridge_core::provider::{ErrorKind, OfflineKind};
 use lockbridge_core::time::Millis;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
@@ -22,6 +22,7 @@ use crate::extract::{Body, Caller};
 use crate::query::{EventsQuery, LockQuery, Page, Query};
 use crate::routes::connections;
 use crate::state::AppState;
+use crate::views::View;
 use lockbridge_app::connections as service;
 
 pub fn router() -> Api {
@@ -39,7 +40,7 @@ pub fn router() -> Api {
                     "limit",
                     "cursor",
                 ])
-                .returns(200, "LockList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::Lock>>(200),
         )
         .get(
             "/v1/locks/{id}",
@@ -48,7 +49,7 @@ pub fn router() -> Api {
                 m,
                 "A lock: state, battery, online, capabilities, code rules",
             )
-            .returns(200, "Lock"),
+            .returns::<lockbridge_api::Lock>(200),
         )
         .patch(
             "/v1/locks/{id}",
@@ -57,18 +58,18 @@ pub fn router() -> Api {
                 Access::Admin,
                 "Set the lock's time zone (an IANA name), or null to use the vendor's",
             )
-            .body("LockChange")
-            .returns(200, "Lock"),
+            .body::<LockChange>()
+            .returns::<lockbridge_api::Lock>(200),
         )
         .post(
             "/v1/locks/{id}/unlock",
             post(unlock),
-            Op::new(m, "Unlock remotely").returns(200, "OperationResult"),
+            Op::new(m, "Unlock remotely").returns::<lockbridge_api::OperationResult>(200),
         )
         .post(
             "/v1/locks/{id}/lock",
             post(lock),
-            Op::new(m, "Lock remotely").returns(200, "OperationResult"),
+            Op::new(m, "Lock remotely").returns::<lockbridge_api::OperationResult>(200),
         )
         .post(
             "/v1/locks/{id}/reconcile",
@@ -77,7 +78,7 @@ pub fn router() -> Api {
                 m,
                 "Compare the lock's codes with the vendor's now; answers the codes after it",
             )
-            .returns(200, "AccessCodeList"),
+            .returns::<lockbridge_api::Page<lockbridge_api::AccessCode>>(200),
         )
         .get(
             "/v1/locks/{id}/events",
@@ -94,7 +95,7 @@ pub fn router() -> Api {
                 "limit",
                 "cursor",
             ])
-            .returns(200, "EventList"),
+            .returns::<lockbridge_api::Page<lockbridge_api::Event>>(200),
         )
         .post(
             "/v1/locks/{id}/offline-codes",
@@ -103,21 +104,21 @@ pub fn router() -> Api {
                 m,
                 "An algorithmic code the lock computes itself, stored and listed with its codes",
             )
-            .body("OfflineCodeRequest")
-            .returns(201, "AccessCode"),
+            .body::<OfflineRequest>()
+            .returns::<lockbridge_api::AccessCode>(201),
         )
         .post(
             "/v1/locks/{id}/dynamic-code",
             post(dynamic_code),
             Op::new(m, "A short-lived code the lock accepts now (Tuya's dynamic password)")
-                .returns(200, "DynamicCode"),
+                .returns::<DynamicCode>(200),
         )
         .get(
             "/v1/gateways",
             get(gateways),
             Op::new(m, "List gateways")
                 .query(&["limit", "cursor"])
-                .returns(200, "GatewayList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::Gateway>>(200),
         )
 }
 
@@ -168,8 +169,8 @@ async fn read(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Lock>> {
-    Ok(Json(load(&s, &caller, &id).await?))
+) -> ApiResult<View<Lock>> {
+    Ok(View(load(&s, &caller, &id).await?))
 }
 
 /// `PATCH /v1/locks/{id}`.
@@ -189,7 +190,7 @@ async fn update(
     crate::extract::Admin(caller): crate::extract::Admin,
     Path(id): Path<String>,
     Body(body): Body<LockChange>,
-) -> ApiResult<Json<Lock>> {
+) -> ApiResult<View<Lock>> {
     let lock = load(&s, &caller, &id).await?;
     if let Some(zone) = body.time_zone {
         let zone = zone.map(|z| z.trim().to_owned());
@@ -206,7 +207,7 @@ async fn update(
             .await?;
         s.locks.invalidate(caller.org);
     }
-    Ok(Json(load(&s, &caller, &id).await?))
+    Ok(View(load(&s, &caller, &id).await?))
 }
 
 pub(crate) async fn operate(
@@ -293,7 +294,7 @@ async fn events(
     caller: Caller,
     Path(id): Path<String>,
     q: EventsQuery,
-) -> ApiResult<Json<super::List<Event>>> {
+) -> ApiResult<View<super::List<Event>>> {
     let lock = load(&s, &caller, &id).await?;
     // The first page reads the lock's log first, so that it is up to date; a vendor failure
     // leaves what is stored.
@@ -311,7 +312,7 @@ async fn events(
         .store
         .list_events(caller.org, &filter, q.limit + 1)
         .await?;
-    Ok(Json(super::List::of(rows, q.limit, |e| e.id.to_string())))
+    Ok(View(super::List::of(rows, q.limit, |e| e.id.to_string())))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -335,7 +336,7 @@ async fn offline_code(
     Body(body): Body<OfflineRequest>,
 ) -> ApiResult<(
     axum::http::StatusCode,
-    Json<lockbridge_core::model::AccessCode>,
+    View<lockbridge_core::model::AccessCode>,
 )> {
     let lock = load(&s, &caller, &id).await?;
     let name = body
@@ -356,7 +357,7 @@ async fn offline_code(
         caller.actor(),
     )
     .await?;
-    Ok((axum::http::StatusCode::CREATED, Json(row)))
+    Ok((axum::http::StatusCode::CREATED, View(row)))
 }
 
 /// `POST /v1/locks/{id}/dynamic-code`.
@@ -395,12 +396,12 @@ async fn gateways(
     State(s): State<AppState>,
     caller: Caller,
     Query(page): Query<Page<GatewayId>>,
-) -> ApiResult<Json<super::List<lockbridge_core::model::Gateway>>> {
+) -> ApiResult<View<super::List<lockbridge_core::model::Gateway>>> {
     let rows = s
         .store
         .list_gateways(caller.org, page.limit + 1, page.cursor)
         .await?;
-    Ok(Json(super::List::of(rows, page.limit, |g| {
+    Ok(View(super::List::of(rows, page.limit, |g| {
         g.id.to_string()
     })))
 }
@@ -410,12 +411,15 @@ async fn reconcile(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<View<super::List<lockbridge_core::model::AccessCode>>> {
     let lock = load(&s, &caller, &id).await?;
     lockbridge_app::reconcile::reconcile_now(&s, &lock).await?;
     let codes = s
         .store
         .list_access_codes(caller.org, lock.id, 10_000, None)
         .await?;
-    Ok(Json(json!({"data": codes, "next_cursor": null})))
+    Ok(View(super::List {
+        data: codes,
+        next_cursor: None,
+    }))
 }

@@ -13,4 +13,4 @@ pub mod things;
 pub mod vendor_hooks;
 pub mod webhooks;
 
-pub use crate::schema::Page as List;
+pub use lockbridge_api::Page as List;

@@ -1,7 +1,6 @@
 //! `/v1/properties` and `/v1/reservations`: places rented out, their calendar feeds, and their
 //! stays, each a grant on the property's locks (`lockbridge_app::stays`).
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
@@ -14,13 +13,14 @@ use lockbridge_core::stays::{
     Calendar, CodeSource, Property, Reservation, ReservationStatus, check_zone, parse_time,
 };
 use lockbridge_core::time::Millis;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Caller};
 use crate::query::{Page, Query, cursor, fifty, flag, limit};
 use crate::state::AppState;
+use crate::views::View;
 
 pub fn router() -> Api {
     let m = Access::Member;
@@ -30,26 +30,26 @@ pub fn router() -> Api {
             get(list),
             Op::new(m, "The organisation's properties")
                 .query(&["limit", "cursor"])
-                .returns(200, "PropertyList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::Property>>(200),
         )
         .post(
             "/v1/properties",
             post(create),
             Op::new(m, "A place rented out: its locks, zone and times")
-                .body("NewProperty")
-                .returns(201, "Property"),
+                .body::<NewProperty>()
+                .returns::<lockbridge_api::Property>(201),
         )
         .get(
             "/v1/properties/{id}",
             get(read),
-            Op::new(m, "A property").returns(200, "Property"),
+            Op::new(m, "A property").returns::<lockbridge_api::Property>(200),
         )
         .patch(
             "/v1/properties/{id}",
             axum::routing::patch(update),
             Op::new(m, "Change a property (its stays follow)")
-                .body("PropertyChange")
-                .returns(200, "Property"),
+                .body::<PropertyChange>()
+                .returns::<lockbridge_api::Property>(200),
         )
         .delete(
             "/v1/properties/{id}",
@@ -64,7 +64,8 @@ pub fn router() -> Api {
         .get(
             "/v1/properties/{id}/calendars",
             get(calendars),
-            Op::new(m, "A property's calendar feeds").returns(200, "CalendarList"),
+            Op::new(m, "A property's calendar feeds")
+                .returns::<lockbridge_api::Page<lockbridge_api::Calendar>>(200),
         )
         .post(
             "/v1/properties/{id}/calendars",
@@ -73,8 +74,8 @@ pub fn router() -> Api {
                 m,
                 "Read a calendar feed (iCalendar) into stays, now and every interval",
             )
-            .body("NewCalendar")
-            .returns(201, "Calendar"),
+            .body::<NewCalendar>()
+            .returns::<lockbridge_api::Calendar>(201),
         )
         .delete(
             "/v1/properties/{id}/calendars/{calendar_id}",
@@ -88,27 +89,28 @@ pub fn router() -> Api {
                 m,
                 "A stay from an integration (the same body again changes nothing)",
             )
-            .body("StayBooking")
-            .returns(200, "ReservationView")
-            .also(201, "ReservationView"),
+            .body::<StayBooking>()
+            .returns::<lockbridge_api::Reservation>(200)
+            .also::<lockbridge_api::Reservation>(201),
         )
         .delete(
             "/v1/properties/{id}/reservations/{external_id}",
             delete(cancel),
-            Op::new(m, "Cancel a stay: its codes leave the locks").returns(200, "ReservationView"),
+            Op::new(m, "Cancel a stay: its codes leave the locks")
+                .returns::<lockbridge_api::Reservation>(200),
         )
         .get(
             "/v1/reservations",
             get(reservations),
             Op::new(m, "Stays, by property, status and dates")
                 .query(&["property_id", "status", "from", "to", "limit", "cursor"])
-                .returns(200, "ReservationViewList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::Reservation>>(200),
         )
         .get(
             "/v1/reservations/{id}",
             get(reservation),
             Op::new(m, "A stay with its codes, readiness and fallbacks")
-                .returns(200, "ReservationView"),
+                .returns::<lockbridge_api::Reservation>(200),
         )
 }
 
@@ -190,7 +192,7 @@ async fn create(
     State(s): State<AppState>,
     caller: Caller,
     Body(b): Body<NewProperty>,
-) -> ApiResult<(StatusCode, Json<Property>)> {
+) -> ApiResult<(StatusCode, View<Property>)> {
     let now = s.now();
     let p = Property {
         id: PropertyId::new(),
@@ -209,7 +211,7 @@ async fn create(
     };
     let p = checked(&s, &caller, p, Some(&b.lock_ids)).await?;
     s.store.insert_property(&p).await?;
-    Ok((StatusCode::CREATED, Json(p)))
+    Ok((StatusCode::CREATED, View(p)))
 }
 
 async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Property> {
@@ -221,20 +223,20 @@ async fn read(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Property>> {
-    Ok(Json(load(&s, &caller, &id).await?))
+) -> ApiResult<View<Property>> {
+    Ok(View(load(&s, &caller, &id).await?))
 }
 
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
     Query(page): Query<Page<PropertyId>>,
-) -> ApiResult<Json<super::List<Property>>> {
+) -> ApiResult<View<super::List<Property>>> {
     let rows = s
         .store
         .list_properties(caller.org, page.limit + 1, page.cursor)
         .await?;
-    Ok(Json(super::List::of(rows, page.limit, |p| {
+    Ok(View(super::List::of(rows, page.limit, |p| {
         p.id.to_string()
     })))
 }
@@ -244,7 +246,7 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     Body(b): Body<PropertyChange>,
-) -> ApiResult<Json<Property>> {
+) -> ApiResult<View<Property>> {
     for _ in 0..5 {
         let before = load(&s, &caller, &id).await?;
         let mut p = before.clone();
@@ -289,7 +291,7 @@ async fn update(
                     service::apply(&s, r).await?;
                 }
             }
-            return Ok(Json(p));
+            return Ok(View(p));
         }
     }
     Err(ApiError::already_exists(
@@ -328,7 +330,7 @@ async fn add_calendar(
     caller: Caller,
     Path(id): Path<String>,
     Body(b): Body<NewCalendar>,
-) -> ApiResult<(StatusCode, Json<Calendar>)> {
+) -> ApiResult<(StatusCode, View<Calendar>)> {
     let p = load(&s, &caller, &id).await?;
     lockbridge_app::webhooks::address::check_url(&b.url, s.settings.webhook_allow_private)
         .map_err(|e| ApiError::validation("url", e))?;
@@ -359,17 +361,17 @@ async fn add_calendar(
         .into_iter()
         .find(|c| c.id == cal.id)
         .unwrap_or(cal);
-    Ok((StatusCode::CREATED, Json(read)))
+    Ok((StatusCode::CREATED, View(read)))
 }
 
 async fn calendars(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<super::List<Calendar>>> {
+) -> ApiResult<View<super::List<Calendar>>> {
     let p = load(&s, &caller, &id).await?;
     let rows = s.store.calendars_of(p.id).await?;
-    Ok(Json(super::List::of(rows, u32::MAX, |c| c.id.to_string())))
+    Ok(View(super::List::of(rows, u32::MAX, |c| c.id.to_string())))
 }
 
 async fn remove_calendar(
@@ -407,16 +409,15 @@ pub(crate) struct StayBooking {
 }
 
 /// A stay with its codes.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ReservationView {
-    #[serde(flatten)]
+#[derive(Debug)]
+pub struct Stay {
     pub reservation: Reservation,
     pub access_codes: Vec<AccessCode>,
 }
 
-async fn view(s: &AppState, r: Reservation) -> ApiResult<ReservationView> {
+async fn view(s: &AppState, r: Reservation) -> ApiResult<Stay> {
     let codes = service::codes_of(s, &r).await?;
-    Ok(ReservationView {
+    Ok(Stay {
         reservation: r,
         access_codes: codes,
     })
@@ -427,7 +428,7 @@ async fn upsert(
     caller: Caller,
     Path((id, external)): Path<(String, String)>,
     Body(b): Body<StayBooking>,
-) -> ApiResult<(StatusCode, Json<ReservationView>)> {
+) -> ApiResult<(StatusCode, View<Stay>)> {
     let p = load(&s, &caller, &id).await?;
     let existed = s
         .store
@@ -457,14 +458,14 @@ async fn upsert(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(view(&s, r).await?)))
+    Ok((status, View(view(&s, r).await?)))
 }
 
 async fn cancel(
     State(s): State<AppState>,
     caller: Caller,
     Path((id, external)): Path<(String, String)>,
-) -> ApiResult<Json<ReservationView>> {
+) -> ApiResult<View<Stay>> {
     let p = load(&s, &caller, &id).await?;
     let r = s
         .store
@@ -472,7 +473,7 @@ async fn cancel(
         .await?
         .ok_or(ApiError::not_found("reservation"))?;
     let r = service::cancel(&s, r).await?;
-    Ok(Json(view(&s, r).await?))
+    Ok(View(view(&s, r).await?))
 }
 
 #[derive(Deserialize)]
@@ -494,7 +495,7 @@ async fn reservations(
     State(s): State<AppState>,
     caller: Caller,
     Query(q): Query<ReservationQuery>,
-) -> ApiResult<Json<super::List<ReservationView>>> {
+) -> ApiResult<View<super::List<Stay>>> {
     let filter = lockbridge_store::ReservationFilter {
         property: q.property_id,
         status: q.status,
@@ -509,7 +510,7 @@ async fn reservations(
     for r in rows {
         out.push(view(&s, r).await?);
     }
-    Ok(Json(super::List::of(out, q.limit, |r| {
+    Ok(View(super::List::of(out, q.limit, |r| {
         r.reservation.id.to_string()
     })))
 }
@@ -518,12 +519,12 @@ async fn reservation(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<ReservationView>> {
+) -> ApiResult<View<Stay>> {
     let id: ReservationId = id.parse().map_err(|_| ApiError::not_found("reservation"))?;
     let r = s
         .store
         .get_reservation(Some(caller.org), id, s.now())
         .await?
         .ok_or(ApiError::not_found("reservation"))?;
-    Ok(Json(view(&s, r).await?))
+    Ok(View(view(&s, r).await?))
 }

@@ -1,10 +1,10 @@
 //! Health, readiness and metrics.
 
-use crate::schema::Status;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use lockbridge_api::Status;
 
 use crate::api::{Access, Api, Op};
 use crate::state::AppState;
@@ -15,19 +15,19 @@ pub fn router() -> Api {
         .get(
             "/healthz",
             healthz,
-            Op::new(Access::Public, "Liveness").returns(200, "Status"),
+            Op::new(Access::Public, "Liveness").returns::<lockbridge_api::Status>(200),
         )
         .get(
             "/readyz",
             get(readyz),
             Op::new(Access::Public, "Readiness: the database answers")
-                .returns(200, "Status")
-                .also(503, "Status"),
+                .returns::<lockbridge_api::Status>(200)
+                .also::<lockbridge_api::Status>(503),
         )
         .get(
             "/metrics",
             get(metrics),
-            Op::new(Access::Public, "Prometheus metrics").returns(200, "Metrics"),
+            Op::new(Access::Public, "Prometheus metrics").returns::<crate::schema::Metrics>(200),
         )
 }
 

@@ -23,7 +23,7 @@ pub fn router() -> Api {
             get(list),
             Op::new(Access::Member, "List the things of a Kii connection")
                 .query(&["limit", "cursor"])
-                .returns(200, "ThingList"),
+                .returns::<lockbridge_api::Page<lockbridge_core::provider::ThingInfo>>(200),
         )
         .put(
             "/v1/connections/{id}/things/{vendor_thing_id}/password",
@@ -32,7 +32,7 @@ pub fn router() -> Api {
                 Access::Admin,
                 "Change a Kii thing's password (sent to Kii, never stored)",
             )
-            .body("ThingPassword")
+            .body::<ThingPassword>()
             .empty(204),
         )
 }

@@ -23,7 +23,7 @@ pub fn router() -> Api {
                 Access::Public,
                 "An event the vendor posts (SwitchBot's webhooks); the secret in the path authenticates it",
             )
-            .returns(200, "HookReceived"),
+            .returns::<HookReceived>(200),
         )
         .post(
             "/v1/connections/{id}/vendor-webhook",
@@ -32,8 +32,8 @@ pub fn router() -> Api {
                 Access::Admin,
                 "Point the vendor account's events at this service (SwitchBot)",
             )
-            .body("VendorWebhook")
-            .returns(200, "VendorWebhookRegistered"),
+            .body::<VendorWebhook>()
+            .returns::<VendorWebhookRegistered>(200),
         )
 }
 

@@ -2,7 +2,6 @@
 //! by hand and test events. Admin keys only: an endpoint decides where the organisation's data
 //! goes.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -11,13 +10,14 @@ use lockbridge_core::ids::{DeliveryId, WebhookId};
 use lockbridge_core::webhooks::{Delivery, Webhook, WebhookFormat, check_patterns, new_secret};
 use lockbridge_store::WebhookPatch;
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 
 use crate::api::{Access, Api, Op};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body};
 use crate::query::{Page, Query};
 use crate::state::AppState;
+use crate::views::View;
 use lockbridge_app::webhooks::address::{check_resolved, check_url};
 
 const MAX_DESCRIPTION: usize = 500;
@@ -32,20 +32,20 @@ pub fn router() -> Api {
             "/v1/webhooks",
             post(create),
             Op::new(a, "Add an endpoint (its secret is in this answer only)")
-                .body("NewWebhook")
-                .returns(201, "WebhookCreated"),
+                .body::<NewWebhook>()
+                .returns::<lockbridge_api::WebhookCreated>(201),
         )
         .get(
             "/v1/webhooks",
             get(list),
             Op::new(a, "List the endpoints")
                 .query(&["limit", "cursor"])
-                .returns(200, "WebhookList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::Webhook>>(200),
         )
         .get(
             "/v1/webhooks/{id}",
             get(read),
-            Op::new(a, "An endpoint").returns(200, "Webhook"),
+            Op::new(a, "An endpoint").returns::<lockbridge_api::Webhook>(200),
         )
         .patch(
             "/v1/webhooks/{id}",
@@ -54,8 +54,8 @@ pub fn router() -> Api {
                 a,
                 "Change an endpoint's URL, event types, description or enabled",
             )
-            .body("WebhookChange")
-            .returns(200, "Webhook"),
+            .body::<Change>()
+            .returns::<lockbridge_api::Webhook>(200),
         )
         .delete(
             "/v1/webhooks/{id}",
@@ -69,24 +69,26 @@ pub fn router() -> Api {
                 a,
                 "A new secret (the old one keeps signing for 24 hours, beside the new)",
             )
-            .returns(200, "WebhookCreated"),
+            .returns::<lockbridge_api::WebhookCreated>(200),
         )
         .get(
             "/v1/webhooks/{id}/deliveries",
             get(deliveries),
             Op::new(a, "The endpoint's attempts, newest first")
                 .query(&["limit", "cursor"])
-                .returns(200, "DeliveryList"),
+                .returns::<lockbridge_api::Page<lockbridge_api::Delivery>>(200),
         )
         .post(
             "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
             post(retry),
-            Op::new(a, "Send an attempt's event again, now").returns(202, "Delivery"),
+            Op::new(a, "Send an attempt's event again, now")
+                .returns::<lockbridge_api::Delivery>(202),
         )
         .post(
             "/v1/webhooks/{id}/test",
             post(test),
-            Op::new(a, "Send a webhook.test event to this endpoint").returns(202, "Delivery"),
+            Op::new(a, "Send a webhook.test event to this endpoint")
+                .returns::<lockbridge_api::Delivery>(202),
         )
 }
 
@@ -122,11 +124,9 @@ pub(crate) struct Change {
 }
 
 /// An endpoint with its secret: the answer of a creation or a rotation only.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug)]
 pub struct WebhookCreated {
-    #[serde(flatten)]
     pub webhook: Webhook,
-    /// `whsec_` and the base64 of 32 random bytes: verify each delivery with it. Shown once.
     pub secret: String,
 }
 
@@ -185,7 +185,7 @@ async fn create(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Body(body): Body<NewWebhook>,
-) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
+) -> ApiResult<(StatusCode, View<WebhookCreated>)> {
     let made = add(
         &s,
         &caller,
@@ -195,7 +195,7 @@ async fn create(
         WebhookFormat::Lockbridge,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(made)))
+    Ok((StatusCode::CREATED, View(made)))
 }
 
 /// Adds an endpoint for the caller's organisation; its secret is in the answer.
@@ -229,12 +229,12 @@ async fn list(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Query(page): Query<Page<WebhookId>>,
-) -> ApiResult<Json<super::List<Webhook>>> {
+) -> ApiResult<View<super::List<Webhook>>> {
     let rows = s
         .store
         .list_webhooks(caller.org, page.limit + 1, page.cursor)
         .await?;
-    Ok(Json(super::List::of(rows, page.limit, |w| {
+    Ok(View(super::List::of(rows, page.limit, |w| {
         w.id.to_string()
     })))
 }
@@ -243,8 +243,8 @@ async fn read(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Path(id): Path<String>,
-) -> ApiResult<Json<Webhook>> {
-    Ok(Json(load(&s, &caller, &id).await?))
+) -> ApiResult<View<Webhook>> {
+    Ok(View(load(&s, &caller, &id).await?))
 }
 
 async fn update(
@@ -252,7 +252,7 @@ async fn update(
     Admin(caller): Admin,
     Path(id): Path<String>,
     Body(body): Body<Change>,
-) -> ApiResult<Json<Webhook>> {
+) -> ApiResult<View<Webhook>> {
     let patch = WebhookPatch {
         url: match body.url {
             Some(u) => Some(checked_url(&s, &u).await?),
@@ -268,7 +268,7 @@ async fn update(
     s.store
         .update_webhook(caller.org, id_of(&id)?, &patch, s.now())
         .await?
-        .map(Json)
+        .map(View)
         .ok_or(ApiError::not_found("webhook"))
 }
 
@@ -287,7 +287,7 @@ async fn rotate(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Path(id): Path<String>,
-) -> ApiResult<Json<WebhookCreated>> {
+) -> ApiResult<View<WebhookCreated>> {
     let secret = new_secret();
     let now = s.now();
     let webhook = s
@@ -301,7 +301,7 @@ async fn rotate(
         )
         .await?
         .ok_or(ApiError::not_found("webhook"))?;
-    Ok(Json(WebhookCreated { webhook, secret }))
+    Ok(View(WebhookCreated { webhook, secret }))
 }
 
 async fn deliveries(
@@ -309,13 +309,13 @@ async fn deliveries(
     Admin(caller): Admin,
     Path(id): Path<String>,
     Query(page): Query<Page<DeliveryId>>,
-) -> ApiResult<Json<super::List<Delivery>>> {
+) -> ApiResult<View<super::List<Delivery>>> {
     let hook = load(&s, &caller, &id).await?;
     let rows = s
         .store
         .list_deliveries(caller.org, hook.id, page.limit + 1, page.cursor)
         .await?;
-    Ok(Json(super::List::of(rows, page.limit, |d| {
+    Ok(View(super::List::of(rows, page.limit, |d| {
         d.id.to_string()
     })))
 }
@@ -324,7 +324,7 @@ async fn retry(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Path((id, delivery)): Path<(String, String)>,
-) -> ApiResult<(StatusCode, Json<Delivery>)> {
+) -> ApiResult<(StatusCode, View<Delivery>)> {
     let delivery: DeliveryId = delivery
         .parse()
         .map_err(|_| ApiError::not_found("delivery"))?;
@@ -333,18 +333,18 @@ async fn retry(
         .retry_delivery(caller.org, id_of(&id)?, delivery, s.now())
         .await?
         .ok_or(ApiError::not_found("delivery"))?;
-    Ok((StatusCode::ACCEPTED, Json(d)))
+    Ok((StatusCode::ACCEPTED, View(d)))
 }
 
 async fn test(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Delivery>)> {
+) -> ApiResult<(StatusCode, View<Delivery>)> {
     let hook = load(&s, &caller, &id).await?;
     let event = Event::new(caller.org, EventType::WebhookTest, s.now())
         .by(caller.actor())
         .data(serde_json::json!({"webhook_id": hook.id}));
     let d = s.store.insert_test_event(&event, hook.id).await?;
-    Ok((StatusCode::ACCEPTED, Json(d)))
+    Ok((StatusCode::ACCEPTED, View(d)))
 }

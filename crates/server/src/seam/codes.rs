@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -22,6 +21,7 @@ use crate::error::ApiError;
 use crate::extract::{Caller, Fingerprinted};
 use crate::routes::{access_codes, code_changes};
 use crate::state::AppState;
+use crate::views::View;
 
 /// Seam's default page of access codes (a plain `.list()` expects them all).
 const CODES_PAGE: u32 = 55_000;
@@ -250,7 +250,7 @@ pub async fn create(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Res
         )
         .await;
         match made {
-            Ok((_, Json(row))) => row,
+            Ok((_, View(row))) => row,
             Err(e) => return Err(duplicate(e, pin.as_deref())),
         }
     };
@@ -495,7 +495,7 @@ pub async fn update(State(s): State<AppState>, r: SeamRequest) -> SeamResult<Res
         scheduling: None,
     };
     let pin = change.code.clone();
-    let Json(row) = code_changes::update(
+    let View(row) = code_changes::update(
         State(s.clone()),
         caller.clone(),
         Path(before.id.to_string()),
@@ -520,7 +520,7 @@ pub(crate) async fn delete_code(
         None if p.str("access_code_id")?.is_some() => return Err(not_found("access code")),
         None => code_of(&s, &caller, &p, managed).await?.id,
     };
-    let (_, Json(row)) =
+    let (_, View(row)) =
         code_changes::remove(State(s.clone()), caller.clone(), Path(id.to_string())).await?;
     let attempt = code_attempt(&s, &caller, ActionType::DeleteAccessCode, &row).await?;
     Ok(reply(vec![("action_attempt", attempt)]))
