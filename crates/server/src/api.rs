@@ -23,6 +23,8 @@ pub struct Schema {
     pub name: fn() -> std::borrow::Cow<'static, str>,
     /// Adds the type's schema (and those it uses) to the document's components.
     pub add: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    /// The type's own schema, whole (a query's parameters are its properties).
+    pub root: fn() -> schemars::Schema,
 }
 
 impl Schema {
@@ -30,7 +32,18 @@ impl Schema {
         Schema {
             name: T::schema_name,
             add: |g| g.subschema_for::<T>(),
+            root: || schemars::schema_for!(T),
         }
+    }
+
+    /// The names of the type's properties: a query's parameters.
+    pub fn properties(&self) -> Vec<String> {
+        (self.root)()
+            .as_object()
+            .and_then(|o| o.get("properties"))
+            .and_then(|p| p.as_object())
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -49,7 +62,8 @@ pub struct Op {
     pub access: Access,
     /// The request body's type.
     pub body: Option<Schema>,
-    pub query: &'static [&'static str],
+    /// The query string's type: each of its fields is a parameter.
+    pub query: Option<Schema>,
     pub status: u16,
     /// The answer's type; `None` for an empty answer.
     pub response: Option<Schema>,
@@ -66,7 +80,7 @@ impl Op {
             summary,
             access,
             body: None,
-            query: &[],
+            query: None,
             status: 200,
             response: None,
             others: Vec::new(),
@@ -80,8 +94,9 @@ impl Op {
         self
     }
 
-    pub fn query(mut self, names: &'static [&'static str]) -> Self {
-        self.query = names;
+    /// The query string the handler reads.
+    pub fn query<T: schemars::JsonSchema>(mut self) -> Self {
+        self.query = Some(Schema::of::<T>());
         self
     }
 

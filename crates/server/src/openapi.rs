@@ -31,7 +31,7 @@ fn content(g: &mut SchemaGenerator, schema: Schema) -> Value {
 /// its `code` says which, see `ErrorDetail.code`).
 fn errors(op: &Op) -> Vec<(u16, &'static str)> {
     let mut out = Vec::new();
-    let takes_input = op.body.is_some() || !op.query.is_empty() || op.path.contains('{');
+    let takes_input = op.body.is_some() || op.query.is_some() || op.path.contains('{');
     if op.access == Access::Public {
         if op.path.starts_with("/vendor-hooks") {
             out.extend([
@@ -150,8 +150,9 @@ fn operation(g: &mut SchemaGenerator, op: &Op, id: &str) -> Value {
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
-    params.extend(op.query.iter().map(|q| {
-        let schema = match *q {
+    let query = op.query.map(|q| q.properties()).unwrap_or_default();
+    params.extend(query.iter().map(|q| {
+        let schema = match q.as_str() {
             "limit" => json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
             "refresh" | "online" => json!({"type": "boolean"}),
             "type" => json!({"type": "array", "items": {"type": "string"}}),

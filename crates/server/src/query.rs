@@ -89,17 +89,17 @@ pub(crate) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::E
 }
 
 /// `?limit=&cursor=` of a list: limit 1–200 (default 50), cursor an id from the last page.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, bound(deserialize = "C: FromStr"))]
 pub struct Page<C> {
     #[serde(default = "fifty", deserialize_with = "limit")]
     pub limit: u32,
-    #[serde(default = "Option::default", deserialize_with = "cursor")]
+    #[serde(default, deserialize_with = "cursor")]
     pub cursor: Option<C>,
 }
 
 /// `GET /v1/locks`: the filters and the page.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockQuery {
     pub provider: Option<Provider>,
@@ -110,7 +110,7 @@ pub struct LockQuery {
     pub online: Option<bool>,
     #[serde(default = "fifty", deserialize_with = "limit")]
     pub limit: u32,
-    #[serde(default = "Option::default", deserialize_with = "cursor")]
+    #[serde(default, deserialize_with = "cursor")]
     pub cursor: Option<lockbridge_core::ids::LockId>,
 }
 
@@ -126,12 +126,12 @@ impl LockQuery {
 }
 
 /// `GET /v1/locks/{id}/access-codes`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodesQuery {
     #[serde(default = "fifty", deserialize_with = "limit")]
     pub limit: u32,
-    #[serde(default = "Option::default", deserialize_with = "cursor")]
+    #[serde(default, deserialize_with = "cursor")]
     pub cursor: Option<lockbridge_core::ids::AccessCodeId>,
     /// Read the lock's codes from the vendor now.
     #[serde(default, deserialize_with = "flag")]
@@ -192,7 +192,7 @@ pub struct EventsQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct EventsRest {
     lock_id: Option<lockbridge_core::ids::LockId>,
@@ -204,12 +204,14 @@ struct EventsRest {
     /// An API key's id (with or without `actor_type`).
     actor_id: Option<String>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     since: Option<lockbridge_core::time::Millis>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     until: Option<lockbridge_core::time::Millis>,
     #[serde(default = "fifty", deserialize_with = "limit")]
     limit: u32,
-    #[serde(default = "Option::default", deserialize_with = "cursor")]
+    #[serde(default, deserialize_with = "cursor")]
     cursor: Option<lockbridge_core::ids::EventId>,
 }
 
@@ -251,6 +253,28 @@ impl EventsQuery {
             },
             limit: r.limit,
         })
+    }
+}
+
+/// The parameters of `EventsQuery`: those of [`EventsRest`] and `type`, read apart because it
+/// may repeat.
+impl schemars::JsonSchema for EventsQuery {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventsQuery".into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = EventsRest::json_schema(g);
+        if let Some(props) = schema
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            props.insert(
+                "type".into(),
+                serde_json::json!({"type": "array", "items": {"type": "string"}}),
+            );
+        }
+        schema
     }
 }
 

@@ -30,7 +30,7 @@ pub fn router() -> Api {
             "/v1/locks/{id}/access-codes",
             get(list),
             Op::new(m, "A lock's codes, managed and found on the lock")
-                .query(&["limit", "cursor", "refresh"])
+                .query::<crate::query::CodesQuery>()
                 .returns::<lockbridge_api::Page<lockbridge_api::AccessCode>>(200),
         )
         .post(

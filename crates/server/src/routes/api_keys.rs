@@ -23,7 +23,7 @@ pub fn router() -> Api {
             "/v1/api-keys",
             get(list),
             Op::new(Access::Admin, "List the organisation's API keys")
-                .query(&["limit", "cursor"])
+                .query::<crate::query::Page<lockbridge_core::ids::ApiKeyId>>()
                 .returns::<lockbridge_api::Page<lockbridge_api::ApiKey>>(200),
         )
         .post(

@@ -18,13 +18,12 @@ use crate::state::AppState;
 use lockbridge_app::connections as service;
 
 pub fn router() -> Api {
-    let page = &["limit", "cursor"];
     Api::new("connections")
         .get(
             "/v1/connections",
             get(list),
             Op::new(Access::Member, "List vendor connections")
-                .query(page)
+                .query::<crate::query::Page<lockbridge_core::ids::ConnectionId>>()
                 .returns::<lockbridge_api::Page<lockbridge_api::Connection>>(200),
         )
         .post(

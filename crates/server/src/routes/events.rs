@@ -19,17 +19,7 @@ pub fn router() -> Api {
             Access::Member,
             "Everything lockbridge did or saw, newest first (`type` may repeat or end in `.*`)",
         )
-        .query(&[
-            "type",
-            "lock_id",
-            "access_code_id",
-            "connection_id",
-            "grant_id",
-            "since",
-            "until",
-            "limit",
-            "cursor",
-        ])
+        .query::<crate::query::EventsQuery>()
         .returns::<lockbridge_api::Page<lockbridge_api::Event>>(200),
     )
 }

@@ -27,7 +27,7 @@ pub fn router() -> Api {
             "/v1/grants",
             get(list),
             Op::new(m, "The organisation's grants")
-                .query(&["limit", "cursor"])
+                .query::<crate::query::Page<lockbridge_core::ids::GrantId>>()
                 .returns::<lockbridge_api::Page<lockbridge_api::Grant>>(200),
         )
         .post(

@@ -32,14 +32,7 @@ pub fn router() -> Api {
             "/v1/locks",
             get(list),
             Op::new(m, "List locks")
-                .query(&[
-                    "provider",
-                    "connection_id",
-                    "q",
-                    "online",
-                    "limit",
-                    "cursor",
-                ])
+                .query::<crate::query::LockQuery>()
                 .returns::<lockbridge_api::Page<lockbridge_api::Lock>>(200),
         )
         .get(
@@ -87,14 +80,7 @@ pub fn router() -> Api {
                 m,
                 "The lock's events, newest first (its vendor log read first): the filters of /v1/events",
             )
-            .query(&[
-                "type",
-                "access_code_id",
-                "since",
-                "until",
-                "limit",
-                "cursor",
-            ])
+            .query::<crate::query::EventsQuery>()
             .returns::<lockbridge_api::Page<lockbridge_api::Event>>(200),
         )
         .post(
@@ -117,7 +103,7 @@ pub fn router() -> Api {
             "/v1/gateways",
             get(gateways),
             Op::new(m, "List gateways")
-                .query(&["limit", "cursor"])
+                .query::<crate::query::Page<lockbridge_core::ids::GatewayId>>()
                 .returns::<lockbridge_api::Page<lockbridge_api::Gateway>>(200),
         )
 }

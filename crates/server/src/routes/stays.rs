@@ -29,7 +29,7 @@ pub fn router() -> Api {
             "/v1/properties",
             get(list),
             Op::new(m, "The organisation's properties")
-                .query(&["limit", "cursor"])
+                .query::<crate::query::Page<lockbridge_core::ids::PropertyId>>()
                 .returns::<lockbridge_api::Page<lockbridge_api::Property>>(200),
         )
         .post(
@@ -58,7 +58,7 @@ pub fn router() -> Api {
                 m,
                 "Delete a property (409 while it has stays that are not over, unless revoke=true)",
             )
-            .query(&["revoke"])
+            .query::<RemoveQuery>()
             .empty(204),
         )
         .get(
@@ -103,7 +103,7 @@ pub fn router() -> Api {
             "/v1/reservations",
             get(reservations),
             Op::new(m, "Stays, by property, status and dates")
-                .query(&["property_id", "status", "from", "to", "limit", "cursor"])
+                .query::<ReservationQuery>()
                 .returns::<lockbridge_api::Page<lockbridge_api::Reservation>>(200),
         )
         .get(
@@ -299,7 +299,7 @@ async fn update(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RemoveQuery {
     #[serde(default, deserialize_with = "flag")]
@@ -476,18 +476,20 @@ async fn cancel(
     Ok(View(view(&s, r).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ReservationQuery {
     property_id: Option<PropertyId>,
     status: Option<ReservationStatus>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     from: Option<Millis>,
     #[serde(default, with = "lockbridge_core::time::rfc3339_opt")]
+    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
     to: Option<Millis>,
     #[serde(default = "fifty", deserialize_with = "limit")]
     limit: u32,
-    #[serde(default = "Option::default", deserialize_with = "cursor")]
+    #[serde(default, deserialize_with = "cursor")]
     cursor: Option<ReservationId>,
 }
 

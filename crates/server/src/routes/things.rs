@@ -22,7 +22,7 @@ pub fn router() -> Api {
             "/v1/connections/{id}/things",
             get(list),
             Op::new(Access::Member, "List the things of a Kii connection")
-                .query(&["limit", "cursor"])
+                .query::<crate::query::Page<String>>()
                 .returns::<lockbridge_api::Page<lockbridge_core::provider::ThingInfo>>(200),
         )
         .put(

@@ -39,7 +39,7 @@ pub fn router() -> Api {
             "/v1/webhooks",
             get(list),
             Op::new(a, "List the endpoints")
-                .query(&["limit", "cursor"])
+                .query::<crate::query::Page<lockbridge_core::ids::WebhookId>>()
                 .returns::<lockbridge_api::Page<lockbridge_api::Webhook>>(200),
         )
         .get(
@@ -75,7 +75,7 @@ pub fn router() -> Api {
             "/v1/webhooks/{id}/deliveries",
             get(deliveries),
             Op::new(a, "The endpoint's attempts, newest first")
-                .query(&["limit", "cursor"])
+                .query::<crate::query::Page<lockbridge_core::ids::DeliveryId>>()
                 .returns::<lockbridge_api::Page<lockbridge_api::Delivery>>(200),
         )
         .post(
