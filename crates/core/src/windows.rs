@@ -52,13 +52,13 @@ impl Scheduling {
     }
 }
 
-/// The zone a window's times are read in: an IANA name (`Europe/Warsaw`, `UTC`) or a fixed
-/// offset as some locks report theirs (`+01:00`).
 /// Whether `name` is a time zone of the IANA database (`Europe/Warsaw`, `UTC`), not an offset.
 pub fn is_iana(name: &str) -> bool {
     TimeZone::get(name).is_ok()
 }
 
+/// The zone a window's times are read in: an IANA name (`Europe/Warsaw`, `UTC`) or a fixed
+/// offset as some locks report theirs (`+01:00`).
 pub fn zone(name: &str) -> Option<TimeZone> {
     if let Ok(tz) = TimeZone::get(name) {
         return Some(tz);

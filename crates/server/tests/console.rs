@@ -473,8 +473,21 @@ both_backends!(stays_in_the_console, |db: Db| async move {
     );
 });
 
+/// The link of a page's "next page" (none: the test fails).
+fn next_of(page: &str) -> String {
+    let at = page.find("rel=\"next\"").expect("a next page");
+    page[..at]
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+}
+
 both_backends!(long_lists_page_on, |db: Db| async move {
-    let t = TestApp::start(db).await;
+    let t = TestApp::start_with(db, |s| s.webhook_allow_private = true).await;
     let now = t.app.state.now();
     let events: Vec<_> = (0..130)
         .map(|i| {
@@ -490,17 +503,28 @@ both_backends!(long_lists_page_on, |db: Db| async move {
     let (_, first) = t.page(&session, "/console/events").await;
     let rows = |page: &str| page.matches("<td>webhook.test</td>").count();
     assert_eq!(rows(&first), 100);
-    let at = first.find("rel=\"next\"").expect("a next page");
-    let href = first[..at]
-        .rsplit("href=\"")
-        .next()
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&amp;", "&");
+    let href = next_of(&first);
     let (status, second) = t.page(&session, &href).await;
     assert_eq!(status, 200, "{href}");
     assert_eq!(rows(&second), 30, "{href}");
+    assert!(!second.contains("rel=\"next\""));
+
+    // Endpoints too.
+    for i in 0..101 {
+        let r = t
+            .call(
+                reqwest::Method::POST,
+                "/v1/webhooks",
+                Some(&t.admin),
+                Some(serde_json::json!({"url": format!("http://127.0.0.1:9/hook-{i:03}")})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let (_, first) = t.page(&session, "/console/webhooks").await;
+    let rows = |page: &str| page.matches("http://127.0.0.1:9/hook-").count();
+    assert_eq!(rows(&first), 100);
+    let (_, second) = t.page(&session, &next_of(&first)).await;
+    assert_eq!(rows(&second), 1, "the one left, on the second page");
     assert!(!second.contains("rel=\"next\""));
 });

@@ -2,7 +2,7 @@
 //! moves), the new-code form with the lock's PIN rules, and each code's actions.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use lockbridge_api::{AccessCode, Lock, Page};
@@ -10,7 +10,9 @@ use lockbridge_core::model::{CodeStatus, Schedule};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::pages::{Fields, csrf, field, layout, lock_errors, notices, when};
+use super::pages::{
+    Fields, csrf, field, filtered, layout, lock_errors, next_page, notices, refusal, rows, when,
+};
 use super::{Answer, Flash, Session, api, back, id_of};
 use crate::state::AppState;
 
@@ -125,21 +127,21 @@ fn window_of(f: &Fields) -> Option<Value> {
     )
 }
 
+/// The lock and one page of its codes (from `cursor`, the page's own query).
 async fn lock_and_codes(
     s: &AppState,
     session: &Session,
     id: &str,
-) -> (Answer<Lock>, Vec<AccessCode>) {
+    q: &Fields,
+) -> (Answer<Lock>, Answer<Page<AccessCode>>) {
     let lock = api(s, session, Method::GET, &format!("/v1/locks/{id}"), None).await;
-    let codes: Answer<Page<AccessCode>> = api(
-        s,
-        session,
-        Method::GET,
-        &format!("/v1/locks/{id}/access-codes?limit=200"),
-        None,
-    )
-    .await;
-    (lock, codes.map(|p| p.data).unwrap_or_default())
+    let path = filtered(
+        &format!("/v1/locks/{id}/access-codes?limit=100"),
+        q,
+        &["cursor"],
+    );
+    let codes = api(s, session, Method::GET, &path, None).await;
+    (lock, codes)
 }
 
 pub async fn lock(
@@ -147,9 +149,11 @@ pub async fn lock(
     session: Session,
     id: Path<String>,
     flash: Flash,
+    Query(q): Query<Fields>,
 ) -> Response {
     let id = id_of(id);
-    let (lock, codes) = lock_and_codes(&s, &session, &id).await;
+    let (lock, page) = lock_and_codes(&s, &session, &id, &q).await;
+    let codes = rows(&page);
     let l = match lock {
         Ok(l) => l,
         Err(e) => {
@@ -176,11 +180,13 @@ pub async fn lock(
         }
         h2 { "Codes" }
         div.table {
-            table #codes data-refresh={ "/console/locks/" (id) "/codes-table" } {
+            table #codes data-refresh=(filtered(&format!("/console/locks/{id}/codes-table?"), &q, &["cursor"])) {
                 thead { tr { th { "Name" } th { "PIN" } th { "Status" } th { "When" } th { "" } } }
-                tbody { (codes_rows(&codes, &session, Some(&l), s.now())) }
+                tbody { (codes_rows(codes, &session, Some(&l), s.now())) }
             }
         }
+        (refusal(&page))
+        (next_page(&format!("/console/locks/{id}"), &q, &[], &page))
         @if l.capabilities.access_codes {
             h2 { "New code" }
             form.card method="post" action={ "/console/locks/" (id) "/codes" } {
@@ -209,17 +215,19 @@ pub async fn codes_table(
     State(s): State<AppState>,
     session: Session,
     id: Path<String>,
+    Query(q): Query<Fields>,
 ) -> Response {
     let id = id_of(id);
-    let (lock, codes) = lock_and_codes(&s, &session, &id).await;
-    Html(codes_rows(&codes, &session, lock.as_ref().ok(), s.now()).into_string()).into_response()
+    let (lock, page) = lock_and_codes(&s, &session, &id, &q).await;
+    let table = codes_rows(rows(&page), &session, lock.as_ref().ok(), s.now());
+    Html(table.into_string()).into_response()
 }
 
 /// A `datetime-local` value (`2027-05-01T15:00`) read in `zone` (the lock's, which the form
 /// names), as the instant the API takes; a value that is not one is passed on for the API to
 /// refuse, naming the field.
 fn instant(local: &str, zone: &str) -> String {
-    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = lockbridge_core::windows::zone(zone).unwrap_or(jiff::tz::TimeZone::UTC);
     local
         .parse::<jiff::civil::DateTime>()
         .ok()
@@ -328,4 +336,23 @@ pub async fn change_code(
         .map(|c| format!("Done: {}", c.status.as_str()))
         .map_err(|e| e.0);
     back(&headers, &page, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::instant;
+
+    #[test]
+    fn a_form_time_is_read_in_the_locks_zone() {
+        assert_eq!(
+            instant("2027-05-01T15:00", "Europe/Lisbon"),
+            "2027-05-01T14:00:00Z"
+        );
+        assert_eq!(
+            instant("2027-05-01T15:00", "+02:00"),
+            "2027-05-01T13:00:00Z"
+        );
+        assert_eq!(instant("2027-05-01T15:00", "UTC"), "2027-05-01T15:00:00Z");
+        assert_eq!(instant("tomorrow", "UTC"), "tomorrow");
+    }
 }

@@ -11,6 +11,7 @@ use lockbridge_api::{Connection, Event, Grant, Lock, OperationResult, Page};
 use lockbridge_core::ids::LockId;
 use lockbridge_core::model::{ConnectionStatus, Notice};
 use lockbridge_core::time::Millis;
+use lockbridge_core::windows;
 use maud::{DOCTYPE, Markup, html};
 use serde_json::{Value, json};
 
@@ -25,13 +26,13 @@ pub(super) fn when(at: Option<Millis>, zone: Option<&str>, now: i64) -> Markup {
     let Some(at) = at.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()) else {
         return html! {};
     };
-    let tz = zone
-        .and_then(|z| jiff::tz::TimeZone::get(z).ok())
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+    // A zone by name, or the fixed offset some locks report (`+01:00`, named `UTC+01:00`).
+    let (tz, name) = match zone.and_then(|z| windows::zone(z).map(|tz| (tz, z))) {
+        Some((tz, z)) if windows::is_iana(z) => (tz, z.to_owned()),
+        Some((tz, z)) => (tz, format!("UTC{z}")),
+        None => (jiff::tz::TimeZone::UTC, "UTC".to_owned()),
+    };
     let local = at.to_zoned(tz);
-    let name = zone
-        .filter(|z| jiff::tz::TimeZone::get(z).is_ok())
-        .unwrap_or("UTC");
     let secs = (at.as_millisecond() - now) / 1000;
     // Rounded to the nearest unit: two days less a second reads "2 d".
     let span = |s: i64| match s {
@@ -131,7 +132,7 @@ pub(super) fn layout(
 }
 
 /// `path` with the page's filters `names` that were given, encoded, added to its query.
-fn filtered(path: &str, q: &Fields, names: &[&str]) -> String {
+pub(super) fn filtered(path: &str, q: &Fields, names: &[&str]) -> String {
     let mut out = path.to_owned();
     for name in names {
         if let Some(v) = field(q, name) {
@@ -514,7 +515,7 @@ mod tests {
 
     #[test]
     fn a_time_names_its_zone_and_how_far_it_is() {
-        let now = 1_796_000_000_000; // 2026-11-30T…Z
+        let now = 1_796_000_000_000; // 2026-11-30T00:53:20Z
         let two_days_less_a_second = now + 2 * 86_400_000 - 1_000;
         let html = when(Some(two_days_less_a_second), Some("Europe/Lisbon"), now).into_string();
         assert!(html.contains("Europe/Lisbon · in 2 d"), "{html}");
@@ -522,6 +523,12 @@ mod tests {
         assert!(html.contains("UTC · 2 h ago"), "{html}");
         let html = when(Some(now + 20_000), Some("Not/AZone"), now).into_string();
         assert!(html.contains("UTC · now"), "{html}");
+        // 2026-11-30T00:53:20Z is 01:53 an hour east.
+        let html = when(Some(now), Some("+01:00"), now).into_string();
+        assert!(
+            html.contains("01:53 <span class=\"muted\">UTC+01:00 · now"),
+            "{html}"
+        );
         assert_eq!(when(None, None, now).into_string(), "");
     }
 }

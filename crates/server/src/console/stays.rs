@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use lockbridge_api::{Calendar, Page, Property, Reservation};
@@ -13,7 +13,9 @@ use lockbridge_core::stays::{CodeSource, Readiness, ReservationStatus};
 use maud::html;
 use serde_json::json;
 
-use super::pages::{Fields, csrf, field, layout, lock_link, lock_names, refusal, rows, when};
+use super::pages::{
+    Fields, csrf, field, filtered, layout, lock_link, lock_names, next_page, refusal, rows, when,
+};
 use super::{Answer, Flash, Session, api, back, id_of};
 use crate::state::AppState;
 
@@ -48,9 +50,14 @@ fn status(r: &Reservation) -> &'static str {
     }
 }
 
-pub async fn properties(State(s): State<AppState>, session: Session, flash: Flash) -> Response {
-    let list: Answer<Page<Property>> =
-        api(&s, &session, Method::GET, "/v1/properties?limit=200", None).await;
+pub async fn properties(
+    State(s): State<AppState>,
+    session: Session,
+    flash: Flash,
+    Query(q): Query<Fields>,
+) -> Response {
+    let path = filtered("/v1/properties?limit=50", &q, &["cursor"]);
+    let list: Answer<Page<Property>> = api(&s, &session, Method::GET, &path, None).await;
     let mut feeds: Vec<Vec<Calendar>> = Vec::new();
     for p in rows(&list) {
         let path = format!("/v1/properties/{}/calendars", p.id);
@@ -90,6 +97,7 @@ pub async fn properties(State(s): State<AppState>, session: Session, flash: Flas
                 }
             }
         }
+        (next_page("/console/properties", &q, &[], &list))
     };
     Html(layout("Properties", Some(&session), &flash.0, body).into_string()).into_response()
 }

@@ -9,7 +9,7 @@ use lockbridge_api::{Delivery, Page, Webhook, WebhookCreated};
 use maud::{Markup, html};
 use serde_json::json;
 
-use super::pages::{Fields, csrf, field, layout, next_page, refusal, rows, when};
+use super::pages::{Fields, csrf, field, filtered, layout, next_page, refusal, rows, when};
 use super::{Answer, Flash, Session, act, api, back, id_of};
 use crate::state::AppState;
 
@@ -20,6 +20,7 @@ fn webhooks_page(
     secret: Option<&str>,
     now: i64,
 ) -> Markup {
+    let no_filters = Fields::new();
     let body = html! {
         @if let Some(secret) = secret {
             p.flash.notice role="status" { "Endpoint created. Its signing secret, shown this once: " code { (secret) } }
@@ -41,6 +42,7 @@ fn webhooks_page(
                 }
             }
         } }
+        (next_page("/console/webhooks", &no_filters, &[], list))
         @if session.admin() {
             h2 { "New endpoint" }
             form.card method="post" action="/console/webhooks" {
@@ -56,8 +58,14 @@ fn webhooks_page(
     layout("Webhooks", Some(session), flash, body)
 }
 
-pub async fn webhooks(State(s): State<AppState>, session: Session, flash: Flash) -> Response {
-    let list = api(&s, &session, Method::GET, "/v1/webhooks?limit=200", None).await;
+pub async fn webhooks(
+    State(s): State<AppState>,
+    session: Session,
+    flash: Flash,
+    axum::extract::Query(q): axum::extract::Query<Fields>,
+) -> Response {
+    let path = filtered("/v1/webhooks?limit=100", &q, &["cursor"]);
+    let list = api(&s, &session, Method::GET, &path, None).await;
     Html(webhooks_page(&session, &list, &flash.0, None, s.now()).into_string()).into_response()
 }
 
@@ -87,7 +95,7 @@ pub async fn create_webhook(
         Err(e) => return back(&headers, "/console/webhooks", Err(e.0)),
     };
     // The secret is shown in this answer only, never put in a URL.
-    let list = api(&s, &session, Method::GET, "/v1/webhooks?limit=200", None).await;
+    let list = api(&s, &session, Method::GET, "/v1/webhooks?limit=100", None).await;
     let page = webhooks_page(&session, &list, &Fields::new(), Some(&made.secret), s.now());
     Html(page.into_string()).into_response()
 }
