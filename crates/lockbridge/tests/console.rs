@@ -187,48 +187,34 @@ async fn shot(c: &Client, name: &str) {
     c.set_window_size(1280, 900).await.unwrap();
 }
 
+/// One call of the demo's API with its admin key; answers the body.
+async fn call(d: &Demo, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", d.api))
+        .bearer_auth(&d.key);
+    if let Some(b) = body {
+        request = request.json(&b);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// A property holding the demo's front door (in Lisbon's zone) and a stay there two days from
 /// now; answers the stay's id.
 async fn stay_at_front_door(d: &Demo) -> String {
-    let http = reqwest::Client::new();
-    let locks: Value = http
-        .get(format!("{}/v1/locks?q=Front%20door", d.api))
-        .bearer_auth(&d.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let front = locks["data"][0]["id"].as_str().unwrap();
-    let property: Value = http
-        .post(format!("{}/v1/properties", d.api))
-        .bearer_auth(&d.key)
-        .json(&json!({"name": "Browser House", "lock_ids": [front], "time_zone": "Europe/Lisbon"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    use reqwest::Method;
+    let locks = call(d, Method::GET, "/v1/locks?q=Front%20door", None).await;
+    let front = &locks["data"][0]["id"];
+    let place = json!({"name": "Browser House", "lock_ids": [front], "time_zone": "Europe/Lisbon"});
+    let property = call(d, Method::POST, "/v1/properties", Some(place)).await;
     let day = |days: i64| {
-        let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days);
-        at.to_string()
+        (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days)).to_string()
     };
-    let stay: Value = http
-        .put(format!(
-            "{}/v1/properties/{}/reservations/browser-1",
-            d.api,
-            property["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&d.key)
-        .json(&json!({"guest_name": "Ada Guest", "check_in_at": day(2), "check_out_at": day(4)}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let booking = json!({"guest_name": "Ada Guest", "check_in_at": day(2), "check_out_at": day(4)});
+    let path = format!(
+        "/v1/properties/{}/reservations/browser-1",
+        property["id"].as_str().unwrap()
+    );
+    let stay = call(d, Method::PUT, &path, Some(booking)).await;
     stay["id"].as_str().unwrap().to_owned()
 }
 
@@ -438,17 +424,13 @@ async fn the_console_in_a_real_browser() {
     assert_eq!(text_of(&c, "main h1").await, "Sign in");
 
     // A member key sees, but is offered nothing admin-only.
-    let http = reqwest::Client::new();
-    let member: Value = http
-        .post(format!("{}/v1/api-keys", d.api))
-        .bearer_auth(&d.key)
-        .json(&json!({"name": "front desk", "role": "member"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let member = call(
+        &d,
+        reqwest::Method::POST,
+        "/v1/api-keys",
+        Some(json!({"name": "front desk", "role": "member"})),
+    )
+    .await;
     sign_in(&c, &d.api, member["key"].as_str().unwrap()).await;
     assert!(
         c.find(Locator::Css("details summary")).await.is_err(),
@@ -532,15 +514,7 @@ async fn cookies_and_csrf(d: &Demo) {
         assert!(!session.contains(&d.key), "the key is never in the cookie");
         // A form without the session's CSRF token changes nothing.
         let value = session.split(';').next().unwrap().to_owned();
-        let locks: Value = http
-            .get(format!("{}/v1/locks", d.api))
-            .bearer_auth(&d.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let locks = call(d, reqwest::Method::GET, "/v1/locks", None).await;
         let front = locks["data"]
             .as_array()
             .unwrap()

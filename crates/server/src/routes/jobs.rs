@@ -8,11 +8,12 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use lockbridge_api::{ItemError, Job, WaitingItem};
 use lockbridge_core::ids::{JobId, LockId};
 use lockbridge_core::model::Lock;
 use lockbridge_core::time::Millis;
 use lockbridge_store::{JobItem, JobRow};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::{Access, Api, Op};
@@ -56,51 +57,9 @@ pub(crate) struct NewJob {
     items: Vec<Value>,
 }
 
-/// A failed item.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ItemError {
-    /// The item's position in `items`, from 0.
-    pub index: i64,
-    pub error: ItemErrorDetail,
-}
-
-/// Why an item failed: a stable `code` (as for a single request), words, and the item's
-/// field when one is to blame.
-#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ItemErrorDetail {
-    pub code: String,
-    pub message: String,
-    #[serde(default)]
-    pub field: Option<String>,
-}
-
-/// A job and how far it has got.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "Job")]
-pub struct JobView {
-    pub id: JobId,
-    pub kind: String,
-    /// `queued`, `running`, `done` (every item succeeded, failed or waits), `failed` (no item
-    /// succeeded or waits).
-    pub status: String,
-    pub total: i64,
-    pub succeeded: i64,
-    pub failed: i64,
-    pub errors: Vec<ItemError>,
-    /// Items accepted whose lock or gateway cannot be reached now: their codes stay `setting`
-    /// and are set when the device answers again.
-    pub waiting: Vec<WaitingItem>,
-    #[serde(with = "lockbridge_core::time::rfc3339")]
-    #[schemars(with = "lockbridge_core::time::Timestamp")]
-    pub created_at: Millis,
-    #[serde(with = "lockbridge_core::time::rfc3339_opt")]
-    #[schemars(with = "Option<lockbridge_core::time::Timestamp>")]
-    pub finished_at: Option<Millis>,
-}
-
-async fn view(s: &AppState, job: JobRow) -> ApiResult<JobView> {
+async fn view(s: &AppState, job: JobRow) -> ApiResult<Job> {
     let p = s.store.job_progress(job.id).await?;
-    Ok(JobView {
+    Ok(Job {
         id: job.id,
         kind: job.kind,
         status: job.status,
@@ -128,13 +87,6 @@ async fn view(s: &AppState, job: JobRow) -> ApiResult<JobView> {
         created_at: job.created_at,
         finished_at: job.finished_at,
     })
-}
-
-/// An item waiting for its device, and the code that will be set.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct WaitingItem {
-    pub index: i64,
-    pub access_code_id: lockbridge_core::ids::AccessCodeId,
 }
 
 /// Checks one item; answers its lock and the item as it will be worked.
@@ -174,7 +126,7 @@ async fn create(
     caller: Caller,
     headers: axum::http::HeaderMap,
     request: crate::extract::Fingerprinted<NewJob>,
-) -> ApiResult<(StatusCode, Json<JobView>)> {
+) -> ApiResult<(StatusCode, Json<Job>)> {
     let key = crate::routes::access_codes::idempotency_key(&headers)?;
     let fingerprint = request.of_request("POST /v1/jobs");
     if let Some(k) = &key
@@ -256,7 +208,7 @@ async fn first_job(
     caller: &Caller,
     key: &str,
     fingerprint: &str,
-) -> ApiResult<Option<JobView>> {
+) -> ApiResult<Option<Job>> {
     match s.store.job_by_key(caller.org, key).await? {
         None => Ok(None),
         Some(first) if first.idempotency_fingerprint.as_deref() == Some(fingerprint) => {
@@ -270,7 +222,7 @@ async fn read(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<JobView>> {
+) -> ApiResult<Json<Job>> {
     let id: JobId = id.parse().map_err(|_| ApiError::not_found("job"))?;
     let job = s
         .store
