@@ -525,6 +525,10 @@ both_backends!(long_lists_page_on, |db: Db| async move {
     let rows = |page: &str| page.matches("<td><a href=\"/console/webhooks/").count();
     assert_eq!(rows(&first), 100, "{first}");
     let (_, second) = t.page(&session, &next_of(&first)).await;
-    assert_eq!(rows(&second), 1, "the one left, on the second page: {second}");
+    assert_eq!(
+        rows(&second),
+        1,
+        "the one left, on the second page: {second}"
+    );
     assert!(!second.contains("rel=\"next\""));
 });
