@@ -75,6 +75,14 @@ async fn bench(backend: Backend, locks: u32, codes: u64, secs: f64, rate: f64) {
         locks_stored.as_secs_f64(),
         (started.elapsed() - locks_stored).as_secs_f64()
     );
+    // Measured once the database has settled after the load (statistics, and on PostgreSQL
+    // the vacuum autovacuum would otherwise run in the middle of the measurement).
+    let settling = std::time::Instant::now();
+    db.store.analyze().await.unwrap();
+    println!(
+        "{backend:?}: settled after the load in {:.1} s",
+        settling.elapsed().as_secs_f64()
+    );
 
     let app = App::new(db.store.clone(), Settings::default());
     for l in &all {
