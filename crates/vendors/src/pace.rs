@@ -141,7 +141,7 @@ impl Pace {
 
     /// The turn on a device that takes one command at a time, held for at most `lease` (longer
     /// than the command can take: a holder that dies frees it when the lease runs out). Waited
-    /// for up to `lease`; then the device counts as busy. Give it back with [`Turn::end`].
+    /// for up to `lease`; then the device counts as busy. Given back when dropped.
     pub async fn turn(
         &self,
         provider: Provider,
@@ -171,8 +171,7 @@ impl Pace {
                         budgets: self.budgets.clone(),
                         key,
                         holder: self.holder.clone(),
-                        ended: false,
-                        _local: local,
+                        local: Some(local),
                     });
                 }
                 Ok(false) => {}
@@ -195,8 +194,8 @@ pub struct Turn {
     budgets: Arc<dyn Budgets>,
     key: String,
     holder: String,
-    ended: bool,
-    _local: tokio::sync::OwnedMutexGuard<()>,
+    /// This instance's place in the device's queue, kept until the turn is given back.
+    local: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl std::fmt::Debug for Turn {
@@ -207,31 +206,24 @@ impl std::fmt::Debug for Turn {
     }
 }
 
-impl Turn {
-    /// Gives the turn back, before this instance's next caller takes it.
-    pub async fn end(mut self) {
-        self.ended = true;
-        if let Err(e) = self.budgets.end_turn(&self.key, &self.holder).await {
-            tracing::warn!(error = %e, "a device's turn could not be given back; its lease will free it");
-        }
-    }
-}
-
 impl Drop for Turn {
-    /// A turn dropped without [`Turn::end`] (its caller was cancelled) is given back in the
-    /// background; should that fail too, the lease frees the device.
+    /// The turn is given back in the background, after the answer: the caller does not wait
+    /// for that round trip. This instance's next caller for the device does, since the place in
+    /// the queue is kept until the turn is back; another instance finds it free then, or (should
+    /// the release fail) once the lease runs out.
     fn drop(&mut self) {
-        if self.ended {
-            return;
-        }
-        let (budgets, key, holder) = (
+        let (budgets, key, holder, local) = (
             self.budgets.clone(),
             std::mem::take(&mut self.key),
             std::mem::take(&mut self.holder),
+            self.local.take(),
         );
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ = budgets.end_turn(&key, &holder).await;
+                if let Err(e) = budgets.end_turn(&key, &holder).await {
+                    tracing::warn!(error = %e, "a device's turn could not be given back; its lease will free it");
+                }
+                drop(local);
             });
         }
     }

@@ -246,7 +246,8 @@ impl TtlockProvider {
         for attempt in 1..=BUSY_TRIES {
             let turn = self.pace.turn(P, &gateway, lease).await?;
             let result = self.calls.run(conn.id, route, op(client.clone())).await;
-            turn.end().await;
+            // Given back after the answer (see `Turn`'s `Drop`).
+            drop(turn);
             match result {
                 Err(e) if e.code.as_deref() == Some(GATEWAY_BUSY) && attempt < BUSY_TRIES => {
                     tracing::debug!(route, attempt, "gateway busy; waiting");
