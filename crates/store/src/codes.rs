@@ -12,6 +12,7 @@ use lockbridge_core::model::{AccessCode, CodeStatus, ExternalPolicy, RemovedReas
 use lockbridge_core::time::Millis;
 use sqlx::QueryBuilder;
 
+use crate::code_writes::{push_code_update, push_code_values};
 use crate::{Result, Store, StoreError, Tx, on, parse, push_list};
 
 /// A code's columns, in [`CodeRow`]'s order.
@@ -25,40 +26,40 @@ pub(crate) const COLUMNS: &str = "id, org_id, lock_id, name, code, starts_at, en
 /// lists and the actor as JSON text, flags as 0/1.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct CodeRow {
-    id: String,
-    org_id: String,
-    lock_id: String,
-    name: Option<String>,
-    code: Vec<u8>,
-    starts_at: Option<i64>,
-    ends_at: Option<i64>,
-    schedule: Option<String>,
-    status: String,
-    frozen: i64,
-    managed: i64,
-    provider_id: Option<String>,
-    last_error: Option<String>,
-    attempts: i64,
-    next_attempt_at: Option<i64>,
-    idempotency_key: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    confirming: i64,
-    version: i64,
-    lease_owner: Option<String>,
-    lease_until: Option<i64>,
-    removed_reason: Option<String>,
-    errors: String,
-    warnings: String,
-    on_external_change: Option<String>,
-    pin_hash: Option<String>,
-    idempotency_fingerprint: Option<String>,
-    scheduling: String,
-    window_start: Option<i64>,
-    window_end: Option<i64>,
-    grant_id: Option<String>,
-    actor: Option<String>,
-    kind: String,
+    pub(crate) id: String,
+    pub(crate) org_id: String,
+    pub(crate) lock_id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) code: Vec<u8>,
+    pub(crate) starts_at: Option<i64>,
+    pub(crate) ends_at: Option<i64>,
+    pub(crate) schedule: Option<String>,
+    pub(crate) status: String,
+    pub(crate) frozen: i64,
+    pub(crate) managed: i64,
+    pub(crate) provider_id: Option<String>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) attempts: i64,
+    pub(crate) next_attempt_at: Option<i64>,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+    pub(crate) confirming: i64,
+    pub(crate) version: i64,
+    pub(crate) lease_owner: Option<String>,
+    pub(crate) lease_until: Option<i64>,
+    pub(crate) removed_reason: Option<String>,
+    pub(crate) errors: String,
+    pub(crate) warnings: String,
+    pub(crate) on_external_change: Option<String>,
+    pub(crate) pin_hash: Option<String>,
+    pub(crate) idempotency_fingerprint: Option<String>,
+    pub(crate) scheduling: String,
+    pub(crate) window_start: Option<i64>,
+    pub(crate) window_end: Option<i64>,
+    pub(crate) grant_id: Option<String>,
+    pub(crate) actor: Option<String>,
+    pub(crate) kind: String,
 }
 
 /// The statuses that hold a PIN and a place on the lock (the unique index's condition).
@@ -179,7 +180,7 @@ impl Store {
     }
 
     /// `c` as it is stored: the PIN sealed and hashed, lists and the actor as JSON.
-    fn code_row(&self, c: &AccessCode) -> CodeRow {
+    pub(crate) fn code_row(&self, c: &AccessCode) -> CodeRow {
         let id = c.id.to_string();
         let lock_id = c.lock_id.to_string();
         CodeRow {
@@ -232,42 +233,7 @@ impl Store {
         let head = format!("INSERT INTO access_codes ({COLUMNS}) ");
         on!(tx, t => {
             let mut q = QueryBuilder::new(head);
-            q.push_values(rows, |mut b, r| {
-                b.push_bind(r.id)
-                    .push_bind(r.org_id)
-                    .push_bind(r.lock_id)
-                    .push_bind(r.name)
-                    .push_bind(r.code)
-                    .push_bind(r.starts_at)
-                    .push_bind(r.ends_at)
-                    .push_bind(r.schedule)
-                    .push_bind(r.status)
-                    .push_bind(r.frozen)
-                    .push_bind(r.managed)
-                    .push_bind(r.provider_id)
-                    .push_bind(r.last_error)
-                    .push_bind(r.attempts)
-                    .push_bind(r.next_attempt_at)
-                    .push_bind(r.idempotency_key)
-                    .push_bind(r.created_at)
-                    .push_bind(r.updated_at)
-                    .push_bind(r.confirming)
-                    .push_bind(r.version)
-                    .push_bind(r.lease_owner)
-                    .push_bind(r.lease_until)
-                    .push_bind(r.removed_reason)
-                    .push_bind(r.errors)
-                    .push_bind(r.warnings)
-                    .push_bind(r.on_external_change)
-                    .push_bind(r.pin_hash)
-                    .push_bind(r.idempotency_fingerprint)
-                    .push_bind(r.scheduling)
-                    .push_bind(r.window_start)
-                    .push_bind(r.window_end)
-                    .push_bind(r.grant_id)
-                    .push_bind(r.actor)
-                    .push_bind(r.kind);
-            });
+            push_code_values(&mut q, rows);
             q.push(tail);
             q.build().execute(&mut **t).await.map(|r| r.rows_affected())
         })
@@ -312,26 +278,42 @@ impl Store {
         {
             return Ok(false);
         }
-        if let Some(max) = max_codes {
-            self.hold_lock_row(&mut tx, c.lock_id).await?;
-            if self.live_count(&mut tx, c.lock_id).await? >= i64::from(max) {
-                return Err(InsertError::Capacity(max));
-            }
-        }
-        self.insert_codes(&mut tx, std::slice::from_ref(c), "")
-            .await?;
+        self.insert_within(&mut tx, c, max_codes).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// How many live codes the lock has, in `tx`.
-    pub(crate) async fn live_count(&self, tx: &mut Tx, lock: LockId) -> Result<i64> {
-        let sql =
-            format!("SELECT COUNT(*) FROM access_codes WHERE lock_id = $1 AND status IN {LIVE}");
-        Ok(on!(tx, t => sqlx::query_scalar::<_, i64>(&sql)
-            .bind(lock.to_string())
-            .fetch_one(&mut **t)
-            .await)?)
+    /// Inserts `c` in `tx`; with `max_codes`, only while its lock has fewer live codes. The
+    /// count is part of the insert, which runs once the lock's row is held (PostgreSQL), so its
+    /// snapshot already sees every create that held the row before.
+    pub(crate) async fn insert_within(
+        &self,
+        tx: &mut Tx,
+        c: &AccessCode,
+        max_codes: Option<u32>,
+    ) -> Result<(), InsertError> {
+        let Some(max) = max_codes else {
+            self.insert_codes(tx, std::slice::from_ref(c), "").await?;
+            return Ok(());
+        };
+        self.hold_lock_row(tx, c.lock_id).await?;
+        let r = self.code_row(c);
+        let lock = c.lock_id.to_string();
+        let head = format!("INSERT INTO access_codes ({COLUMNS}) SELECT * FROM (");
+        let added = on!(tx, t => {
+            let mut q = QueryBuilder::new(head);
+            push_code_values(&mut q, std::iter::once(r));
+            q.push(") AS v WHERE (SELECT COUNT(*) FROM access_codes WHERE lock_id = ")
+                .push_bind(lock)
+                .push(format!(" AND status IN {LIVE}) < "))
+                .push_bind(i64::from(max));
+            q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+        })
+        .map_err(code_conflict)?;
+        if added == 0 {
+            return Err(InsertError::Capacity(max));
+        }
+        Ok(())
     }
 
     /// Whether grant `id` is still at `version`, holding its row against changes for the rest
@@ -387,6 +369,13 @@ impl Store {
         now: Millis,
         events: &[Event],
     ) -> Result<bool> {
+        if let crate::Db::Postgres(pool) = &self.pool
+            && let Some(done) = self
+                .update_code_in_one(pool, c, expected, guard, now, events)
+                .await?
+        {
+            return Ok(done);
+        }
         let mut tx = self.write_tx().await?;
         if !self.write_code(&mut tx, c, expected, guard, now).await? {
             return Ok(false);
@@ -436,38 +425,8 @@ impl Store {
     ) -> Result<bool> {
         let r = self.code_row(c);
         let done = on!(tx, t => {
-            let mut q = QueryBuilder::new("UPDATE access_codes SET version = version + 1");
-            q.push(", name = ").push_bind(r.name);
-            q.push(", code = ").push_bind(r.code);
-            q.push(", starts_at = ").push_bind(r.starts_at);
-            q.push(", ends_at = ").push_bind(r.ends_at);
-            q.push(", schedule = ").push_bind(r.schedule);
-            q.push(", status = ").push_bind(r.status);
-            q.push(", frozen = ").push_bind(r.frozen);
-            q.push(", provider_id = ").push_bind(r.provider_id);
-            q.push(", last_error = ").push_bind(r.last_error);
-            q.push(", attempts = ").push_bind(r.attempts);
-            q.push(", next_attempt_at = ").push_bind(r.next_attempt_at);
-            q.push(", updated_at = ").push_bind(now);
-            q.push(", confirming = ").push_bind(r.confirming);
-            q.push(", removed_reason = ").push_bind(r.removed_reason);
-            q.push(", errors = ").push_bind(r.errors);
-            q.push(", warnings = ").push_bind(r.warnings);
-            q.push(", on_external_change = ").push_bind(r.on_external_change);
-            q.push(", managed = ").push_bind(r.managed);
-            q.push(", pin_hash = ").push_bind(r.pin_hash);
-            q.push(", scheduling = ").push_bind(r.scheduling);
-            q.push(", window_start = ").push_bind(r.window_start);
-            q.push(", window_end = ").push_bind(r.window_end);
-            q.push(", actor = ").push_bind(r.actor);
-            if let Guard::Lease(_) = guard {
-                q.push(", lease_owner = NULL, lease_until = NULL");
-            }
-            q.push(" WHERE id = ").push_bind(r.id);
-            q.push(" AND version = ").push_bind(expected);
-            if let Guard::Lease(owner) = guard {
-                q.push(" AND lease_owner = ").push_bind(owner);
-            }
+            let mut q = QueryBuilder::new("");
+            push_code_update(&mut q, r, expected, guard, now);
             q.build().execute(&mut **t).await.map(|r| r.rows_affected())
         })
         .map_err(code_conflict)?;
@@ -475,7 +434,7 @@ impl Store {
     }
 
     /// What a committed [`Store::write_code`] changed of the row, mirrored in `c`.
-    fn written(&self, c: &mut AccessCode, expected: i64, guard: Guard<'_>, now: Millis) {
+    pub(crate) fn written(&self, c: &mut AccessCode, expected: i64, guard: Guard<'_>, now: Millis) {
         c.version = expected + 1;
         c.updated_at = now;
         if matches!(guard, Guard::Lease(_)) {

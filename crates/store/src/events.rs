@@ -147,7 +147,7 @@ where
 }
 
 /// `VALUES (…), (…)` of `events`, in [`COLUMNS`]' order.
-fn push_event_values<'a, DB>(q: &mut QueryBuilder<'a, DB>, events: &'a [Event])
+pub(crate) fn push_event_values<'a, DB>(q: &mut QueryBuilder<'a, DB>, events: &'a [Event])
 where
     DB: sqlx::Database,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,

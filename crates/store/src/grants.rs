@@ -89,7 +89,6 @@ impl Store {
         g: &Grant,
         codes: &[(AccessCode, Option<u32>)],
     ) -> Result<(), (Option<usize>, InsertError)> {
-        let at = |i: usize| move |e: StoreError| (Some(i), InsertError::Store(e));
         let mut tx = self.write_tx().await.map_err(|e| (None, e.into()))?;
         let id = g.id.to_string();
         let sql = insert_into("grants", COLUMNS);
@@ -115,17 +114,9 @@ impl Store {
         .execute(&mut **t).await.map(|r| r.rows_affected()))
         .map_err(|e| (None, InsertError::Store(code_conflict(e))))?;
         for (i, (c, max)) in codes.iter().enumerate() {
-            if let Some(max) = max {
-                self.hold_lock_row(&mut tx, c.lock_id)
-                    .await
-                    .map_err(at(i))?;
-                if self.live_count(&mut tx, c.lock_id).await.map_err(at(i))? >= i64::from(*max) {
-                    return Err((Some(i), InsertError::Capacity(*max)));
-                }
-            }
-            self.insert_codes(&mut tx, std::slice::from_ref(c), "")
+            self.insert_within(&mut tx, c, *max)
                 .await
-                .map_err(at(i))?;
+                .map_err(|e| (Some(i), e))?;
         }
         tx.commit().await.map_err(|e| (None, e.into()))?;
         Ok(())

@@ -16,6 +16,7 @@ mod budgets;
 mod calendars;
 mod cipher;
 mod code_passes;
+mod code_writes;
 mod codes;
 mod connections;
 mod deliveries;
@@ -130,6 +131,9 @@ pub struct Store {
     /// What the store stamps rows it creates with (`created_at`, `updated_at`) when the caller
     /// gives no time: the service's clock once the service holds the store.
     clock: Arc<lockbridge_core::time::Clock>,
+    /// The organisations' webhook endpoints as this instance last saw them (PostgreSQL's
+    /// one-statement writes check them against the table).
+    endpoints: Arc<code_writes::EndpointMemory>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -167,6 +171,7 @@ impl Store {
             pool,
             cipher: Cipher::new(key),
             clock: Arc::default(),
+            endpoints: Arc::default(),
         })
     }
 

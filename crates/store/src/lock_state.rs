@@ -109,6 +109,25 @@ impl Store {
         state: LockState,
         event: Option<Event>,
     ) -> Result<()> {
+        // PostgreSQL: the state, the organisation's version and the event in one statement.
+        if let (crate::Db::Postgres(pool), Some(e)) = (&self.pool, &event)
+            && self
+                .change_with_events(pool, e.org_id, std::slice::from_ref(e), |q| {
+                    q.push("u AS (UPDATE locks SET state = ")
+                        .push_bind(state.as_str())
+                        .push(" WHERE id = ")
+                        .push_bind(id.to_string())
+                        .push(
+                            " AND EXISTS (SELECT 1 FROM matched) RETURNING org_id), \
+                             o AS (UPDATE organisations SET locks_version = locks_version + 1 \
+                             WHERE id IN (SELECT org_id FROM u))",
+                        );
+                })
+                .await?
+                .is_some()
+        {
+            return Ok(());
+        }
         let mut tx = self.write_tx().await?;
         if let Some(e) = event {
             self.insert_events(&mut tx, &[e]).await?;

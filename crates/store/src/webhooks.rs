@@ -14,6 +14,36 @@ const COLUMNS: &str = "id, org_id, url, event_types, description, enabled, faili
 pub(crate) const DELIVERY_COLUMNS: &str = "id, org_id, webhook_id, event_id, attempt, status, response_status, \
                                 duration_ms, error, next_attempt_at, created_at, finished_at";
 
+/// Which of `endpoints` (an organisation's enabled ones: id, event types as JSON, format) take
+/// which of `events`: pairs of indexes (endpoint, event), one first attempt each.
+pub(crate) fn deliveries_for(
+    events: &[Event],
+    endpoints: &[(&str, &str, &str)],
+) -> Vec<(usize, usize)> {
+    let endpoints: Vec<(Vec<String>, bool)> = endpoints
+        .iter()
+        .map(|(_, types, format)| {
+            let seam = *format == WebhookFormat::Seam.as_str();
+            (serde_json::from_str(types).unwrap_or_default(), seam)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        for (j, (types, seam)) in endpoints.iter().enumerate() {
+            // A Seam endpoint filters on Seam's names and takes only what Seam has a name for.
+            let name = if *seam {
+                lockbridge_core::seam::event_type(e)
+            } else {
+                Some(e.kind.as_str())
+            };
+            if e.kind != EventType::WebhookTest && name.is_some_and(|n| matches(types, n)) {
+                out.push((j, i));
+            }
+        }
+    }
+    out
+}
+
 /// What a delivery worker needs of an endpoint to send to it.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -275,26 +305,14 @@ impl Store {
         events: &[Event],
         rows: Vec<(String, String, String)>,
     ) -> Result<()> {
-        let endpoints: Vec<(String, Vec<String>, bool)> = rows
-            .into_iter()
-            .map(|(id, types, format)| {
-                let seam = format == WebhookFormat::Seam.as_str();
-                (id, serde_json::from_str(&types).unwrap_or_default(), seam)
-            })
+        let endpoints: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|(id, types, format)| (id.as_str(), types.as_str(), format.as_str()))
             .collect();
-        for e in events {
-            for (id, types, seam) in &endpoints {
-                // A Seam endpoint filters on Seam's names and takes only what Seam has a name for.
-                let name = if *seam {
-                    lockbridge_core::seam::event_type(e)
-                } else {
-                    Some(e.kind.as_str())
-                };
-                if e.kind != EventType::WebhookTest && name.is_some_and(|n| matches(types, n)) {
-                    self.insert_attempt(tx, e.org_id, id, e.id, 1, e.created_at)
-                        .await?;
-                }
-            }
+        for (endpoint, event) in deliveries_for(events, &endpoints) {
+            let e = &events[event];
+            self.insert_attempt(tx, e.org_id, endpoints[endpoint].0, e.id, 1, e.created_at)
+                .await?;
         }
         Ok(())
     }

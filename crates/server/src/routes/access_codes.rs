@@ -170,11 +170,16 @@ pub(crate) async fn create(
         row.lease_until = Some(now + s.settings.code_lease.as_millis() as i64);
         row.attempts = 1;
     }
-    match s
-        .store
-        .insert_access_code(&row, lock.code_rules.max_codes)
-        .await
-    {
+    let insert = s.store.insert_access_code(&row, lock.code_rules.max_codes);
+    let (inserted, conn) = if row.status == CodeStatus::Scheduled {
+        (insert.await, None)
+    } else {
+        // This request works the code next: its connection is read while the code is stored.
+        let conn = connections::load_id(&s, &caller, lock.connection_id);
+        let (inserted, conn) = tokio::join!(insert, conn);
+        (inserted, Some(conn))
+    };
+    match inserted {
         Err(InsertError::Store(StoreError::Conflict("idempotency_key"))) => {
             // The same key raced in: answer the first one (if it asked the same).
             let first = first_answer(
@@ -203,11 +208,10 @@ pub(crate) async fn create(
         Err(InsertError::Store(e)) => return Err(e.into()),
         Ok(()) => {}
     }
-    if row.status == CodeStatus::Scheduled {
+    let Some(conn) = conn else {
         return Ok((StatusCode::CREATED, View(row)));
-    }
-    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
-    match engine::work_on(&s, row, &lock, &conn).await? {
+    };
+    match engine::work_on(&s, row, &lock, &conn?).await? {
         (Outcome::Failed(err), mut row) => {
             // Nothing was created on the lock; the request fails and leaves no live code.
             let version = row.version;
