@@ -4,6 +4,9 @@ each side, medians per round. A measurement for BENCHMARKS.md, not a check CI ru
 
     pip install ttlockio==0.3.4
     python3 interop/unlock_timing.py [--rounds 5] [--calls 50]   # starts `lockbridge demo --json`
+    LOCKBRIDGE_MASTER_KEY=$(openssl rand -hex 32) python3 interop/unlock_timing.py \
+        --database-url postgres://postgres@127.0.0.1:5432/unlock_timing
+        # the same with the demo on PostgreSQL (an empty database: create it first)
 
 lockbridge is called with `http.client` on one kept-alive connection (what a service calling
 lockbridge would do), and again with a new connection per call; ttlockio opens a connection per
@@ -28,8 +31,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--database-url", help="the demo's database (default: its SQLite file)")
     args = parser.parse_args()
-    demo_proc = subprocess.Popen(["cargo", "run", "--release", "-q", "--", "demo", "--json"], stdout=subprocess.PIPE, text=True)
+    demo_args = ["cargo", "run", "--release", "-q", "--", "demo", "--json"]
+    if args.database_url:
+        demo_args += ["--database-url", args.database_url]
+    demo_proc = subprocess.Popen(demo_args, stdout=subprocess.PIPE, text=True)
     try:
         demo = json.loads(demo_proc.stdout.readline())
         desc = demo["simulators"]["ttlock"]

@@ -9,6 +9,12 @@
 //! `BENCH_PATH=/healthz` measures one other path, `BENCH_LOCKS=100000` stores that many locks
 //! and reports the process's resident memory once the lock list is loaded; PostgreSQL is
 //! skipped when it cannot be reached.)
+//!
+//! From outside: `BENCH_WRK=1 cargo bench -p lockbridge-server --bench locks_list` loads the
+//! service from another process instead, `wrk` (Debian's package) at 64 connections for
+//! `BENCH_SECONDS` on `/healthz`, on the lock list (50 and 200 a page) and on a one-lock page
+//! (the same work but for the answer's size), and prints each one's share of the `/healthz`
+//! ceiling. Without `wrk` that mode says so and measures nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -44,6 +50,11 @@ async fn bench(backend: Backend, secs: u64, paced_rate: f64) {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let stop = CancellationToken::new();
     tokio::spawn(app.serve(listener, stop.clone()));
+    if std::env::var("BENCH_WRK").is_ok() {
+        from_outside(backend, &base, &key, secs).await;
+        stop.cancel();
+        return;
+    }
     let extra = std::env::var("BENCH_PATH").ok();
     let mut paths = vec![
         ("default page (50)".to_owned(), "/v1/locks".to_owned()),
@@ -91,6 +102,57 @@ async fn bench(backend: Backend, secs: u64, paced_rate: f64) {
         );
     }
     stop.cancel();
+}
+
+/// One `wrk` run at 64 connections: requests per second and the p99 it printed.
+async fn wrk(url: &str, key: &str, secs: u64) -> Option<(f64, String)> {
+    let mut cmd = std::process::Command::new("wrk");
+    cmd.args(["-t2", "-c64", &format!("-d{secs}s"), "--latency", "-H"])
+        .arg(format!("Authorization: Bearer {key}"))
+        .arg(url);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
+    };
+    let rps = field("Requests/sec:")?.parse().ok()?;
+    Some((rps, field("99%")?))
+}
+
+/// `/healthz` and the lock list loaded by `wrk` from another process.
+async fn from_outside(backend: Backend, base: &str, key: &str, secs: u64) {
+    if std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("{backend:?}: SKIPPED — wrk is not installed (Debian: apt-get install wrk)");
+        return;
+    }
+    let paths = [
+        "/healthz",
+        "/v1/locks",
+        "/v1/locks?limit=200",
+        "/v1/locks?limit=1",
+    ];
+    // Warm-up: the list loaded, connections made.
+    wrk(&format!("{base}{}", paths[1]), key, 1).await;
+    let mut ceiling = None;
+    for path in paths {
+        let Some((rps, p99)) = wrk(&format!("{base}{path}"), key, secs).await else {
+            println!("{backend:?}: wrk gave no figures for {path}");
+            continue;
+        };
+        let share = ceiling.map_or(String::new(), |c: f64| {
+            format!(", {:.0} % of /healthz", rps / c * 100.0)
+        });
+        println!("{backend:?} {path:<20} {rps:>9.0} req/s, p99 {p99}{share}");
+        ceiling.get_or_insert(rps);
+    }
 }
 
 fn main() {

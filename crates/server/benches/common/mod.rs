@@ -224,17 +224,25 @@ pub fn count_statements() -> Arc<std::sync::atomic::AtomicU64> {
             statements.clone(),
             std::env::var("BENCH_SHOW").is_ok(),
         ))
-        .with(tracing_subscriber::filter::LevelFilter::DEBUG);
+        // Only sqlx's statements: other crates' debug events would cost the service time
+        // that a service logging at its usual level does not spend.
+        .with(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("sqlx::query", tracing::Level::DEBUG),
+        );
     tracing::subscriber::set_global_default(subscriber).unwrap();
     statements
 }
 
-struct Summary(String);
+/// A statement's text and how long it took, as sqlx logs them.
+struct Summary(String, String);
 
 impl tracing::field::Visit for Summary {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "db.statement" {
-            self.0 = format!("{value:?}");
+        match field.name() {
+            "db.statement" => self.0 = format!("{value:?}"),
+            "elapsed" => self.1 = format!("{value:?}"),
+            _ => {}
         }
     }
 }
@@ -244,9 +252,9 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Statements {
         if e.metadata().target() == "sqlx::query" {
             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if self.1 {
-                let mut s = Summary(String::new());
+                let mut s = Summary(String::new(), String::new());
                 e.record(&mut s);
-                println!("  sql: {}", s.0);
+                println!("  sql ({}): {}", s.1, s.0);
             }
         }
     }
