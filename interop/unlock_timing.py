@@ -75,8 +75,17 @@ def main():
             through("POST", f"/v1/locks/{lock}/unlock", {})
         print(f"unlock, {args.rounds} rounds of {args.calls} calls each side, interleaved (medians):")
         for n in range(1, args.rounds + 1):
-            lb, new, py = [], [], []
+            lb, new, py, health, read = [], [], [], [], []
             for _ in range(args.calls):
+                # The floor under an unlock: the same connection's cheapest answer, and the
+                # lock read alone (the key checked, one statement).
+                t = time.perf_counter()
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                health.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                through("GET", f"/v1/locks/{lock}")
+                read.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 through("POST", f"/v1/locks/{lock}/unlock", {})
                 lb.append(time.perf_counter() - t)
@@ -86,10 +95,11 @@ def main():
                 t = time.perf_counter()
                 assert direct.unlock(sim_lock) is True
                 py.append(time.perf_counter() - t)
-            a, c, b = (statistics.median(x) * 1e6 for x in (lb, new, py))
+            a, c, b, h, r = (statistics.median(x) * 1e6 for x in (lb, new, py, health, read))
             print(
                 f"  round {n}: through lockbridge {a:.0f} µs ({a / b:.2f}×), with a new connection per call "
-                f"{c:.0f} µs ({c / b:.2f}×); ttlockio direct {b:.0f} µs"
+                f"{c:.0f} µs ({c / b:.2f}×); ttlockio direct {b:.0f} µs; "
+                f"/healthz {h:.0f} µs, the lock read {r:.0f} µs"
             )
     finally:
         demo_proc.terminate()

@@ -2,7 +2,7 @@
 
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::events::{Actor, Event, EventType};
-use lockbridge_core::ids::{ConnectionId, OrgId};
+use lockbridge_core::ids::{ConnectionId, LockId, OrgId};
 use lockbridge_core::model::{Connection, ConnectionStatus, ExternalPolicy, Provider};
 use lockbridge_core::time::Millis;
 
@@ -90,6 +90,21 @@ impl Store {
         let row = on!(&self.pool, db => sqlx::query_as::<_, ConnectionRow>(&sql)
             .bind(org.to_string())
             .bind(id.to_string())
+            .fetch_optional(db)
+            .await)?;
+        row.map(|r| self.connection(r)).transpose()
+    }
+
+    /// The connection of the organisation's lock `lock`: read beside the lock itself, so that
+    /// a command to a lock costs one round trip before the vendor is called.
+    pub async fn connection_of_lock(&self, org: OrgId, lock: LockId) -> Result<Option<Connection>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id = \
+             (SELECT l.connection_id FROM locks l WHERE l.org_id = $1 AND l.id = $2)"
+        );
+        let row = on!(&self.pool, db => sqlx::query_as::<_, ConnectionRow>(&sql)
+            .bind(org.to_string())
+            .bind(lock.to_string())
             .fetch_optional(db)
             .await)?;
         row.map(|r| self.connection(r)).transpose()

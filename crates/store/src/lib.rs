@@ -123,6 +123,39 @@ impl Tx {
     }
 }
 
+/// How long a pooled connection may sit unused and still be handed out unchecked, in
+/// milliseconds (1 s unless [`Store::set_trusted_idle`] says otherwise). One in steady use goes
+/// straight to its statement (sqlx's default pings every connection it hands out: a round trip
+/// before each statement); one idle longer is pinged first, and replaced if the database
+/// dropped it meanwhile (a restart, an idle timeout on the way).
+#[derive(Debug)]
+struct TrustedIdle(std::sync::atomic::AtomicU64);
+
+impl Default for TrustedIdle {
+    fn default() -> Self {
+        TrustedIdle(1_000.into())
+    }
+}
+
+impl TrustedIdle {
+    /// The pool's check before it hands out `conn`.
+    fn check<'c, C: sqlx::Connection>(
+        self: &Arc<Self>,
+        conn: &'c mut C,
+        meta: sqlx::pool::PoolConnectionMetadata,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::result::Result<bool, sqlx::Error>> + Send + 'c>,
+    > {
+        let trusted = Duration::from_millis(self.0.load(std::sync::atomic::Ordering::Relaxed));
+        Box::pin(async move {
+            if meta.idle_for >= trusted {
+                conn.ping().await?;
+            }
+            Ok(true)
+        })
+    }
+}
+
 /// The store. Cheap to clone (a pool handle and the cipher).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -134,6 +167,7 @@ pub struct Store {
     /// The organisations' webhook endpoints as this instance last saw them (PostgreSQL's
     /// one-statement writes check them against the table).
     endpoints: Arc<code_writes::EndpointMemory>,
+    trusted_idle: Arc<TrustedIdle>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -143,6 +177,8 @@ impl Store {
     /// Connects (creating a SQLite file when missing) without migrating.
     pub async fn connect(url: &str, key: &MasterKey) -> Result<Store> {
         let acquire = Duration::from_secs(10);
+        let trusted_idle = Arc::new(TrustedIdle::default());
+        let (sqlite_idle, pg_idle) = (trusted_idle.clone(), trusted_idle.clone());
         let pool = if url.starts_with("sqlite:") {
             // One writer at a time in SQLite: a few connections serve reads under WAL.
             let options = SqliteConnectOptions::from_str(url)?
@@ -154,6 +190,8 @@ impl Store {
             let pool = SqlitePoolOptions::new()
                 .acquire_timeout(acquire)
                 .max_connections(8)
+                .test_before_acquire(false)
+                .before_acquire(move |conn, meta| sqlite_idle.check(conn, meta))
                 .connect_with(options)
                 .await?;
             Db::Sqlite(pool)
@@ -161,6 +199,8 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .acquire_timeout(acquire)
                 .max_connections(16)
+                .test_before_acquire(false)
+                .before_acquire(move |conn, meta| pg_idle.check(conn, meta))
                 .connect(url)
                 .await?;
             Db::Postgres(pool)
@@ -172,7 +212,17 @@ impl Store {
             cipher: Cipher::new(key),
             clock: Arc::default(),
             endpoints: Arc::default(),
+            trusted_idle,
         })
+    }
+
+    /// How long a pooled connection may sit unused and still be handed out without a check
+    /// (1 s by default; zero checks every one, as a test that drops connections needs).
+    pub fn set_trusted_idle(&self, idle: Duration) {
+        let ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+        self.trusted_idle
+            .0
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The same store, stamping rows on `clock`.

@@ -7,11 +7,13 @@ mod common;
 
 use common::*;
 use lockbridge_core::credentials::Credentials;
+use lockbridge_core::ids::LockId;
 use lockbridge_core::model::*;
 use lockbridge_core::rules::CodeRules;
 use lockbridge_core::time::now_ms;
-use lockbridge_store::testing::TestDb;
+use lockbridge_store::testing::{Backend, TestDb};
 use lockbridge_store::{LockFilter, MasterKey, Store, StoreError, both_backends};
+use sqlx::Connection;
 
 both_backends!(api_keys_are_found_by_secret_only, |db: TestDb| async move {
     let s = &db.store;
@@ -287,6 +289,72 @@ both_backends!(
         assert!(s.list_gateways(org, 10, None).await.unwrap().is_empty());
     }
 );
+
+both_backends!(
+    a_locks_connection_is_read_by_the_lock_and_only_in_its_organisation,
+    |db: TestDb| async move {
+        let s = &db.store;
+        let (org, conn, locks) = org_with_locks(s).await;
+        let other = s.create_org("Other").await.unwrap().id;
+        let back = s
+            .connection_of_lock(org, locks[0].id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (back.id, back.credentials.get("client_secret")),
+            (conn.id, Some(SECRET))
+        );
+        assert!(
+            s.connection_of_lock(other, locks[0].id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.connection_of_lock(org, LockId::new())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+);
+
+/// The pool hands out a connection it has used within the trusted idle time without a round
+/// trip to check it; one idle longer is checked, and replaced when the database dropped it.
+/// PostgreSQL only: SQLite has no server to drop a connection.
+#[tokio::test]
+async fn a_connection_the_database_dropped_is_replaced_once_idle() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let s = &db.store;
+    let org = s.create_org("Acme").await.unwrap().id;
+    // Connections in the pool, then every one of them ended by the server.
+    let reads = tokio::join!(
+        s.locks_version(org),
+        s.locks_version(org),
+        s.locks_version(org)
+    );
+    assert_eq!(
+        (reads.0.unwrap(), reads.1.unwrap(), reads.2.unwrap()),
+        (0, 0, 0)
+    );
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended >= 1, "the store's connections are ended");
+    // Every idle connection is checked now: the dead ones are dropped, fresh ones made.
+    s.set_trusted_idle(std::time::Duration::ZERO);
+    for _ in 0..5 {
+        assert_eq!(s.locks_version(org).await.unwrap(), 0);
+    }
+}
 
 both_backends!(
     secrets_are_sealed_and_need_the_master_key,

@@ -10,7 +10,7 @@ use lockbridge_app::AppError;
 use lockbridge_app::health::Health;
 use lockbridge_core::events::{Event, EventType};
 use lockbridge_core::ids::{GatewayId, LockId};
-use lockbridge_core::model::{Lock, LockState};
+use lockbridge_core::model::{Connection, Lock, LockState};
 use lockbridge_core::provider::{ErrorKind, OfflineKind};
 use lockbridge_core::time::Millis;
 use serde::Deserialize;
@@ -117,6 +117,28 @@ pub async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Lock> {
         .ok_or(ApiError::not_found("lock"))
 }
 
+/// The lock and its connection, read at the same time (for a command sent to the lock).
+pub async fn load_with_connection(
+    s: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(Lock, Connection)> {
+    let id: LockId = id.parse().map_err(|_| ApiError::not_found("lock"))?;
+    let (lock, conn) = tokio::join!(
+        s.store.get_lock(caller.org, id),
+        s.store.connection_of_lock(caller.org, id)
+    );
+    let lock = lock?.ok_or(ApiError::not_found("lock"))?;
+    // A lock moved to another connection between the two reads is read again.
+    match conn? {
+        Some(conn) if conn.id == lock.connection_id => Ok((lock, conn)),
+        _ => {
+            let conn = connections::load_id(s, caller, lock.connection_id).await?;
+            Ok((lock, conn))
+        }
+    }
+}
+
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -202,13 +224,12 @@ pub(crate) async fn operate(
     id: String,
     unlock: bool,
 ) -> ApiResult<Json<OperationResult>> {
-    let lock = load(&s, &caller, &id).await?;
+    let (lock, conn) = load_with_connection(&s, &caller, &id).await?;
     if !lock.capabilities.remote_unlock {
         return Err(ApiError::unsupported(
             "be operated remotely: it has no gateway or Wi-Fi",
         ));
     }
-    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let (l, c) = (&lock, &conn);
     let done = service::call(&s, &conn, |api| async move {
         if unlock {
@@ -324,7 +345,7 @@ async fn offline_code(
     axum::http::StatusCode,
     View<lockbridge_core::model::AccessCode>,
 )> {
-    let lock = load(&s, &caller, &id).await?;
+    let (lock, conn) = load_with_connection(&s, &caller, &id).await?;
     let name = body
         .name
         .as_deref()
@@ -332,7 +353,6 @@ async fn offline_code(
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
     let start = body.starts_at.unwrap_or_else(|| s.now());
-    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
     let row = lockbridge_app::offline::issue(
         &s,
         &lock,
@@ -361,8 +381,7 @@ async fn dynamic_code(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DynamicCode>> {
-    let lock = load(&s, &caller, &id).await?;
-    let conn = connections::load_id(&s, &caller, lock.connection_id).await?;
+    let (lock, conn) = load_with_connection(&s, &caller, &id).await?;
     let (l, c) = (&lock, &conn);
     let made = service::call(&s, &conn, |api| async move {
         api.offline_api()?.dynamic_code(c, l).await
