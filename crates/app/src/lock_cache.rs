@@ -1,7 +1,8 @@
 //! The lock list served from memory: each organisation's locks, in id order, already
-//! serialised. Loaded one at a time, dropped by this instance's own writes (sync, lock state,
-//! connection delete), and checked in the background once older than `ttl`, so that changes
-//! made by another instance show within about `ttl`. The check reads the organisation's
+//! serialised. Loaded one at a time, dropped by this instance's own writes (sync, reach,
+//! connection delete) or, for a lock's new state after a command, patched in place; and checked
+//! in the background once older than `ttl`, so that changes made by another instance show within
+//! about `ttl`. The check reads the organisation's
 //! `locks_version` (moved in the same transaction as any change to its locks); the list is read
 //! again only when that moved.
 
@@ -10,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lockbridge_core::ids::OrgId;
-use lockbridge_core::model::Lock;
+use lockbridge_core::ids::{LockId, OrgId};
+use lockbridge_core::model::{Lock, LockState};
 use lockbridge_store::{Store, StoreError};
 
 /// A lock and its JSON; `other` holds a second rendering made on first use (the `/seam`
@@ -23,8 +24,22 @@ pub struct CachedLock {
     pub other: std::sync::OnceLock<Box<str>>,
 }
 
-/// An organisation's locks in id order.
-pub type OrgLocks = Arc<Vec<CachedLock>>;
+impl CachedLock {
+    fn new(lock: Lock) -> Arc<CachedLock> {
+        let json = serde_json::to_string(&lockbridge_api::Lock::from(&lock))
+            .unwrap_or_default()
+            .into_boxed_str();
+        Arc::new(CachedLock {
+            lock,
+            json,
+            other: std::sync::OnceLock::new(),
+        })
+    }
+}
+
+/// An organisation's locks in id order (shared, so that one lock can be replaced in a copy of
+/// the list without copying the others).
+pub type OrgLocks = Arc<Vec<Arc<CachedLock>>>;
 
 #[derive(Debug)]
 pub struct LockCache {
@@ -110,16 +125,7 @@ impl LockCache {
             let page = store.list_locks(org, 1000, after).await?;
             let done = page.len() < 1000;
             after = page.last().map(|l| l.id);
-            all.extend(page.into_iter().map(|lock| {
-                let json = serde_json::to_string(&lockbridge_api::Lock::from(&lock))
-                    .unwrap_or_default()
-                    .into_boxed_str();
-                CachedLock {
-                    lock,
-                    json,
-                    other: std::sync::OnceLock::new(),
-                }
-            }));
+            all.extend(page.into_iter().map(CachedLock::new));
             if done {
                 break;
             }
@@ -128,6 +134,27 @@ impl LockCache {
         let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
         orgs.insert(org, (started, version, locks.clone()));
         Ok(locks)
+    }
+
+    /// Shows a lock's new state, which this instance has just stored (an unlock, a lock),
+    /// without reading the list again. The list keeps the `locks_version` it was read at, so
+    /// the next check after `ttl` still reads it again (in the background), as after any change.
+    pub fn set_state(&self, org: OrgId, id: LockId, state: LockState) {
+        let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((_, _, locks)) = orgs.get_mut(&org) else {
+            return;
+        };
+        let Ok(i) = locks.binary_search_by(|c| c.lock.id.cmp(&id)) else {
+            return;
+        };
+        if locks[i].lock.state == state {
+            return;
+        }
+        let mut lock = locks[i].lock.clone();
+        lock.state = state;
+        let mut patched = Vec::clone(locks);
+        patched[i] = CachedLock::new(lock);
+        *locks = Arc::new(patched);
     }
 
     /// Forgets an organisation's locks after a write.

@@ -273,7 +273,7 @@ pub(crate) async fn operate(
         .data(json!({"method": "remote"}))
         .by(caller.actor());
     s.store.set_lock_state(lock.id, state, Some(event)).await?;
-    s.locks.invalidate(caller.org);
+    s.locks.set_state(caller.org, lock.id, state);
     Ok(Json(OperationResult {
         lock_id: lock.id,
         state,
