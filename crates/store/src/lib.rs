@@ -127,7 +127,8 @@ impl Tx {
 /// milliseconds (1 s unless [`Store::set_trusted_idle`] says otherwise). One in steady use goes
 /// straight to its statement (sqlx's default pings every connection it hands out: a round trip
 /// before each statement); one idle longer is pinged first, and replaced if the database
-/// dropped it meanwhile (a restart, an idle timeout on the way).
+/// dropped it meanwhile (a restart, an idle timeout on the way). A connection is also pinged as
+/// it is given back (sqlx does that off the caller's path), so a broken one is not reused.
 #[derive(Debug)]
 struct TrustedIdle(std::sync::atomic::AtomicU64);
 
