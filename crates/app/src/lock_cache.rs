@@ -99,6 +99,12 @@ impl LockCache {
         self.load(store, org).await
     }
 
+    /// Waits until no list is being checked or read (one a [`LockCache::get`] has just started
+    /// in the background included): what it found is then in the cache.
+    pub async fn settled(&self) {
+        drop(self.loading.lock().await);
+    }
+
     /// Keeps the list if the organisation's locks have not changed since it was read.
     async fn refresh(&self, store: &Store, org: OrgId, known: i64) -> Result<(), StoreError> {
         let checked = Instant::now();
