@@ -192,6 +192,11 @@ pub async fn serve(
                 }
             },
         };
+        // An answer is written whole as soon as it is ready: without this, the part of a large
+        // one that did not fit the socket's first send buffer waits for the peer's ACK (Nagle).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
         let service = TowerToHyperService::new(router.clone());
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
