@@ -139,15 +139,14 @@ async fn bench(backend: Backend, calls: usize) {
         let (mut a, mut b, mut sizes) = (Vec::new(), Vec::new(), (0, 0));
         for i in 0..calls {
             for seam in first_then_second(i) {
-                if seam {
-                    let (t, _, n) = c.sized(m2.clone(), &p2, None, true).await;
-                    b.push(t);
-                    sizes.1 = n;
+                let (m, p, times, size) = if seam {
+                    (&m2, &p2, &mut b, &mut sizes.1)
                 } else {
-                    let (t, _, n) = c.sized(m1.clone(), &p1, None, false).await;
-                    a.push(t);
-                    sizes.0 = n;
-                }
+                    (&m1, &p1, &mut a, &mut sizes.0)
+                };
+                let (t, _, n) = c.sized(m.clone(), p, None, seam).await;
+                times.push(t);
+                *size = n;
             }
         }
         let (a, b) = (median(a), median(b));

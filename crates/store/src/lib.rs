@@ -179,7 +179,7 @@ impl Store {
     pub async fn connect(url: &str, key: &MasterKey) -> Result<Store> {
         let acquire = Duration::from_secs(10);
         let trusted_idle = Arc::new(TrustedIdle::default());
-        let (sqlite_idle, pg_idle) = (trusted_idle.clone(), trusted_idle.clone());
+        let idle = trusted_idle.clone();
         let pool = if url.starts_with("sqlite:") {
             // One writer at a time in SQLite: a few connections serve reads under WAL.
             let options = SqliteConnectOptions::from_str(url)?
@@ -192,7 +192,7 @@ impl Store {
                 .acquire_timeout(acquire)
                 .max_connections(8)
                 .test_before_acquire(false)
-                .before_acquire(move |conn, meta| sqlite_idle.check(conn, meta))
+                .before_acquire(move |conn, meta| idle.check(conn, meta))
                 .connect_with(options)
                 .await?;
             Db::Sqlite(pool)
@@ -201,7 +201,7 @@ impl Store {
                 .acquire_timeout(acquire)
                 .max_connections(16)
                 .test_before_acquire(false)
-                .before_acquire(move |conn, meta| pg_idle.check(conn, meta))
+                .before_acquire(move |conn, meta| idle.check(conn, meta))
                 .connect(url)
                 .await?;
             Db::Postgres(pool)
