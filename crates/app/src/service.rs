@@ -55,6 +55,12 @@ pub struct Settings {
     pub reconcile_interval: Duration,
     /// How often each lock's log is read for new records (`LOCKBRIDGE_LOG_INTERVAL`).
     pub log_interval: Duration,
+    /// Whether the answer to every unlock and lock waits until its result is on disk
+    /// (`LOCKBRIDGE_FLUSH_COMMAND_RESULTS`). When not, one on a lock whose vendor keeps a log
+    /// is answered before the flush ([`lockbridge_store::Commit::Unflushed`]): should a crash
+    /// of the database server lose its result, the log ingest records the same command from
+    /// the vendor's log.
+    pub flush_command_results: bool,
     /// How often each connection's devices are read again (`LOCKBRIDGE_DEVICE_SYNC_INTERVAL`).
     pub device_sync_interval: Duration,
     /// Base URL per provider for connections created without one (the vendor's own host
@@ -106,6 +112,7 @@ impl Default for Settings {
             reconcile_interval: Duration::from_secs(15 * 60),
             device_sync_interval: Duration::from_secs(5 * 60),
             log_interval: Duration::from_secs(5 * 60),
+            flush_command_results: false,
             base_urls: HashMap::new(),
             webhook_allow_private: false,
             webhook_timeout: Duration::from_secs(15),

@@ -85,6 +85,11 @@ pub struct WorkerArgs {
     /// so that an API key cannot make lockbridge call into its own network).
     #[arg(long, env = "LOCKBRIDGE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
+    /// Wait for the disk before answering every unlock and lock (PostgreSQL). By default the
+    /// answer to one on a lock whose vendor keeps a log does not wait for the database's flush:
+    /// the log restores what a crash of the database server could lose.
+    #[arg(long, env = "LOCKBRIDGE_FLUSH_COMMAND_RESULTS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub flush_command_results: bool,
     /// The longest one HTTP request to a vendor may take.
     #[arg(long, env = "LOCKBRIDGE_VENDOR_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub vendor_request_timeout: Duration,
@@ -132,6 +137,7 @@ impl WorkerArgs {
         settings.reconcile_interval = self.reconcile_interval;
         settings.device_sync_interval = self.device_sync_interval;
         settings.log_interval = self.log_interval;
+        settings.flush_command_results = self.flush_command_results;
         settings.vendor_request_timeout = self.vendor_request_timeout;
         settings.webhook_allow_private = self.webhook_allow_private;
         settings.budget_wait = self.budget_wait;

@@ -1,7 +1,8 @@
 //! Vendor logs as events: a PIN typed on a simulated keypad becomes `lock.unlocked` with
 //! `method: code` and the access code used (TTLock by the PIN typed, Tedee by the PIN's alias;
 //! Tuya by its password id in `tuya.rs`), a wrong one `lock.access_denied`; each record once,
-//! however often and however concurrently the log is read, and after a restart.
+//! however often and however concurrently the log is read, and after a restart; a remote
+//! unlock whose own record the database lost comes back from the vendor's log.
 
 #![allow(clippy::unwrap_used)]
 
@@ -280,3 +281,50 @@ both_backends!(every_event_says_who_caused_it, |db: Db| async move {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["error"]["field"], "actor_type");
 });
+
+both_backends!(
+    a_remote_unlock_the_database_lost_comes_back_from_the_vendors_log,
+    |db: Db| async move {
+        // An unlock on a lock whose vendor keeps a log is answered before the database flushes
+        // its result, so a crash of the database server can lose that result. The vendor's log
+        // has the unlock, and the ingest records it from there.
+        let t = TestApp::start(db).await;
+        t.connect().await;
+        let lock = t.lock_id("Front door").await;
+        ingest::ingest_due(&t.app.state).await.unwrap();
+        // The lock's history, as read from its log before.
+        let before = log_events(&t, &lock).await;
+        let r = t.post(&format!("/v1/locks/{lock}/unlock"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // The vendor opened it (a gateway unlock, record type 12).
+        let opened = t.sim.world().locks[&t.sim_lock(0)]
+            .records
+            .iter()
+            .filter(|r| r.record_type == 12 && r.success)
+            .count();
+        assert_eq!(opened, 1);
+        // What the crash takes: the committed but unflushed transaction, whole.
+        let lost =
+            t.db.execute(&format!(
+                "DELETE FROM events WHERE lock_id = '{lock}' AND type = 'lock.unlocked' \
+                 AND actor_type = 'api_key'"
+            ))
+            .await;
+        assert_eq!(lost, 1, "the unlock's own event was recorded");
+        assert_eq!(log_events(&t, &lock).await, before);
+        t.advance(5 * 60_000);
+        ingest::ingest_due(&t.app.state).await.unwrap();
+        let events = log_events(&t, &lock).await;
+        let new: Vec<&Value> = events.iter().filter(|e| !before.contains(e)).collect();
+        assert_eq!(new.len(), 1, "{events:?}");
+        let e = new[0];
+        assert_eq!(e["type"], "lock.unlocked", "{e}");
+        assert_eq!(e["data"]["method"], "remote", "{e}");
+        assert_eq!(e["data"]["source"], "vendor_log", "{e}");
+        assert_eq!(e["actor"]["type"], "vendor", "{e}");
+        // Read again, it stays one event.
+        t.advance(5 * 60_000);
+        ingest::ingest_due(&t.app.state).await.unwrap();
+        assert_eq!(log_events(&t, &lock).await.len(), before.len() + 1);
+    }
+);

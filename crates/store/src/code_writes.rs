@@ -21,6 +21,7 @@ use sqlx::{Database, Encode, PgPool, Postgres, QueryBuilder, Type};
 
 use crate::codes::{CodeRow, Guard, code_conflict};
 use crate::events::{COLUMNS as EVENT_COLUMNS, push_event_values};
+use crate::lock_state::Commit;
 use crate::webhooks::deliveries_for;
 use crate::{Result, Store};
 
@@ -183,7 +184,7 @@ impl Store {
         events: &[Event],
     ) -> Result<Option<bool>> {
         let written = self
-            .change_with_events(pool, c.org_id, events, |q| {
+            .change_with_events(pool, c.org_id, events, Commit::Flushed, |q| {
                 q.push("u AS (");
                 push_code_update(q, self.code_row(c), expected, guard, now);
                 q.push(" AND EXISTS (SELECT 1 FROM matched) RETURNING 1)");
@@ -206,6 +207,7 @@ impl Store {
         pool: &PgPool,
         org: OrgId,
         events: &[Event],
+        commit: Commit,
         change: impl Fn(&mut QueryBuilder<'_, Postgres>),
     ) -> Result<Option<bool>> {
         let mut known = self.endpoints.get(org);
@@ -229,6 +231,10 @@ impl Store {
                 .push(" AND formats = ")
                 .push_bind(known.formats.clone())
                 .push("), ");
+            if commit == Commit::Unflushed {
+                // Read at this statement's commit; `true`: for its own transaction only.
+                q.push("unflushed AS (SELECT set_config('synchronous_commit', 'off', true)), ");
+            }
             change(&mut q);
             if !events.is_empty() {
                 q.push(format!(
@@ -256,6 +262,10 @@ impl Store {
                 q.push(") AS v WHERE EXISTS (SELECT 1 FROM u))");
             }
             q.push(" SELECT (SELECT count(*) FROM u) AS written, ids, types, formats FROM seen");
+            if commit == Commit::Unflushed {
+                // A query of a `WITH` that nothing reads is not run.
+                q.push(", unflushed");
+            }
             let (written, ids, types, formats) = q
                 .build_query_as::<(i64, Vec<String>, Vec<String>, Vec<String>)>()
                 .fetch_one(pool)

@@ -1,11 +1,14 @@
 //! Vendor connections: credentials and tokens sealed in one column.
 
+use std::sync::LazyLock;
+
 use lockbridge_core::credentials::Credentials;
 use lockbridge_core::events::{Actor, Event, EventType};
 use lockbridge_core::ids::{ConnectionId, LockId, OrgId};
-use lockbridge_core::model::{Connection, ConnectionStatus, ExternalPolicy, Provider};
+use lockbridge_core::model::{Connection, ConnectionStatus, ExternalPolicy, Lock, Provider};
 use lockbridge_core::time::Millis;
 
+use crate::device_rows::{LOCK_COLUMNS, LockRow, lock as lock_of};
 use crate::{Result, Store, StoreError, Tx, insert_into, on, parse};
 
 const COLUMNS: &str = "id, org_id, provider, name, base_url, status, credentials, credentials_version, \
@@ -27,6 +30,26 @@ struct ConnectionRow {
     last_error: Option<String>,
     created_at: i64,
     updated_at: i64,
+    on_external_change: String,
+}
+
+/// A lock's row and its connection's, joined: the connection's id and organisation are the
+/// lock's, its other columns renamed where the lock has one of the same name.
+#[derive(Debug, sqlx::FromRow)]
+struct LockAndConnectionRow {
+    #[sqlx(flatten)]
+    lock: LockRow,
+    conn_provider: String,
+    conn_name: String,
+    base_url: Option<String>,
+    status: String,
+    credentials: Vec<u8>,
+    credentials_version: i64,
+    token_expires_at: Option<i64>,
+    last_sync_at: Option<i64>,
+    last_error: Option<String>,
+    conn_created_at: i64,
+    conn_updated_at: i64,
     on_external_change: String,
 }
 
@@ -95,19 +118,53 @@ impl Store {
         row.map(|r| self.connection(r)).transpose()
     }
 
-    /// The connection of the organisation's lock `lock`: read beside the lock itself, so that
-    /// a command to a lock costs one round trip before the vendor is called.
-    pub async fn connection_of_lock(&self, org: OrgId, lock: LockId) -> Result<Option<Connection>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id = \
-             (SELECT l.connection_id FROM locks l WHERE l.org_id = $1 AND l.id = $2)"
-        );
-        let row = on!(&self.pool, db => sqlx::query_as::<_, ConnectionRow>(&sql)
+    /// The organisation's lock `lock` and its connection, in one statement (what a command
+    /// to the lock needs before the vendor is called).
+    pub async fn lock_with_connection(
+        &self,
+        org: OrgId,
+        lock: LockId,
+    ) -> Result<Option<(Lock, Connection)>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let lock_columns: Vec<String> = LOCK_COLUMNS
+                .split(',')
+                .map(|c| format!("l.{}", c.trim()))
+                .collect();
+            format!(
+                "SELECT {}, c.provider AS conn_provider, c.name AS conn_name, c.base_url, \
+                 c.status, c.credentials, c.credentials_version, c.token_expires_at, \
+                 c.last_sync_at, c.last_error, c.created_at AS conn_created_at, \
+                 c.updated_at AS conn_updated_at, c.on_external_change \
+                 FROM locks l JOIN connections c ON c.id = l.connection_id AND c.org_id = l.org_id \
+                 WHERE l.org_id = $1 AND l.id = $2",
+                lock_columns.join(", ")
+            )
+        });
+        let row = on!(&self.pool, db => sqlx::query_as::<_, LockAndConnectionRow>(&SQL)
             .bind(org.to_string())
             .bind(lock.to_string())
             .fetch_optional(db)
             .await)?;
-        row.map(|r| self.connection(r)).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let conn = ConnectionRow {
+            id: row.lock.connection_id.clone(),
+            org_id: row.lock.org_id.clone(),
+            provider: row.conn_provider,
+            name: row.conn_name,
+            base_url: row.base_url,
+            status: row.status,
+            credentials: row.credentials,
+            credentials_version: row.credentials_version,
+            token_expires_at: row.token_expires_at,
+            last_sync_at: row.last_sync_at,
+            last_error: row.last_error,
+            created_at: row.conn_created_at,
+            updated_at: row.conn_updated_at,
+            on_external_change: row.on_external_change,
+        };
+        Ok(Some((lock_of(row.lock)?, self.connection(conn)?)))
     }
 
     /// Any organisation's connection (workers).

@@ -48,6 +48,7 @@ pub use devices::{HealthRules, LockFilter, LockHealth, SeenLock, SyncCounts};
 pub use events::EventFilter;
 pub use idempotency::Claim;
 pub use jobs::{JobItem, JobProgress, JobRow};
+pub use lock_state::Commit;
 pub use stays::ReservationFilter;
 pub use webhooks::{Endpoint, FailedAttempt, WebhookPatch};
 

@@ -9,6 +9,21 @@ use lockbridge_core::time::Millis;
 use crate::devices::{BUMP_ORG, HealthRules, LOCK_COLUMNS, LockRow, lock};
 use crate::{Result, Store, Tx, on};
 
+/// Whether the answer to a write waits until its commit is on disk (PostgreSQL).
+///
+/// SQLite's commits here never wait for a sync (write-ahead log with `synchronous = NORMAL`):
+/// a commit survives the process, not the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// On disk before the answer: every write, unless its caller says otherwise.
+    Flushed,
+    /// Answered before the server flushes it (`synchronous_commit = off` for this one
+    /// transaction): a crash of the database server in the next moments (up to three times
+    /// its `wal_writer_delay`, 0.6 s by default) can lose it whole, never in part. Only for a
+    /// write that something else restores when it is lost.
+    Unflushed,
+}
+
 impl Store {
     /// Lock `id` as it is, its row held for the rest of the transaction (PostgreSQL; SQLite's
     /// write transaction excludes every other writer already).
@@ -102,17 +117,19 @@ impl Store {
     }
 
     /// Records a lock's new state, and the event for it when `event` says what moved it (our
-    /// own remote operation), in one transaction.
+    /// own remote operation), in one transaction. `commit`: see [`Commit`] (a write that does
+    /// not fit one statement is flushed whatever it says).
     pub async fn set_lock_state(
         &self,
         id: LockId,
         state: LockState,
         event: Option<Event>,
+        commit: Commit,
     ) -> Result<()> {
         // PostgreSQL: the state, the organisation's version and the event in one statement.
         if let (crate::Db::Postgres(pool), Some(e)) = (&self.pool, &event)
             && self
-                .change_with_events(pool, e.org_id, std::slice::from_ref(e), |q| {
+                .change_with_events(pool, e.org_id, std::slice::from_ref(e), commit, |q| {
                     q.push("u AS (UPDATE locks SET state = ")
                         .push_bind(state.as_str())
                         .push(" WHERE id = ")

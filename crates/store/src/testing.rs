@@ -112,6 +112,13 @@ impl TestDb {
         })
     }
 
+    /// Runs `sql` on the database as it stands, for a test that needs a state no API makes:
+    /// what a crash leaves behind. Answers how many rows it changed.
+    pub async fn execute(&self, sql: &str) -> u64 {
+        crate::on!(&self.store.pool, db => sqlx::query(sql).execute(db).await.map(|r| r.rows_affected()))
+            .expect("the test's statement runs")
+    }
+
     /// The SQLite file, for tests that read it raw.
     pub fn file(&self) -> Option<&PathBuf> {
         match &self.cleanup {

@@ -15,7 +15,7 @@ use lockbridge_core::model::*;
 use lockbridge_core::time::now_ms;
 use lockbridge_core::webhooks::{Webhook, WebhookFormat};
 use lockbridge_store::testing::TestDb;
-use lockbridge_store::{EventFilter, Guard, Store, both_backends};
+use lockbridge_store::{Commit, EventFilter, Guard, Store, both_backends};
 
 async fn endpoint(
     s: &Store,
@@ -120,14 +120,25 @@ both_backends!(
                 .connection(lock.connection_id)
         };
         let version = s.locks_version(org).await.unwrap();
-        s.set_lock_state(lock.id, LockState::Unlocked, Some(unlocked(now_ms())))
-            .await
-            .unwrap();
-        // An endpoint made since: the next change delivers to it.
+        s.set_lock_state(
+            lock.id,
+            LockState::Unlocked,
+            Some(unlocked(now_ms())),
+            Commit::Flushed,
+        )
+        .await
+        .unwrap();
+        // An endpoint made since: the next change delivers to it, also when its answer does
+        // not wait for the flush.
         let hook = endpoint(s, org, &["lock.*"], WebhookFormat::Lockbridge, true).await;
-        s.set_lock_state(lock.id, LockState::Locked, Some(unlocked(now_ms())))
-            .await
-            .unwrap();
+        s.set_lock_state(
+            lock.id,
+            LockState::Locked,
+            Some(unlocked(now_ms())),
+            Commit::Unflushed,
+        )
+        .await
+        .unwrap();
         assert_eq!(deliveries(s, org, hook).await, 1);
         let stored = s.get_lock(org, lock.id).await.unwrap().unwrap();
         assert_eq!(stored.state, LockState::Locked);

@@ -12,7 +12,7 @@ use lockbridge_core::model::*;
 use lockbridge_core::rules::CodeRules;
 use lockbridge_core::time::now_ms;
 use lockbridge_store::testing::{Backend, TestDb};
-use lockbridge_store::{LockFilter, MasterKey, Store, StoreError, both_backends};
+use lockbridge_store::{Commit, LockFilter, MasterKey, Store, StoreError, both_backends};
 use sqlx::Connection;
 
 both_backends!(api_keys_are_found_by_secret_only, |db: TestDb| async move {
@@ -232,7 +232,7 @@ both_backends!(
         let other = s.create_org("Other").await.unwrap().id;
         assert!(s.get_lock(other, locks[0].id).await.unwrap().is_none());
         assert!(s.list_locks(other, 10, None).await.unwrap().is_empty());
-        s.set_lock_state(locks[0].id, LockState::Unlocked, None)
+        s.set_lock_state(locks[0].id, LockState::Unlocked, None, Commit::Flushed)
             .await
             .unwrap();
         assert_eq!(
@@ -258,7 +258,7 @@ both_backends!(
             v,
             "codes are not locks"
         );
-        s.set_lock_state(locks[0].id, LockState::Unlocked, None)
+        s.set_lock_state(locks[0].id, LockState::Unlocked, None, Commit::Flushed)
             .await
             .unwrap();
         assert_eq!(s.locks_version(org).await.unwrap(), v + 1);
@@ -291,28 +291,45 @@ both_backends!(
 );
 
 both_backends!(
-    a_locks_connection_is_read_by_the_lock_and_only_in_its_organisation,
+    a_lock_is_read_with_its_connection_and_only_in_its_organisation,
     |db: TestDb| async move {
         let s = &db.store;
         let (org, conn, locks) = org_with_locks(s).await;
         let other = s.create_org("Other").await.unwrap().id;
-        let back = s
-            .connection_of_lock(org, locks[0].id)
+        let (lock, back) = s
+            .lock_with_connection(org, locks[0].id)
             .await
             .unwrap()
             .unwrap();
+        let alone = s.get_lock(org, locks[0].id).await.unwrap().unwrap();
         assert_eq!(
-            (back.id, back.credentials.get("client_secret")),
-            (conn.id, Some(SECRET))
+            (lock.id, &lock.name, lock.gateway_id, lock.updated_at),
+            (alone.id, &alone.name, alone.gateway_id, alone.updated_at)
         );
+        let stored = s.get_connection(org, conn.id).await.unwrap().unwrap();
+        let seen = |c: &lockbridge_core::model::Connection| {
+            (
+                c.id,
+                c.org_id,
+                c.provider,
+                c.name.clone(),
+                c.status,
+                c.credentials_version,
+                c.created_at,
+                c.updated_at,
+                c.on_external_change,
+            )
+        };
+        assert_eq!(seen(&back), seen(&stored));
+        assert_eq!(back.credentials.get("client_secret"), Some(SECRET));
         assert!(
-            s.connection_of_lock(other, locks[0].id)
+            s.lock_with_connection(other, locks[0].id)
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
-            s.connection_of_lock(org, LockId::new())
+            s.lock_with_connection(org, LockId::new())
                 .await
                 .unwrap()
                 .is_none()

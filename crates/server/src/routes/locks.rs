@@ -13,6 +13,7 @@ use lockbridge_core::ids::{GatewayId, LockId};
 use lockbridge_core::model::{Connection, Lock, LockState};
 use lockbridge_core::provider::{ErrorKind, OfflineKind};
 use lockbridge_core::time::Millis;
+use lockbridge_store::Commit;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -117,26 +118,17 @@ pub async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Lock> {
         .ok_or(ApiError::not_found("lock"))
 }
 
-/// The lock and its connection, read at the same time (for a command sent to the lock).
+/// The lock and its connection, in one read (for a command sent to the lock).
 pub async fn load_with_connection(
     s: &AppState,
     caller: &Caller,
     id: &str,
 ) -> ApiResult<(Lock, Connection)> {
     let id: LockId = id.parse().map_err(|_| ApiError::not_found("lock"))?;
-    let (lock, conn) = tokio::join!(
-        s.store.get_lock(caller.org, id),
-        s.store.connection_of_lock(caller.org, id)
-    );
-    let lock = lock?.ok_or(ApiError::not_found("lock"))?;
-    // A lock moved to another connection between the two reads is read again.
-    match conn? {
-        Some(conn) if conn.id == lock.connection_id => Ok((lock, conn)),
-        _ => {
-            let conn = connections::load_id(s, caller, lock.connection_id).await?;
-            Ok((lock, conn))
-        }
-    }
+    s.store
+        .lock_with_connection(caller.org, id)
+        .await?
+        .ok_or(ApiError::not_found("lock"))
 }
 
 async fn list(
@@ -272,7 +264,18 @@ pub(crate) async fn operate(
         .connection(lock.connection_id)
         .data(json!({"method": "remote"}))
         .by(caller.actor());
-    s.store.set_lock_state(lock.id, state, Some(event)).await?;
+    // The vendor's log has the command too, and the ingest restores the result from it should
+    // a crash of the database server lose it: that answer need not wait for the flush.
+    let restorable =
+        !s.settings.flush_command_results && s.providers.get(conn.provider)?.logs().is_some();
+    let commit = if restorable {
+        Commit::Unflushed
+    } else {
+        Commit::Flushed
+    };
+    s.store
+        .set_lock_state(lock.id, state, Some(event), commit)
+        .await?;
     s.locks.set_state(caller.org, lock.id, state);
     Ok(Json(OperationResult {
         lock_id: lock.id,
