@@ -21,6 +21,15 @@ struct ConnectionRow {
     org_id: String,
     provider: String,
     name: String,
+    created_at: i64,
+    updated_at: i64,
+    #[sqlx(flatten)]
+    rest: ConnectionColumns,
+}
+
+/// The columns of `connections` that `locks` has none of the same name.
+#[derive(Debug, sqlx::FromRow)]
+struct ConnectionColumns {
     base_url: Option<String>,
     status: String,
     credentials: Vec<u8>,
@@ -28,8 +37,6 @@ struct ConnectionRow {
     token_expires_at: Option<i64>,
     last_sync_at: Option<i64>,
     last_error: Option<String>,
-    created_at: i64,
-    updated_at: i64,
     on_external_change: String,
 }
 
@@ -41,16 +48,10 @@ struct LockAndConnectionRow {
     lock: LockRow,
     conn_provider: String,
     conn_name: String,
-    base_url: Option<String>,
-    status: String,
-    credentials: Vec<u8>,
-    credentials_version: i64,
-    token_expires_at: Option<i64>,
-    last_sync_at: Option<i64>,
-    last_error: Option<String>,
     conn_created_at: i64,
     conn_updated_at: i64,
-    on_external_change: String,
+    #[sqlx(flatten)]
+    rest: ConnectionColumns,
 }
 
 impl Store {
@@ -59,28 +60,28 @@ impl Store {
     }
 
     fn connection(&self, row: ConnectionRow) -> Result<Connection> {
-        let id = row.id;
+        let (id, rest) = (row.id, row.rest);
         let corrupt = |what: String| StoreError::Corrupt {
             table: "connections",
             id: id.clone(),
             what,
         };
-        let credentials = Credentials::from_json(&self.cipher.open_string(&id, &row.credentials)?)
+        let credentials = Credentials::from_json(&self.cipher.open_string(&id, &rest.credentials)?)
             .ok_or_else(|| corrupt("credentials".into()))?;
         Ok(Connection {
             org_id: parse("connections", &id, "org_id", &row.org_id)?,
             provider: parse("connections", &id, "provider", &row.provider)?,
             name: row.name,
-            base_url: row.base_url,
-            status: ConnectionStatus::parse(&row.status)
-                .ok_or_else(|| corrupt(format!("status {:?}", row.status)))?,
+            base_url: rest.base_url,
+            status: ConnectionStatus::parse(&rest.status)
+                .ok_or_else(|| corrupt(format!("status {:?}", rest.status)))?,
             credentials,
-            credentials_version: row.credentials_version,
-            token_expires_at: row.token_expires_at,
-            last_sync_at: row.last_sync_at,
-            last_error: row.last_error,
-            on_external_change: ExternalPolicy::parse(&row.on_external_change)
-                .ok_or_else(|| corrupt(format!("policy {:?}", row.on_external_change)))?,
+            credentials_version: rest.credentials_version,
+            token_expires_at: rest.token_expires_at,
+            last_sync_at: rest.last_sync_at,
+            last_error: rest.last_error,
+            on_external_change: ExternalPolicy::parse(&rest.on_external_change)
+                .ok_or_else(|| corrupt(format!("policy {:?}", rest.on_external_change)))?,
             created_at: row.created_at,
             updated_at: row.updated_at,
             id: parse("connections", &id, "id", &id)?,
@@ -153,16 +154,9 @@ impl Store {
             org_id: row.lock.org_id.clone(),
             provider: row.conn_provider,
             name: row.conn_name,
-            base_url: row.base_url,
-            status: row.status,
-            credentials: row.credentials,
-            credentials_version: row.credentials_version,
-            token_expires_at: row.token_expires_at,
-            last_sync_at: row.last_sync_at,
-            last_error: row.last_error,
             created_at: row.conn_created_at,
             updated_at: row.conn_updated_at,
-            on_external_change: row.on_external_change,
+            rest: row.rest,
         };
         Ok(Some((lock_of(row.lock)?, self.connection(conn)?)))
     }
