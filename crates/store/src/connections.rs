@@ -27,7 +27,7 @@ struct ConnectionRow {
     rest: ConnectionColumns,
 }
 
-/// The columns of `connections` that `locks` has none of the same name.
+/// The columns of `connections` with no namesake in `locks`.
 #[derive(Debug, sqlx::FromRow)]
 struct ConnectionColumns {
     base_url: Option<String>,
