@@ -199,9 +199,9 @@ impl Store {
     /// A change and the events it causes, with their first deliveries to `org`'s endpoints, in
     /// one statement. `change` pushes the change as the `WITH` query `u` (changing rows only
     /// `WHERE EXISTS (SELECT 1 FROM matched)`, and `RETURNING` a row for each it changed),
-    /// possibly followed by more queries that depend on it. Answers whether `u` changed any
-    /// row; `None` when it cannot be one statement (too many events and deliveries, or the
-    /// endpoints kept changing).
+    /// possibly followed by more queries that depend on it. `commit` says whether the answer
+    /// waits for the flush. Answers whether `u` changed any row; `None` when it cannot be one
+    /// statement (too many events and deliveries, or the endpoints kept changing).
     pub(crate) async fn change_with_events(
         &self,
         pool: &PgPool,
